@@ -1,0 +1,92 @@
+# kanary build: the libbpf-bootstrap pipeline. vmlinux.h from the running
+# kernel's BTF, clang -target bpf, bpftool gen skeleton, one userspace
+# binary that embeds the BPF object. Every output lands under build/.
+
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS := libbpf libelf zlib yaml-0.1
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser \
+	  -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+	      -Iinclude -I$(BUILD)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+PKT_SRCS := $(wildcard tests/bpf/*.c)
+
+.PHONY: all deps test unit-test bpf-test integration-test demo clean format
+
+all: $(BUILD)/kanary
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD):
+	@mkdir -p $(BUILD)/user $(BUILD)/tests
+
+# The kernel's own types, so that BPF code is built against what runs here.
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libkanary.a: $(LIB_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/kanary: $(BUILD)/user/main.o $(BUILD)/libkanary.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit: $(UNIT_SRCS) $(BUILD)/libkanary.a
+	$(CC) $(CFLAGS) $(UNIT_SRCS) $(BUILD)/libkanary.a $(LDLIBS) -lcriterion -o $@
+
+$(BUILD)/tests/packet: $(PKT_SRCS) $(wildcard tests/bpf/*.h) $(SKELS) $(BUILD)/libkanary.a
+	$(CC) $(CFLAGS) -Itests/bpf $(PKT_SRCS) $(BUILD)/libkanary.a $(LDLIBS) -lcriterion -o $@
+
+unit-test: $(BUILD)/tests/unit
+	$(BUILD)/tests/unit --jobs 1
+
+bpf-test: $(BUILD)/tests/packet $(BUILD)/kanary
+	$(BUILD)/tests/packet --jobs 1
+
+integration-test: $(BUILD)/kanary
+	bash tests/integration/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit-test
+	$(MAKE) bpf-test
+	$(MAKE) integration-test
+
+demo: deps
+	$(MAKE) all
+	bash scripts/demo.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/bpf/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The maps of the data path. All are pinned by name under the pin dir. */
+#ifndef KANARY_BPF_MAPS_H
+#define KANARY_BPF_MAPS_H
+
+#include "kanary_abi.h"
+
+/* Default conntrack size in entries (two per connection); load can change it. */
+#define KANARY_FLOWS_DEFAULT 524288
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kanary_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_VIPS));
+	__type(key, struct kanary_vip_key);
+	__type(value, struct kanary_vip);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_ROUTES));
+	__type(key, __u32);
+	__type(value, struct kanary_route);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_routes SEC(".maps");
+
+/* Maglev tables are large and few are used: allocated on update only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_POOLS));
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kanary_pool_key);
+	__type(value, struct kanary_pool);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_pools SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_ENDPOINTS));
+	__type(key, __u32);
+	__type(value, struct kanary_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KANARY_FLOWS_DEFAULT);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KANARY_MAX_STATS);
+	__type(key, __u32);
+	__type(value, struct kanary_subset_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_stats SEC(".maps");
+
+/* Written by userspace only; here so that it is pinned with BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KANARY_MAX_STATS);
+	__type(key, __u32);
+	__type(value, struct kanary_stat_name);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_stat_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KANARY_G_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_global SEC(".maps");
+
+static __always_inline void count_global(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&kn_global, &which);
+
+	if (c)
+		*c += 1;
+}
+
+#endif /* KANARY_BPF_MAPS_H */

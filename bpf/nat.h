@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Conntrack and full NAT. A connection is two kn_flows entries, one per
+ * direction, each mapping the tuple a packet arrives with to the tuple it
+ * leaves with:
+ *   client:cport -> vip:vport       =>  snat:sport -> endpoint:eport
+ *   endpoint:eport -> snat:sport    =>  vip:vport  -> client:cport
+ */
+#ifndef KANARY_BPF_NAT_H
+#define KANARY_BPF_NAT_H
+
+#include "maps.h"
+
+#define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
+
+/*
+ * Reserve a SNAT port by inserting the reply-direction entry with
+ * BPF_NOEXIST: the map itself is the allocator, so two connections to one
+ * endpoint never share a port, even when created on two CPUs at once.
+ */
+static __always_inline int create_flow(const struct kanary_flow_key *fk,
+				       const struct kanary_endpoint *ep,
+				       __u32 stats, __u32 hash)
+{
+	struct kanary_flow_key rk = {
+		.saddr = ep->addr,
+		.daddr = ep->snat_addr,
+		.sport = ep->port,
+		.proto = IPPROTO_TCP,
+	};
+	struct kanary_flow rev = {
+		.saddr = fk->daddr,
+		.daddr = fk->saddr,
+		.sport = fk->dport,
+		.dport = fk->sport,
+		.stats = stats,
+		.dir = KANARY_DIR_TO_CLIENT,
+	};
+	struct kanary_flow fwd = {
+		.saddr = ep->snat_addr,
+		.daddr = ep->addr,
+		.dport = ep->port,
+		.stats = stats,
+		.dir = KANARY_DIR_TO_ENDPOINT,
+	};
+	__u32 start = hash % SNAT_RANGE;
+	int i;
+
+	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
+		/* Stride by a prime so that retries leave a busy stretch. */
+		__u16 port =
+			KANARY_SNAT_PORT_MIN + (start + i * 7919) % SNAT_RANGE;
+
+		rk.dport = bpf_htons(port);
+		if (!bpf_map_update_elem(&kn_flows, &rk, &rev, BPF_NOEXIST))
+			goto reserved;
+	}
+	return KANARY_G_SNAT_EXHAUSTED;
+
+reserved:
+	fwd.sport = rk.dport;
+	if (bpf_map_update_elem(&kn_flows, fk, &fwd, BPF_NOEXIST)) {
+		/* Another CPU made this connection first: keep its entry. */
+		bpf_map_delete_elem(&kn_flows, &rk);
+	}
+	return 0;
+}
+
+#endif /* KANARY_BPF_NAT_H */

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The lab's canary walk-through, on this machine, in network namespaces:
+# a client, a gateway running kanary, two ResNet50 endpoints and one
+# ResNet101 endpoint (stand-in TensorFlow Serving REST servers).
+#   1. apply the lab's manifests with 100/0, send requests, count answers;
+#   2. apply the lab's 70/30 VirtualService, the same;
+#   3. shift with set-weight, show kanary stats and the pinned maps.
+# Everything it creates is removed on exit, also on failure or Ctrl-C.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/integration/lib.sh"
+MODE=${KANARY_MODE:-xdp}
+N=${DEMO_REQUESTS:-500}
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; }
+tally() { # one line per model version, with its share
+	versions "$1" | awk -v n="$1" \
+		'{ printf "   %-10s answered %5d of %d  (%.1f %%)\n", $2, $1, n, 100 * $1 / n }'
+}
+
+step "Lab: client 198.18.0.2 -> gateway, VIP 198.18.0.1:80 -> resnet50 x2, resnet101 x1"
+lab_up "$MODE"
+show "kanary load --mode $MODE --vip $VIP --iface c0 --iface e1 --iface e2 --iface e3"
+kanary status | sed -n '1,3p'
+
+step "Canary at 0 %: the lab's virtualservice-weight-100.yaml"
+show "kanary apply -f gateway.yaml -f service.yaml -f destinationrule.yaml -f endpoints.yaml -f virtualservice-weight-100.yaml"
+kanary apply -f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml" \
+	-f "$LAB_DIR/destinationrule.yaml" -f "$ROOT/tests/lab/endpoints.yaml" \
+	-f "$LAB_DIR/virtualservice-weight-100.yaml"
+echo "$N predict requests, each on a new connection (curl):"
+tally "$N"
+
+step "Canary at 30 %: the lab's virtualservice-weight-70.yaml"
+show "kanary apply -f virtualservice-weight-70.yaml"
+kanary apply -f "$LAB_DIR/virtualservice-weight-70.yaml"
+tally "$N"
+
+step "Shift further from the CLI"
+show "kanary set-weight image-classifier resnet50=50 resnet101=50"
+kanary set-weight image-classifier resnet50=50 resnet101=50
+tally "$N"
+
+step "Counters"
+show "kanary stats"
+kanary stats
+show "kanary stats --json"
+kanary stats --json
+show "bpftool map dump pinned $PIN/kn_stat_names  (first row)"
+bpftool map dump pinned "$PIN/kn_stat_names" | head -n 12
+
+step "Unload and clean up"
+show "kanary unload"
+lab_down
+echo "done: namespaces, pins and attachments removed"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and the demo need.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+pkgs=(
+	make gcc pkg-config
+	clang llvm          # BPF target (clang -target bpf), llvm-strip
+	libbpf-dev bpftool  # loader library, skeleton generator, map inspection
+	libelf-dev zlib1g-dev
+	libyaml-dev         # the Istio manifests
+	libcriterion-dev    # unit tests
+	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
+	curl wrk python3    # real clients; python3 runs the test model server
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages (${missing[*]}); run as root to install" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

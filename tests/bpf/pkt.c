@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <string.h>
+
+#include "pkt.h"
+
+uint32_t pkt_addr(const char *dotted)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, dotted, &a);
+	return a.s_addr;
+}
+
+/* Plain RFC 1071 sum, computed from scratch: the reference the BPF
+ * program's incremental updates are checked against. */
+static uint32_t sum16(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (; len > 1; len -= 2, p += 2)
+		sum += (p[0] << 8) | p[1];
+	if (len)
+		sum += p[0] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint16_t tcp_csum(const struct iphdr *ip, const void *l4, size_t len)
+{
+	uint32_t sum = 0;
+
+	sum = sum16(&ip->saddr, 8, sum);
+	sum += ip->protocol;
+	sum += len;
+	sum = sum16(l4, len, sum);
+	return fold(sum);
+}
+
+void pkt_build(const struct pkt_spec *s, struct pkt_buf *b)
+{
+	struct ethhdr *eth = (void *)b->data;
+	struct iphdr *ip = (void *)(eth + 1);
+	size_t ihl = s->ihl ? s->ihl : 5;
+	struct tcphdr *tcp = (void *)((uint8_t *)ip + ihl * 4);
+	size_t l4 = sizeof(*tcp) + s->payload;
+
+	memset(b, 0, sizeof(*b));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", 6);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x02", 6);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = ihl;
+	ip->ttl = 64;
+	ip->protocol = s->proto ? s->proto : IPPROTO_TCP;
+	ip->saddr = pkt_addr(s->saddr);
+	ip->daddr = pkt_addr(s->daddr);
+	ip->frag_off = htons(s->frag_off);
+	ip->tot_len = htons(ihl * 4 + l4);
+	if (ihl > 5)
+		memset(ip + 1, 1, (ihl - 5) * 4); /* NOP options */
+	tcp->source = htons(s->sport);
+	tcp->dest = htons(s->dport);
+	tcp->seq = htonl(s->seq);
+	tcp->ack_seq = htonl(s->ack);
+	tcp->doff = 5;
+	((uint8_t *)tcp)[13] = s->flags;
+	tcp->window = htons(64240);
+	for (size_t i = 0; i < s->payload; i++)
+		((uint8_t *)(tcp + 1))[i] = 'a' + i % 26;
+	ip->check = htons(fold(sum16(ip, ihl * 4, 0)));
+	tcp->check = htons(tcp_csum(ip, tcp, l4));
+	b->len = sizeof(*eth) + ihl * 4 + l4 - s->truncate;
+}
+
+int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t)
+{
+	const struct ethhdr *eth = (const void *)b->data;
+	const struct iphdr *ip = (const void *)(eth + 1);
+	const struct tcphdr *tcp = (const void *)(ip + 1);
+	size_t l4;
+
+	if (b->len < sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) ||
+	    eth->h_proto != htons(ETH_P_IP) || ip->protocol != IPPROTO_TCP)
+		return -1;
+	if (fold(sum16(ip, sizeof(*ip), 0)) != 0)
+		return -2;
+	l4 = ntohs(ip->tot_len) - sizeof(*ip);
+	if (tcp_csum(ip, tcp, l4) != 0)
+		return -3;
+	t->saddr = ip->saddr;
+	t->daddr = ip->daddr;
+	t->sport = ntohs(tcp->source);
+	t->dport = ntohs(tcp->dest);
+	t->flags = ((const uint8_t *)tcp)[13];
+	return 0;
+}

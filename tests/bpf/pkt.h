@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Crafting and checking IPv4/TCP frames for BPF_PROG_TEST_RUN. */
+#ifndef KANARY_TEST_PKT_H
+#define KANARY_TEST_PKT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PKT_MAX 1600
+
+struct pkt_spec {
+	const char *saddr, *daddr;
+	uint16_t sport, dport;
+	uint8_t flags; /* TCP flags byte */
+	uint32_t seq, ack;
+	size_t payload; /* bytes of payload */
+	uint8_t proto; /* 0: TCP */
+	uint8_t ihl; /* 0: 5 */
+	uint16_t frag_off; /* host order */
+	int truncate; /* bytes cut off the end */
+};
+
+struct pkt_buf {
+	uint8_t data[PKT_MAX];
+	size_t len;
+};
+
+void pkt_build(const struct pkt_spec *s, struct pkt_buf *b);
+
+struct pkt_tuple {
+	uint32_t saddr, daddr; /* network order */
+	uint16_t sport, dport; /* host order */
+	uint8_t flags;
+};
+
+/* 0 when the frame is IPv4/TCP with a valid IP and TCP checksum. */
+int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t);
+uint32_t pkt_addr(const char *dotted);
+
+#endif

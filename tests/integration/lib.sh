@@ -1,0 +1,74 @@
+# Shared by the integration tests: a tiny assertion harness, and a lab with
+# kanary loaded that is always torn down (trap), also when a check fails.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KANARY=${KANARY:-$ROOT/build/kanary}
+LAB=$ROOT/scripts/lab.sh
+LAB_DIR=${KANARY_LAB_DIR:-$ROOT/../shared/lab}
+PASSED=0
+FAILED=0
+
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok   - $*"
+}
+
+not_ok() {
+	FAILED=$((FAILED + 1))
+	echo "FAIL - $*"
+}
+
+# check "description" command...: passes when the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# Run in the gateway namespace without remounting /sys (pins stay visible).
+gw() { nsenter --net="/run/netns/$GW_NS" "$@"; }
+client() { nsenter --net="/run/netns/$CLIENT_NS" "$@"; }
+kanary() { gw "$KANARY" --pin-dir "$PIN" "$@"; }
+kanary_cmd() { echo "nsenter --net=/run/netns/$GW_NS $KANARY --pin-dir $PIN $*"; }
+
+# lab_up MODE: namespaces, model servers, kanary loaded in MODE.
+lab_up() {
+	PREFIX=kn-$$-$1
+	PIN=/sys/fs/bpf/kanary-test-$$-$1
+	export KANARY_STATE_ROOT=/run/kanary-test-$$
+	trap lab_down EXIT
+	bash "$LAB" up "$PREFIX" --servers
+	eval "$(bash "$LAB" env "$PREFIX")"
+	kanary load --mode "$1" --vip "$VIP" --iface c0 --iface e1 \
+		--iface e2 --iface e3
+}
+
+lab_down() {
+	[ -n "${PREFIX:-}" ] || return 0
+	gw "$KANARY" unload --pin-dir "$PIN" 2>/dev/null || true
+	rm -rf "$PIN" "$KANARY_STATE_ROOT" 2>/dev/null || true
+	bash "$LAB" down "$PREFIX"
+	PREFIX=
+}
+
+# versions N [curl args]: N new connections to the VIP, one request each;
+# prints "count version" lines.
+versions() {
+	local n=$1
+	shift
+	client curl -s --max-time 20 -H 'Connection: close' "$@" \
+		-d '{"instances": [[0.1, 0.2]]}' \
+		"http://$VIP/v1/models/image_classifier:predict?n=[1-$n]" |
+		grep -o '"model_version": "[^"]*"' | cut -d'"' -f4 |
+		sort | uniq -c
+}
+
+count_of() { # VERSION < versions output
+	awk -v v="$1" '$2 == v { n = $1 } END { print n + 0 }'
+}
+
+summary() {
+	echo "integration: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The compiler and set-weight on the lab's own manifests. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "config.h"
+#include "set_weight.h"
+
+static struct kn_config cfg;
+static struct kn_compiled out;
+static struct kn_err err;
+
+static const char *lab(const char *file)
+{
+	static char path[512];
+	const char *d = getenv("KANARY_LAB_DIR");
+
+	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : "../shared/lab",
+		 file);
+	return path;
+}
+
+static void read_lab(const char *vs)
+{
+	static const char *const base[] = { "gateway.yaml", "service.yaml",
+					    "destinationrule.yaml" };
+
+	memset(&cfg, 0, sizeof(cfg));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(kn_config_read_path(&cfg, lab(base[i]), &err), 0,
+			     "%s", err.msg);
+	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
+					 &err),
+		     0, "%s", err.msg);
+	if (vs)
+		cr_assert_eq(kn_config_read_path(&cfg, lab(vs), &err), 0, "%s",
+			     err.msg);
+}
+
+static void fini(void)
+{
+	kn_compiled_free(&out);
+	kn_config_free(&cfg);
+}
+
+static uint32_t addr(const char *s)
+{
+	return inet_addr(s);
+}
+
+TestSuite(compile, .fini = fini);
+
+Test(compile, lab_70_30)
+{
+	const struct kn_croute *r;
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.n_listeners, 1);
+	cr_assert_eq(out.listeners[0].port, 80);
+	cr_assert_eq(out.n_routes, 1);
+	r = &out.routes[0];
+	cr_assert_str_eq(r->vs, "default/image-classifier");
+	cr_assert_eq(r->n_dests, 2);
+	cr_assert_eq(r->total_weight, 100);
+	cr_assert_eq(r->dests[0].cum_weight, 70);
+	cr_assert_eq(r->dests[1].cum_weight, 100);
+	cr_assert_str_eq(r->dests[0].subset, "resnet50");
+	cr_assert_str_eq(r->dests[1].subset, "resnet101");
+	cr_assert_eq(out.n_pools, 2);
+	cr_assert_eq(out.pools[r->dests[0].pool].n_endpoints, 2);
+	cr_assert_eq(out.pools[r->dests[1].pool].n_endpoints, 1);
+}
+
+Test(compile, pools_hold_only_their_subset)
+{
+	const struct kn_cpool *p50, *p101;
+	int seen[3] = { 0 };
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	p50 = &out.pools[out.routes[0].dests[0].pool];
+	p101 = &out.pools[out.routes[0].dests[1].pool];
+	for (int i = 0; i < KANARY_MAGLEV_SIZE; i++) {
+		const struct kn_cendpoint *e = &out.eps[p50->table[i]];
+
+		cr_assert_eq(e->port, htons(8501));
+		cr_assert(e->addr == addr("198.18.1.2") ||
+			  e->addr == addr("198.18.2.2"));
+		seen[e->addr == addr("198.18.2.2")]++;
+		cr_assert_eq(out.eps[p101->table[i]].addr, addr("198.18.3.2"));
+	}
+	/* Maglev: both resnet50 endpoints own half the table, +-1. */
+	cr_assert(abs(seen[0] - seen[1]) <= 1, "%d vs %d", seen[0], seen[1]);
+}
+
+Test(compile, weight_100_0)
+{
+	read_lab("virtualservice-weight-100.yaml");
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.routes[0].dests[0].cum_weight, 100);
+	cr_assert_eq(out.routes[0].dests[1].cum_weight, 100);
+	cr_assert_eq(out.routes[0].dests[1].weight, 0);
+}
+
+Test(compile, no_subset_means_every_endpoint)
+{
+	read_lab("virtualservice.yaml");
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.routes[0].n_dests, 1);
+	cr_assert_eq(out.routes[0].total_weight, 1);
+	cr_assert_eq(out.routes[0].dests[0].weight, 100);
+	cr_assert_str_eq(out.routes[0].dests[0].subset, "image-classifier");
+	cr_assert_eq(out.pools[0].n_endpoints, 3);
+}
+
+Test(compile, match_routes_are_refused_with_place)
+{
+	read_lab("virtualservice-focused-routing.yaml");
+	cr_assert_eq(kn_compile(&cfg, &out, &err), -1);
+	cr_assert(strstr(err.msg, "virtualservice-focused-routing.yaml:"), "%s",
+		  err.msg);
+	cr_assert(strstr(err.msg, "L7"), "%s", err.msg);
+}
+
+Test(compile, no_virtualservice_compiles_empty)
+{
+	read_lab(NULL);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.n_routes, 0);
+	cr_assert_eq(out.n_listeners, 0);
+}
+
+Test(set_weight, changes_named_destinations_only)
+{
+	char *pairs[] = { "resnet101=45" };
+	struct kn_http_route *hr;
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 1, pairs, &err),
+		     0, "%s", err.msg);
+	hr = kn_vs_l4_route(kn_config_find(&cfg, KN_VIRTUALSERVICE, "default",
+					   "image-classifier"));
+	cr_assert_eq(hr->route[0].weight, 70);
+	cr_assert_eq(hr->route[1].weight, 45);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.routes[0].total_weight, 115);
+}
+
+Test(set_weight, namespace_qualified_name)
+{
+	char *pairs[] = { "resnet50=1", "resnet101=1" };
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_set_weights(&cfg, "default/image-classifier", 2, pairs,
+				    &err),
+		     0, "%s", err.msg);
+}
+
+static void set_weight_fails(const char *vs, char *pair, const char *msg)
+{
+	char *pairs[] = { pair };
+	struct kn_http_route *hr;
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_set_weights(&cfg, vs, 1, pairs, &err), -1, "%s", pair);
+	cr_assert(strstr(err.msg, msg), "'%s' lacks '%s'", err.msg, msg);
+	hr = kn_vs_l4_route(kn_config_find(&cfg, KN_VIRTUALSERVICE, "default",
+					   "image-classifier"));
+	cr_assert_eq(hr->route[0].weight, 70, "config changed on error");
+	cr_assert_eq(hr->route[1].weight, 30, "config changed on error");
+}
+
+Test(set_weight, rejects_unknown_subset)
+{
+	set_weight_fails("image-classifier", "resnet152=10", "resnet152");
+}
+
+Test(set_weight, rejects_bad_numbers)
+{
+	set_weight_fails("image-classifier", "resnet50=-1", "whole number");
+	kn_config_free(&cfg);
+	set_weight_fails("image-classifier", "resnet50=7x", "whole number");
+	kn_config_free(&cfg);
+	set_weight_fails("image-classifier", "resnet50=", "whole number");
+	kn_config_free(&cfg);
+	set_weight_fails("image-classifier", "resnet50", "subset=weight");
+}
+
+Test(set_weight, rejects_unknown_virtualservice)
+{
+	set_weight_fails("other", "resnet50=1", "no VirtualService other");
+}

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
+
+static int fail(struct kn_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Ask the kernel's routing table, as a connect() on a UDP socket does: the
+ * address it picks is the one the endpoint must answer to.
+ */
+int kn_source_addr_for(uint32_t addr, uint32_t *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(9),
+				  .sin_addr.s_addr = addr };
+	socklen_t len = sizeof(sa);
+	int fd, rc = -1;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		*src = sa.sin_addr.s_addr;
+		rc = 0;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Delete every key of a hash map whose leading __u32 (the slot) is slot. */
+static int clear_slot(int fd, size_t key_size, uint32_t slot)
+{
+	char key[64], next[64];
+	char(*dead)[64] = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	int rc = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (*(uint32_t *)key != slot)
+			continue;
+		if (n == cap) {
+			void *p = realloc(dead, (cap = cap ? 2 * cap : 64) *
+							sizeof(*dead));
+			if (!p) {
+				free(dead);
+				return -1;
+			}
+			dead = p;
+		}
+		memcpy(dead[n++], key, key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, dead[i]) && errno != ENOENT)
+			rc = -1;
+	free(dead);
+	return rc;
+}
+
+/*
+ * Counter rows are kept by (VirtualService, subset) name across applies,
+ * so that counts survive a config change; a new name takes a free row,
+ * zeroed first.
+ */
+static int stats_row(const struct kn_maps *m, const char *vs,
+		     const char *subset, uint32_t *row)
+{
+	struct kanary_stat_name name;
+	int free_row = -1;
+
+	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i, &name))
+			return -1;
+		if (!name.virtualservice[0]) {
+			if (free_row < 0)
+				free_row = i;
+			continue;
+		}
+		if (!strcmp(name.virtualservice, vs) &&
+		    !strcmp(name.subset, subset)) {
+			*row = i;
+			return 0;
+		}
+	}
+	if (free_row < 0)
+		return -1;
+
+	{
+		int ncpu = libbpf_num_possible_cpus();
+		struct kanary_subset_stats *zero;
+		uint32_t r = free_row;
+
+		zero = calloc(ncpu, sizeof(*zero));
+		if (!zero ||
+		    bpf_map_update_elem(m->fd[KN_MAP_STATS], &r, zero, 0)) {
+			free(zero);
+			return -1;
+		}
+		free(zero);
+		memset(&name, 0, sizeof(name));
+		snprintf(name.virtualservice, sizeof(name.virtualservice), "%s",
+			 vs);
+		snprintf(name.subset, sizeof(name.subset), "%s", subset);
+		if (bpf_map_update_elem(m->fd[KN_MAP_STAT_NAMES], &r, &name, 0))
+			return -1;
+		*row = r;
+	}
+	return 0;
+}
+
+static int write_endpoints(const struct kn_maps *m, uint32_t slot,
+			   const struct kn_compiled *c, struct kn_err *err)
+{
+	int fd = m->fd[KN_MAP_ENDPOINTS];
+	char addr[INET_ADDRSTRLEN];
+
+	for (uint32_t i = 0; i < KANARY_MAX_ENDPOINTS; i++) {
+		struct kanary_endpoint ep = { 0 };
+		uint32_t key = slot * KANARY_MAX_ENDPOINTS + i;
+
+		if (i < (uint32_t)c->n_eps) {
+			ep.addr = c->eps[i].addr;
+			ep.port = c->eps[i].port;
+			if (kn_source_addr_for(ep.addr, &ep.snat_addr))
+				return fail(err,
+					    "no route from the gateway to "
+					    "endpoint %s",
+					    inet_ntop(AF_INET, &ep.addr, addr,
+						      sizeof(addr)));
+		} else {
+			struct kanary_endpoint old;
+
+			/* Leave unused rows zero, as a fresh map has them. */
+			if (bpf_map_lookup_elem(fd, &key, &old) || !old.addr)
+				continue;
+		}
+		if (bpf_map_update_elem(fd, &key, &ep, 0))
+			return fail(err, "cannot write kn_endpoints: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int write_pools(const struct kn_maps *m, uint32_t slot,
+		       const struct kn_compiled *c, struct kn_err *err)
+{
+	struct kanary_pool *pool = malloc(sizeof(*pool));
+	int fd = m->fd[KN_MAP_POOLS];
+
+	if (!pool)
+		return fail(err, "out of memory");
+	if (clear_slot(fd, sizeof(struct kanary_pool_key), slot)) {
+		free(pool);
+		return fail(err, "cannot clear kn_pools: %s", strerror(errno));
+	}
+	for (int i = 0; i < c->n_pools; i++) {
+		struct kanary_pool_key key = { .slot = slot, .pool = i };
+
+		pool->n_endpoints = c->pools[i].n_endpoints;
+		memcpy(pool->table, c->pools[i].table, sizeof(pool->table));
+		if (bpf_map_update_elem(fd, &key, pool, 0)) {
+			free(pool);
+			return fail(err, "cannot write kn_pools: %s",
+				    strerror(errno));
+		}
+	}
+	free(pool);
+	return 0;
+}
+
+static int write_routes(const struct kn_maps *m, uint32_t slot,
+			const struct kn_compiled *c, struct kn_err *err)
+{
+	for (int i = 0; i < c->n_routes; i++) {
+		const struct kn_croute *cr = &c->routes[i];
+		struct kanary_route r = { .n_dests = cr->n_dests,
+					  .total_weight = cr->total_weight };
+		uint32_t key = slot * KANARY_MAX_ROUTES + i;
+
+		for (uint32_t d = 0; d < cr->n_dests; d++) {
+			r.dests[d].pool = cr->dests[d].pool;
+			r.dests[d].cum_weight = cr->dests[d].cum_weight;
+			if (stats_row(m, cr->dests[d].vs, cr->dests[d].subset,
+				      &r.dests[d].stats))
+				return fail(err,
+					    "no free counter row (%d in "
+					    "use)",
+					    KANARY_MAX_STATS);
+		}
+		if (bpf_map_update_elem(m->fd[KN_MAP_ROUTES], &key, &r, 0))
+			return fail(err, "cannot write kn_routes: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
+		      uint32_t slot, const struct kn_compiled *c,
+		      struct kn_err *err)
+{
+	int fd = m->fd[KN_MAP_VIPS];
+
+	if (clear_slot(fd, sizeof(struct kanary_vip_key), slot))
+		return fail(err, "cannot clear kn_vips: %s", strerror(errno));
+	for (int a = 0; a < li->n_vips; a++) {
+		for (int l = 0; l < c->n_listeners; l++) {
+			struct kanary_vip_key key = {
+				.slot = slot,
+				.addr = li->vips[a],
+				.port = htons(c->listeners[l].port),
+				.proto = IPPROTO_TCP,
+			};
+			struct kanary_vip v = { .route =
+							c->listeners[l].route };
+
+			if (bpf_map_update_elem(fd, &key, &v, 0))
+				return fail(err, "cannot write kn_vips: %s",
+					    strerror(errno));
+		}
+	}
+	return 0;
+}
+
+int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
+		      const struct kn_compiled *c, struct kn_err *err)
+{
+	struct kanary_cfg cfg;
+	uint32_t zero = 0, slot;
+
+	if (bpf_map_lookup_elem(m->fd[KN_MAP_CFG], &zero, &cfg))
+		return fail(err, "cannot read kn_cfg: %s", strerror(errno));
+	slot = !cfg.active_slot;
+
+	if (write_endpoints(m, slot, c, err) || write_pools(m, slot, c, err) ||
+	    write_routes(m, slot, c, err) || write_vips(m, li, slot, c, err))
+		return -1;
+
+	/* The flip: one byte of one value changes, so no reader sees half. */
+	cfg.active_slot = slot;
+	cfg.generation++;
+	if (bpf_map_update_elem(m->fd[KN_MAP_CFG], &zero, &cfg, 0))
+		return fail(err, "cannot flip kn_cfg: %s", strerror(errno));
+	return 0;
+}
+
+int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,
+		    void *edit_arg, struct kn_err *err)
+{
+	struct kn_load_info li;
+	struct kn_config cfg;
+	struct kn_compiled c;
+	struct kn_maps m;
+	int lock, rc = -1;
+
+	if (kn_state_read_load(pin_dir, &li))
+		return fail(err, "not loaded at %s; run 'kanary load' first",
+			    pin_dir);
+	if (kn_maps_open(pin_dir, &m))
+		return fail(err, "not loaded at %s; run 'kanary load' first",
+			    pin_dir);
+	lock = kn_state_lock(pin_dir);
+	if (lock < 0) {
+		kn_maps_close(&m);
+		return fail(err, "cannot lock the state of %s", pin_dir);
+	}
+	if (kn_state_read_config(pin_dir, &cfg, err))
+		goto out;
+	kn_config_merge(&cfg, upd);
+	if (edit && edit(&cfg, edit_arg, err))
+		goto out_cfg;
+	if (kn_config_validate(&cfg, err) || kn_compile(&cfg, &c, err))
+		goto out_cfg;
+	if (kn_apply_compiled(&m, &li, &c, err))
+		goto out_compiled;
+	if (kn_state_save_config(pin_dir, &cfg)) {
+		fail(err, "applied, but could not save the config: %s",
+		     strerror(errno));
+		goto out_compiled;
+	}
+	rc = 0;
+out_compiled:
+	kn_compiled_free(&c);
+out_cfg:
+	kn_config_free(&cfg);
+out:
+	close(lock);
+	kn_maps_close(&m);
+	return rc;
+}

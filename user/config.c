@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The config model's life cycle and lookups: freeing, moving resources
+ * between configs (append, merge) with the file names they point to, and
+ * the name resolution shared by the validator and the compiler.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "yaml_tree.h"
+
+const char *kn_kind_name(enum kn_kind kind)
+{
+	static const char *const names[KN_KIND_MAX] = {
+		[KN_GATEWAY] = "Gateway",
+		[KN_SERVICE] = "Service",
+		[KN_DESTINATIONRULE] = "DestinationRule",
+		[KN_VIRTUALSERVICE] = "VirtualService",
+		[KN_WORKLOADENTRY] = "WorkloadEntry",
+	};
+
+	if ((unsigned int)kind >= KN_KIND_MAX)
+		return "?";
+	return names[kind];
+}
+
+/* ------------------------------------------------------------------ */
+/* Freeing */
+
+static void kn_strv_free(int n, char **v)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void kn_labels_free(struct kn_labels *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->kv[i].key);
+		free(l->kv[i].value);
+	}
+	free(l->kv);
+}
+
+static void kn_gateway_free(struct kn_gateway *gw)
+{
+	int i;
+
+	for (i = 0; i < gw->n_servers; i++) {
+		free(gw->servers[i].port_name);
+		free(gw->servers[i].protocol);
+		kn_strv_free(gw->servers[i].n_hosts, gw->servers[i].hosts);
+	}
+	free(gw->servers);
+	kn_labels_free(&gw->selector);
+}
+
+static void kn_service_free(struct kn_service *svc)
+{
+	int i;
+
+	for (i = 0; i < svc->n_ports; i++) {
+		free(svc->ports[i].name);
+		free(svc->ports[i].protocol);
+	}
+	free(svc->ports);
+	kn_labels_free(&svc->selector);
+}
+
+static void kn_destrule_free(struct kn_destrule *dr)
+{
+	int i;
+
+	for (i = 0; i < dr->n_subsets; i++) {
+		free(dr->subsets[i].name);
+		kn_labels_free(&dr->subsets[i].labels);
+	}
+	free(dr->subsets);
+	free(dr->host);
+}
+
+static void kn_header_matches_free(int n, struct kn_header_match *h)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].match.value);
+	}
+	free(h);
+}
+
+static void kn_http_match_free(struct kn_http_match *m)
+{
+	kn_header_matches_free(m->n_headers, m->headers);
+	kn_header_matches_free(m->n_without_headers, m->without_headers);
+	free(m->uri.value);
+	free(m->method.value);
+}
+
+static void kn_http_route_free(struct kn_http_route *r)
+{
+	int i;
+
+	for (i = 0; i < r->n_match; i++)
+		kn_http_match_free(&r->match[i]);
+	free(r->match);
+	for (i = 0; i < r->n_route; i++) {
+		free(r->route[i].host);
+		free(r->route[i].subset);
+	}
+	free(r->route);
+}
+
+static void kn_virtualservice_free(struct kn_virtualservice *vs)
+{
+	int i;
+
+	kn_strv_free(vs->n_hosts, vs->hosts);
+	kn_strv_free(vs->n_gateways, vs->gateways);
+	for (i = 0; i < vs->n_http; i++)
+		kn_http_route_free(&vs->http[i]);
+	free(vs->http);
+}
+
+static void kn_workloadentry_free(struct kn_workloadentry *we)
+{
+	int i;
+
+	free(we->address);
+	kn_labels_free(&we->labels);
+	for (i = 0; i < we->n_ports; i++)
+		free(we->ports[i].name);
+	free(we->ports);
+}
+
+static void kn_resource_free(struct kn_resource *r)
+{
+	switch (r->kind) {
+	case KN_GATEWAY:
+		kn_gateway_free(&r->gw);
+		break;
+	case KN_SERVICE:
+		kn_service_free(&r->svc);
+		break;
+	case KN_DESTINATIONRULE:
+		kn_destrule_free(&r->dr);
+		break;
+	case KN_VIRTUALSERVICE:
+		kn_virtualservice_free(&r->vs);
+		break;
+	case KN_WORKLOADENTRY:
+		kn_workloadentry_free(&r->we);
+		break;
+	default:
+		break;
+	}
+	free(r->name);
+	free(r->ns);
+}
+
+void kn_config_free(struct kn_config *cfg)
+{
+	int i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_res; i++)
+		kn_resource_free(&cfg->res[i]);
+	free(cfg->res);
+	kn_strv_free(cfg->n_files, cfg->files);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving resources between configs */
+
+typedef void kn_src_fn(struct kn_src *src, void *arg);
+
+/* Call fn on every kn_src of r: they all point at file names. */
+static void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
+{
+	struct kn_http_route *h;
+	int i, j;
+
+	fn(&r->src, arg);
+	switch (r->kind) {
+	case KN_GATEWAY:
+		for (i = 0; i < r->gw.n_servers; i++)
+			fn(&r->gw.servers[i].src, arg);
+		break;
+	case KN_SERVICE:
+		for (i = 0; i < r->svc.n_ports; i++)
+			fn(&r->svc.ports[i].src, arg);
+		break;
+	case KN_DESTINATIONRULE:
+		for (i = 0; i < r->dr.n_subsets; i++)
+			fn(&r->dr.subsets[i].src, arg);
+		break;
+	case KN_VIRTUALSERVICE:
+		for (i = 0; i < r->vs.n_http; i++) {
+			h = &r->vs.http[i];
+			fn(&h->src, arg);
+			for (j = 0; j < h->n_match; j++)
+				fn(&h->match[j].src, arg);
+			for (j = 0; j < h->n_route; j++)
+				fn(&h->route[j].src, arg);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Point src at base's copy of its file name, adding one when base has
+ * none. Names are compared as strings, so a resource may come from a
+ * config that is freed right after, or from a hand-built one.
+ */
+static void kn_src_adopt(struct kn_src *src, void *arg)
+{
+	struct kn_config *base = arg;
+	int i;
+
+	if (!src->file)
+		return;
+	for (i = 0; i < base->n_files; i++) {
+		if (base->files[i] == src->file ||
+		    !strcmp(base->files[i], src->file)) {
+			src->file = base->files[i];
+			return;
+		}
+	}
+	base->files = kn_yt_xreallocarray(base->files, base->n_files + 1,
+					  sizeof(*base->files));
+	base->files[base->n_files] = kn_yt_xstrdup(src->file);
+	src->file = base->files[base->n_files++];
+}
+
+/* Free upd's containers once its resources have moved out. */
+static void kn_config_empty(struct kn_config *upd)
+{
+	free(upd->res);
+	kn_strv_free(upd->n_files, upd->files);
+	memset(upd, 0, sizeof(*upd));
+}
+
+void kn_config_append(struct kn_config *base, struct kn_config *upd)
+{
+	struct kn_resource *r;
+	int i;
+
+	if (!upd->n_res) {
+		kn_config_empty(upd);
+		return;
+	}
+	base->res = kn_yt_xreallocarray(base->res, base->n_res + upd->n_res,
+					sizeof(*base->res));
+	for (i = 0; i < upd->n_res; i++) {
+		r = &base->res[base->n_res++];
+		*r = upd->res[i];
+		kn_resource_srcs(r, kn_src_adopt, base);
+	}
+	kn_config_empty(upd);
+}
+
+static bool kn_str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return !strcmp(a, b);
+}
+
+static int kn_config_index(const struct kn_config *cfg,
+			   const struct kn_resource *r)
+{
+	int i;
+
+	for (i = 0; i < cfg->n_res; i++)
+		if (cfg->res[i].kind == r->kind &&
+		    kn_str_eq(cfg->res[i].ns, r->ns) &&
+		    kn_str_eq(cfg->res[i].name, r->name))
+			return i;
+	return -1;
+}
+
+struct kn_file_use {
+	const char *file;
+	bool used;
+};
+
+static void kn_src_mark(struct kn_src *src, void *arg)
+{
+	struct kn_file_use *u = arg;
+
+	if (src->file == u->file)
+		u->used = true;
+}
+
+/*
+ * Forget the file names no resource refers to any more, so that a daemon
+ * applying files with fresh names over weeks does not grow without end.
+ */
+static void kn_config_prune_files(struct kn_config *cfg)
+{
+	struct kn_file_use u;
+	int i, j, kept = 0;
+
+	for (i = 0; i < cfg->n_files; i++) {
+		u.file = cfg->files[i];
+		u.used = false;
+		for (j = 0; j < cfg->n_res && !u.used; j++)
+			kn_resource_srcs(&cfg->res[j], kn_src_mark, &u);
+		if (u.used)
+			cfg->files[kept++] = cfg->files[i];
+		else
+			free(cfg->files[i]);
+	}
+	cfg->n_files = kept;
+}
+
+void kn_config_merge(struct kn_config *base, struct kn_config *upd)
+{
+	struct kn_resource *r;
+	int i, at;
+
+	for (i = 0; i < upd->n_res; i++) {
+		at = kn_config_index(base, &upd->res[i]);
+		if (at >= 0) {
+			r = &base->res[at];
+			kn_resource_free(r);
+		} else {
+			base->res = kn_yt_xreallocarray(
+				base->res, base->n_res + 1, sizeof(*base->res));
+			r = &base->res[base->n_res++];
+		}
+		*r = upd->res[i];
+		kn_resource_srcs(r, kn_src_adopt, base);
+	}
+	kn_config_empty(upd);
+	kn_config_prune_files(base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lookups */
+
+struct kn_resource *kn_config_find(const struct kn_config *cfg,
+				   enum kn_kind kind, const char *ns,
+				   const char *name)
+{
+	struct kn_resource *r;
+	int i;
+
+	for (i = 0; i < cfg->n_res; i++) {
+		r = &cfg->res[i];
+		if (r->kind == kind && kn_str_eq(r->name, name) &&
+		    (!ns || kn_str_eq(r->ns, ns)))
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * The cluster domain is assumed to be cluster.local, as nearly everywhere;
+ * "svc.ns.svc" is accepted too since that is what resolv.conf's search
+ * path makes of it in a pod.
+ */
+struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
+					   const char *ns, const char *host)
+{
+	const char *dot, *rest, *end;
+	char name[254], svc_ns[254];
+	size_t len;
+
+	if (!host)
+		return NULL;
+	dot = strchr(host, '.');
+	if (!dot)
+		return kn_config_find(cfg, KN_SERVICE, ns, host);
+	len = dot - host;
+	if (len >= sizeof(name))
+		return NULL;
+	memcpy(name, host, len);
+	name[len] = '\0';
+
+	rest = dot + 1;
+	end = strchr(rest, '.');
+	if (end && strcmp(end, ".svc") && strcmp(end, ".svc.cluster.local"))
+		return NULL;
+	len = end ? (size_t)(end - rest) : strlen(rest);
+	if (!len || len >= sizeof(svc_ns))
+		return NULL;
+	memcpy(svc_ns, rest, len);
+	svc_ns[len] = '\0';
+	return kn_config_find(cfg, KN_SERVICE, svc_ns, name);
+}
+
+struct kn_resource *kn_config_destrule_for(const struct kn_config *cfg,
+					   const struct kn_resource *svc)
+{
+	struct kn_resource *r;
+	int i;
+
+	for (i = 0; i < cfg->n_res; i++) {
+		r = &cfg->res[i];
+		if (r->kind == KN_DESTINATIONRULE &&
+		    kn_config_resolve_host(cfg, r->ns, r->dr.host) == svc)
+			return r;
+	}
+	return NULL;
+}
+
+bool kn_labels_match(const struct kn_labels *sel,
+		     const struct kn_labels *labels)
+{
+	int i, j;
+
+	for (i = 0; i < sel->n; i++) {
+		for (j = 0; j < labels->n; j++)
+			if (!strcmp(sel->kv[i].key, labels->kv[j].key))
+				break;
+		if (j == labels->n ||
+		    strcmp(sel->kv[i].value, labels->kv[j].value))
+			return false;
+	}
+	return true;
+}
+
+bool kn_config_is_endpoint(const struct kn_resource *svc,
+			   const struct kn_subset *subset,
+			   const struct kn_resource *we)
+{
+	if (svc->kind != KN_SERVICE || we->kind != KN_WORKLOADENTRY)
+		return false;
+	if (!kn_str_eq(svc->ns, we->ns) || !svc->svc.selector.n)
+		return false;
+	if (!kn_labels_match(&svc->svc.selector, &we->we.labels))
+		return false;
+	return !subset || kn_labels_match(&subset->labels, &we->we.labels);
+}
+
+uint16_t kn_workloadentry_port(const struct kn_workloadentry *we,
+			       const struct kn_service_port *sp)
+{
+	int i;
+
+	for (i = 0; sp->name && i < we->n_ports; i++)
+		if (!strcmp(we->ports[i].name, sp->name))
+			return we->ports[i].port;
+	return sp->target_port;
+}

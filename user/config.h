@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The routing config as kanary understands it: the Istio and Kubernetes
+ * resources that matter to a gateway, read from YAML with libyaml,
+ * validated, merged with what was applied before, and written back out.
+ */
+#ifndef KANARY_CONFIG_H
+#define KANARY_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Where a thing was written: every error names it. */
+struct kn_src {
+	const char *file; /* owned by the config (kn_config.files) */
+	int line; /* 1-based */
+};
+
+struct kn_err {
+	char msg[1024]; /* "file:line: problem" */
+};
+
+struct kn_label {
+	char *key;
+	char *value;
+};
+
+struct kn_labels {
+	int n;
+	struct kn_label *kv;
+};
+
+struct kn_gw_server {
+	uint16_t port;
+	char *port_name;
+	char *protocol; /* HTTP, TCP, ... as written */
+	int n_hosts;
+	char **hosts;
+	struct kn_src src;
+};
+
+struct kn_gateway {
+	int n_servers;
+	struct kn_gw_server *servers;
+	struct kn_labels selector;
+};
+
+struct kn_service_port {
+	char *name; /* may be NULL when the Service has one port */
+	uint16_t port;
+	uint16_t target_port; /* = port when not given */
+	char *protocol; /* TCP when not given */
+	struct kn_src src;
+};
+
+struct kn_service {
+	int n_ports;
+	struct kn_service_port *ports;
+	struct kn_labels selector;
+};
+
+struct kn_subset {
+	char *name;
+	struct kn_labels labels;
+	struct kn_src src;
+};
+
+struct kn_destrule {
+	char *host;
+	int n_subsets;
+	struct kn_subset *subsets;
+};
+
+enum kn_str_match_kind {
+	KN_MATCH_EXACT,
+	KN_MATCH_PREFIX,
+	KN_MATCH_REGEX, /* parsed, refused by the compiler */
+	KN_MATCH_PRESENT, /* `{}`: the header is there, any value */
+};
+
+struct kn_str_match {
+	enum kn_str_match_kind kind;
+	char *value; /* NULL for KN_MATCH_PRESENT */
+};
+
+struct kn_header_match {
+	char *name; /* lower-cased: HTTP header names are case-insensitive */
+	struct kn_str_match match;
+};
+
+/* One block of an http[].match list: all its conditions must hold. */
+struct kn_http_match {
+	int n_headers;
+	struct kn_header_match *headers;
+	int n_without_headers;
+	struct kn_header_match *without_headers;
+	bool has_uri;
+	struct kn_str_match uri;
+	bool has_method;
+	struct kn_str_match method;
+	struct kn_src src;
+};
+
+struct kn_destination {
+	char *host;
+	char *subset; /* NULL: every endpoint of the host */
+	uint16_t port; /* 0: not given */
+	bool has_weight;
+	int32_t weight;
+	struct kn_src src;
+};
+
+struct kn_http_route {
+	int n_match; /* 0: matches everything */
+	struct kn_http_match *match;
+	int n_route;
+	struct kn_destination *route;
+	struct kn_src src;
+};
+
+struct kn_virtualservice {
+	int n_hosts;
+	char **hosts;
+	int n_gateways;
+	char **gateways; /* as written: "name" or "namespace/name" */
+	int n_http;
+	struct kn_http_route *http;
+};
+
+struct kn_we_port {
+	char *name; /* a Service port name */
+	uint16_t port;
+};
+
+struct kn_workloadentry {
+	uint32_t addr; /* IPv4, network byte order */
+	char *address; /* as written */
+	struct kn_labels labels;
+	int n_ports;
+	struct kn_we_port *ports;
+};
+
+enum kn_kind {
+	KN_GATEWAY,
+	KN_SERVICE,
+	KN_DESTINATIONRULE,
+	KN_VIRTUALSERVICE,
+	KN_WORKLOADENTRY,
+	KN_KIND_MAX,
+};
+
+/* One accepted resource. */
+struct kn_resource {
+	enum kn_kind kind;
+	char *name;
+	char *ns; /* "default" when not given */
+	struct kn_src src; /* where the document starts */
+	union {
+		struct kn_gateway gw;
+		struct kn_service svc;
+		struct kn_destrule dr;
+		struct kn_virtualservice vs;
+		struct kn_workloadentry we;
+	};
+};
+
+struct kn_config {
+	int n_res;
+	struct kn_resource *res; /* in the order they were read */
+	int n_files;
+	char **files; /* names used in kn_src */
+};
+
+const char *kn_kind_name(enum kn_kind kind); /* "VirtualService", ... */
+
+/*
+ * Read YAML into cfg, appending. path may be a file, a directory (its *.yaml
+ * and *.yml files in name order) or "-" for stdin. Multi-document files are
+ * read whole. Kinds kanary does not route with (Deployment, ConfigMap, ...)
+ * are skipped with a notice on stderr. On error returns -1 with err set to
+ * "file:line: problem" and leaves cfg as it was.
+ */
+int kn_config_read_path(struct kn_config *cfg, const char *path,
+			struct kn_err *err);
+int kn_config_read_buffer(struct kn_config *cfg, const char *name,
+			  const char *buf, size_t len, struct kn_err *err);
+
+/*
+ * Move every resource of upd into base: one with the same kind, namespace
+ * and name replaces the old one in place, others are appended. upd is left
+ * empty.
+ */
+void kn_config_merge(struct kn_config *base, struct kn_config *upd);
+
+/*
+ * Cross-resource checks, as `istioctl analyze` makes them and stricter:
+ * unknown gateway, unknown host, unknown subset, subset without endpoints,
+ * port the Service does not have, bad weights, two VirtualServices on one
+ * gateway port. Returns -1 with err naming the file and line of the
+ * offending field.
+ */
+int kn_config_validate(const struct kn_config *cfg, struct kn_err *err);
+
+/* Write cfg as YAML that kn_config_read_buffer reads back to the same. */
+int kn_config_write(const struct kn_config *cfg, FILE *f);
+
+void kn_config_free(struct kn_config *cfg);
+
+/* Lookups; ns NULL means any namespace. NULL when absent. */
+struct kn_resource *kn_config_find(const struct kn_config *cfg,
+				   enum kn_kind kind, const char *ns,
+				   const char *name);
+
+/*
+ * Resolve a VirtualService destination host ("svc", "svc.ns",
+ * "svc.ns.svc.cluster.local") seen from namespace ns to its Service.
+ */
+struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
+					   const char *ns, const char *host);
+
+/* The DestinationRule whose host resolves to this Service, or NULL. */
+struct kn_resource *kn_config_destrule_for(const struct kn_config *cfg,
+					   const struct kn_resource *svc);
+
+/* True when every label of sel is in labels. */
+bool kn_labels_match(const struct kn_labels *sel,
+		     const struct kn_labels *labels);
+
+/*
+ * Added by the config module.
+ */
+
+/*
+ * Move every resource of upd to the end of base, duplicates included (this
+ * is how a read appends); the file names they refer to move with them.
+ * upd is left empty.
+ */
+void kn_config_append(struct kn_config *base, struct kn_config *upd);
+
+/*
+ * True when WorkloadEntry we is an endpoint of Service svc, and of its
+ * subset when subset is not NULL: same namespace, and its labels match the
+ * Service selector and the subset labels. A Service without a selector has
+ * no endpoints, as in Kubernetes.
+ */
+bool kn_config_is_endpoint(const struct kn_resource *svc,
+			   const struct kn_subset *subset,
+			   const struct kn_resource *we);
+
+/*
+ * The port an endpoint serves a Service port on: the WorkloadEntry's ports
+ * entry named like the Service port, else the Service targetPort.
+ */
+uint16_t kn_workloadentry_port(const struct kn_workloadentry *we,
+			       const struct kn_service_port *sp);
+
+#endif /* KANARY_CONFIG_H */

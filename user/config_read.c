@@ -1,0 +1,1255 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Reading Istio and Kubernetes YAML into the model of config.h.
+ *
+ * Input is parsed into trees (yaml_tree.c), then each document becomes one
+ * kn_resource. Everything lands in a scratch config first and moves into
+ * the caller's only once the whole input was good: a bad file never leaves
+ * half a config behind.
+ *
+ * Fields are read through tables that say, for each key of a map, how it
+ * is handled. Keys kanary does not implement are warned about and skipped,
+ * as Istio's own analyzers do, except inside a match: ignoring a condition
+ * would widen the match and send traffic where the author did not want it.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "yaml_tree.h"
+
+#define KN_ISTIO_GROUP "networking.istio.io/"
+
+struct kn_rd {
+	struct kn_yt_ctx c; /* c.file is owned by cfg */
+	struct kn_config *cfg; /* the scratch config */
+};
+
+typedef int kn_rd_fn(struct kn_rd *rd, const struct kn_yt_node *v, void *obj);
+
+enum kn_rd_act {
+	KN_RD_USE, /* call fn */
+	KN_RD_SILENT, /* known and meaningless to kanary */
+	KN_RD_WARN, /* ignored with a warning: what kanary does not do */
+	KN_RD_REFUSE, /* known, and ignoring it would be wrong */
+};
+
+struct kn_rd_field {
+	const char *key;
+	enum kn_rd_act act;
+	kn_rd_fn *fn;
+};
+
+/* clang-format off */
+#define KN_USE(k, f) { .key = k, .act = KN_RD_USE, .fn = f }
+#define KN_SILENT(k) { .key = k, .act = KN_RD_SILENT }
+/* clang-format on */
+
+static struct kn_src kn_rd_src(const struct kn_rd *rd,
+			       const struct kn_yt_node *n)
+{
+	return (struct kn_src){ .file = rd->c.file, .line = n->line };
+}
+
+/*
+ * Walk the keys of map, handling each as tab says and the rest as other
+ * says. A null value means "not given", as in Kubernetes, so handlers only
+ * ever see real values and required fields are checked by the callers.
+ */
+static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
+			const char *what, const struct kn_rd_field *tab,
+			enum kn_rd_act other, void *obj)
+{
+	const struct kn_rd_field *f;
+	const struct kn_yt_node *k, *v;
+	enum kn_rd_act act;
+	int i;
+
+	if (kn_yt_want(&rd->c, map, KN_YT_MAP, what))
+		return -1;
+	for (i = 0; i < map->n; i++) {
+		k = kn_yt_key(map, i);
+		v = kn_yt_val(map, i);
+		for (f = tab; f->key && strcmp(f->key, k->str); f++)
+			;
+		act = f->key ? f->act : other;
+		if (act == KN_RD_WARN)
+			kn_yt_warn(&rd->c, k->line, "'%s' is ignored by kanary",
+				   k->str);
+		else if (act == KN_RD_REFUSE)
+			return kn_yt_error(&rd->c, k->line,
+					   "'%s' is not supported by kanary",
+					   k->str);
+		else if (act == KN_RD_USE && !kn_yt_is_null(v) &&
+			 f->fn(rd, v, obj))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read a list of objects: arr gets n zeroed items first, so that what a
+ * failing item leaves behind is freed with the resource.
+ */
+static int kn_rd_list(struct kn_rd *rd, const struct kn_yt_node *v,
+		      const char *what, size_t size, int *n, void **arr,
+		      kn_rd_fn *item)
+{
+	int i;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_SEQ, what))
+		return -1;
+	*arr = kn_yt_xcalloc(v->n, size);
+	*n = v->n;
+	for (i = 0; i < v->n; i++)
+		if (item(rd, &v->kids[i], (char *)*arr + i * size))
+			return -1;
+	return 0;
+}
+
+static int kn_rd_port(struct kn_rd *rd, const struct kn_yt_node *v,
+		      const char *what, uint16_t *out)
+{
+	long long n;
+
+	if (kn_yt_int(&rd->c, v, what, 1, 65535, &n))
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Gateway */
+
+static int kn_rd_gw_port_number(struct kn_rd *rd, const struct kn_yt_node *v,
+				void *obj)
+{
+	return kn_rd_port(rd, v, "number", &((struct kn_gw_server *)obj)->port);
+}
+
+static int kn_rd_gw_port_name(struct kn_rd *rd, const struct kn_yt_node *v,
+			      void *obj)
+{
+	struct kn_gw_server *s = obj;
+
+	return kn_yt_string(&rd->c, v, "name", false, &s->port_name);
+}
+
+static int kn_rd_gw_port_protocol(struct kn_rd *rd, const struct kn_yt_node *v,
+				  void *obj)
+{
+	struct kn_gw_server *s = obj;
+
+	return kn_yt_string(&rd->c, v, "protocol", false, &s->protocol);
+}
+
+static const struct kn_rd_field kn_rd_gw_port_fields[] = {
+	KN_USE("number", kn_rd_gw_port_number),
+	KN_USE("name", kn_rd_gw_port_name),
+	KN_USE("protocol", kn_rd_gw_port_protocol),
+	{},
+};
+
+static int kn_rd_gw_port(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_gw_server *s = obj;
+
+	if (kn_rd_fields(rd, v, "port", kn_rd_gw_port_fields, KN_RD_WARN, s))
+		return -1;
+	if (!s->port)
+		return kn_yt_error(&rd->c, v->line, "missing port.number");
+	if (!s->protocol)
+		return kn_yt_error(&rd->c, v->line, "missing port.protocol");
+	return 0;
+}
+
+static int kn_rd_gw_hosts(struct kn_rd *rd, const struct kn_yt_node *v,
+			  void *obj)
+{
+	struct kn_gw_server *s = obj;
+
+	return kn_yt_strings(&rd->c, v, "hosts", &s->n_hosts, &s->hosts);
+}
+
+static const struct kn_rd_field kn_rd_gw_server_fields[] = {
+	KN_USE("port", kn_rd_gw_port),
+	KN_USE("hosts", kn_rd_gw_hosts),
+	KN_SILENT("name"),
+	{},
+};
+
+static int kn_rd_gw_server(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_gw_server *s = obj;
+
+	s->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "servers[]", kn_rd_gw_server_fields, KN_RD_WARN,
+			 s))
+		return -1;
+	if (!s->port)
+		return kn_yt_error(&rd->c, v->line, "missing 'port'");
+	return 0;
+}
+
+static int kn_rd_gw_servers(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_gateway *gw = obj;
+
+	return kn_rd_list(rd, v, "servers", sizeof(*gw->servers),
+			  &gw->n_servers, (void **)&gw->servers,
+			  kn_rd_gw_server);
+}
+
+static int kn_rd_gw_selector(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_gateway *gw = obj;
+
+	return kn_yt_labels(&rd->c, v, "selector", &gw->selector);
+}
+
+static const struct kn_rd_field kn_rd_gw_fields[] = {
+	KN_USE("selector", kn_rd_gw_selector),
+	KN_USE("servers", kn_rd_gw_servers),
+	{},
+};
+
+static int kn_rd_gateway(struct kn_rd *rd, const struct kn_yt_node *spec,
+			 struct kn_resource *r)
+{
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_gw_fields, KN_RD_WARN, &r->gw))
+		return -1;
+	if (!r->gw.n_servers)
+		return kn_yt_error(&rd->c, spec->line,
+				   "Gateway has no servers");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Service */
+
+static int kn_rd_svc_port_name(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	struct kn_service_port *p = obj;
+
+	return kn_yt_string(&rd->c, v, "name", false, &p->name);
+}
+
+static int kn_rd_svc_port_port(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	return kn_rd_port(rd, v, "port",
+			  &((struct kn_service_port *)obj)->port);
+}
+
+static int kn_rd_svc_target_port(struct kn_rd *rd, const struct kn_yt_node *v,
+				 void *obj)
+{
+	struct kn_service_port *p = obj;
+	long long n;
+
+	/* targetPort is an IntOrString: any string names a container port. */
+	if (v->type == KN_YT_SCALAR &&
+	    (!v->plain || !kn_yt_parse_int(v->str, &n)))
+		return kn_yt_error(
+			&rd->c, v->line,
+			"named targetPort '%s' is not supported (give the port number)",
+			v->str);
+	return kn_rd_port(rd, v, "targetPort", &p->target_port);
+}
+
+static int kn_rd_svc_port_protocol(struct kn_rd *rd, const struct kn_yt_node *v,
+				   void *obj)
+{
+	struct kn_service_port *p = obj;
+
+	return kn_yt_string(&rd->c, v, "protocol", false, &p->protocol);
+}
+
+static const struct kn_rd_field kn_rd_svc_port_fields[] = {
+	KN_USE("name", kn_rd_svc_port_name),
+	KN_USE("port", kn_rd_svc_port_port),
+	KN_USE("targetPort", kn_rd_svc_target_port),
+	KN_USE("protocol", kn_rd_svc_port_protocol),
+	KN_SILENT("appProtocol"),
+	KN_SILENT("nodePort"),
+	{},
+};
+
+static int kn_rd_svc_port(struct kn_rd *rd, const struct kn_yt_node *v,
+			  void *obj)
+{
+	struct kn_service_port *p = obj;
+
+	p->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "ports[]", kn_rd_svc_port_fields, KN_RD_WARN,
+			 p))
+		return -1;
+	if (!p->port)
+		return kn_yt_error(&rd->c, v->line, "missing 'port'");
+	if (!p->target_port)
+		p->target_port = p->port;
+	if (!p->protocol)
+		p->protocol = kn_yt_xstrdup("TCP");
+	return 0;
+}
+
+static int kn_rd_svc_ports(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_service *svc = obj;
+
+	return kn_rd_list(rd, v, "ports", sizeof(*svc->ports), &svc->n_ports,
+			  (void **)&svc->ports, kn_rd_svc_port);
+}
+
+static int kn_rd_svc_selector(struct kn_rd *rd, const struct kn_yt_node *v,
+			      void *obj)
+{
+	struct kn_service *svc = obj;
+
+	return kn_yt_labels(&rd->c, v, "selector", &svc->selector);
+}
+
+static const struct kn_rd_field kn_rd_svc_fields[] = {
+	KN_USE("ports", kn_rd_svc_ports),
+	KN_USE("selector", kn_rd_svc_selector),
+	/* How the cluster gives the Service an address: not kanary's job. */
+	KN_SILENT("type"),
+	KN_SILENT("clusterIP"),
+	KN_SILENT("clusterIPs"),
+	KN_SILENT("ipFamilies"),
+	KN_SILENT("ipFamilyPolicy"),
+	{},
+};
+
+/* Kubernetes' own rules for several ports: named, and no repeats. */
+static int kn_rd_svc_check_ports(struct kn_rd *rd, struct kn_service *svc)
+{
+	struct kn_service_port *p, *q;
+	int i, j;
+
+	for (i = 0; i < svc->n_ports && svc->n_ports > 1; i++) {
+		p = &svc->ports[i];
+		if (!p->name)
+			return kn_yt_error(
+				&rd->c, p->src.line,
+				"a Service with several ports must name each of them");
+		for (j = 0; j < i; j++) {
+			q = &svc->ports[j];
+			if (!strcmp(p->name, q->name))
+				return kn_yt_error(
+					&rd->c, p->src.line,
+					"duplicate port name '%s' (first on line %d)",
+					p->name, q->src.line);
+			if (p->port == q->port &&
+			    !strcmp(p->protocol, q->protocol))
+				return kn_yt_error(
+					&rd->c, p->src.line,
+					"duplicate port %u (first on line %d)",
+					p->port, q->src.line);
+		}
+	}
+	return 0;
+}
+
+static int kn_rd_service(struct kn_rd *rd, const struct kn_yt_node *spec,
+			 struct kn_resource *r)
+{
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_svc_fields, KN_RD_WARN,
+			 &r->svc))
+		return -1;
+	if (!r->svc.n_ports)
+		return kn_yt_error(&rd->c, spec->line, "Service has no ports");
+	return kn_rd_svc_check_ports(rd, &r->svc);
+}
+
+/* ------------------------------------------------------------------ */
+/* DestinationRule */
+
+static int kn_rd_subset_name(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_subset *s = obj;
+
+	return kn_yt_string(&rd->c, v, "name", false, &s->name);
+}
+
+static int kn_rd_subset_labels(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	struct kn_subset *s = obj;
+
+	return kn_yt_labels(&rd->c, v, "labels", &s->labels);
+}
+
+static const struct kn_rd_field kn_rd_subset_fields[] = {
+	KN_USE("name", kn_rd_subset_name),
+	KN_USE("labels", kn_rd_subset_labels),
+	{},
+};
+
+static int kn_rd_subset(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_subset *s = obj;
+
+	s->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "subsets[]", kn_rd_subset_fields, KN_RD_WARN,
+			 s))
+		return -1;
+	if (!s->name)
+		return kn_yt_error(&rd->c, v->line, "missing subset name");
+	return 0;
+}
+
+static int kn_rd_dr_host(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_destrule *dr = obj;
+
+	return kn_yt_string(&rd->c, v, "host", false, &dr->host);
+}
+
+static int kn_rd_dr_subsets(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_destrule *dr = obj;
+
+	return kn_rd_list(rd, v, "subsets", sizeof(*dr->subsets),
+			  &dr->n_subsets, (void **)&dr->subsets, kn_rd_subset);
+}
+
+static const struct kn_rd_field kn_rd_dr_fields[] = {
+	KN_USE("host", kn_rd_dr_host),
+	KN_USE("subsets", kn_rd_dr_subsets),
+	{},
+};
+
+static int kn_rd_destrule(struct kn_rd *rd, const struct kn_yt_node *spec,
+			  struct kn_resource *r)
+{
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_dr_fields, KN_RD_WARN, &r->dr))
+		return -1;
+	if (!r->dr.host)
+		return kn_yt_error(&rd->c, spec->line, "missing 'host'");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* VirtualService: matches */
+
+/*
+ * An Istio StringMatch: exactly one of exact, prefix, regex. An empty map
+ * means "present" where presence makes sense (headers), so the caller
+ * says whether it is allowed.
+ */
+static int kn_rd_strmatch(struct kn_rd *rd, const struct kn_yt_node *v,
+			  const char *what, bool presence,
+			  struct kn_str_match *m)
+{
+	static const char *const kinds[] = {
+		[KN_MATCH_EXACT] = "exact",
+		[KN_MATCH_PREFIX] = "prefix",
+		[KN_MATCH_REGEX] = "regex",
+	};
+	const struct kn_yt_node *k, *val;
+	int kind;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_MAP, what))
+		return -1;
+	if (!v->n && presence) {
+		m->kind = KN_MATCH_PRESENT;
+		return 0;
+	}
+	if (v->n != 1)
+		return kn_yt_error(
+			&rd->c, v->line,
+			"%s: needs exactly one of exact, prefix or regex",
+			what);
+	k = kn_yt_key(v, 0);
+	val = kn_yt_val(v, 0);
+	for (kind = KN_MATCH_EXACT; kind <= KN_MATCH_REGEX; kind++)
+		if (!strcmp(k->str, kinds[kind]))
+			break;
+	if (kind > KN_MATCH_REGEX)
+		return kn_yt_error(&rd->c, k->line,
+				   "%s: '%s' is not supported by kanary", what,
+				   k->str);
+	/* Matching the empty string is a real condition: "" is kept. */
+	if (kn_yt_is_null(val))
+		return kn_yt_error(&rd->c, k->line, "%s: missing %s value",
+				   what, k->str);
+	if (kn_yt_string(&rd->c, val, k->str, true, &m->value))
+		return -1;
+	m->kind = kind;
+	return 0;
+}
+
+static int kn_rd_headers(struct kn_rd *rd, const struct kn_yt_node *v,
+			 const char *what, int *n, struct kn_header_match **out)
+{
+	struct kn_header_match *h;
+	const struct kn_yt_node *k;
+	char *p;
+	int i;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_MAP, what))
+		return -1;
+	*out = kn_yt_xcalloc(v->n, sizeof(**out));
+	*n = v->n;
+	for (i = 0; i < v->n; i++) {
+		h = &(*out)[i];
+		k = kn_yt_key(v, i);
+		if (!*k->str)
+			return kn_yt_error(&rd->c, k->line,
+					   "%s: empty header name", what);
+		/* HTTP header names are case-insensitive: compare lowered. */
+		h->name = kn_yt_xstrdup(k->str);
+		for (p = h->name; *p; p++)
+			*p = tolower((unsigned char)*p);
+		if (kn_rd_strmatch(rd, kn_yt_val(v, i), k->str, true,
+				   &h->match))
+			return -1;
+	}
+	return 0;
+}
+
+static int kn_rd_match_headers(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	struct kn_http_match *m = obj;
+
+	return kn_rd_headers(rd, v, "headers", &m->n_headers, &m->headers);
+}
+
+static int kn_rd_match_without(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	struct kn_http_match *m = obj;
+
+	return kn_rd_headers(rd, v, "withoutHeaders", &m->n_without_headers,
+			     &m->without_headers);
+}
+
+static int kn_rd_match_uri(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_http_match *m = obj;
+
+	if (kn_rd_strmatch(rd, v, "uri", false, &m->uri))
+		return -1;
+	m->has_uri = true;
+	return 0;
+}
+
+static int kn_rd_match_method(struct kn_rd *rd, const struct kn_yt_node *v,
+			      void *obj)
+{
+	struct kn_http_match *m = obj;
+
+	if (kn_rd_strmatch(rd, v, "method", false, &m->method))
+		return -1;
+	m->has_method = true;
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_match_fields[] = {
+	KN_USE("headers", kn_rd_match_headers),
+	KN_USE("withoutHeaders", kn_rd_match_without),
+	KN_USE("uri", kn_rd_match_uri),
+	KN_USE("method", kn_rd_match_method),
+	KN_SILENT("name"),
+	KN_SILENT("statPrefix"),
+	{},
+};
+
+static int kn_rd_match(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_http_match *m = obj;
+
+	m->src = kn_rd_src(rd, v);
+	return kn_rd_fields(rd, v, "match[]", kn_rd_match_fields, KN_RD_REFUSE,
+			    m);
+}
+
+/* ------------------------------------------------------------------ */
+/* VirtualService: routes */
+
+static int kn_rd_dest_host(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_destination *d = obj;
+
+	return kn_yt_string(&rd->c, v, "host", false, &d->host);
+}
+
+static int kn_rd_dest_subset(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_destination *d = obj;
+
+	return kn_yt_string(&rd->c, v, "subset", false, &d->subset);
+}
+
+static int kn_rd_dest_port_number(struct kn_rd *rd, const struct kn_yt_node *v,
+				  void *obj)
+{
+	return kn_rd_port(rd, v, "number",
+			  &((struct kn_destination *)obj)->port);
+}
+
+static const struct kn_rd_field kn_rd_dest_port_fields[] = {
+	KN_USE("number", kn_rd_dest_port_number),
+	{},
+};
+
+static int kn_rd_dest_port(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_destination *d = obj;
+
+	if (kn_rd_fields(rd, v, "port", kn_rd_dest_port_fields, KN_RD_WARN, d))
+		return -1;
+	if (!d->port)
+		return kn_yt_error(&rd->c, v->line, "missing port.number");
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_dest_fields[] = {
+	KN_USE("host", kn_rd_dest_host),
+	KN_USE("subset", kn_rd_dest_subset),
+	KN_USE("port", kn_rd_dest_port),
+	{},
+};
+
+static int kn_rd_destination(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_destination *d = obj;
+
+	/* Validation errors about the destination point here. */
+	d->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "destination", kn_rd_dest_fields, KN_RD_WARN,
+			 d))
+		return -1;
+	if (!d->host)
+		return kn_yt_error(&rd->c, v->line, "missing destination.host");
+	return 0;
+}
+
+static int kn_rd_weight(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_destination *d = obj;
+	long long w;
+
+	if (kn_yt_int(&rd->c, v, "weight", LLONG_MIN, LLONG_MAX, &w))
+		return -1;
+	if (w < 0)
+		return kn_yt_error(&rd->c, v->line,
+				   "weight must be >= 0 (got %lld)", w);
+	if (w > INT32_MAX)
+		return kn_yt_error(&rd->c, v->line,
+				   "weight %lld is too large (at most %d)", w,
+				   INT32_MAX);
+	d->weight = w;
+	d->has_weight = true;
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_route_dest_fields[] = {
+	KN_USE("destination", kn_rd_destination),
+	KN_USE("weight", kn_rd_weight),
+	{},
+};
+
+static int kn_rd_route_dest(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_destination *d = obj;
+
+	d->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "route[]", kn_rd_route_dest_fields, KN_RD_WARN,
+			 d))
+		return -1;
+	if (!d->host && !kn_yt_get(v, "destination"))
+		return kn_yt_error(&rd->c, v->line, "missing 'destination'");
+	if (!d->host)
+		return kn_yt_error(&rd->c, kn_yt_get(v, "destination")->line,
+				   "missing destination.host");
+	return 0;
+}
+
+static int kn_rd_http_match(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_http_route *h = obj;
+
+	return kn_rd_list(rd, v, "match", sizeof(*h->match), &h->n_match,
+			  (void **)&h->match, kn_rd_match);
+}
+
+static int kn_rd_http_route(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_http_route *h = obj;
+
+	return kn_rd_list(rd, v, "route", sizeof(*h->route), &h->n_route,
+			  (void **)&h->route, kn_rd_route_dest);
+}
+
+static const struct kn_rd_field kn_rd_http_fields[] = {
+	KN_USE("match", kn_rd_http_match),
+	KN_USE("route", kn_rd_http_route),
+	KN_SILENT("name"),
+	{},
+};
+
+static int kn_rd_http(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_http_route *h = obj;
+
+	h->src = kn_rd_src(rd, v);
+	if (kn_rd_fields(rd, v, "http[]", kn_rd_http_fields, KN_RD_WARN, h))
+		return -1;
+	/* redirect, directResponse and delegate have no route: kanary can't. */
+	if (!h->n_route)
+		return kn_yt_error(
+			&rd->c, v->line,
+			"http route without 'route' (kanary only forwards)");
+	return 0;
+}
+
+static int kn_rd_vs_hosts(struct kn_rd *rd, const struct kn_yt_node *v,
+			  void *obj)
+{
+	struct kn_virtualservice *vs = obj;
+
+	return kn_yt_strings(&rd->c, v, "hosts", &vs->n_hosts, &vs->hosts);
+}
+
+static int kn_rd_vs_gateways(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_virtualservice *vs = obj;
+
+	return kn_yt_strings(&rd->c, v, "gateways", &vs->n_gateways,
+			     &vs->gateways);
+}
+
+static int kn_rd_vs_http(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_virtualservice *vs = obj;
+
+	return kn_rd_list(rd, v, "http", sizeof(*vs->http), &vs->n_http,
+			  (void **)&vs->http, kn_rd_http);
+}
+
+static const struct kn_rd_field kn_rd_vs_fields[] = {
+	KN_USE("hosts", kn_rd_vs_hosts),
+	KN_USE("gateways", kn_rd_vs_gateways),
+	KN_USE("http", kn_rd_vs_http),
+	{},
+};
+
+static int kn_rd_virtualservice(struct kn_rd *rd, const struct kn_yt_node *spec,
+				struct kn_resource *r)
+{
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_vs_fields, KN_RD_WARN, &r->vs))
+		return -1;
+	if (!r->vs.n_http)
+		return kn_yt_error(
+			&rd->c, spec->line,
+			"no 'http' routes (kanary routes HTTP only)");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* WorkloadEntry */
+
+static int kn_rd_we_address(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_workloadentry *we = obj;
+	struct in_addr a;
+
+	if (kn_yt_string(&rd->c, v, "address", false, &we->address))
+		return -1;
+	/* Endpoints are rewritten into IPv4 headers: nothing else will do. */
+	if (inet_pton(AF_INET, we->address, &a) != 1)
+		return kn_yt_error(
+			&rd->c, v->line,
+			"bad address '%s' (kanary needs a dotted IPv4 address)",
+			we->address);
+	we->addr = a.s_addr;
+	return 0;
+}
+
+static int kn_rd_we_labels(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_workloadentry *we = obj;
+
+	return kn_yt_labels(&rd->c, v, "labels", &we->labels);
+}
+
+static int kn_rd_we_ports(struct kn_rd *rd, const struct kn_yt_node *v,
+			  void *obj)
+{
+	struct kn_workloadentry *we = obj;
+	struct kn_we_port *p;
+	int i;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_MAP, "ports"))
+		return -1;
+	we->ports = kn_yt_xcalloc(v->n, sizeof(*we->ports));
+	we->n_ports = v->n;
+	for (i = 0; i < v->n; i++) {
+		p = &we->ports[i];
+		p->name = kn_yt_xstrdup(kn_yt_key(v, i)->str);
+		if (kn_rd_port(rd, kn_yt_val(v, i), p->name, &p->port))
+			return -1;
+	}
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_we_fields[] = {
+	KN_USE("address", kn_rd_we_address),
+	KN_USE("labels", kn_rd_we_labels),
+	KN_USE("ports", kn_rd_we_ports),
+	{},
+};
+
+static int kn_rd_workloadentry(struct kn_rd *rd, const struct kn_yt_node *spec,
+			       struct kn_resource *r)
+{
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_we_fields, KN_RD_WARN, &r->we))
+		return -1;
+	if (!r->we.address)
+		return kn_yt_error(&rd->c, spec->line, "missing 'address'");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Resources and documents */
+
+/* Kubernetes names: DNS-1123 subdomains, namespaces DNS-1123 labels. */
+static bool kn_rd_dns_name(const char *s, size_t max, bool dots)
+{
+	size_t len = strlen(s), i;
+	char ch;
+
+	if (!len || len > max)
+		return false;
+	for (i = 0; i < len; i++) {
+		ch = s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+			continue;
+		if ((ch != '-' && !(dots && ch == '.')) || !i || i == len - 1)
+			return false;
+	}
+	return true;
+}
+
+static int kn_rd_meta_name(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_resource *r = obj;
+
+	if (kn_yt_string(&rd->c, v, "name", true, &r->name))
+		return -1;
+	if (!kn_rd_dns_name(r->name, 253, true))
+		return kn_yt_error(
+			&rd->c, v->line,
+			"bad name '%s' (lower-case letters, digits, '-' and '.')",
+			r->name);
+	return 0;
+}
+
+static int kn_rd_meta_namespace(struct kn_rd *rd, const struct kn_yt_node *v,
+				void *obj)
+{
+	struct kn_resource *r = obj;
+
+	if (kn_yt_string(&rd->c, v, "namespace", true, &r->ns))
+		return -1;
+	if (!kn_rd_dns_name(r->ns, 63, false))
+		return kn_yt_error(
+			&rd->c, v->line,
+			"bad namespace '%s' (lower-case letters, digits and '-')",
+			r->ns);
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_meta_fields[] = {
+	KN_USE("name", kn_rd_meta_name),
+	KN_USE("namespace", kn_rd_meta_namespace),
+	{},
+};
+
+static int kn_rd_meta(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	/* labels, annotations, uid...: Kubernetes' business, not ours. */
+	return kn_rd_fields(rd, v, "metadata", kn_rd_meta_fields, KN_RD_SILENT,
+			    obj);
+}
+
+static int kn_rd_spec(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_resource *r = obj;
+
+	switch (r->kind) {
+	case KN_GATEWAY:
+		return kn_rd_gateway(rd, v, r);
+	case KN_SERVICE:
+		return kn_rd_service(rd, v, r);
+	case KN_DESTINATIONRULE:
+		return kn_rd_destrule(rd, v, r);
+	case KN_VIRTUALSERVICE:
+		return kn_rd_virtualservice(rd, v, r);
+	case KN_WORKLOADENTRY:
+		return kn_rd_workloadentry(rd, v, r);
+	default:
+		return kn_yt_error(&rd->c, v->line, "unknown kind");
+	}
+}
+
+static const struct kn_rd_field kn_rd_top_fields[] = {
+	KN_SILENT("apiVersion"),
+	KN_SILENT("kind"),
+	KN_USE("metadata", kn_rd_meta),
+	KN_USE("spec", kn_rd_spec),
+	KN_SILENT("status"),
+	{},
+};
+
+static struct kn_resource *kn_rd_new_resource(struct kn_config *cfg)
+{
+	struct kn_resource *r;
+
+	cfg->res = kn_yt_xreallocarray(cfg->res, cfg->n_res + 1,
+				       sizeof(*cfg->res));
+	r = &cfg->res[cfg->n_res++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/*
+ * The resource lives in the scratch config from the start, so whatever a
+ * failed read leaves in it is freed with that config.
+ */
+static int kn_rd_resource(struct kn_rd *rd, const struct kn_yt_node *root,
+			  enum kn_kind kind)
+{
+	const struct kn_yt_node *meta = kn_yt_get(root, "metadata");
+	struct kn_resource *r = kn_rd_new_resource(rd->cfg);
+
+	r->kind = kind;
+	r->src = kn_rd_src(rd, root);
+	if (kn_rd_fields(rd, root, "document", kn_rd_top_fields, KN_RD_WARN, r))
+		return -1;
+	if (!r->name)
+		return kn_yt_error(&rd->c, meta ? meta->line : root->line,
+				   "missing metadata.name");
+	if (!kn_yt_get(root, "spec") || kn_yt_is_null(kn_yt_get(root, "spec")))
+		return kn_yt_error(&rd->c, root->line, "%s %s: missing 'spec'",
+				   kn_kind_name(kind), r->name);
+	if (!r->ns)
+		r->ns = kn_yt_xstrdup("default");
+	return 0;
+}
+
+/* What kind of resource (apiVersion, kind) is: -1 to skip, -2 on error. */
+static int kn_rd_kind(struct kn_rd *rd, const struct kn_yt_node *api,
+		      const char *kind)
+{
+	static const char *const istio[] = { "v1alpha3", "v1beta1", "v1" };
+	const char *version;
+	int k;
+	size_t i;
+
+	for (k = 0; k < KN_KIND_MAX; k++)
+		if (!strcmp(kind, kn_kind_name(k)))
+			break;
+	if (k == KN_SERVICE)
+		return strcmp(api->str, "v1") ? -1 : k;
+	if (k == KN_KIND_MAX ||
+	    strncmp(api->str, KN_ISTIO_GROUP, strlen(KN_ISTIO_GROUP)))
+		return -1;
+	version = api->str + strlen(KN_ISTIO_GROUP);
+	for (i = 0; i < sizeof(istio) / sizeof(istio[0]); i++)
+		if (!strcmp(version, istio[i]))
+			return k;
+	kn_yt_error(
+		&rd->c, api->line,
+		"unsupported apiVersion '%s' for %s (want %sv1alpha3, v1beta1 or v1)",
+		api->str, kind, KN_ISTIO_GROUP);
+	return -2;
+}
+
+static void kn_rd_skip(struct kn_rd *rd, const struct kn_yt_node *root,
+		       const char *api, const char *kind)
+{
+	const struct kn_yt_node *name;
+	bool ours = false;
+	int k;
+
+	name = kn_yt_get(kn_yt_get(root, "metadata"), "name");
+	if (name && name->type != KN_YT_SCALAR)
+		name = NULL;
+	/*
+	 * A Knative Service or a Gateway API Gateway is not the one kanary
+	 * reads: name the apiVersion so the notice is not a riddle.
+	 */
+	for (k = 0; k < KN_KIND_MAX; k++)
+		ours |= !strcmp(kind, kn_kind_name(k));
+	fprintf(stderr,
+		"kanary: %s:%d: skipping %s%s%s%s%s (not used for routing)\n",
+		rd->c.file, root->line, ours ? api : "", ours ? " " : "", kind,
+		name ? " " : "", name ? name->str : "");
+}
+
+static int kn_rd_doc(struct kn_rd *rd, const struct kn_yt_node *root);
+
+/* kubectl's "kind: List": the resources are in items. */
+static int kn_rd_items(struct kn_rd *rd, const struct kn_yt_node *root)
+{
+	const struct kn_yt_node *items = kn_yt_get(root, "items");
+	int i;
+
+	if (!items || kn_yt_is_null(items))
+		return 0;
+	if (kn_yt_want(&rd->c, items, KN_YT_SEQ, "items"))
+		return -1;
+	for (i = 0; i < items->n; i++) {
+		if (kn_yt_is_null(&items->kids[i]))
+			return kn_yt_want(&rd->c, &items->kids[i], KN_YT_MAP,
+					  "items[]");
+		if (kn_rd_doc(rd, &items->kids[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static int kn_rd_doc(struct kn_rd *rd, const struct kn_yt_node *root)
+{
+	const struct kn_yt_node *api, *kind;
+	int k;
+
+	if (kn_yt_is_null(root))
+		return 0;
+	if (root->type != KN_YT_MAP)
+		return kn_yt_want(&rd->c, root, KN_YT_MAP, "document");
+	api = kn_yt_get(root, "apiVersion");
+	kind = kn_yt_get(root, "kind");
+	if (!api || kn_yt_is_null(api))
+		return kn_yt_error(&rd->c, root->line, "missing 'apiVersion'");
+	if (!kind || kn_yt_is_null(kind))
+		return kn_yt_error(&rd->c, root->line, "missing 'kind'");
+	if (kn_yt_want(&rd->c, api, KN_YT_SCALAR, "apiVersion") ||
+	    kn_yt_want(&rd->c, kind, KN_YT_SCALAR, "kind"))
+		return -1;
+	if (!strcmp(api->str, "v1") && !strcmp(kind->str, "List"))
+		return kn_rd_items(rd, root);
+	k = kn_rd_kind(rd, api, kind->str);
+	if (k == -2)
+		return -1;
+	if (k < 0) {
+		kn_rd_skip(rd, root, api->str, kind->str);
+		return 0;
+	}
+	return kn_rd_resource(rd, root, k);
+}
+
+/* Remember name in cfg: kn_src points at the config's own copy. */
+static const char *kn_rd_add_file(struct kn_config *cfg, const char *name)
+{
+	cfg->files = kn_yt_xreallocarray(cfg->files, cfg->n_files + 1,
+					 sizeof(*cfg->files));
+	cfg->files[cfg->n_files] = kn_yt_xstrdup(name);
+	return cfg->files[cfg->n_files++];
+}
+
+static int kn_rd_buffer(struct kn_config *tmp, const char *name,
+			const char *buf, size_t len, struct kn_err *err)
+{
+	struct kn_rd rd = { .cfg = tmp, .c = { .err = err } };
+	struct kn_yt_stream st;
+	int i, ret = 0;
+
+	rd.c.file = kn_rd_add_file(tmp, name);
+	if (kn_yt_load(&st, &rd.c, buf, len))
+		return -1;
+	/* Zero bytes, blanks or only comments: surely not what was meant. */
+	if (!st.n_docs) {
+		kn_yt_stream_free(&st);
+		return kn_yt_error(&rd.c, 1, "empty input");
+	}
+	for (i = 0; i < st.n_docs && !ret; i++)
+		ret = kn_rd_doc(&rd, &st.docs[i]);
+	kn_yt_stream_free(&st);
+	return ret;
+}
+
+int kn_config_read_buffer(struct kn_config *cfg, const char *name,
+			  const char *buf, size_t len, struct kn_err *err)
+{
+	struct kn_config tmp = { 0 };
+	struct kn_err dummy;
+	int ret;
+
+	ret = kn_rd_buffer(&tmp, name, buf, len, err ? err : &dummy);
+	if (!ret)
+		kn_config_append(cfg, &tmp);
+	kn_config_free(&tmp);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files, directories, stdin */
+
+static int kn_rd_sys_error(struct kn_err *err, const char *path,
+			   const char *what)
+{
+	snprintf(err->msg, sizeof(err->msg), "%s: %s%s%s", path,
+		 what ? what : "", what ? ": " : "", strerror(errno));
+	return -1;
+}
+
+static int kn_rd_stream(struct kn_config *tmp, const char *name, FILE *f,
+			struct kn_err *err)
+{
+	size_t len = 0, cap = 0, n;
+	char *buf = NULL;
+	int ret;
+
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			buf = kn_yt_xreallocarray(buf, cap, 1);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n);
+	if (ferror(f)) {
+		free(buf);
+		return kn_rd_sys_error(err, name, "read");
+	}
+	ret = kn_rd_buffer(tmp, name, buf, len, err);
+	free(buf);
+	return ret;
+}
+
+static int kn_rd_file(struct kn_config *tmp, const char *path,
+		      struct kn_err *err)
+{
+	FILE *f = fopen(path, "r");
+	int ret;
+
+	if (!f)
+		return kn_rd_sys_error(err, path, NULL);
+	ret = kn_rd_stream(tmp, path, f, err);
+	fclose(f);
+	return ret;
+}
+
+static bool kn_rd_has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls > lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* Hidden files are editors' swap and backup files, not manifests. */
+static int kn_rd_yaml_name(const struct dirent *d)
+{
+	return d->d_name[0] != '.' && (kn_rd_has_suffix(d->d_name, ".yaml") ||
+				       kn_rd_has_suffix(d->d_name, ".yml"));
+}
+
+/* Byte order, not the locale's: the same directory reads the same way. */
+static int kn_rd_name_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int kn_rd_dir_entry(struct kn_config *tmp, const char *path, int *files,
+			   struct kn_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return kn_rd_sys_error(err, path, NULL);
+	/* Not recursive: a sub-directory is not a manifest. */
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	(*files)++;
+	return kn_rd_file(tmp, path, err);
+}
+
+static int kn_rd_dir(struct kn_config *tmp, const char *dir, struct kn_err *err)
+{
+	struct dirent **names;
+	bool slash = kn_rd_has_suffix(dir, "/");
+	int i, n, ret = 0, files = 0;
+	char *path;
+	size_t len;
+
+	n = scandir(dir, &names, kn_rd_yaml_name, kn_rd_name_order);
+	if (n < 0)
+		return kn_rd_sys_error(err, dir, NULL);
+	for (i = 0; i < n; i++) {
+		/* After an error the names are only freed. */
+		if (!ret) {
+			len = strlen(dir) + strlen(names[i]->d_name) + 2;
+			path = kn_yt_xcalloc(len, 1);
+			snprintf(path, len, "%s%s%s", dir, slash ? "" : "/",
+				 names[i]->d_name);
+			ret = kn_rd_dir_entry(tmp, path, &files, err);
+			free(path);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!ret && !files) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: no *.yaml or *.yml files", dir);
+		ret = -1;
+	}
+	return ret;
+}
+
+int kn_config_read_path(struct kn_config *cfg, const char *path,
+			struct kn_err *err)
+{
+	struct kn_config tmp = { 0 };
+	struct kn_err dummy;
+	struct stat st;
+	int ret;
+
+	if (!err)
+		err = &dummy;
+	if (!strcmp(path, "-"))
+		ret = kn_rd_stream(&tmp, "<stdin>", stdin, err);
+	else if (stat(path, &st))
+		ret = kn_rd_sys_error(err, path, NULL);
+	else if (S_ISDIR(st.st_mode))
+		ret = kn_rd_dir(&tmp, path, err);
+	else
+		ret = kn_rd_file(&tmp, path, err);
+	if (!ret)
+		kn_config_append(cfg, &tmp);
+	kn_config_free(&tmp);
+	return ret;
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "kanary.skel.h"
+#include "kanary_abi.h"
+#include "loader.h"
+#include "pins.h"
+
+/* tc filter identity: kanary's own handle and priority on clsact ingress. */
+#define KN_TC_HANDLE 0x6b6e
+#define KN_TC_PRIO 0x6b6e
+
+static int link_pin(const char *pin_dir, const char *ifname, char *buf, int len)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "link_xdp_%s", ifname);
+	return kn_pin_path(pin_dir, name, buf, len);
+}
+
+static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd,
+		      enum kn_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	char path[512];
+	int fd;
+
+	link_pin(pin_dir, it->name, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* Already attached: swap the program in place. */
+		int rc = bpf_link_update(fd, prog_fd, NULL);
+
+		close(fd);
+		if (rc)
+			fprintf(stderr,
+				"kanary: cannot replace XDP on %s: %s\n",
+				it->name, strerror(errno));
+		return rc;
+	}
+	lo.flags = mode == KN_MODE_XDP ? XDP_FLAGS_DRV_MODE :
+					 XDP_FLAGS_SKB_MODE;
+	fd = bpf_link_create(prog_fd, it->ifindex, BPF_XDP, &lo);
+	if (fd < 0) {
+		fprintf(stderr, "kanary: cannot attach XDP (%s) to %s: %s\n",
+			kn_mode_name(mode), it->name, strerror(errno));
+		return -1;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		fprintf(stderr, "kanary: cannot pin %s: %s\n", path,
+			strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int attach_tc(struct kn_iface *it, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
+		    .priority = KN_TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int rc = bpf_tc_hook_create(&hook);
+
+	if (rc && rc != -EEXIST) {
+		fprintf(stderr, "kanary: cannot add clsact to %s: %s\n",
+			it->name, strerror(-rc));
+		return -1;
+	}
+	if (!rc)
+		it->made_qdisc = true;
+	rc = bpf_tc_attach(&hook, &to);
+	if (rc) {
+		fprintf(stderr, "kanary: cannot attach tc to %s: %s\n",
+			it->name, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void detach(const char *pin_dir, const struct kn_iface *it,
+		   enum kn_mode mode)
+{
+	if (mode == KN_MODE_TC) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
+			    .priority = KN_TC_PRIO);
+
+		bpf_tc_detach(&hook, &to);
+		if (it->made_qdisc) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	} else {
+		char path[512];
+
+		/* The pinned link is the only reference: unpin detaches. */
+		link_pin(pin_dir, it->name, path, sizeof(path));
+		unlink(path);
+	}
+}
+
+int kn_attached(const char *pin_dir, const struct kn_iface *it,
+		enum kn_mode mode)
+{
+	if (mode == KN_MODE_TC) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
+			    .priority = KN_TC_PRIO);
+
+		return !bpf_tc_query(&hook, &to);
+	} else {
+		struct bpf_link_info info = { 0 };
+		__u32 len = sizeof(info);
+		char path[512];
+		int fd, ok;
+
+		link_pin(pin_dir, it->name, path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return 0;
+		ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		     info.xdp.ifindex == (__u32)it->ifindex;
+		close(fd);
+		return ok;
+	}
+}
+
+/* Without --vip, the VIPs are the IPv4 addresses of the interfaces. */
+static int iface_addrs(struct kn_load_info *li)
+{
+	struct ifaddrs *ifa, *p;
+
+	if (getifaddrs(&ifa))
+		return -1;
+	for (p = ifa; p; p = p->ifa_next) {
+		if (!p->ifa_addr || p->ifa_addr->sa_family != AF_INET)
+			continue;
+		for (int i = 0; i < li->n_ifaces; i++) {
+			if (strcmp(p->ifa_name, li->ifaces[i].name) ||
+			    li->n_vips >= KN_MAX_VIP_ADDRS)
+				continue;
+			li->vips[li->n_vips++] =
+				((struct sockaddr_in *)p->ifa_addr)
+					->sin_addr.s_addr;
+		}
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+static int seed_cfg(struct kanary_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.kn_cfg);
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -1;
+	if (cfg.hash_seed)
+		return 0; /* reused maps: keep the seed the flows were made with */
+	if (getrandom(&cfg.hash_seed, sizeof(cfg.hash_seed), 0) !=
+	    sizeof(cfg.hash_seed))
+		return -1;
+	cfg.hash_seed |= 1;
+	return bpf_map_update_elem(fd, &zero, &cfg, 0);
+}
+
+static int check_reload(const struct kn_load_info *old,
+			const struct kn_load_info *li)
+{
+	if (old->mode != li->mode)
+		goto differ;
+	for (int i = 0; i < old->n_ifaces; i++) {
+		int found = 0;
+
+		for (int j = 0; j < li->n_ifaces; j++)
+			found |= !strcmp(old->ifaces[i].name,
+					 li->ifaces[j].name);
+		if (!found)
+			goto differ;
+	}
+	return 0;
+differ:
+	fprintf(stderr,
+		"kanary: already loaded at this pin dir in %s mode on other "
+		"interfaces; run 'kanary unload' first\n",
+		kn_mode_name(old->mode));
+	return -1;
+}
+
+int kn_load(const struct kn_load_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct kn_load_info li = { .mode = o->mode }, old;
+	bool reload = !kn_state_read_load(o->pin_dir, &old);
+	struct kanary_bpf *skel;
+	int prog_fd, rc = -1;
+
+	if (kn_pins_prepare(o->pin_dir))
+		return -1;
+	for (int i = 0; i < o->n_ifaces; i++) {
+		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
+
+		snprintf(it->name, sizeof(it->name), "%s", o->ifaces[i]);
+		it->ifindex = if_nametoindex(o->ifaces[i]);
+		if (!it->ifindex) {
+			fprintf(stderr, "kanary: no interface %s\n",
+				o->ifaces[i]);
+			return -1;
+		}
+		for (int j = 0; reload && j < old.n_ifaces; j++)
+			if (!strcmp(old.ifaces[j].name, it->name))
+				it->made_qdisc = old.ifaces[j].made_qdisc;
+	}
+	if (reload && check_reload(&old, &li))
+		return -1;
+	memcpy(li.vips, o->vips, sizeof(li.vips));
+	li.n_vips = o->n_vips;
+	if (!li.n_vips && iface_addrs(&li))
+		return -1;
+
+	skel = kanary_bpf__open_opts(&oo);
+	if (!skel) {
+		fprintf(stderr, "kanary: cannot open the BPF object: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	if (o->flow_entries &&
+	    bpf_map__set_max_entries(skel->maps.kn_flows, o->flow_entries))
+		goto out;
+	if (kanary_bpf__load(skel)) {
+		fprintf(stderr,
+			"kanary: cannot load the BPF programs (a map pinned "
+			"in %s may be of an older layout: unload first): %s\n",
+			o->pin_dir, strerror(errno));
+		goto out;
+	}
+	if (seed_cfg(skel)) {
+		fprintf(stderr, "kanary: cannot seed kn_cfg\n");
+		goto out;
+	}
+
+	prog_fd = bpf_program__fd(o->mode == KN_MODE_TC ?
+					  skel->progs.kanary_tc :
+					  skel->progs.kanary_xdp);
+	for (int i = 0; i < li.n_ifaces; i++) {
+		int err = o->mode == KN_MODE_TC ?
+				  attach_tc(&li.ifaces[i], prog_fd) :
+				  attach_xdp(o->pin_dir, &li.ifaces[i], prog_fd,
+					     o->mode);
+		if (err) {
+			/* Leave nothing half-attached behind a fresh load. */
+			for (int j = 0; !reload && j <= i; j++)
+				detach(o->pin_dir, &li.ifaces[j], o->mode);
+			goto out;
+		}
+	}
+	if (kn_state_save_load(o->pin_dir, &li)) {
+		fprintf(stderr, "kanary: cannot save the load state: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	kanary_bpf__destroy(skel);
+	return rc;
+}
+
+int kn_unload(const char *pin_dir)
+{
+	struct kn_load_info li;
+	char path[512];
+
+	if (!kn_state_read_load(pin_dir, &li))
+		for (int i = 0; i < li.n_ifaces; i++)
+			detach(pin_dir, &li.ifaces[i], li.mode);
+	for (int i = 0; i < KN_MAP_COUNT; i++)
+		if (!kn_pin_path(pin_dir, kn_map_names[i], path, sizeof(path)))
+			unlink(path);
+	kn_state_remove(pin_dir);
+	if (rmdir(pin_dir) && errno != ENOENT) {
+		fprintf(stderr, "kanary: %s is not empty after unload: %s\n",
+			pin_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

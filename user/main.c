@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* kanary: the command line. Each command is one function below. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
+#include "compile.h"
+#include "loader.h"
+#include "pins.h"
+#include "set_weight.h"
+#include "state.h"
+#include "stats.h"
+
+#define PIN_DIR_HELP                                                                     \
+	"  --pin-dir DIR   where maps and links are pinned (default " KN_DEFAULT_PIN_DIR \
+	")\n"
+
+/* --pin-dir may also come before the command: kanary --pin-dir D stats */
+static const char *pin_dir_default = KN_DEFAULT_PIN_DIR;
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static int usage_error(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "kanary %s: %s (see 'kanary %s --help')\n", cmd, msg,
+		cmd);
+	return 2;
+}
+
+enum { OPT_PIN_DIR = 256, OPT_FLOWS };
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("KANARY_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG && getenv("KANARY_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* Parses the options every command shares; returns the next argv index. */
+static int common_opts(int argc, char **argv, const char *cmd,
+		       const char *usage, const char **pin_dir, bool *json)
+{
+	static const struct option opts[] = {
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*pin_dir = pin_dir_default;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PIN_DIR:
+			*pin_dir = optarg;
+			break;
+		case 'j':
+			if (!json)
+				exit(usage_error(cmd, "no --json here"));
+			*json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			exit(usage_error(cmd, "bad option"));
+		}
+	}
+	return optind;
+}
+
+static const char load_usage[] =
+	"usage: kanary load --iface IF [--iface IF ...] [--mode MODE]\n"
+	"                   [--vip ADDR ...] [--flows N] [--pin-dir DIR]\n"
+	"Load the data path and attach it to each interface.\n"
+	"  --iface IF      interface to attach to (client and endpoint side)\n"
+	"  --mode MODE     xdp (native, default), xdp-generic or tc\n"
+	"  --vip ADDR      IPv4 address to split (default: the addresses of\n"
+	"                  the interfaces); repeat for several\n"
+	"  --flows N       conntrack entries, two per connection (default "
+	"524288)\n" PIN_DIR_HELP;
+
+static int cmd_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "vip", required_argument, NULL, 'v' },
+		{ "flows", required_argument, NULL, OPT_FLOWS },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct kn_load_opts o = { .pin_dir = pin_dir_default };
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+hi:m:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (o.n_ifaces == KN_MAX_IFACES)
+				return usage_error("load", "too many --iface");
+			o.ifaces[o.n_ifaces++] = optarg;
+			break;
+		case 'm':
+			if (kn_mode_parse(optarg, &o.mode))
+				return usage_error("load", "unknown --mode");
+			break;
+		case 'v':
+			if (o.n_vips == KN_MAX_VIP_ADDRS)
+				return usage_error("load", "too many --vip");
+			if (inet_pton(AF_INET, optarg, &o.vips[o.n_vips++]) !=
+			    1)
+				return usage_error(
+					"load", "--vip takes an IPv4 address");
+			break;
+		case OPT_FLOWS:
+			o.flow_entries = strtoul(optarg, &end, 10);
+			if (*end || o.flow_entries < 2)
+				return usage_error(
+					"load", "--flows takes a number >= 2");
+			break;
+		case OPT_PIN_DIR:
+			o.pin_dir = optarg;
+			break;
+		case 'h':
+			fputs(load_usage, stdout);
+			return 0;
+		default:
+			return usage_error("load", "bad option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("load", "unexpected argument");
+	if (!o.n_ifaces)
+		return usage_error("load", "give at least one --iface");
+	return kn_load(&o) ? 1 : 0;
+}
+
+static const char apply_usage[] =
+	"usage: kanary apply -f FILE|DIR|- [-f ...] [--pin-dir DIR]\n"
+	"Read Istio/Kubernetes YAML (Gateway, Service, DestinationRule,\n"
+	"VirtualService, WorkloadEntry), merge it with what was applied\n"
+	"before, validate it, and swap it into the data path atomically.\n"
+	"On any error nothing changes.\n" PIN_DIR_HELP;
+
+static int cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "filename", required_argument, NULL, 'f' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pin_dir = pin_dir_default;
+	struct kn_config upd = { 0 };
+	struct kn_err err;
+	int c, n_files = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+hf:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (kn_config_read_path(&upd, optarg, &err)) {
+				fprintf(stderr, "kanary: %s\n", err.msg);
+				kn_config_free(&upd);
+				return 1;
+			}
+			n_files++;
+			break;
+		case OPT_PIN_DIR:
+			pin_dir = optarg;
+			break;
+		case 'h':
+			fputs(apply_usage, stdout);
+			return 0;
+		default:
+			kn_config_free(&upd);
+			return usage_error("apply", "bad option");
+		}
+	}
+	if (optind != argc || !n_files) {
+		kn_config_free(&upd);
+		return usage_error("apply", "give files with -f");
+	}
+	rc = kn_apply_config(pin_dir, &upd, NULL, NULL, &err);
+	kn_config_free(&upd);
+	if (rc) {
+		fprintf(stderr, "kanary: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static const char set_weight_usage[] =
+	"usage: kanary set-weight VIRTUALSERVICE SUBSET=WEIGHT ... "
+	"[--pin-dir DIR]\n"
+	"Change the weights of a VirtualService's route. New connections\n"
+	"follow at once; established ones keep their endpoint.\n"
+	"  e.g. kanary set-weight image-classifier resnet50=70 "
+	"resnet101=30\n" PIN_DIR_HELP;
+
+struct set_weight_args {
+	const char *vs;
+	int n;
+	char **pairs;
+};
+
+static int edit_weights(struct kn_config *cfg, void *arg, struct kn_err *err)
+{
+	struct set_weight_args *a = arg;
+
+	return kn_set_weights(cfg, a->vs, a->n, a->pairs, err);
+}
+
+static int cmd_set_weight(int argc, char **argv)
+{
+	struct kn_config none = { 0 };
+	struct set_weight_args a;
+	const char *pin_dir;
+	struct kn_err err;
+	int i = common_opts(argc, argv, "set-weight", set_weight_usage,
+			    &pin_dir, NULL);
+
+	if (argc - i < 2)
+		return usage_error("set-weight",
+				   "give a VirtualService and SUBSET=WEIGHT");
+	a.vs = argv[i];
+	a.n = argc - i - 1;
+	a.pairs = argv + i + 1;
+	if (kn_apply_config(pin_dir, &none, edit_weights, &a, &err)) {
+		fprintf(stderr, "kanary: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static const char stats_usage[] =
+	"usage: kanary stats [--json] [--pin-dir DIR]\n"
+	"Connections, packets and bytes per VirtualService and subset.\n"
+	"  --json          {\"virtualservices\":[{\"name\":...,\"subsets\":"
+	"[...]}]}\n" PIN_DIR_HELP;
+
+static int cmd_stats(int argc, char **argv)
+{
+	struct kn_stat_row *rows;
+	const char *pin_dir;
+	bool json = false;
+	struct kn_maps m;
+	int n;
+
+	if (common_opts(argc, argv, "stats", stats_usage, &pin_dir, &json) !=
+	    argc)
+		return usage_error("stats", "unexpected argument");
+	if (kn_maps_open(pin_dir, &m))
+		return 1;
+	if (kn_stats_read(pin_dir, &m, &rows, &n)) {
+		fprintf(stderr, "kanary: cannot read the counters\n");
+		kn_maps_close(&m);
+		return 1;
+	}
+	kn_stats_print(stdout, rows, n, json);
+	free(rows);
+	kn_maps_close(&m);
+	return 0;
+}
+
+static const char status_usage[] =
+	"usage: kanary status [--pin-dir DIR]\n"
+	"Where kanary is attached, its VIPs, its config and its flows.\n" PIN_DIR_HELP;
+
+static const char *const global_names[KANARY_G_MAX] = {
+	[KANARY_G_PASS_NOT_TCP] = "passed (not IPv4 TCP, or malformed)",
+	[KANARY_G_PASS_NO_FLOW] = "passed (no flow, not a SYN to a VIP)",
+	[KANARY_G_NEW_FLOW] = "new connections",
+	[KANARY_G_NO_ROUTE] = "dropped (route without destination)",
+	[KANARY_G_NO_ENDPOINT] = "dropped (no endpoint)",
+	[KANARY_G_SNAT_EXHAUSTED] = "dropped (no free SNAT port)",
+	[KANARY_G_FIB_PASS] = "to the kernel stack (neighbour unknown)",
+	[KANARY_G_REDIRECT] = "forwarded",
+};
+
+static long count_flows(int fd)
+{
+	struct kanary_flow_key k, next;
+	void *prev = NULL;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	char addr[INET_ADDRSTRLEN];
+	struct kn_load_info li;
+	struct kanary_cfg cfg;
+	struct kn_config kc;
+	struct kn_compiled c;
+	struct kn_err err;
+	const char *pin_dir;
+	__u64 g[KANARY_G_MAX];
+	struct kn_maps m;
+	uint32_t zero = 0;
+
+	if (common_opts(argc, argv, "status", status_usage, &pin_dir, NULL) !=
+	    argc)
+		return usage_error("status", "unexpected argument");
+	if (kn_state_read_load(pin_dir, &li) || kn_maps_open(pin_dir, &m)) {
+		fprintf(stderr, "kanary: not loaded at %s\n", pin_dir);
+		return 1;
+	}
+	printf("pin dir:     %s\nmode:        %s\ninterfaces: ", pin_dir,
+	       kn_mode_name(li.mode));
+	for (int i = 0; i < li.n_ifaces; i++)
+		printf(" %s(%s)", li.ifaces[i].name,
+		       kn_attached(pin_dir, &li.ifaces[i], li.mode) ?
+			       "attached" :
+			       "NOT ATTACHED");
+	printf("\nvip addrs:  ");
+	for (int i = 0; i < li.n_vips; i++)
+		printf(" %s",
+		       inet_ntop(AF_INET, &li.vips[i], addr, sizeof(addr)));
+	if (!bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &cfg))
+		printf("\nconfig:      generation %u, slot %u\n",
+		       cfg.generation, cfg.active_slot);
+	printf("flows:       %ld conntrack entries (two per connection)\n",
+	       count_flows(m.fd[KN_MAP_FLOWS]));
+	if (!kn_state_read_config(pin_dir, &kc, &err)) {
+		if (!kn_compile(&kc, &c, &err)) {
+			for (int r = 0; r < c.n_routes; r++) {
+				printf("route:       %s ->", c.routes[r].vs);
+				for (uint32_t d = 0; d < c.routes[r].n_dests;
+				     d++)
+					printf(" %s=%d",
+					       c.routes[r].dests[d].subset,
+					       c.routes[r].dests[d].weight);
+				printf("\n");
+			}
+			for (int l = 0; l < c.n_listeners; l++)
+				printf("listener:    port %u -> %s\n",
+				       c.listeners[l].port,
+				       c.routes[c.listeners[l].route].vs);
+			kn_compiled_free(&c);
+		}
+		kn_config_free(&kc);
+	}
+	if (!kn_global_read(&m, g))
+		for (int i = 0; i < KANARY_G_MAX; i++)
+			printf("%-12s %llu %s\n", i ? "" : "packets:", g[i],
+			       global_names[i]);
+	kn_maps_close(&m);
+	return 0;
+}
+
+static const char unload_usage[] =
+	"usage: kanary unload [--pin-dir DIR]\n"
+	"Detach from every interface, remove every pin and the saved "
+	"config.\n" PIN_DIR_HELP;
+
+static int cmd_unload(int argc, char **argv)
+{
+	const char *pin_dir;
+
+	if (common_opts(argc, argv, "unload", unload_usage, &pin_dir, NULL) !=
+	    argc)
+		return usage_error("unload", "unexpected argument");
+	return kn_unload(pin_dir) ? 1 : 0;
+}
+
+static const struct command commands[] = {
+	{ "load", cmd_load, load_usage },
+	{ "apply", cmd_apply, apply_usage },
+	{ "set-weight", cmd_set_weight, set_weight_usage },
+	{ "stats", cmd_stats, stats_usage },
+	{ "status", cmd_status, status_usage },
+	{ "unload", cmd_unload, unload_usage },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: kanary [--pin-dir DIR] COMMAND [OPTIONS]\n"
+	      "A kernel-level traffic splitter for canary releases.\n"
+	      "commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].name);
+	fputs("'kanary COMMAND --help' tells more.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(libbpf_quiet);
+	while (argc > 2 && !strcmp(argv[1], "--pin-dir")) {
+		pin_dir_default = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "kanary: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The pin dir: where the maps and attachments live between commands. */
+#ifndef KANARY_PINS_H
+#define KANARY_PINS_H
+
+#define KN_DEFAULT_PIN_DIR "/sys/fs/bpf/kanary"
+
+/* The maps, by pin name, in the order kn_maps.fd is indexed. */
+enum kn_map {
+	KN_MAP_CFG,
+	KN_MAP_VIPS,
+	KN_MAP_ROUTES,
+	KN_MAP_POOLS,
+	KN_MAP_ENDPOINTS,
+	KN_MAP_FLOWS,
+	KN_MAP_STATS,
+	KN_MAP_STAT_NAMES,
+	KN_MAP_GLOBAL,
+	KN_MAP_COUNT,
+};
+
+extern const char *const kn_map_names[KN_MAP_COUNT];
+
+struct kn_maps {
+	int fd[KN_MAP_COUNT];
+};
+
+/* Mount bpffs on /sys/fs/bpf when missing; make sure pin_dir is on bpffs. */
+int kn_pins_prepare(const char *pin_dir);
+/* Open every pinned map; -1 with a message on stderr when not loaded. */
+int kn_maps_open(const char *pin_dir, struct kn_maps *m);
+void kn_maps_close(struct kn_maps *m);
+int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len);
+
+#endif /* KANARY_PINS_H */

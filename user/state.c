@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+
+static const char *const mode_names[] = {
+	[KN_MODE_XDP] = "xdp",
+	[KN_MODE_XDP_GENERIC] = "xdp-generic",
+	[KN_MODE_TC] = "tc",
+};
+
+const char *kn_mode_name(enum kn_mode mode)
+{
+	return mode_names[mode];
+}
+
+int kn_mode_parse(const char *s, enum kn_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]);
+	     i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int kn_state_dir(const char *pin_dir, char *buf, size_t len)
+{
+	const char *root = getenv("KANARY_STATE_ROOT");
+	size_t n;
+
+	if (!root || !*root)
+		root = "/run/kanary";
+	n = snprintf(buf, len, "%s/", root);
+	for (const char *p = pin_dir; *p && n + 1 < len; p++)
+		buf[n++] = *p == '/' ? '_' : *p;
+	if (n + 1 >= len)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int state_path(const char *pin_dir, const char *file, char *buf,
+		      size_t len, bool create)
+{
+	char dir[512];
+
+	if (kn_state_dir(pin_dir, dir, sizeof(dir)))
+		return -1;
+	if (create) {
+		char root[512];
+		char *slash;
+
+		snprintf(root, sizeof(root), "%s", dir);
+		slash = strrchr(root, '/');
+		*slash = '\0';
+		if (mkdir(root, 0755) && errno != EEXIST)
+			return -1;
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -1;
+	}
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, file) >= len)
+		return -1;
+	return 0;
+}
+
+/* Write through a temporary file and rename: readers never see half. */
+static FILE *open_for_replace(const char *path, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%s.tmp", path);
+	return fopen(tmp, "w");
+}
+
+static int finish_replace(FILE *f, const char *tmp, const char *path)
+{
+	if (fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
+
+int kn_state_save_load(const char *pin_dir, const struct kn_load_info *li)
+{
+	char path[600], tmp[640], addr[INET_ADDRSTRLEN];
+	FILE *f;
+
+	if (state_path(pin_dir, "load", path, sizeof(path), true))
+		return -1;
+	f = open_for_replace(path, tmp, sizeof(tmp));
+	if (!f)
+		return -1;
+	fprintf(f, "mode %s\n", kn_mode_name(li->mode));
+	for (int i = 0; i < li->n_ifaces; i++)
+		fprintf(f, "iface %s %d %d\n", li->ifaces[i].name,
+			li->ifaces[i].ifindex, li->ifaces[i].made_qdisc);
+	for (int i = 0; i < li->n_vips; i++)
+		fprintf(f, "vip %s\n",
+			inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
+	return finish_replace(f, tmp, path);
+}
+
+int kn_state_read_load(const char *pin_dir, struct kn_load_info *li)
+{
+	char path[600], line[256], a[64], b[64];
+	int ifindex, made;
+	FILE *f;
+
+	memset(li, 0, sizeof(*li));
+	if (state_path(pin_dir, "load", path, sizeof(path), false))
+		return -1;
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "mode %63s", a) == 1) {
+			kn_mode_parse(a, &li->mode);
+		} else if (sscanf(line, "iface %63s %d %d", a, &ifindex,
+				  &made) == 3 &&
+			   li->n_ifaces < KN_MAX_IFACES) {
+			struct kn_iface *it = &li->ifaces[li->n_ifaces++];
+
+			snprintf(it->name, sizeof(it->name), "%.*s",
+				 (int)sizeof(it->name) - 1, a);
+			it->ifindex = ifindex;
+			it->made_qdisc = made;
+		} else if (sscanf(line, "vip %63s", b) == 1 &&
+			   li->n_vips < KN_MAX_VIP_ADDRS) {
+			inet_pton(AF_INET, b, &li->vips[li->n_vips++]);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
+			 struct kn_err *err)
+{
+	char path[600];
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (state_path(pin_dir, "config.yaml", path, sizeof(path), false))
+		return -1;
+	if (access(path, F_OK))
+		return 0;
+	return kn_config_read_path(cfg, path, err);
+}
+
+int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg)
+{
+	char path[600], tmp[640];
+	FILE *f;
+
+	if (state_path(pin_dir, "config.yaml", path, sizeof(path), true))
+		return -1;
+	f = open_for_replace(path, tmp, sizeof(tmp));
+	if (!f)
+		return -1;
+	if (kn_config_write(cfg, f)) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	return finish_replace(f, tmp, path);
+}
+
+int kn_state_lock(const char *pin_dir)
+{
+	char path[600];
+	int fd;
+
+	if (state_path(pin_dir, "lock", path, sizeof(path), true))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void kn_state_remove(const char *pin_dir)
+{
+	static const char *const files[] = { "load", "config.yaml", "lock" };
+	char path[600];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!state_path(pin_dir, files[i], path, sizeof(path), false))
+			unlink(path);
+	if (!kn_state_dir(pin_dir, path, sizeof(path)))
+		rmdir(path);
+}

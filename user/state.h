@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What kanary keeps besides the pinned maps: how it was loaded and the
+ * config apply accepted. It lives in /run (tmpfs) like the pins in bpffs,
+ * so both go away together on reboot.
+ */
+#ifndef KANARY_STATE_H
+#define KANARY_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "config.h"
+
+#define KN_MAX_IFACES 16
+#define KN_MAX_VIP_ADDRS 64
+
+enum kn_mode { KN_MODE_XDP, KN_MODE_XDP_GENERIC, KN_MODE_TC };
+
+struct kn_iface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	bool made_qdisc; /* tc: kanary created the clsact qdisc */
+};
+
+struct kn_load_info {
+	enum kn_mode mode;
+	int n_ifaces;
+	struct kn_iface ifaces[KN_MAX_IFACES];
+	int n_vips;
+	uint32_t vips[KN_MAX_VIP_ADDRS]; /* network byte order */
+};
+
+const char *kn_mode_name(enum kn_mode mode);
+int kn_mode_parse(const char *s, enum kn_mode *mode);
+
+/* /run/kanary/<pin dir with '/' as '_'>; KANARY_STATE_ROOT overrides /run/kanary */
+int kn_state_dir(const char *pin_dir, char *buf, size_t len);
+int kn_state_save_load(const char *pin_dir, const struct kn_load_info *li);
+/* 0, or -1 with errno ENOENT when nothing is loaded for this pin dir */
+int kn_state_read_load(const char *pin_dir, struct kn_load_info *li);
+/* An empty config when none was applied yet. */
+int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
+			 struct kn_err *err);
+int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg);
+/* Serialises apply and set-weight; returns an fd to close, or -1. */
+int kn_state_lock(const char *pin_dir);
+void kn_state_remove(const char *pin_dir);
+
+#endif /* KANARY_STATE_H */

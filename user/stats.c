@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "compile.h"
+#include "state.h"
+#include "stats.h"
+
+/* The weight each (VirtualService, subset) has in the accepted config. */
+static int configured_weight(const struct kn_compiled *c, const char *vs,
+			     const char *subset)
+{
+	for (int r = 0; r < c->n_routes; r++)
+		for (uint32_t d = 0; d < c->routes[r].n_dests; d++)
+			if (!strcmp(c->routes[r].dests[d].vs, vs) &&
+			    !strcmp(c->routes[r].dests[d].subset, subset))
+				return c->routes[r].dests[d].weight;
+	return -1;
+}
+
+static void sum_cpus(const struct kanary_subset_stats *per_cpu, int ncpu,
+		     struct kanary_subset_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < ncpu; i++) {
+		sum->connections += per_cpu[i].connections;
+		sum->packets_to_endpoint += per_cpu[i].packets_to_endpoint;
+		sum->bytes_to_endpoint += per_cpu[i].bytes_to_endpoint;
+		sum->packets_to_client += per_cpu[i].packets_to_client;
+		sum->bytes_to_client += per_cpu[i].bytes_to_client;
+	}
+}
+
+int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
+		  struct kn_stat_row **rows, int *n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kanary_subset_stats *per_cpu;
+	struct kn_compiled c = { 0 };
+	struct kn_config cfg;
+	struct kn_err err;
+	int have_cfg;
+
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	*rows = calloc(KANARY_MAX_STATS, sizeof(**rows));
+	if (!per_cpu || !*rows)
+		goto bad;
+	have_cfg = !kn_state_read_config(pin_dir, &cfg, &err);
+	if (have_cfg && kn_compile(&cfg, &c, &err))
+		memset(&c, 0, sizeof(c));
+
+	*n = 0;
+	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
+		struct kanary_stat_name name;
+		struct kn_stat_row *r = &(*rows)[*n];
+		char *slash;
+
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i, &name) ||
+		    !name.virtualservice[0])
+			continue;
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_STATS], &i, per_cpu))
+			continue;
+		sum_cpus(per_cpu, ncpu, &r->sum);
+		r->weight =
+			configured_weight(&c, name.virtualservice, name.subset);
+		slash = strchr(name.virtualservice, '/');
+		snprintf(r->ns, sizeof(r->ns), "%.*s",
+			 slash ? (int)(slash - name.virtualservice) : 0,
+			 name.virtualservice);
+		snprintf(r->vs, sizeof(r->vs), "%s",
+			 slash ? slash + 1 : name.virtualservice);
+		snprintf(r->subset, sizeof(r->subset), "%s", name.subset);
+		(*n)++;
+	}
+	kn_compiled_free(&c);
+	if (have_cfg)
+		kn_config_free(&cfg);
+	free(per_cpu);
+	return 0;
+bad:
+	free(per_cpu);
+	free(*rows);
+	*rows = NULL;
+	return -1;
+}
+
+static bool same_vs(const struct kn_stat_row *a, const struct kn_stat_row *b)
+{
+	return !strcmp(a->ns, b->ns) && !strcmp(a->vs, b->vs);
+}
+
+static void print_json(FILE *f, const struct kn_stat_row *rows, int n)
+{
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	bool first_vs = true;
+
+	fprintf(f, "{\"virtualservices\":[");
+	for (int i = 0; i < n; i++) {
+		bool first = true;
+
+		if (done[i])
+			continue;
+		fprintf(f,
+			"%s{\"name\":\"%s\",\"namespace\":\"%s\","
+			"\"subsets\":[",
+			first_vs ? "" : ",", rows[i].vs, rows[i].ns);
+		first_vs = false;
+		for (int j = i; j < n; j++) {
+			const struct kanary_subset_stats *s = &rows[j].sum;
+
+			if (done[j] || !same_vs(&rows[i], &rows[j]))
+				continue;
+			done[j] = true;
+			fprintf(f,
+				"%s{\"name\":\"%s\",\"weight\":%d,"
+				"\"connections\":%llu,\"packets\":%llu,"
+				"\"bytes\":%llu,\"packets_to_endpoint\":%llu,"
+				"\"bytes_to_endpoint\":%llu,"
+				"\"packets_to_client\":%llu,"
+				"\"bytes_to_client\":%llu}",
+				first ? "" : ",", rows[j].subset,
+				rows[j].weight < 0 ? 0 : rows[j].weight,
+				s->connections,
+				s->packets_to_endpoint + s->packets_to_client,
+				s->bytes_to_endpoint + s->bytes_to_client,
+				s->packets_to_endpoint, s->bytes_to_endpoint,
+				s->packets_to_client, s->bytes_to_client);
+			first = false;
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+	free(done);
+}
+
+static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
+{
+	fprintf(f, "%-32s %-16s %6s %12s %12s %14s\n", "VIRTUALSERVICE",
+		"SUBSET", "WEIGHT", "CONNECTIONS", "PACKETS", "BYTES");
+	for (int i = 0; i < n; i++) {
+		const struct kanary_subset_stats *s = &rows[i].sum;
+		char vs[2 * KANARY_NAME_LEN + 2], weight[16];
+
+		snprintf(vs, sizeof(vs), "%s/%s", rows[i].ns, rows[i].vs);
+		if (rows[i].weight < 0)
+			snprintf(weight, sizeof(weight), "-");
+		else
+			snprintf(weight, sizeof(weight), "%d", rows[i].weight);
+		fprintf(f, "%-32s %-16s %6s %12llu %12llu %14llu\n", vs,
+			rows[i].subset, weight, s->connections,
+			s->packets_to_endpoint + s->packets_to_client,
+			s->bytes_to_endpoint + s->bytes_to_client);
+	}
+}
+
+void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n, bool json)
+{
+	if (json)
+		print_json(f, rows, n);
+	else
+		print_table(f, rows, n);
+}
+
+int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *per_cpu = calloc(ncpu, sizeof(*per_cpu));
+
+	if (!per_cpu)
+		return -1;
+	for (uint32_t i = 0; i < KANARY_G_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_GLOBAL], &i, per_cpu))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += per_cpu[c];
+	}
+	free(per_cpu);
+	return 0;
+}

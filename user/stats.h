@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Reading the per-subset counters back, for people and for scripts. */
+#ifndef KANARY_STATS_H
+#define KANARY_STATS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "kanary_abi.h"
+#include "pins.h"
+
+struct kn_stat_row {
+	char ns[KANARY_NAME_LEN];
+	char vs[KANARY_NAME_LEN];
+	char subset[KANARY_NAME_LEN];
+	int weight; /* configured now; -1 when no longer routed to */
+	struct kanary_subset_stats sum; /* over all CPUs */
+};
+
+/* Every counter row in use, summed over CPUs; *rows is malloc'ed. */
+int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
+		  struct kn_stat_row **rows, int *n);
+void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n, bool json);
+/* The kn_global counters summed over CPUs. */
+int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
+
+#endif /* KANARY_STATS_H */
