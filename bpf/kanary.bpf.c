@@ -121,7 +121,8 @@ static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 }
 
 /* A SYN that matches no flow: is it for a VIP, and where does it go? */
-static __always_inline int new_flow(const struct kanary_flow_key *fk)
+static __always_inline int new_flow(const struct kanary_flow_key *fk,
+				    __u32 syn_seq)
 {
 	struct kanary_vip_key vk = {
 		.addr = fk->daddr,
@@ -147,7 +148,7 @@ static __always_inline int new_flow(const struct kanary_flow_key *fk)
 	rc = choose(vk.slot, vip->route, hash, &c);
 	if (rc)
 		return rc;
-	rc = create_flow(fk, c.ep, c.stats, hash);
+	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq);
 	if (rc)
 		return rc;
 
@@ -171,6 +172,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f;
 	struct pkt p;
+	bool syn;
 	int rc;
 
 	if (parse_tcp4(data, data_end, len, &p)) {
@@ -182,15 +184,23 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	fk.sport = p.tcp->source;
 	fk.dport = p.tcp->dest;
 
+	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
+	      TCP_FLAG_SYN;
 	f = bpf_map_lookup_elem(&kn_flows, &fk);
+	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    f->syn_seq != p.tcp->seq) {
+		/* The client reuses the port for a new connection (the old
+		 * one is closed or dead): decide again, under today's config. */
+		delete_flow(&fk, f);
+		f = NULL;
+	}
 	if (!f) {
 		/* Only a SYN opens a connection; a stray segment passes. */
-		if ((p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !=
-		    TCP_FLAG_SYN) {
+		if (!syn) {
 			count_global(KANARY_G_PASS_NO_FLOW);
 			return V_PASS;
 		}
-		rc = new_flow(&fk);
+		rc = new_flow(&fk, p.tcp->seq);
 		if (rc == KANARY_G_PASS_NO_FLOW) {
 			count_global(rc);
 			return V_PASS;

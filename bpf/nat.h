@@ -20,7 +20,7 @@
  */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
-				       __u32 stats, __u32 hash)
+				       __u32 stats, __u32 hash, __u32 syn_seq)
 {
 	struct kanary_flow_key rk = {
 		.saddr = ep->addr,
@@ -42,6 +42,7 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		.dport = ep->port,
 		.stats = stats,
 		.dir = KANARY_DIR_TO_ENDPOINT,
+		.syn_seq = syn_seq,
 	};
 	__u32 start = hash % SNAT_RANGE;
 	int i;
@@ -64,6 +65,22 @@ reserved:
 		bpf_map_delete_elem(&kn_flows, &rk);
 	}
 	return 0;
+}
+
+/* Forget both entries of a connection, given its to-endpoint entry. */
+static __always_inline void delete_flow(const struct kanary_flow_key *fk,
+					const struct kanary_flow *f)
+{
+	struct kanary_flow_key rk = {
+		.saddr = f->daddr,
+		.daddr = f->saddr,
+		.sport = f->dport,
+		.dport = f->sport,
+		.proto = IPPROTO_TCP,
+	};
+
+	bpf_map_delete_elem(&kn_flows, &rk);
+	bpf_map_delete_elem(&kn_flows, fk);
 }
 
 #endif /* KANARY_BPF_NAT_H */

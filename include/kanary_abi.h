@@ -129,6 +129,12 @@ struct kanary_flow {
 	__u8 dmac[6];
 	__u8 dir; /* enum kanary_dir */
 	__u8 pad[3];
+	/*
+	 * The client's ISN (to-endpoint entries): a SYN with the same ISN is
+	 * a retransmission, one with another ISN reuses the port for a new
+	 * connection and gets a fresh decision.
+	 */
+	__u32 syn_seq;
 };
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */

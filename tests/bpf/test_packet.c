@@ -185,15 +185,15 @@ static int passed(void)
 }
 
 /* Send a segment from the client to the VIP; return what left. */
-static struct pkt_tuple client_segment(uint16_t sport, uint8_t flags,
-				       int *verdict)
+static struct pkt_tuple client_segment_seq(uint16_t sport, uint8_t flags,
+					   uint32_t seq, int *verdict)
 {
 	struct pkt_spec s = { .saddr = CLIENT,
 			      .daddr = VIP,
 			      .sport = sport,
 			      .dport = 80,
 			      .flags = flags,
-			      .seq = 1000 };
+			      .seq = seq };
 	struct pkt_buf in, out;
 	struct pkt_tuple t;
 
@@ -201,6 +201,12 @@ static struct pkt_tuple client_segment(uint16_t sport, uint8_t flags,
 	*verdict = run(&in, &out);
 	cr_assert_eq(pkt_check(&out, &t), 0, "bad checksum after rewrite");
 	return t;
+}
+
+static struct pkt_tuple client_segment(uint16_t sport, uint8_t flags,
+				       int *verdict)
+{
+	return client_segment_seq(sport, flags, 1000, verdict);
 }
 
 static bool is_addr(uint32_t a, const char *dotted)
@@ -301,6 +307,18 @@ static void established_flow_keeps_endpoint(void)
 	cr_assert_eq(again.sport, first.sport, "flow changed SNAT port");
 	fresh = client_segment(40003, 0x02, &verdict);
 	cr_assert(is_addr(fresh.daddr, EP3), "new flow must go to resnet101");
+
+	/* Same port, same ISN: a retransmitted SYN keeps the old decision. */
+	again = client_segment_seq(40002, 0x02, 1000, &verdict);
+	cr_assert_eq(again.daddr, first.daddr);
+	/* Same port, new ISN: the port is reused for a new connection,
+	 * which follows today's weights. */
+	fresh = client_segment_seq(40002, 0x02, 777777, &verdict);
+	cr_assert_eq(verdict, redirected());
+	cr_assert(is_addr(fresh.daddr, EP3), "reused port kept a stale flow");
+	/* And its replies come back through the new entry, not the old. */
+	again = client_segment_seq(40002, 0x10, 777778, &verdict);
+	cr_assert(is_addr(again.daddr, EP3));
 }
 
 static void retransmitted_syn_same_translation(void)

@@ -64,6 +64,23 @@ versions() {
 		sort | uniq -c
 }
 
+# endpoints N: like versions, but counts the endpoint address that answered.
+endpoints() {
+	local n=$1
+	client curl -s --max-time 20 -H 'Connection: close' \
+		-d '{"instances": [[0.1, 0.2]]}' \
+		"http://$VIP/v1/models/image_classifier:predict?n=[1-$n]" |
+		grep -o '"served_by": "[^"]*"' | cut -d'"' -f4 | cut -d: -f1 |
+		sort | uniq -c
+}
+
+# The gateway kernel's own IPv4 forwarding counter: packets kanary did not
+# forward itself but handed to the stack.
+kernel_forwarded() {
+	gw awk '/^Ip:/ { if (!c) { for (i = 1; i <= NF; i++)
+		if ($i == "ForwDatagrams") c = i } else print $c }' /proc/net/snmp
+}
+
 count_of() { # VERSION < versions output
 	awk -v v="$1" '$2 == v { n = $1 } END { print n + 0 }'
 }

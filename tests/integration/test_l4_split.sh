@@ -30,6 +30,11 @@ check "$MODE: 70/30 over 1000 new connections: all answered ($n50+$n101)" \
 	test $((n50 + n101)) -eq 1000
 check "$MODE: resnet101 share within 27-33 % (got $n101 of 1000)" \
 	test "$n101" -ge 270 -a "$n101" -le 330
+# kanary, not the gateway's kernel, forwarded them: only the first packets
+# toward a neighbour not yet resolved go through the stack.
+fwd=$(kernel_forwarded)
+check "$MODE: the gateway kernel forwarded almost nothing ($fwd packets for 1200 connections)" \
+	test "$fwd" -lt 100
 
 # The counters agree with what the clients saw.
 json=$(kanary stats --json)
@@ -44,6 +49,12 @@ assert subs["resnet101"]["connections"] == int(sys.argv[2]), subs
 assert subs["resnet50"]["connections"] == 200 + int(sys.argv[3]), subs
 assert all(s["packets"] > 0 and s["bytes"] > 0 for s in subs.values())
 ' "$json" "$n101" "$n50"
+
+# Full NAT: the endpoint sees the gateway's address on its link.
+peer=$(client curl -s -d '{}' "http://$VIP/v1/models/image_classifier:predict" |
+	python3 -c 'import json,sys; r = json.load(sys.stdin); print(r["served_by"].split(":")[0], r["peer"])')
+check "$MODE: endpoint sees the gateway as its client ($peer)" \
+	python3 -c 'import sys; ep, peer = sys.argv[1:3]; assert peer == ep.rsplit(".", 1)[0] + ".1"' $peer
 
 # set-weight: new connections follow at once; a kept-alive one stays.
 kanary set-weight image-classifier resnet50=100 resnet101=0
@@ -81,6 +92,22 @@ check "$MODE: wrk completed requests" \
 	grep -qE '^ +[0-9]+ requests in' <<<"$wrk_out"
 check "$MODE: wrk saw no socket errors and no non-2xx" \
 	bash -c '! grep -qE "Socket errors|Non-2xx" <<<"$1"' _ "$wrk_out"
+
+# A removed endpoint drains: its kept-alive connection goes on, new ones
+# go elsewhere. Retire whichever resnet50 endpoint the probe landed on.
+kanary set-weight image-classifier resnet50=100 resnet101=0
+retire="bash $ROOT/tests/integration/retire_endpoint.sh {served_by} | $(kanary_cmd apply -f -)"
+probe=$(client python3 "$ROOT/tests/tools/keepalive_probe.py" --where \
+	--host "$VIP" --between "$retire")
+gone=$(sed -n 's/^before=resnet50@\([0-9.]*\) .*/\1/p' <<<"$probe")
+check "$MODE: retired endpoint keeps its kept-alive connection ($probe)" \
+	grep -qE "^before=resnet50@$gone after=resnet50@$gone new=resnet50@[0-9.]+$" <<<"$probe"
+check "$MODE: the new connection went to the other resnet50 endpoint" \
+	bash -c '! grep -q "new=resnet50@$1\$" <<<"$2"' _ "$gone" "$probe"
+out=$(endpoints 50)
+check "$MODE: 50 new connections avoid the retired endpoint $gone" \
+	test "$(awk -v a="$gone" '$2 == a { n += $1 } END { print n + 0 }' <<<"$out")" -eq 0 \
+	-a "$(awk '{ n += $1 } END { print n + 0 }' <<<"$out")" -eq 50
 
 # unload leaves nothing: no attachment, no pin, no state.
 check "$MODE: unload" kanary unload

@@ -2,9 +2,11 @@
 """Hold one HTTP keep-alive connection across a config change.
 
 Sends a predict request on a persistent connection, runs the command given
-after --between (e.g. a `kanary set-weight`), sends a second request on the
+after --between (e.g. a `kanary set-weight`; "{served_by}" in it becomes
+the address of the endpoint that answered), sends a second request on the
 same connection and one on a new connection, and prints the model version
-that answered each: "before=V after=V new=V".
+that answered each: "before=V after=V new=V". With --where, each is
+followed by @ADDRESS of the endpoint.
 """
 import argparse
 import http.client
@@ -23,7 +25,8 @@ def ask(conn):
     data = resp.read()
     if resp.status != 200:
         sys.exit(f"probe: HTTP {resp.status}: {data[:200]!r}")
-    return json.loads(data)["model_version"]
+    reply = json.loads(data)
+    return reply["model_version"], reply["served_by"].split(":")[0]
 
 
 def main():
@@ -32,17 +35,21 @@ def main():
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--between", required=True,
                     help="shell command run between the two requests")
+    ap.add_argument("--where", action="store_true",
+                    help="also print which endpoint answered")
     a = ap.parse_args()
 
     kept = http.client.HTTPConnection(a.host, a.port, timeout=5)
     before = ask(kept)
-    subprocess.run(a.between, shell=True, check=True)
+    subprocess.run(a.between.replace("{served_by}", before[1]), shell=True,
+                   check=True)
     after = ask(kept)
     fresh = http.client.HTTPConnection(a.host, a.port, timeout=5)
     new = ask(fresh)
     kept.close()
     fresh.close()
-    print(f"before={before} after={after} new={new}")
+    show = (lambda r: f"{r[0]}@{r[1]}") if a.where else (lambda r: r[0])
+    print(f"before={show(before)} after={show(after)} new={show(new)}")
 
 
 if __name__ == "__main__":

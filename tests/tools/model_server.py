@@ -272,6 +272,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "predictions": preds,
             "request_bytes": nbytes,
             "request_sha256": digest,
+            # Which endpoint answered, and who it saw as the client: the
+            # tests check NAT (the gateway, not the client) and draining.
+            "served_by": "%s:%d" % self.server.server_address[:2],
+            "peer": self.client_address[0],
         }
 
 
