@@ -10,6 +10,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/integration/lib.sh"
 MODE=${KANARY_MODE:-xdp}
+LAB_KIND=demo
 N=${DEMO_REQUESTS:-500}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -47,8 +48,12 @@ show "kanary stats"
 kanary stats
 show "kanary stats --json"
 kanary stats --json
-show "bpftool map dump pinned $PIN/kn_stat_names  (first row)"
-bpftool map dump pinned "$PIN/kn_stat_names" | head -n 12
+show "bpftool map dump pinned $PIN/kn_stat_names   (first rows)"
+dump=$(bpftool map dump pinned "$PIN/kn_stat_names")
+sed -n '1,12p' <<<"$dump"
+show "bpftool map dump pinned $PIN/kn_stats        (row 0, per CPU)"
+dump=$(bpftool map dump pinned "$PIN/kn_stats")
+sed -n '1,/^    },{/p' <<<"$dump"
 
 step "Unload and clean up"
 show "kanary unload"

@@ -142,6 +142,26 @@ int kn_attached(const char *pin_dir, const struct kn_iface *it,
 	}
 }
 
+/* kanary forwards with the kernel's FIB, which refuses when forwarding is
+ * off on the interface a packet came in on. */
+static void warn_forwarding(const struct kn_iface *it)
+{
+	char path[128], c = '1';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
+		 it->name);
+	f = fopen(path, "r");
+	if (f && fread(&c, 1, 1, f) == 1 && c == '0')
+		fprintf(stderr,
+			"kanary: warning: IPv4 forwarding is off on %s; "
+			"connections through it will not be forwarded "
+			"(sysctl net.ipv4.ip_forward=1)\n",
+			it->name);
+	if (f)
+		fclose(f);
+}
+
 /* Without --vip, the VIPs are the IPv4 addresses of the interfaces. */
 static int iface_addrs(struct kn_load_info *li)
 {
@@ -213,8 +233,6 @@ int kn_load(const struct kn_load_opts *o)
 	struct kanary_bpf *skel;
 	int prog_fd, rc = -1;
 
-	if (kn_pins_prepare(o->pin_dir))
-		return -1;
 	for (int i = 0; i < o->n_ifaces; i++) {
 		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
 
@@ -234,6 +252,8 @@ int kn_load(const struct kn_load_opts *o)
 	memcpy(li.vips, o->vips, sizeof(li.vips));
 	li.n_vips = o->n_vips;
 	if (!li.n_vips && iface_addrs(&li))
+		return -1;
+	if (kn_pins_prepare(o->pin_dir))
 		return -1;
 
 	skel = kanary_bpf__open_opts(&oo);
@@ -272,6 +292,8 @@ int kn_load(const struct kn_load_opts *o)
 			goto out;
 		}
 	}
+	for (int i = 0; i < li.n_ifaces; i++)
+		warn_forwarding(&li.ifaces[i]);
 	if (kn_state_save_load(o->pin_dir, &li)) {
 		fprintf(stderr, "kanary: cannot save the load state: %s\n",
 			strerror(errno));
@@ -280,6 +302,8 @@ int kn_load(const struct kn_load_opts *o)
 	rc = 0;
 out:
 	kanary_bpf__destroy(skel);
+	if (rc && !reload)
+		kn_unload(o->pin_dir); /* a failed first load leaves no pins */
 	return rc;
 }
 

@@ -462,6 +462,69 @@ static void unknown_neighbour_goes_to_stack(void)
 	cr_assert_eq(t.dport, 8501);
 }
 
+/*
+ * An apply that fails half-way (here: an endpoint the gateway has no route
+ * to, found while writing the inactive slot) must leave the data path on
+ * the config it had.
+ */
+static void failed_apply_keeps_old_config(void)
+{
+	static const char unroutable[] =
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata: {name: resnet101-far, namespace: default}\n"
+		"spec:\n"
+		"  address: 198.19.200.2\n"
+		"  labels: {app: image-classifier, version: resnet101}\n";
+	struct kn_load_info li = { .n_vips = 1 };
+	struct kn_config cfg = { 0 };
+	struct kanary_cfg before, after;
+	struct kn_compiled c;
+	struct kn_err err;
+	struct pkt_tuple t;
+	uint32_t zero = 0;
+	char *pairs[] = { "resnet50=0", "resnet101=100" };
+	char path[512];
+	int verdict;
+	static const char *const files[] = { "gateway.yaml", "service.yaml",
+					     "destinationrule.yaml",
+					     "virtualservice-weight-70.yaml" };
+
+	apply_vs("virtualservice-weight-100.yaml");
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &before),
+		     0);
+
+	li.vips[0] = pkt_addr(VIP);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", lab_dir(), files[i]);
+		cr_assert_eq(kn_config_read_path(&cfg, path, &err), 0);
+	}
+	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
+					 &err),
+		     0);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "far.yaml", unroutable,
+					   sizeof(unroutable) - 1, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, &err),
+		     0);
+	cr_assert_eq(kn_compile(&cfg, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_apply_compiled(&maps, &li, &c, &err), -1,
+		     "apply to an unroutable endpoint must fail");
+	cr_assert(strstr(err.msg, "198.19.200.2"), "%s", err.msg);
+	kn_compiled_free(&c);
+	kn_config_free(&cfg);
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &after),
+		     0);
+	cr_assert_eq(after.active_slot, before.active_slot, "slot flipped");
+	cr_assert_eq(after.generation, before.generation);
+	for (int i = 0; i < 200; i++) {
+		t = client_segment(43000 + i, 0x02, &verdict);
+		cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2),
+			  "a failed apply changed the split");
+	}
+}
+
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \
 	{                                                    \
@@ -480,3 +543,4 @@ BOTH(split_70_30)
 BOTH(snat_ports_unique)
 BOTH(others_pass_untouched)
 BOTH(unknown_neighbour_goes_to_stack)
+BOTH(failed_apply_keeps_old_config)

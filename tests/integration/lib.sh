@@ -34,9 +34,10 @@ kanary_cmd() { echo "nsenter --net=/run/netns/$GW_NS $KANARY --pin-dir $PIN $*";
 
 # lab_up MODE: namespaces, model servers, kanary loaded in MODE.
 lab_up() {
-	PREFIX=kn-$$-$1
-	PIN=/sys/fs/bpf/kanary-test-$$-$1
-	export KANARY_STATE_ROOT=/run/kanary-test-$$
+	local kind=${LAB_KIND:-test}
+	PREFIX=kn-$kind-$$-$1
+	PIN=/sys/fs/bpf/kanary-$kind-$$-$1
+	export KANARY_STATE_ROOT=/run/kanary-$kind-$$
 	trap lab_down EXIT
 	bash "$LAB" up "$PREFIX" --servers
 	eval "$(bash "$LAB" env "$PREFIX")"

@@ -7,8 +7,10 @@ here=$(dirname "$0")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0 failed=0
-for mode in xdp xdp-generic tc; do
-	bash "$here/test_l4_split.sh" "$mode" 2>&1 | tee "$log"
+for t in test_cli.sh "test_l4_split.sh xdp" "test_l4_split.sh xdp-generic" \
+	"test_l4_split.sh tc"; do
+	# shellcheck disable=SC2086
+	bash "$here"/$t 2>&1 | tee "$log"
 	p=$(sed -n 's/^integration: \([0-9]*\) passed.*/\1/p' "$log")
 	f=$(sed -n 's/^integration: .* \([0-9]*\) failed.*/\1/p' "$log")
 	passed=$((passed + ${p:-0}))

@@ -50,6 +50,12 @@ assert subs["resnet50"]["connections"] == 200 + int(sys.argv[3]), subs
 assert all(s["packets"] > 0 and s["bytes"] > 0 for s in subs.values())
 ' "$json" "$n101" "$n50"
 
+# The pinned maps carry BTF: bpftool prints named fields without kanary.
+check "$MODE: bpftool dumps kn_stats with named fields" \
+	bash -c 'bpftool map dump pinned "$1/kn_stats" | grep -q "\"connections\": [1-9]"' _ "$PIN"
+check "$MODE: bpftool dumps kn_stat_names with the subset names" \
+	bash -c 'bpftool map dump pinned "$1/kn_stat_names" | grep -q resnet101' _ "$PIN"
+
 # Full NAT: the endpoint sees the gateway's address on its link.
 peer=$(client curl -s -d '{}' "http://$VIP/v1/models/image_classifier:predict" |
 	python3 -c 'import json,sys; r = json.load(sys.stdin); print(r["served_by"].split(":")[0], r["peer"])')

@@ -195,3 +195,34 @@ Test(set_weight, rejects_unknown_virtualservice)
 {
 	set_weight_fails("other", "resnet50=1", "no VirtualService other");
 }
+
+Test(compile, lone_destination_takes_everything_even_at_weight_0)
+{
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1alpha3\n"
+		"kind: VirtualService\n"
+		"metadata:\n"
+		"  name: image-classifier\n"
+		"spec:\n"
+		"  hosts: [\"*\"]\n"
+		"  gateways: [image-classifier-gateway]\n"
+		"  http:\n"
+		"  - route:\n"
+		"    - destination:\n"
+		"        host: image-classifier\n"
+		"        subset: resnet101\n"
+		"        port: {number: 8501}\n"
+		"      weight: 0\n";
+
+	read_lab(NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "lone.yaml", vs, strlen(vs),
+					   &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.routes[0].n_dests, 1);
+	cr_assert_gt(out.routes[0].total_weight, 0);
+	cr_assert_eq(out.routes[0].dests[0].cum_weight,
+		     out.routes[0].total_weight);
+	cr_assert_eq(out.routes[0].dests[0].weight, 100);
+}
