@@ -95,33 +95,67 @@ static void load(void)
 		     0);
 }
 
-/* Apply the lab's base manifests, the endpoints and one VirtualService. */
-static void apply_vs(const char *vs_file)
+/* The lab's base manifests, the endpoints and one VirtualService. */
+static void read_lab(struct kn_config *cfg, const char *vs_file)
 {
 	static const char *const base[] = { "gateway.yaml", "service.yaml",
 					    "destinationrule.yaml" };
-	struct kn_load_info li = { .n_vips = 1 };
-	struct kn_config cfg = { 0 };
-	struct kn_compiled c;
 	struct kn_err err = { { 0 } };
 	char path[512];
 
-	li.vips[0] = pkt_addr(VIP);
+	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", lab_dir(), base[i]);
-		cr_assert_eq(kn_config_read_path(&cfg, path, &err), 0, "%s",
+		cr_assert_eq(kn_config_read_path(cfg, path, &err), 0, "%s",
 			     err.msg);
 	}
-	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
-					 &err),
+	cr_assert_eq(kn_config_read_path(cfg, "tests/lab/endpoints.yaml", &err),
 		     0, "%s", err.msg);
 	snprintf(path, sizeof(path), "%s/%s", lab_dir(), vs_file);
-	cr_assert_eq(kn_config_read_path(&cfg, path, &err), 0, "%s", err.msg);
-	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
-	cr_assert_eq(kn_compile(&cfg, &c, &err), 0, "%s", err.msg);
-	cr_assert_eq(kn_apply_compiled(&maps, &li, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_config_read_path(cfg, path, &err), 0, "%s", err.msg);
+}
+
+/* Validate, compile and swap cfg into the maps; returns apply's result. */
+static int apply_config(struct kn_config *cfg, struct kn_err *err)
+{
+	struct kn_load_info li = { .n_vips = 1 };
+	struct kn_compiled c;
+	int rc;
+
+	li.vips[0] = pkt_addr(VIP);
+	cr_assert_eq(kn_config_validate(cfg, err), 0, "%s", err->msg);
+	cr_assert_eq(kn_compile(cfg, &c, err), 0, "%s", err->msg);
+	rc = kn_apply_compiled(&maps, &li, &c, err);
 	kn_compiled_free(&c);
-	kn_config_free(&cfg);
+	kn_config_free(cfg);
+	return rc;
+}
+
+static void apply_vs(const char *vs_file)
+{
+	struct kn_config cfg;
+	struct kn_err err;
+
+	read_lab(&cfg, vs_file);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+}
+
+/* The lab's 70/30 VirtualService with other weights. */
+static int apply_weights(char *w50, char *w101, const char *extra_yaml,
+			 struct kn_err *err)
+{
+	char *pairs[] = { w50, w101 };
+	struct kn_config cfg;
+
+	read_lab(&cfg, "virtualservice-weight-70.yaml");
+	if (extra_yaml)
+		cr_assert_eq(kn_config_read_buffer(&cfg, "extra.yaml",
+						   extra_yaml,
+						   strlen(extra_yaml), err),
+			     0, "%s", err->msg);
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, err), 0,
+		     "%s", err->msg);
+	return apply_config(&cfg, err);
 }
 
 static void setup_xdp(void)
@@ -267,40 +301,14 @@ static void reply_is_translated_back(void)
 static void established_flow_keeps_endpoint(void)
 {
 	struct pkt_tuple first, again, fresh;
+	struct kn_err err;
 	int verdict;
 
 	apply_vs("virtualservice-weight-100.yaml");
 	first = client_segment(40002, 0x02, &verdict);
 	/* Weights flip to 0/100 (the lab's files do not have it: craft). */
-	{
-		struct kn_load_info li = { .n_vips = 1 };
-		struct kn_config cfg = { 0 };
-		struct kn_compiled c;
-		struct kn_err err;
-		char *pairs[] = { "resnet50=0", "resnet101=100" };
-		char path[512];
-		static const char *const files[] = {
-			"gateway.yaml", "service.yaml", "destinationrule.yaml",
-			"virtualservice-weight-70.yaml"
-		};
-
-		li.vips[0] = pkt_addr(VIP);
-		for (int i = 0; i < 4; i++) {
-			snprintf(path, sizeof(path), "%s/%s", lab_dir(),
-				 files[i]);
-			cr_assert_eq(kn_config_read_path(&cfg, path, &err), 0);
-		}
-		cr_assert_eq(kn_config_read_path(
-				     &cfg, "tests/lab/endpoints.yaml", &err),
-			     0);
-		cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs,
-					    &err),
-			     0, "%s", err.msg);
-		cr_assert_eq(kn_compile(&cfg, &c, &err), 0, "%s", err.msg);
-		cr_assert_eq(kn_apply_compiled(&maps, &li, &c, &err), 0);
-		kn_compiled_free(&c);
-		kn_config_free(&cfg);
-	}
+	cr_assert_eq(apply_weights("resnet50=0", "resnet101=100", NULL, &err),
+		     0, "%s", err.msg);
 	again = client_segment(40002, 0x10, &verdict);
 	cr_assert_eq(verdict, redirected());
 	cr_assert_eq(again.daddr, first.daddr, "flow moved endpoint");
@@ -476,43 +484,19 @@ static void failed_apply_keeps_old_config(void)
 		"spec:\n"
 		"  address: 198.19.200.2\n"
 		"  labels: {app: image-classifier, version: resnet101}\n";
-	struct kn_load_info li = { .n_vips = 1 };
-	struct kn_config cfg = { 0 };
 	struct kanary_cfg before, after;
-	struct kn_compiled c;
 	struct kn_err err;
 	struct pkt_tuple t;
 	uint32_t zero = 0;
-	char *pairs[] = { "resnet50=0", "resnet101=100" };
-	char path[512];
 	int verdict;
-	static const char *const files[] = { "gateway.yaml", "service.yaml",
-					     "destinationrule.yaml",
-					     "virtualservice-weight-70.yaml" };
 
 	apply_vs("virtualservice-weight-100.yaml");
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &before),
 		     0);
-
-	li.vips[0] = pkt_addr(VIP);
-	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", lab_dir(), files[i]);
-		cr_assert_eq(kn_config_read_path(&cfg, path, &err), 0);
-	}
-	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
-					 &err),
-		     0);
-	cr_assert_eq(kn_config_read_buffer(&cfg, "far.yaml", unroutable,
-					   sizeof(unroutable) - 1, &err),
-		     0, "%s", err.msg);
-	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, &err),
-		     0);
-	cr_assert_eq(kn_compile(&cfg, &c, &err), 0, "%s", err.msg);
-	cr_assert_eq(kn_apply_compiled(&maps, &li, &c, &err), -1,
-		     "apply to an unroutable endpoint must fail");
+	cr_assert_eq(apply_weights("resnet50=0", "resnet101=100", unroutable,
+				   &err),
+		     -1, "apply to an unroutable endpoint must fail");
 	cr_assert(strstr(err.msg, "198.19.200.2"), "%s", err.msg);
-	kn_compiled_free(&c);
-	kn_config_free(&cfg);
 
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &after),
 		     0);

@@ -8,21 +8,12 @@
 
 #include "compile.h"
 #include "config.h"
+#include "helpers.h"
 #include "set_weight.h"
 
 static struct kn_config cfg;
 static struct kn_compiled out;
 static struct kn_err err;
-
-static const char *lab(const char *file)
-{
-	static char path[512];
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : "../shared/lab",
-		 file);
-	return path;
-}
 
 static void read_lab(const char *vs)
 {
@@ -31,14 +22,14 @@ static void read_lab(const char *vs)
 
 	memset(&cfg, 0, sizeof(cfg));
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(kn_config_read_path(&cfg, lab(base[i]), &err), 0,
+		cr_assert_eq(kn_config_read_path(&cfg, t_lab(base[i]), &err), 0,
 			     "%s", err.msg);
 	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
 					 &err),
 		     0, "%s", err.msg);
 	if (vs)
-		cr_assert_eq(kn_config_read_path(&cfg, lab(vs), &err), 0, "%s",
-			     err.msg);
+		cr_assert_eq(kn_config_read_path(&cfg, t_lab(vs), &err), 0,
+			     "%s", err.msg);
 }
 
 static void fini(void)
@@ -198,21 +189,20 @@ Test(set_weight, rejects_unknown_virtualservice)
 
 Test(compile, lone_destination_takes_everything_even_at_weight_0)
 {
-	static const char vs[] =
-		"apiVersion: networking.istio.io/v1alpha3\n"
-		"kind: VirtualService\n"
-		"metadata:\n"
-		"  name: image-classifier\n"
-		"spec:\n"
-		"  hosts: [\"*\"]\n"
-		"  gateways: [image-classifier-gateway]\n"
-		"  http:\n"
-		"  - route:\n"
-		"    - destination:\n"
-		"        host: image-classifier\n"
-		"        subset: resnet101\n"
-		"        port: {number: 8501}\n"
-		"      weight: 0\n";
+	static const char vs[] = "apiVersion: networking.istio.io/v1alpha3\n"
+				 "kind: VirtualService\n"
+				 "metadata:\n"
+				 "  name: image-classifier\n"
+				 "spec:\n"
+				 "  hosts: [\"*\"]\n"
+				 "  gateways: [image-classifier-gateway]\n"
+				 "  http:\n"
+				 "  - route:\n"
+				 "    - destination:\n"
+				 "        host: image-classifier\n"
+				 "        subset: resnet101\n"
+				 "        port: {number: 8501}\n"
+				 "      weight: 0\n";
 
 	read_lab(NULL);
 	cr_assert_eq(kn_config_read_buffer(&cfg, "lone.yaml", vs, strlen(vs),

@@ -17,69 +17,20 @@
 #include <unistd.h>
 
 #include "config.h"
-
-#define FIX "tests/unit/fixtures/config/"
-
-static const char *lab_dir(void)
-{
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	return d && *d ? d : "../shared/lab";
-}
-
-/* Path of a lab file; a few calls may be alive at once. */
-static const char *lab(const char *name)
-{
-	static char bufs[8][PATH_MAX];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", lab_dir(), name);
-	return b;
-}
-
-static void read_ok(struct kn_config *cfg, const char *path)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_path(cfg, path, &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s", path, err.msg);
-}
-
-static void read_buf_ok(struct kn_config *cfg, const char *name,
-			const char *yaml)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_buffer(cfg, name, yaml, strlen(yaml), &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s", name, err.msg);
-}
-
-/* The whole config as YAML: equal dumps, equal configs. */
-static char *dump(const struct kn_config *cfg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	cr_assert_not_null(f);
-	cr_assert_eq(kn_config_write(cfg, f), 0);
-	fclose(f);
-	return buf;
-}
+#include "helpers.h"
 
 /* A config with something in it, to see that failed reads leave it be. */
 static void preload(struct kn_config *cfg)
 {
-	read_ok(cfg, lab("gateway.yaml"));
-	read_ok(cfg, lab("service.yaml"));
+	t_read_ok(cfg, t_lab("gateway.yaml"));
+	t_read_ok(cfg, t_lab("service.yaml"));
 	cr_assert_eq(cfg->n_res, 2);
 }
 
 static void assert_unchanged(const struct kn_config *cfg, int n_res,
 			     int n_files, const char *before)
 {
-	char *after = dump(cfg);
+	char *after = t_dump(cfg);
 
 	cr_assert_eq(cfg->n_res, n_res, "n_res %d, was %d", cfg->n_res, n_res);
 	cr_assert_eq(cfg->n_files, n_files);
@@ -94,7 +45,7 @@ static void expect_path_error(const char *path, const char *msg)
 	char *before;
 
 	preload(&cfg);
-	before = dump(&cfg);
+	before = t_dump(&cfg);
 	cr_assert_eq(kn_config_read_path(&cfg, path, &err), -1, "%s was read",
 		     path);
 	cr_assert_str_eq(err.msg, msg);
@@ -110,7 +61,7 @@ static void expect_buf_error(const char *yaml, const char *msg)
 	char *before;
 
 	preload(&cfg);
-	before = dump(&cfg);
+	before = t_dump(&cfg);
 	cr_assert_eq(kn_config_read_buffer(&cfg, "bad.yaml", yaml, strlen(yaml),
 					   &err),
 		     -1, "accepted:\n%s", yaml);
@@ -177,12 +128,12 @@ Test(config_read, lab_every_file_reads)
 	struct dirent **names;
 	int i, n, total = 0;
 
-	n = scandir(lab_dir(), &names, yaml_name, alphasort);
-	cr_assert_geq(n, 11, "lab has %d YAML files in %s", n, lab_dir());
+	n = scandir(t_lab_dir(), &names, yaml_name, alphasort);
+	cr_assert_geq(n, 11, "lab has %d YAML files in %s", n, t_lab_dir());
 	for (i = 0; i < n; i++) {
 		struct kn_config cfg = { 0 };
 
-		read_ok(&cfg, lab(names[i]->d_name));
+		t_read_ok(&cfg, t_lab(names[i]->d_name));
 		total += cfg.n_res;
 		if (!strncmp(names[i]->d_name, "deployment", 10) ||
 		    !strncmp(names[i]->d_name, "configmap", 9))
@@ -215,11 +166,11 @@ Test(config_read, lab_directory_in_name_order)
 	struct kn_config cfg = { 0 };
 	int i;
 
-	read_ok(&cfg, lab_dir());
+	t_read_ok(&cfg, t_lab_dir());
 	cr_assert_eq(cfg.n_res, 7);
 	for (i = 0; i < 7; i++) {
 		cr_assert_eq(cfg.res[i].kind, kinds[i]);
-		cr_assert_str_eq(cfg.res[i].src.file, lab(files[i]));
+		cr_assert_str_eq(cfg.res[i].src.file, t_lab(files[i]));
 		cr_assert_eq(cfg.res[i].src.line, 1);
 	}
 	kn_config_free(&cfg);
@@ -233,12 +184,12 @@ Test(config_read, lab_skip_notice)
 	char *got;
 
 	capture_start(&c);
-	read_ok(&cfg, lab("deployment-resnet50.yaml"));
+	t_read_ok(&cfg, t_lab("deployment-resnet50.yaml"));
 	got = capture_end(&c);
 	snprintf(
 		want, sizeof(want),
 		"kanary: %s:1: skipping Deployment image-classifier-resnet50 (not used for routing)\n",
-		lab("deployment-resnet50.yaml"));
+		t_lab("deployment-resnet50.yaml"));
 	cr_assert_str_eq(got, want);
 	cr_assert_eq(cfg.n_res, 0);
 	free(got);
@@ -251,7 +202,7 @@ Test(config_read, lab_gateway)
 	struct kn_gw_server *s;
 	struct kn_resource *r;
 
-	read_ok(&cfg, lab("gateway.yaml"));
+	t_read_ok(&cfg, t_lab("gateway.yaml"));
 	r = &cfg.res[0];
 	cr_assert_eq(r->kind, KN_GATEWAY);
 	cr_assert_str_eq(r->name, "image-classifier-gateway");
@@ -275,7 +226,7 @@ Test(config_read, lab_service)
 	struct kn_config cfg = { 0 };
 	struct kn_resource *r;
 
-	read_ok(&cfg, lab("service.yaml"));
+	t_read_ok(&cfg, t_lab("service.yaml"));
 	r = &cfg.res[0];
 	cr_assert_eq(r->kind, KN_SERVICE);
 	cr_assert_str_eq(r->name, "image-classifier");
@@ -299,7 +250,7 @@ Test(config_read, lab_destinationrule)
 	struct kn_config cfg = { 0 };
 	struct kn_resource *r;
 
-	read_ok(&cfg, lab("destinationrule.yaml"));
+	t_read_ok(&cfg, t_lab("destinationrule.yaml"));
 	r = &cfg.res[0];
 	cr_assert_eq(r->kind, KN_DESTINATIONRULE);
 	cr_assert_str_eq(r->dr.host, "image-classifier");
@@ -319,7 +270,7 @@ Test(config_read, lab_virtualservice_plain)
 	struct kn_destination *d;
 	struct kn_resource *r;
 
-	read_ok(&cfg, lab("virtualservice.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice.yaml"));
 	r = &cfg.res[0];
 	cr_assert_eq(r->kind, KN_VIRTUALSERVICE);
 	cr_assert_eq(r->vs.n_hosts, 1);
@@ -344,7 +295,7 @@ Test(config_read, lab_virtualservice_weights)
 	struct kn_config cfg = { 0 };
 	struct kn_http_route *h;
 
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	h = &cfg.res[0].vs.http[0];
 	cr_assert_eq(h->n_route, 2);
 	cr_assert_str_eq(h->route[0].subset, "resnet50");
@@ -354,7 +305,7 @@ Test(config_read, lab_virtualservice_weights)
 	cr_assert(h->route[1].has_weight);
 	cr_assert_eq(h->route[1].weight, 30);
 	cr_assert_eq(h->route[1].src.line, 19);
-	read_ok(&cfg, lab("virtualservice-weight-100.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-weight-100.yaml"));
 	h = &cfg.res[1].vs.http[0];
 	cr_assert_eq(h->route[0].weight, 100);
 	cr_assert(h->route[1].has_weight);
@@ -368,7 +319,7 @@ Test(config_read, lab_virtualservice_header_routing)
 	struct kn_http_route *h;
 	struct kn_http_match *m;
 
-	read_ok(&cfg, lab("virtualservice-focused-routing.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-focused-routing.yaml"));
 	cr_assert_eq(cfg.res[0].vs.n_http, 2);
 	h = &cfg.res[0].vs.http[0];
 	cr_assert_eq(h->n_match, 1);
@@ -404,7 +355,7 @@ Test(config_read, endpoints_fixture)
 	struct kn_workloadentry *we;
 	int i;
 
-	read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_ok(&cfg, FIX "endpoints.yaml");
 	cr_assert_eq(cfg.n_res, 3);
 	for (i = 0; i < 3; i++) {
 		cr_assert_eq(cfg.res[i].kind, KN_WORKLOADENTRY);
@@ -441,8 +392,8 @@ Test(config_read, src_files_owned_by_config)
 	struct kn_resource *r;
 	int i, j, k;
 
-	read_ok(&cfg, lab_dir());
-	read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_ok(&cfg, t_lab_dir());
+	t_read_ok(&cfg, FIX "endpoints.yaml");
 	/* Files with only skipped kinds are not kept: 7 + 1. */
 	cr_assert_eq(cfg.n_files, 8);
 	for (i = 0; i < cfg.n_res; i++) {
@@ -487,7 +438,7 @@ Test(config_read, multi_document_with_empty_documents)
 				   "...\n";
 	struct kn_config cfg = { 0 };
 
-	read_buf_ok(&cfg, "multi.yaml", yaml);
+	t_read_buf_ok(&cfg, "multi.yaml", yaml);
 	cr_assert_eq(cfg.n_res, 2);
 	cr_assert_eq(cfg.res[0].kind, KN_SERVICE);
 	cr_assert_str_eq(cfg.res[0].ns, "ns1");
@@ -509,7 +460,7 @@ Test(config_read, only_empty_documents_is_no_resources)
 {
 	struct kn_config cfg = { 0 };
 
-	read_buf_ok(&cfg, "nothing.yaml", "---\n---\n");
+	t_read_buf_ok(&cfg, "nothing.yaml", "---\n---\n");
 	cr_assert_eq(cfg.n_res, 0);
 	kn_config_free(&cfg);
 }
@@ -519,7 +470,7 @@ Test(config_read, stdin_dash)
 	struct kn_config cfg = { 0 };
 
 	cr_assert_not_null(freopen(FIX "endpoints.yaml", "r", stdin));
-	read_ok(&cfg, "-");
+	t_read_ok(&cfg, "-");
 	cr_assert_eq(cfg.n_res, 3);
 	cr_assert_str_eq(cfg.res[2].src.file, "<stdin>");
 	cr_assert_eq(cfg.res[2].src.line, 27);
@@ -541,7 +492,7 @@ Test(config_read, istio_api_versions)
 			 "metadata: {name: w, namespace: prod}\n"
 			 "spec: {address: 198.18.0.1}\n",
 			 versions[i]);
-		read_buf_ok(&cfg, "we.yaml", yaml);
+		t_read_buf_ok(&cfg, "we.yaml", yaml);
 		cr_assert_eq(cfg.n_res, 1, "%s", versions[i]);
 		cr_assert_str_eq(cfg.res[0].ns, "prod");
 		kn_config_free(&cfg);
@@ -570,7 +521,7 @@ Test(config_read, other_api_groups_are_skipped)
 	char *got;
 
 	capture_start(&c);
-	read_buf_ok(&cfg, "other.yaml", yaml);
+	t_read_buf_ok(&cfg, "other.yaml", yaml);
 	got = capture_end(&c);
 	cr_assert_eq(cfg.n_res, 0);
 	cr_assert_str_eq(
@@ -602,7 +553,7 @@ Test(config_read, kubectl_list)
 	struct capture c;
 
 	capture_start(&c);
-	read_buf_ok(&cfg, "list.yaml", yaml);
+	t_read_buf_ok(&cfg, "list.yaml", yaml);
 	free(capture_end(&c));
 	cr_assert_eq(cfg.n_res, 2);
 	cr_assert_str_eq(cfg.res[1].name, "b");
@@ -632,7 +583,7 @@ Test(config_read, matches_of_every_kind)
 	struct kn_config cfg = { 0 };
 	struct kn_http_match *m;
 
-	read_buf_ok(&cfg, "m.yaml", yaml);
+	t_read_buf_ok(&cfg, "m.yaml", yaml);
 	cr_assert_eq(cfg.res[0].vs.n_gateways, 0);
 	cr_assert_eq(cfg.res[0].vs.http[0].n_match, 2);
 	m = &cfg.res[0].vs.http[0].match[0];
@@ -666,15 +617,15 @@ Test(config_read, reading_appends)
 {
 	struct kn_config cfg = { 0 };
 
-	read_ok(&cfg, lab("virtualservice.yaml"));
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	cr_assert_eq(cfg.n_res, 2);
 	cr_assert_eq(cfg.n_files, 2);
-	cr_assert_str_eq(cfg.res[0].src.file, lab("virtualservice.yaml"));
+	cr_assert_str_eq(cfg.res[0].src.file, t_lab("virtualservice.yaml"));
 	cr_assert_eq(cfg.res[0].vs.http[0].n_route, 1);
 	cr_assert_eq(cfg.res[1].vs.http[0].n_route, 2);
 	/* The same file twice: one name in files, two resources. */
-	read_ok(&cfg, lab("virtualservice.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice.yaml"));
 	cr_assert_eq(cfg.n_res, 3);
 	cr_assert_eq(cfg.n_files, 2);
 	cr_assert_eq(cfg.res[2].src.file, cfg.res[0].src.file);
@@ -691,7 +642,7 @@ Test(config_read, unimplemented_fields_warn)
 	char *got;
 
 	capture_start(&c);
-	read_ok(&cfg, FIX "vs-retries.yaml");
+	t_read_ok(&cfg, FIX "vs-retries.yaml");
 	got = capture_end(&c);
 	cr_assert_str_eq(
 		got,
@@ -722,7 +673,7 @@ Test(config_read, destinationrule_traffic_policy_warns)
 	char *got;
 
 	capture_start(&c);
-	read_buf_ok(&cfg, "dr.yaml", yaml);
+	t_read_buf_ok(&cfg, "dr.yaml", yaml);
 	got = capture_end(&c);
 	cr_assert_str_eq(
 		got,
@@ -1060,7 +1011,7 @@ Test(config_read, error_in_directory_keeps_nothing)
 	{
 		struct kn_config cfg = { 0 };
 
-		read_ok(&cfg, dir);
+		t_read_ok(&cfg, dir);
 		cr_assert_eq(cfg.n_res, 1);
 		kn_config_free(&cfg);
 	}

@@ -11,50 +11,15 @@
 #include <string.h>
 
 #include "config.h"
-
-#define FIX "tests/unit/fixtures/config/"
-
-static const char *lab_dir(void)
-{
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	return d && *d ? d : "../shared/lab";
-}
-
-static const char *lab(const char *name)
-{
-	static char bufs[8][PATH_MAX];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", lab_dir(), name);
-	return b;
-}
-
-static void read_ok(struct kn_config *cfg, const char *path)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_path(cfg, path, &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s", path, err.msg);
-}
-
-static void read_buf_ok(struct kn_config *cfg, const char *name,
-			const char *yaml)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_buffer(cfg, name, yaml, strlen(yaml), &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s", name, err.msg);
-}
+#include "helpers.h"
 
 /* The lab's Gateway, Service and DestinationRule, and three endpoints. */
 static void base(struct kn_config *cfg)
 {
-	read_ok(cfg, lab("gateway.yaml"));
-	read_ok(cfg, lab("service.yaml"));
-	read_ok(cfg, lab("destinationrule.yaml"));
-	read_ok(cfg, FIX "endpoints.yaml");
+	t_read_ok(cfg, t_lab("gateway.yaml"));
+	t_read_ok(cfg, t_lab("service.yaml"));
+	t_read_ok(cfg, t_lab("destinationrule.yaml"));
+	t_read_ok(cfg, FIX "endpoints.yaml");
 }
 
 static void valid(const struct kn_config *cfg)
@@ -79,7 +44,7 @@ static void invalid_with(const char *path, const char *msg)
 	struct kn_config cfg = { 0 };
 
 	base(&cfg);
-	read_ok(&cfg, path);
+	t_read_ok(&cfg, path);
 	invalid(&cfg, msg);
 	kn_config_free(&cfg);
 }
@@ -89,7 +54,7 @@ static void invalid_with_buf(const char *yaml, const char *msg)
 	struct kn_config cfg = { 0 };
 
 	base(&cfg);
-	read_buf_ok(&cfg, "vs.yaml", yaml);
+	t_read_buf_ok(&cfg, "vs.yaml", yaml);
 	invalid(&cfg, msg);
 	kn_config_free(&cfg);
 }
@@ -99,7 +64,7 @@ static void valid_with_buf(const char *yaml)
 	struct kn_config cfg = { 0 };
 
 	base(&cfg);
-	read_buf_ok(&cfg, "vs.yaml", yaml);
+	t_read_buf_ok(&cfg, "vs.yaml", yaml);
 	valid(&cfg);
 	kn_config_free(&cfg);
 }
@@ -131,7 +96,7 @@ Test(config_validate, each_lab_virtualservice_validates)
 		struct kn_config cfg = { 0 };
 
 		base(&cfg);
-		read_ok(&cfg, lab(vss[i]));
+		t_read_ok(&cfg, t_lab(vss[i]));
 		cr_assert_eq(cfg.n_res, 7);
 		valid(&cfg);
 		kn_config_free(&cfg);
@@ -143,13 +108,13 @@ Test(config_validate, whole_lab_has_four_versions_of_one_virtualservice)
 	struct kn_config cfg = { 0 };
 	char want[3 * PATH_MAX];
 
-	read_ok(&cfg, lab_dir());
-	read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_ok(&cfg, t_lab_dir());
+	t_read_ok(&cfg, FIX "endpoints.yaml");
 	snprintf(
 		want, sizeof(want),
 		"%s:1: duplicate VirtualService default/image-classifier (also at %s:1)",
-		lab("virtualservice-weight-100.yaml"),
-		lab("virtualservice-focused-routing.yaml"));
+		t_lab("virtualservice-weight-100.yaml"),
+		t_lab("virtualservice-focused-routing.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }
@@ -172,7 +137,7 @@ Test(config_validate, unknown_subset)
 		want, sizeof(want),
 		FIX
 		"vs-unknown-subset.yaml:19: unknown subset 'resnet152' of image-classifier (not in DestinationRule image-classifier, %s:1)",
-		lab("destinationrule.yaml"));
+		t_lab("destinationrule.yaml"));
 	invalid_with(FIX "vs-unknown-subset.yaml", want);
 }
 
@@ -181,14 +146,14 @@ Test(config_validate, subset_without_destinationrule)
 	struct kn_config cfg = { 0 };
 	char want[PATH_MAX + 128];
 
-	read_ok(&cfg, lab("gateway.yaml"));
-	read_ok(&cfg, lab("service.yaml"));
-	read_ok(&cfg, FIX "endpoints.yaml");
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("gateway.yaml"));
+	t_read_ok(&cfg, t_lab("service.yaml"));
+	t_read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	snprintf(
 		want, sizeof(want),
 		"%s:13: unknown subset 'resnet50' of image-classifier (no DestinationRule for it)",
-		lab("virtualservice-weight-70.yaml"));
+		t_lab("virtualservice-weight-70.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }
@@ -198,15 +163,15 @@ Test(config_validate, subset_without_endpoints)
 	struct kn_config cfg = { 0 };
 	char want[PATH_MAX + 256];
 
-	read_ok(&cfg, lab("gateway.yaml"));
-	read_ok(&cfg, lab("service.yaml"));
-	read_ok(&cfg, lab("destinationrule.yaml"));
-	read_ok(&cfg, FIX "endpoints-resnet50-only.yaml");
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("gateway.yaml"));
+	t_read_ok(&cfg, t_lab("service.yaml"));
+	t_read_ok(&cfg, t_lab("destinationrule.yaml"));
+	t_read_ok(&cfg, FIX "endpoints-resnet50-only.yaml");
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	snprintf(
 		want, sizeof(want),
 		"%s:19: subset resnet101 of image-classifier has no endpoints (no WorkloadEntry in namespace default matches app=image-classifier,version=resnet101)",
-		lab("virtualservice-weight-70.yaml"));
+		t_lab("virtualservice-weight-70.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }
@@ -216,30 +181,30 @@ Test(config_validate, service_without_endpoints)
 	struct kn_config cfg = { 0 };
 	char want[PATH_MAX + 256];
 
-	read_ok(&cfg, lab("gateway.yaml"));
-	read_ok(&cfg, lab("service.yaml"));
-	read_ok(&cfg, lab("virtualservice.yaml"));
+	t_read_ok(&cfg, t_lab("gateway.yaml"));
+	t_read_ok(&cfg, t_lab("service.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice.yaml"));
 	snprintf(
 		want, sizeof(want),
 		"%s:13: image-classifier has no endpoints (no WorkloadEntry in namespace default matches app=image-classifier)",
-		lab("virtualservice.yaml"));
+		t_lab("virtualservice.yaml"));
 	invalid(&cfg, want);
 	/* Endpoints in another namespace are not the Service's. */
-	read_buf_ok(&cfg, "we.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: WorkloadEntry\n"
-		    "metadata: {name: w, namespace: other}\n"
-		    "spec:\n"
-		    "  address: 198.18.0.1\n"
-		    "  labels: {app: image-classifier}\n");
+	t_read_buf_ok(&cfg, "we.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: WorkloadEntry\n"
+		      "metadata: {name: w, namespace: other}\n"
+		      "spec:\n"
+		      "  address: 198.18.0.1\n"
+		      "  labels: {app: image-classifier}\n");
 	invalid(&cfg, want);
-	read_buf_ok(&cfg, "we2.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: WorkloadEntry\n"
-		    "metadata: {name: w}\n"
-		    "spec:\n"
-		    "  address: 198.18.0.1\n"
-		    "  labels: {app: image-classifier, extra: label}\n");
+	t_read_buf_ok(&cfg, "we2.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: WorkloadEntry\n"
+		      "metadata: {name: w}\n"
+		      "spec:\n"
+		      "  address: 198.18.0.1\n"
+		      "  labels: {app: image-classifier, extra: label}\n");
 	valid(&cfg);
 	kn_config_free(&cfg);
 }
@@ -248,21 +213,21 @@ Test(config_validate, service_without_selector_has_no_endpoints)
 {
 	struct kn_config cfg = { 0 };
 
-	read_ok(&cfg, FIX "endpoints.yaml");
-	read_buf_ok(&cfg, "svc.yaml",
-		    "apiVersion: v1\n"
-		    "kind: Service\n"
-		    "metadata: {name: bare}\n"
-		    "spec:\n"
-		    "  ports: [{port: 80}]\n"
-		    "---\n"
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: VirtualService\n"
-		    "metadata: {name: v}\n"
-		    "spec:\n"
-		    "  http:\n"
-		    "  - route:\n"
-		    "    - destination: {host: bare}\n");
+	t_read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_buf_ok(&cfg, "svc.yaml",
+		      "apiVersion: v1\n"
+		      "kind: Service\n"
+		      "metadata: {name: bare}\n"
+		      "spec:\n"
+		      "  ports: [{port: 80}]\n"
+		      "---\n"
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: VirtualService\n"
+		      "metadata: {name: v}\n"
+		      "spec:\n"
+		      "  http:\n"
+		      "  - route:\n"
+		      "    - destination: {host: bare}\n");
 	invalid(&cfg,
 		"svc.yaml:13: bare has no endpoints (Service bare has no selector)");
 	kn_config_free(&cfg);
@@ -272,20 +237,20 @@ Test(config_validate, duplicate_subset_names)
 {
 	struct kn_config cfg = { 0 };
 
-	read_ok(&cfg, lab("service.yaml"));
-	read_buf_ok(&cfg, "dr.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: DestinationRule\n"
-		    "metadata: {name: dr}\n"
-		    "spec:\n"
-		    "  host: image-classifier\n"
-		    "  subsets:\n"
-		    "  - name: v1\n"
-		    "    labels: {version: resnet50}\n"
-		    "  - name: v2\n"
-		    "    labels: {version: resnet101}\n"
-		    "  - name: v1\n"
-		    "    labels: {version: resnet101}\n");
+	t_read_ok(&cfg, t_lab("service.yaml"));
+	t_read_buf_ok(&cfg, "dr.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: DestinationRule\n"
+		      "metadata: {name: dr}\n"
+		      "spec:\n"
+		      "  host: image-classifier\n"
+		      "  subsets:\n"
+		      "  - name: v1\n"
+		      "    labels: {version: resnet50}\n"
+		      "  - name: v2\n"
+		      "    labels: {version: resnet101}\n"
+		      "  - name: v1\n"
+		      "    labels: {version: resnet101}\n");
 	invalid(&cfg, "dr.yaml:11: duplicate subset 'v1' (first on line 7)");
 	kn_config_free(&cfg);
 }
@@ -296,7 +261,7 @@ Test(config_validate, two_destinationrules_for_one_service)
 	char want[PATH_MAX + 256];
 
 	base(&cfg);
-	read_buf_ok(
+	t_read_buf_ok(
 		&cfg, "dr.yaml",
 		"apiVersion: networking.istio.io/v1alpha3\n"
 		"kind: DestinationRule\n"
@@ -305,7 +270,7 @@ Test(config_validate, two_destinationrules_for_one_service)
 	snprintf(
 		want, sizeof(want),
 		"dr.yaml:1: Service default/image-classifier already has DestinationRule default/image-classifier (%s:1)",
-		lab("destinationrule.yaml"));
+		t_lab("destinationrule.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }
@@ -315,14 +280,14 @@ Test(config_validate, workloadentry_port_names)
 	struct kn_config cfg = { 0 };
 
 	base(&cfg);
-	read_buf_ok(&cfg, "we.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: WorkloadEntry\n"
-		    "metadata: {name: typo}\n"
-		    "spec:\n"
-		    "  address: 198.18.4.2\n"
-		    "  labels: {app: image-classifier, version: resnet50}\n"
-		    "  ports: {tf-serving-htp: 8501}\n");
+	t_read_buf_ok(&cfg, "we.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: WorkloadEntry\n"
+		      "metadata: {name: typo}\n"
+		      "spec:\n"
+		      "  address: 198.18.4.2\n"
+		      "  labels: {app: image-classifier, version: resnet50}\n"
+		      "  ports: {tf-serving-htp: 8501}\n");
 	invalid(&cfg,
 		"we.yaml:1: WorkloadEntry typo: port 'tf-serving-htp' is not a port name of Service image-classifier");
 	kn_config_free(&cfg);
@@ -330,14 +295,14 @@ Test(config_validate, workloadentry_port_names)
 	/* Matching no Service, its port names are nobody's business. */
 	memset(&cfg, 0, sizeof(cfg));
 	base(&cfg);
-	read_buf_ok(&cfg, "we.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: WorkloadEntry\n"
-		    "metadata: {name: other}\n"
-		    "spec:\n"
-		    "  address: 198.18.4.2\n"
-		    "  labels: {app: something-else}\n"
-		    "  ports: {anything: 1}\n");
+	t_read_buf_ok(&cfg, "we.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: WorkloadEntry\n"
+		      "metadata: {name: other}\n"
+		      "spec:\n"
+		      "  address: 198.18.4.2\n"
+		      "  labels: {app: something-else}\n"
+		      "  ports: {anything: 1}\n");
 	valid(&cfg);
 	kn_config_free(&cfg);
 }
@@ -384,8 +349,8 @@ Test(config_validate, two_virtualservices_on_one_gateway)
 	char want[PATH_MAX + 256];
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
-	read_buf_ok(
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
+	t_read_buf_ok(
 		&cfg, "second.yaml",
 		"# another team's service\n"
 		"apiVersion: networking.istio.io/v1alpha3\n"
@@ -400,7 +365,7 @@ Test(config_validate, two_virtualservices_on_one_gateway)
 	snprintf(
 		want, sizeof(want),
 		"second.yaml:2: VirtualService other: Gateway default/image-classifier-gateway port 80 is already bound to VirtualService image-classifier (%s:1); kanary routes at L4 and cannot tell them apart by Host",
-		lab("virtualservice-weight-70.yaml"));
+		t_lab("virtualservice-weight-70.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }
@@ -426,8 +391,8 @@ Test(config_validate, port_optional_with_one)
 {
 	struct kn_config cfg = { 0 };
 
-	read_ok(&cfg, FIX "endpoints.yaml");
-	read_buf_ok(
+	t_read_ok(&cfg, FIX "endpoints.yaml");
+	t_read_buf_ok(
 		&cfg, "one.yaml",
 		"apiVersion: v1\n"
 		"kind: Service\n"
@@ -564,11 +529,11 @@ Test(config_validate, negative_weight_in_model)
 	char want[PATH_MAX + 64];
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	d = &cfg.res[cfg.n_res - 1].vs.http[0].route[1];
 	d->weight = -1;
 	snprintf(want, sizeof(want), "%s:19: weight must be >= 0 (got -1)",
-		 lab("virtualservice-weight-70.yaml"));
+		 t_lab("virtualservice-weight-70.yaml"));
 	invalid(&cfg, want);
 	kn_config_free(&cfg);
 }

@@ -12,61 +12,14 @@
 #include <string.h>
 
 #include "config.h"
-
-#define FIX "tests/unit/fixtures/config/"
-
-static const char *lab_dir(void)
-{
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	return d && *d ? d : "../shared/lab";
-}
-
-static const char *lab(const char *name)
-{
-	static char bufs[8][PATH_MAX];
-	static int next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", lab_dir(), name);
-	return b;
-}
-
-static void read_ok(struct kn_config *cfg, const char *path)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_path(cfg, path, &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s", path, err.msg);
-}
-
-static void read_buf_ok(struct kn_config *cfg, const char *name,
-			const char *yaml)
-{
-	struct kn_err err = { .msg = "" };
-	int ret = kn_config_read_buffer(cfg, name, yaml, strlen(yaml), &err);
-
-	cr_assert_eq(ret, 0, "reading %s failed: %s\n%s", name, err.msg, yaml);
-}
-
-static char *dump(const struct kn_config *cfg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	cr_assert_not_null(f);
-	cr_assert_eq(kn_config_write(cfg, f), 0);
-	fclose(f);
-	return buf;
-}
+#include "helpers.h"
 
 static void base(struct kn_config *cfg)
 {
-	read_ok(cfg, lab("gateway.yaml"));
-	read_ok(cfg, lab("service.yaml"));
-	read_ok(cfg, lab("destinationrule.yaml"));
-	read_ok(cfg, FIX "endpoints.yaml");
+	t_read_ok(cfg, t_lab("gateway.yaml"));
+	t_read_ok(cfg, t_lab("service.yaml"));
+	t_read_ok(cfg, t_lab("destinationrule.yaml"));
+	t_read_ok(cfg, FIX "endpoints.yaml");
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,9 +194,9 @@ static void eq_config(const struct kn_config *a, const struct kn_config *b)
 static char *round_trip(const struct kn_config *cfg)
 {
 	struct kn_config back = { 0 };
-	char *text = dump(cfg);
+	char *text = t_dump(cfg);
 
-	read_buf_ok(&back, "written.yaml", text);
+	t_read_buf_ok(&back, "written.yaml", text);
 	eq_config(cfg, &back);
 	kn_config_free(&back);
 	return text;
@@ -258,8 +211,8 @@ Test(config_write, lab_round_trip)
 	char *text;
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice-focused-routing.yaml"));
-	read_ok(&cfg, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-focused-routing.yaml"));
+	t_read_ok(&cfg, t_lab("virtualservice-weight-70.yaml"));
 	cr_assert_eq(cfg.n_res, 8);
 	text = round_trip(&cfg);
 	/* Canonical form: namespace spelled out, one document each. */
@@ -278,10 +231,10 @@ Test(config_write, written_text_is_stable)
 	char *first, *second;
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice-weight-100.yaml"));
-	first = dump(&cfg);
-	read_buf_ok(&back, "written.yaml", first);
-	second = dump(&back);
+	t_read_ok(&cfg, t_lab("virtualservice-weight-100.yaml"));
+	first = t_dump(&cfg);
+	t_read_buf_ok(&back, "written.yaml", first);
+	second = t_dump(&back);
 	cr_assert_str_eq(second, first);
 	free(first);
 	free(second);
@@ -420,15 +373,15 @@ Test(config_write, strings_that_look_like_numbers_are_quoted)
 	struct kn_config cfg = { 0 };
 	char *text;
 
-	read_buf_ok(&cfg, "dr.yaml",
-		    "apiVersion: networking.istio.io/v1alpha3\n"
-		    "kind: DestinationRule\n"
-		    "metadata: {name: d}\n"
-		    "spec:\n"
-		    "  host: svc\n"
-		    "  subsets:\n"
-		    "  - name: '2'\n"
-		    "    labels: {version: '2', stable: 'yes', n: ''}\n");
+	t_read_buf_ok(&cfg, "dr.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: DestinationRule\n"
+		      "metadata: {name: d}\n"
+		      "spec:\n"
+		      "  host: svc\n"
+		      "  subsets:\n"
+		      "  - name: '2'\n"
+		      "    labels: {version: '2', stable: 'yes', n: ''}\n");
 	text = round_trip(&cfg);
 	cr_assert_not_null(strstr(text, "  - name: '2'\n"));
 	cr_assert_not_null(strstr(text, "      stable: 'yes'\n"));
@@ -470,12 +423,12 @@ Test(config_merge, new_virtualservice_replaces_old)
 	int i;
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice-weight-100.yaml"));
-	read_ok(&cfg, lab("service.yaml") /* any other file after it */);
+	t_read_ok(&cfg, t_lab("virtualservice-weight-100.yaml"));
+	t_read_ok(&cfg, t_lab("service.yaml") /* any other file after it */);
 	cr_assert_eq(cfg.n_res, 8);
 	cr_assert_eq(cfg.res[6].kind, KN_VIRTUALSERVICE);
 
-	read_ok(&upd, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&upd, t_lab("virtualservice-weight-70.yaml"));
 	kn_config_merge(&cfg, &upd);
 
 	cr_assert_eq(upd.n_res, 0);
@@ -488,7 +441,7 @@ Test(config_merge, new_virtualservice_replaces_old)
 	cr_assert_eq(vs->kind, KN_VIRTUALSERVICE);
 	cr_assert_eq(vs->vs.http[0].route[0].weight, 70);
 	cr_assert_eq(vs->vs.http[0].route[1].weight, 30);
-	cr_assert_str_eq(vs->src.file, lab("virtualservice-weight-70.yaml"));
+	cr_assert_str_eq(vs->src.file, t_lab("virtualservice-weight-70.yaml"));
 	cr_assert(owned(&cfg, vs->src.file));
 	cr_assert(owned(&cfg, vs->vs.http[0].route[1].src.file));
 	/* The rest is where it was. */
@@ -501,7 +454,7 @@ Test(config_merge, new_virtualservice_replaces_old)
 	/* weight-100.yaml is no longer anyone's file. */
 	for (i = 0; i < cfg.n_files; i++)
 		cr_assert_str_neq(cfg.files[i],
-				  lab("virtualservice-weight-100.yaml"));
+				  t_lab("virtualservice-weight-100.yaml"));
 	cr_assert_eq(cfg.n_files, 5);
 	kn_config_free(&cfg);
 }
@@ -512,8 +465,8 @@ Test(config_merge, others_are_appended)
 	struct kn_err err;
 
 	base(&cfg);
-	read_ok(&cfg, lab("virtualservice.yaml"));
-	read_buf_ok(
+	t_read_ok(&cfg, t_lab("virtualservice.yaml"));
+	t_read_buf_ok(
 		&upd, "upd.yaml",
 		"apiVersion: networking.istio.io/v1alpha3\n"
 		"kind: WorkloadEntry\n"
@@ -550,13 +503,13 @@ Test(config_merge, into_empty_and_twice_in_one_update)
 {
 	struct kn_config cfg = { 0 }, upd = { 0 };
 
-	read_ok(&upd, lab("virtualservice.yaml"));
-	read_ok(&upd, lab("virtualservice-weight-70.yaml"));
+	t_read_ok(&upd, t_lab("virtualservice.yaml"));
+	t_read_ok(&upd, t_lab("virtualservice-weight-70.yaml"));
 	kn_config_merge(&cfg, &upd);
 	cr_assert_eq(cfg.n_res, 1);
 	cr_assert_eq(cfg.res[0].vs.http[0].n_route, 2);
 	cr_assert_eq(cfg.n_files, 1);
-	cr_assert_str_eq(cfg.files[0], lab("virtualservice-weight-70.yaml"));
+	cr_assert_str_eq(cfg.files[0], t_lab("virtualservice-weight-70.yaml"));
 	kn_config_free(&cfg);
 }
 
@@ -564,9 +517,9 @@ Test(config_merge, append_moves_file_names)
 {
 	struct kn_config cfg = { 0 }, upd = { 0 };
 
-	read_ok(&cfg, lab("service.yaml"));
-	read_ok(&upd, lab("service.yaml"));
-	read_ok(&upd, FIX "endpoints.yaml");
+	t_read_ok(&cfg, t_lab("service.yaml"));
+	t_read_ok(&upd, t_lab("service.yaml"));
+	t_read_ok(&upd, FIX "endpoints.yaml");
 	kn_config_append(&cfg, &upd);
 	cr_assert_eq(upd.n_res, 0);
 	cr_assert_eq(cfg.n_res, 5);
@@ -587,11 +540,11 @@ Test(config_lookup, find_and_resolve)
 	struct kn_resource *svc, *dr;
 
 	base(&cfg);
-	read_buf_ok(&cfg, "prod.yaml",
-		    "apiVersion: v1\n"
-		    "kind: Service\n"
-		    "metadata: {name: image-classifier, namespace: prod}\n"
-		    "spec: {ports: [{port: 80}]}\n");
+	t_read_buf_ok(&cfg, "prod.yaml",
+		      "apiVersion: v1\n"
+		      "kind: Service\n"
+		      "metadata: {name: image-classifier, namespace: prod}\n"
+		      "spec: {ports: [{port: 80}]}\n");
 	svc = kn_config_find(&cfg, KN_SERVICE, "default", "image-classifier");
 	cr_assert_not_null(svc);
 	cr_assert_eq(svc, &cfg.res[1]);

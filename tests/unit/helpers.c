@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+const char *t_lab_dir(void)
+{
+	const char *d = getenv("KANARY_LAB_DIR");
+
+	return d && *d ? d : "../shared/lab";
+}
+
+const char *t_lab(const char *name)
+{
+	static char bufs[8][PATH_MAX];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, PATH_MAX, "%s/%s", t_lab_dir(), name);
+	return b;
+}
+
+void t_read_ok(struct kn_config *cfg, const char *path)
+{
+	struct kn_err err = { .msg = "" };
+	int ret = kn_config_read_path(cfg, path, &err);
+
+	cr_assert_eq(ret, 0, "reading %s failed: %s", path, err.msg);
+}
+
+void t_read_buf_ok(struct kn_config *cfg, const char *name, const char *yaml)
+{
+	struct kn_err err = { .msg = "" };
+	int ret = kn_config_read_buffer(cfg, name, yaml, strlen(yaml), &err);
+
+	cr_assert_eq(ret, 0, "reading %s failed: %s", name, err.msg);
+}
+
+char *t_dump(const struct kn_config *cfg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	cr_assert_eq(kn_config_write(cfg, f), 0);
+	fclose(f);
+	return buf;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Shared by the unit tests: the lab's files and reading them. */
+#ifndef KANARY_TEST_HELPERS_H
+#define KANARY_TEST_HELPERS_H
+
+#include "config.h"
+
+#define FIX "tests/unit/fixtures/config/"
+
+/* ../shared/lab, or $KANARY_LAB_DIR; tests run from the repo root. */
+const char *t_lab_dir(void);
+/* Path of a lab file; up to 8 results may be alive at once. */
+const char *t_lab(const char *name);
+void t_read_ok(struct kn_config *cfg, const char *path);
+void t_read_buf_ok(struct kn_config *cfg, const char *name, const char *yaml);
+/* The whole config as YAML (malloc'ed): equal dumps, equal configs. */
+char *t_dump(const struct kn_config *cfg);
+
+#endif
