@@ -224,7 +224,6 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	}
 	rewrite(ctx, is_tc, &p, f);
 	*out_ifindex = f->ifindex;
-	count_global(KANARY_G_REDIRECT);
 	return V_FORWARD;
 }
 

@@ -152,7 +152,11 @@ struct kanary_stat_name {
 	char subset[KANARY_NAME_LEN];
 };
 
-/* kanary_global: per-CPU counters of what the data path did not route */
+/*
+ * kanary_global: per-CPU counters of the slow path and of what the data
+ * path did not route. Forwarded packets are counted per subset only, so
+ * that an established packet touches no other counter.
+ */
 enum kanary_global_counter {
 	KANARY_G_PASS_NOT_TCP = 0, /* not IPv4 TCP, or malformed: passed */
 	KANARY_G_PASS_NO_FLOW, /* TCP, no flow, not a SYN to a VIP: passed */
@@ -161,7 +165,6 @@ enum kanary_global_counter {
 	KANARY_G_NO_ENDPOINT, /* pool empty or stale: dropped */
 	KANARY_G_SNAT_EXHAUSTED, /* no free SNAT port: dropped */
 	KANARY_G_FIB_PASS, /* neighbour unknown: handed to the kernel stack */
-	KANARY_G_REDIRECT,
 	KANARY_G_MAX,
 };
 

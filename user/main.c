@@ -292,7 +292,6 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_NO_ENDPOINT] = "dropped (no endpoint)",
 	[KANARY_G_SNAT_EXHAUSTED] = "dropped (no free SNAT port)",
 	[KANARY_G_FIB_PASS] = "to the kernel stack (neighbour unknown)",
-	[KANARY_G_REDIRECT] = "forwarded",
 };
 
 static long count_flows(int fd)
