@@ -28,8 +28,10 @@ USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 PKT_SRCS := $(wildcard tests/bpf/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps test unit-test bpf-test integration-test demo clean format
+.PHONY: all deps test unit-test bpf-test integration-test demo bench \
+	bench-tools clean format
 
 all: $(BUILD)/kanary
 
@@ -66,13 +68,23 @@ $(BUILD)/tests/unit: $(UNIT_SRCS) $(BUILD)/libkanary.a
 $(BUILD)/tests/packet: $(PKT_SRCS) $(wildcard tests/bpf/*.h) $(SKELS) $(BUILD)/libkanary.a
 	$(CC) $(CFLAGS) -Itests/bpf $(PKT_SRCS) $(BUILD)/libkanary.a $(LDLIBS) -lcriterion -o $@
 
+# Benchmark tools: one binary per tests/bench/*.c, with the packet crafting
+# helpers of the packet tests.
+$(BUILD)/bench/%: tests/bench/%.c tests/bpf/pkt.c $(wildcard tests/bench/*.h) \
+		  $(SKELS) $(BUILD)/libkanary.a
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) -Itests/bpf $< tests/bpf/pkt.c $(BUILD)/libkanary.a \
+		$(LDLIBS) -o $@
+
+bench-tools: $(BUILD)/kanary $(BENCH_BINS)
+
 unit-test: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit --jobs 1
 
 bpf-test: $(BUILD)/tests/packet $(BUILD)/kanary
 	$(BUILD)/tests/packet --jobs 1
 
-integration-test: $(BUILD)/kanary
+integration-test: $(BUILD)/kanary bench-tools
 	bash tests/integration/run.sh
 
 test: deps
@@ -84,6 +96,11 @@ test: deps
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+# Every benchmark, side by side with its baselines; see docs/BENCHMARKS.md.
+bench: deps
+	$(MAKE) bench-tools
+	bash scripts/bench.sh
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/bpf/*.c

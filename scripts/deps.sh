@@ -12,6 +12,8 @@ pkgs=(
 	libcriterion-dev    # unit tests
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server
+	nginx-light haproxy # endpoint servers and the proxies kanary is benchmarked against
+	gnuplot-nox         # the benchmark chart
 )
 
 missing=()
@@ -26,5 +28,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Installing nginx or haproxy must not start them as system services: the
+# project starts its own, in its own namespaces, with its own configs.
+guard=/usr/sbin/policy-rc.d
+if [ ! -e "$guard" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$guard"
+	chmod +x "$guard"
+	trap 'rm -f "$guard"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

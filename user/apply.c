@@ -83,24 +83,39 @@ static int clear_slot(int fd, size_t key_size, uint32_t slot)
 /*
  * Counter rows are kept by (VirtualService, subset) name across applies,
  * so that counts survive a config change; a new name takes a free row,
- * zeroed first.
+ * zeroed first. The names are read once per apply, not once per row.
  */
-static int stats_row(const struct kn_maps *m, const char *vs,
-		     const char *subset, uint32_t *row)
+struct stat_rows {
+	struct kanary_stat_name names[KANARY_MAX_STATS];
+};
+
+static int stat_rows_read(const struct kn_maps *m, struct stat_rows *t)
 {
-	struct kanary_stat_name name;
+	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++)
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i,
+					&t->names[i]))
+			return -1;
+	return 0;
+}
+
+static int stats_row(const struct kn_maps *m, struct stat_rows *t,
+		     const char *vs, const char *subset, uint32_t *row)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kanary_subset_stats *zero;
+	struct kanary_stat_name *name;
 	int free_row = -1;
+	uint32_t r;
 
 	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
-		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i, &name))
-			return -1;
-		if (!name.virtualservice[0]) {
+		name = &t->names[i];
+		if (!name->virtualservice[0]) {
 			if (free_row < 0)
 				free_row = i;
 			continue;
 		}
-		if (!strcmp(name.virtualservice, vs) &&
-		    !strcmp(name.subset, subset)) {
+		if (!strcmp(name->virtualservice, vs) &&
+		    !strcmp(name->subset, subset)) {
 			*row = i;
 			return 0;
 		}
@@ -108,26 +123,19 @@ static int stats_row(const struct kn_maps *m, const char *vs,
 	if (free_row < 0)
 		return -1;
 
-	{
-		int ncpu = libbpf_num_possible_cpus();
-		struct kanary_subset_stats *zero;
-		uint32_t r = free_row;
-
-		zero = calloc(ncpu, sizeof(*zero));
-		if (!zero ||
-		    bpf_map_update_elem(m->fd[KN_MAP_STATS], &r, zero, 0)) {
-			free(zero);
-			return -1;
-		}
+	r = free_row;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero || bpf_map_update_elem(m->fd[KN_MAP_STATS], &r, zero, 0)) {
 		free(zero);
-		memset(&name, 0, sizeof(name));
-		snprintf(name.virtualservice, sizeof(name.virtualservice), "%s",
-			 vs);
-		snprintf(name.subset, sizeof(name.subset), "%s", subset);
-		if (bpf_map_update_elem(m->fd[KN_MAP_STAT_NAMES], &r, &name, 0))
-			return -1;
-		*row = r;
+		return -1;
 	}
+	free(zero);
+	name = &t->names[r];
+	snprintf(name->virtualservice, sizeof(name->virtualservice), "%s", vs);
+	snprintf(name->subset, sizeof(name->subset), "%s", subset);
+	if (bpf_map_update_elem(m->fd[KN_MAP_STAT_NAMES], &r, name, 0))
+		return -1;
+	*row = r;
 	return 0;
 }
 
@@ -191,30 +199,42 @@ static int write_pools(const struct kn_maps *m, uint32_t slot,
 	return 0;
 }
 
+static int write_route(const struct kn_maps *m, struct stat_rows *rows,
+		       uint32_t slot, const struct kn_compiled *c, int i,
+		       struct kn_err *err)
+{
+	const struct kn_croute *cr = &c->routes[i];
+	struct kanary_route r = { .n_dests = cr->n_dests,
+				  .total_weight = cr->total_weight };
+	uint32_t key = slot * KANARY_MAX_ROUTES + i;
+
+	for (uint32_t d = 0; d < cr->n_dests; d++) {
+		r.dests[d].pool = cr->dests[d].pool;
+		r.dests[d].cum_weight = cr->dests[d].cum_weight;
+		if (stats_row(m, rows, cr->dests[d].vs, cr->dests[d].subset,
+			      &r.dests[d].stats))
+			return fail(err, "no free counter row (%d in use)",
+				    KANARY_MAX_STATS);
+	}
+	if (bpf_map_update_elem(m->fd[KN_MAP_ROUTES], &key, &r, 0))
+		return fail(err, "cannot write kn_routes: %s", strerror(errno));
+	return 0;
+}
+
 static int write_routes(const struct kn_maps *m, uint32_t slot,
 			const struct kn_compiled *c, struct kn_err *err)
 {
-	for (int i = 0; i < c->n_routes; i++) {
-		const struct kn_croute *cr = &c->routes[i];
-		struct kanary_route r = { .n_dests = cr->n_dests,
-					  .total_weight = cr->total_weight };
-		uint32_t key = slot * KANARY_MAX_ROUTES + i;
+	struct stat_rows *rows = malloc(sizeof(*rows));
+	int rc = 0;
 
-		for (uint32_t d = 0; d < cr->n_dests; d++) {
-			r.dests[d].pool = cr->dests[d].pool;
-			r.dests[d].cum_weight = cr->dests[d].cum_weight;
-			if (stats_row(m, cr->dests[d].vs, cr->dests[d].subset,
-				      &r.dests[d].stats))
-				return fail(err,
-					    "no free counter row (%d in "
-					    "use)",
-					    KANARY_MAX_STATS);
-		}
-		if (bpf_map_update_elem(m->fd[KN_MAP_ROUTES], &key, &r, 0))
-			return fail(err, "cannot write kn_routes: %s",
-				    strerror(errno));
+	if (!rows || stat_rows_read(m, rows)) {
+		free(rows);
+		return fail(err, "cannot read kn_stat_names");
 	}
-	return 0;
+	for (int i = 0; i < c->n_routes && !rc; i++)
+		rc = write_route(m, rows, slot, c, i, err);
+	free(rows);
+	return rc;
 }
 
 static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
