@@ -99,6 +99,26 @@ check "$MODE: wrk completed requests" \
 check "$MODE: wrk saw no socket errors and no non-2xx" \
 	bash -c '! grep -qE "Socket errors|Non-2xx" <<<"$1"' _ "$wrk_out"
 
+# Loading again (a restarted or upgraded loader) swaps the programs in
+# place: kept-alive connections, config and counters survive.
+conns_before=$(kanary stats --json | python3 -c 'import json,sys; print(sum(s["connections"] for v in json.load(sys.stdin)["virtualservices"] for s in v["subsets"]))')
+reload="$(kanary_cmd load --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 --iface e2 --iface e3)"
+probe=$(client python3 "$ROOT/tests/tools/keepalive_probe.py" --where \
+	--host "$VIP" --between "$reload")
+check "$MODE: reload keeps a kept-alive connection on its endpoint ($probe)" \
+	grep -qE '^before=([a-z0-9]+@[0-9.]+) after=\1 new=' <<<"$probe"
+conns_after=$(kanary stats --json | python3 -c 'import json,sys; print(sum(s["connections"] for v in json.load(sys.stdin)["virtualservices"] for s in v["subsets"]))')
+check "$MODE: reload kept the counters ($conns_before before, $conns_after after 2 more connections)" \
+	test "$conns_after" -eq $((conns_before + 2))
+if kanary load --mode "$MODE" --iface c0 2>/dev/null; then
+	not_ok "$MODE: reload with other interfaces is refused"
+else
+	ok "$MODE: reload with other interfaces is refused"
+fi
+attached=$(kanary status | grep '^interfaces:' | grep -o '([A-Za-z ]*)' | sort | uniq -c | tr -s ' ')
+check "$MODE: all four interfaces still attached ($attached)" \
+	test "$attached" = " 4 (attached)"
+
 # A removed endpoint drains: its kept-alive connection goes on, new ones
 # go elsewhere. Retire whichever resnet50 endpoint the probe landed on.
 kanary set-weight image-classifier resnet50=100 resnet101=0
