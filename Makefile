@@ -30,6 +30,9 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 PKT_SRCS := $(wildcard tests/bpf/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
+# Keep the BPF objects: tools such as bpftool and pktbench --compare use them.
+.SECONDARY: $(BPF_OBJS)
+
 .PHONY: all deps test unit-test bpf-test integration-test demo bench \
 	bench-tools clean format
 

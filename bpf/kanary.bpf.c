@@ -81,21 +81,17 @@ static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
 static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 				    const struct kanary_flow *f)
 {
-	__be32 old_addr[2] = { p->ip->saddr, p->ip->daddr };
-	__be32 new_addr[2] = { f->saddr, f->daddr };
-	__be16 old_port[2] = { p->tcp->source, p->tcp->dest };
-	__be16 new_port[2] = { f->sport, f->dport };
-	__u32 d_addr, d_port;
-
-	d_addr = bpf_csum_diff(old_addr, sizeof(old_addr), new_addr,
-			       sizeof(new_addr), 0);
-	d_port = bpf_csum_diff((__be32 *)old_port, sizeof(old_port),
-			       (__be32 *)new_port, sizeof(new_port), 0);
+	__u32 d_addr = csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr,
+				       f->daddr);
+	__u32 d_port = csum_diff_ports(p->tcp->source, p->tcp->dest, f->sport,
+				       f->dport);
 
 	p->ip->saddr = f->saddr;
 	p->ip->daddr = f->daddr;
 	p->tcp->source = f->sport;
 	p->tcp->dest = f->dport;
+	/* The IP header checksum has no offload: update it inline. */
+	p->ip->check = csum_update(p->ip->check, d_addr);
 	if (f->ifindex) {
 		__builtin_memcpy(p->eth->h_source, f->smac, 6);
 		__builtin_memcpy(p->eth->h_dest, f->dmac, 6);
@@ -103,18 +99,14 @@ static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 
 	if (is_tc) {
 		struct __sk_buff *skb = ctx;
-		__u32 ip_check =
-			sizeof(struct ethhdr) + offsetof(struct iphdr, check);
 		__u32 tcp_check = sizeof(struct ethhdr) + sizeof(struct iphdr) +
 				  offsetof(struct tcphdr, check);
 
 		/* Invalidates p: nothing may touch the packet after this. */
-		bpf_l3_csum_replace(skb, ip_check, 0, d_addr, 0);
 		bpf_l4_csum_replace(skb, tcp_check, 0, d_addr,
 				    BPF_F_PSEUDO_HDR);
 		bpf_l4_csum_replace(skb, tcp_check, 0, d_port, 0);
 	} else {
-		p->ip->check = csum_update(p->ip->check, d_addr);
 		p->tcp->check =
 			csum_update(p->tcp->check, csum_add(d_addr, d_port));
 	}
@@ -232,14 +224,14 @@ int kanary_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 out = 0;
+	__u32 in = ctx->ingress_ifindex, out = 0;
 
-	switch (handle(ctx, false, data, data_end, data_end - data,
-		       ctx->ingress_ifindex, &out)) {
+	switch (handle(ctx, false, data, data_end, data_end - data, in,
+		       &out)) {
 	case V_DROP:
 		return XDP_DROP;
 	case V_FORWARD:
-		if (out == ctx->ingress_ifindex)
+		if (out == in)
 			return XDP_TX;
 		return bpf_redirect(out, 0);
 	default:

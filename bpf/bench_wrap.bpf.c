@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Benchmark rig for tests/bench/pktbench.c (not part of the data path).
+ *
+ * BPF_PROG_TEST_RUN with `repeat` runs a program again and again on one
+ * buffer: from the second run on, a rewriting program would see its own
+ * output and take another branch. The wrappers below restore the original
+ * frame from bw_frame before every run (and, for the new-flow case, give
+ * it a source address and port no run used before), then tail-call the
+ * program under test in slot 0 of their PROG_ARRAY. Their own cost is
+ * measured by tail-calling the trivial programs below and subtracted.
+ *
+ * The frame is a fixed BW_FRAME_LEN bytes: a 54-byte TCP segment padded
+ * to the 64-byte Ethernet minimum (tot_len says 40; the padding follows).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define BW_FRAME_LEN 64
+#define BW_TAILCALL_FAILED_TC 100 /* not a TC_ACT_* value */
+
+/* Offsets in an Ethernet + IPv4 (no options) + TCP frame. */
+#define OFF_IP_CHECK 24
+#define OFF_IP_SADDR 26
+#define OFF_TCP_SPORT 34
+#define OFF_TCP_CHECK 50
+
+struct bw_frame {
+	__u64 data[BW_FRAME_LEN / 8];
+	__u32 vary; /* nonzero: new source address and port every run */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bw_frame);
+} bw_frame SEC(".maps");
+
+/* Runs so far, per CPU: the source of the varying address and port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} bw_counter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bw_xdp_progs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bw_tc_progs SEC(".maps");
+
+/* RFC 1624 on raw (network order) 16-bit words: HC' = ~(~HC + ~m + m'). */
+static __always_inline __u16 csum_fix(__u16 check, __u32 sum)
+{
+	sum += (__u16)~check;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
+ * Give the frame at pkt (already restored) the run's own client: source
+ * 198.18.0.(2 + c % 128), port 1024 + (c / 128) % 32768, unique for 4M
+ * consecutive runs, and fix the IP and TCP checksums for it.
+ */
+static __always_inline void vary(__u8 *pkt)
+{
+	__u32 zero = 0, old_a, new_a, a_diff;
+	__u16 old_p, new_p;
+	__u64 *ctr, c;
+
+	ctr = bpf_map_lookup_elem(&bw_counter, &zero);
+	if (!ctr)
+		return;
+	c = (*ctr)++;
+
+	old_a = *(__u32 *)(pkt + OFF_IP_SADDR);
+	old_p = *(__u16 *)(pkt + OFF_TCP_SPORT);
+	new_a = __builtin_bswap32(0xc6120002 + (__u32)(c & 127));
+	new_p = __builtin_bswap16(1024 + (__u16)((c >> 7) & 0x7fff));
+
+	a_diff = (__u16) ~(old_a & 0xffff) + (__u16) ~(old_a >> 16) +
+		 (new_a & 0xffff) + (new_a >> 16);
+	*(__u32 *)(pkt + OFF_IP_SADDR) = new_a;
+	*(__u16 *)(pkt + OFF_TCP_SPORT) = new_p;
+	*(__u16 *)(pkt + OFF_IP_CHECK) =
+		csum_fix(*(__u16 *)(pkt + OFF_IP_CHECK), a_diff);
+	*(__u16 *)(pkt + OFF_TCP_CHECK) =
+		csum_fix(*(__u16 *)(pkt + OFF_TCP_CHECK),
+			 a_diff + (__u16)~old_p + new_p);
+}
+
+/*
+ * Copy the frame in with stores cut so that each header field kanary (or
+ * a floor) reads lies inside one store: the load is then forwarded from
+ * the store buffer, whatever the program under test, and the restore
+ * costs the same for every case (which the subtraction assumes). With
+ * plain aligned 8-byte stores, kanary's loads of daddr (bytes 30..33) and
+ * seq (38..41) straddle two stores and stall.
+ */
+static __always_inline void restore(__u8 *d, const __u8 *s)
+{
+#define CP(T, off) (*(T *)(d + (off)) = *(const T *)(s + (off)))
+	CP(__u32, 0); /* destination MAC */
+	CP(__u16, 4);
+	CP(__u32, 6); /* source MAC */
+	CP(__u16, 10);
+	CP(__u16, 12); /* ethertype */
+	CP(__u64, 14); /* version .. frag_off */
+	CP(__u64, 22); /* ttl .. saddr */
+	CP(__u64, 30); /* daddr, ports */
+	CP(__u64, 38); /* seq, ack_seq */
+	CP(__u64, 46); /* doff, flags, window, check */
+	CP(__u64, 54); /* urg_ptr, padding */
+	CP(__u16, 62);
+#undef CP
+}
+
+SEC("xdp")
+int bw_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct bw_frame *fr;
+	__u32 zero = 0;
+
+	fr = bpf_map_lookup_elem(&bw_frame, &zero);
+	if (!fr || data + BW_FRAME_LEN > data_end)
+		return XDP_ABORTED;
+	restore(data, (const __u8 *)fr->data);
+	if (fr->vary)
+		vary(data);
+	bpf_tail_call(ctx, &bw_xdp_progs, 0);
+	return XDP_ABORTED;
+}
+
+SEC("tc")
+int bw_tc(struct __sk_buff *skb)
+{
+	const struct bw_frame *fr;
+	void *data, *data_end;
+	__u32 zero = 0;
+
+	fr = bpf_map_lookup_elem(&bw_frame, &zero);
+	if (!fr || skb->len != BW_FRAME_LEN)
+		return TC_ACT_SHOT;
+	if (bpf_skb_store_bytes(skb, 0, fr->data, BW_FRAME_LEN, 0))
+		return TC_ACT_SHOT;
+	if (fr->vary) {
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (data + BW_FRAME_LEN > data_end)
+			return TC_ACT_SHOT;
+		vary(data);
+	}
+	bpf_tail_call(skb, &bw_tc_progs, 0);
+	return BW_TAILCALL_FAILED_TC;
+}
+
+/* Trivial tail-call targets: what the wrappers cost is wrapped(nop) - nop. */
+SEC("xdp")
+int bw_xdp_nop(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+SEC("tc")
+int bw_tc_nop(struct __sk_buff *skb)
+{
+	return TC_ACT_OK;
+}
+
+/* The tc floor, like xdp_floor in xdp_pass.bpf.c: swap MACs, go on. */
+SEC("tc")
+int bw_tc_floor(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	unsigned char *eth = data, tmp[6];
+
+	if (data + 14 > data_end)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(tmp, eth, 6);
+	__builtin_memcpy(eth, eth + 6, 6);
+	__builtin_memcpy(eth + 6, tmp, 6);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
