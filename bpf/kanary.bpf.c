@@ -81,8 +81,8 @@ static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
 static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 				    const struct kanary_flow *f)
 {
-	__u32 d_addr = csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr,
-				       f->daddr);
+	__u32 d_addr =
+		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
 	__u32 d_port = csum_diff_ports(p->tcp->source, p->tcp->dest, f->sport,
 				       f->dport);
 
@@ -226,8 +226,7 @@ int kanary_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 in = ctx->ingress_ifindex, out = 0;
 
-	switch (handle(ctx, false, data, data_end, data_end - data, in,
-		       &out)) {
+	switch (handle(ctx, false, data, data_end, data_end - data, in, &out)) {
 	case V_DROP:
 		return XDP_DROP;
 	case V_FORWARD:
