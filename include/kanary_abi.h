@@ -50,6 +50,8 @@ struct kanary_cfg {
 	__u32 generation; /* bumped on every flip */
 	__u32 hash_seed; /* keys the flow hash; random per load */
 	__u32 pad;
+	/* Rows of kn_endpoints in use per slot: apply clears only those. */
+	__u32 slot_endpoints[KANARY_SLOTS];
 };
 
 /* kanary_vips: which (address, port) the gateway splits */

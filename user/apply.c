@@ -91,11 +91,16 @@ struct stat_rows {
 
 static int stat_rows_read(const struct kn_maps *m, struct stat_rows *t)
 {
-	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++)
-		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i,
-					&t->names[i]))
-			return -1;
-	return 0;
+	static uint32_t keys[KANARY_MAX_STATS];
+	uint32_t out_batch, count = KANARY_MAX_STATS;
+	int rc;
+
+	/* One batch call for the whole array instead of 4096 lookups. */
+	rc = bpf_map_lookup_batch(m->fd[KN_MAP_STAT_NAMES], NULL, &out_batch,
+				  keys, t->names, &count, NULL);
+	if (rc && errno != ENOENT)
+		return -1;
+	return count == KANARY_MAX_STATS ? 0 : -1;
 }
 
 static int stats_row(const struct kn_maps *m, struct stat_rows *t,
@@ -139,13 +144,16 @@ static int stats_row(const struct kn_maps *m, struct stat_rows *t,
 	return 0;
 }
 
+/* Rows used before (in_use) but not now are zeroed, as a fresh map has them. */
 static int write_endpoints(const struct kn_maps *m, uint32_t slot,
-			   const struct kn_compiled *c, struct kn_err *err)
+			   uint32_t in_use, const struct kn_compiled *c,
+			   struct kn_err *err)
 {
+	uint32_t n = (uint32_t)c->n_eps > in_use ? (uint32_t)c->n_eps : in_use;
 	int fd = m->fd[KN_MAP_ENDPOINTS];
 	char addr[INET_ADDRSTRLEN];
 
-	for (uint32_t i = 0; i < KANARY_MAX_ENDPOINTS; i++) {
+	for (uint32_t i = 0; i < n && i < KANARY_MAX_ENDPOINTS; i++) {
 		struct kanary_endpoint ep = { 0 };
 		uint32_t key = slot * KANARY_MAX_ENDPOINTS + i;
 
@@ -158,12 +166,6 @@ static int write_endpoints(const struct kn_maps *m, uint32_t slot,
 					    "endpoint %s",
 					    inet_ntop(AF_INET, &ep.addr, addr,
 						      sizeof(addr)));
-		} else {
-			struct kanary_endpoint old;
-
-			/* Leave unused rows zero, as a fresh map has them. */
-			if (bpf_map_lookup_elem(fd, &key, &old) || !old.addr)
-				continue;
 		}
 		if (bpf_map_update_elem(fd, &key, &ep, 0))
 			return fail(err, "cannot write kn_endpoints: %s",
@@ -274,13 +276,15 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 		return fail(err, "cannot read kn_cfg: %s", strerror(errno));
 	slot = !cfg.active_slot;
 
-	if (write_endpoints(m, slot, c, err) || write_pools(m, slot, c, err) ||
-	    write_routes(m, slot, c, err) || write_vips(m, li, slot, c, err))
+	if (write_endpoints(m, slot, cfg.slot_endpoints[slot], c, err) ||
+	    write_pools(m, slot, c, err) || write_routes(m, slot, c, err) ||
+	    write_vips(m, li, slot, c, err))
 		return -1;
 
 	/* The flip: one byte of one value changes, so no reader sees half. */
 	cfg.active_slot = slot;
 	cfg.generation++;
+	cfg.slot_endpoints[slot] = c->n_eps;
 	if (bpf_map_update_elem(m->fd[KN_MAP_CFG], &zero, &cfg, 0))
 		return fail(err, "cannot flip kn_cfg: %s", strerror(errno));
 	return 0;

@@ -109,8 +109,19 @@ static void detach(const char *pin_dir, const struct kn_iface *it,
 	} else {
 		char path[512];
 
-		/* The pinned link is the only reference: unpin detaches. */
+		int fd;
+
+		/*
+		 * Detach explicitly before unpinning: the link's last
+		 * reference goes with an RCU grace period, and a load right
+		 * after unload could still find the interface busy.
+		 */
 		link_pin(pin_dir, it->name, path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
 		unlink(path);
 	}
 }

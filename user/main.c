@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* kanary: the command line. Each command is one function below. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,18 +295,50 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_FIB_PASS] = "to the kernel stack (neighbour unknown)",
 };
 
+/* Entries of kn_flows, counted in batches (one syscall per 8192). */
 static long count_flows(int fd)
 {
-	struct kanary_flow_key k, next;
-	void *prev = NULL;
+	enum { BATCH = 8192 };
+	static struct kanary_flow_key keys[BATCH];
+	static struct kanary_flow vals[BATCH];
+	__u8 in[64], out[64]; /* opaque batch tokens */
+	bool first = true;
 	long n = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		n++;
+	for (;;) {
+		__u32 count = BATCH;
+		int rc = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys,
+					      vals, &count, NULL);
+
+		if (rc && errno != ENOENT)
+			return -1;
+		n += count;
+		if (rc)
+			return n;
+		memcpy(in, out, sizeof(in));
+		first = false;
 	}
-	return n;
+}
+
+/* Each VirtualService's weights, from the accepted config. */
+static void print_routes(const struct kn_config *kc)
+{
+	for (int i = 0; i < kc->n_res; i++) {
+		const struct kn_resource *r = &kc->res[i];
+		const struct kn_http_route *hr = NULL;
+
+		if (r->kind == KN_VIRTUALSERVICE)
+			hr = kn_vs_l4_route(r);
+		if (!hr)
+			continue;
+		printf("route:       %s/%s ->", r->ns, r->name);
+		for (int d = 0; d < hr->n_route; d++)
+			printf(" %s=%d",
+			       hr->route[d].subset ? hr->route[d].subset :
+						     hr->route[d].host,
+			       kn_dest_weight(hr, d));
+		printf("\n");
+	}
 }
 
 static int cmd_status(int argc, char **argv)
@@ -314,7 +347,6 @@ static int cmd_status(int argc, char **argv)
 	struct kn_load_info li;
 	struct kanary_cfg cfg;
 	struct kn_config kc;
-	struct kn_compiled c;
 	struct kn_err err;
 	const char *pin_dir;
 	__u64 g[KANARY_G_MAX];
@@ -345,22 +377,7 @@ static int cmd_status(int argc, char **argv)
 	printf("flows:       %ld conntrack entries (two per connection)\n",
 	       count_flows(m.fd[KN_MAP_FLOWS]));
 	if (!kn_state_read_config(pin_dir, &kc, &err)) {
-		if (!kn_compile(&kc, &c, &err)) {
-			for (int r = 0; r < c.n_routes; r++) {
-				printf("route:       %s ->", c.routes[r].vs);
-				for (uint32_t d = 0; d < c.routes[r].n_dests;
-				     d++)
-					printf(" %s=%d",
-					       c.routes[r].dests[d].subset,
-					       c.routes[r].dests[d].weight);
-				printf("\n");
-			}
-			for (int l = 0; l < c.n_listeners; l++)
-				printf("listener:    port %u -> %s\n",
-				       c.listeners[l].port,
-				       c.routes[c.listeners[l].route].vs);
-			kn_compiled_free(&c);
-		}
+		print_routes(&kc);
 		kn_config_free(&kc);
 	}
 	if (!kn_global_read(&m, g))

@@ -9,15 +9,46 @@
 #include "state.h"
 #include "stats.h"
 
-/* The weight each (VirtualService, subset) has in the accepted config. */
-static int configured_weight(const struct kn_compiled *c, const char *vs,
+int kn_dest_weight(const struct kn_http_route *hr, int d)
+{
+	if (hr->n_route == 1)
+		return 100;
+	return hr->route[d].has_weight ? hr->route[d].weight : 0;
+}
+
+/*
+ * The weight a (VirtualService, subset) row has in the accepted config,
+ * read straight from the config: compiling it (Maglev tables and all)
+ * only to print weights costs seconds at 10000 endpoints.
+ */
+static int configured_weight(const struct kn_config *cfg, const char *vs,
 			     const char *subset)
 {
-	for (int r = 0; r < c->n_routes; r++)
-		for (uint32_t d = 0; d < c->routes[r].n_dests; d++)
-			if (!strcmp(c->routes[r].dests[d].vs, vs) &&
-			    !strcmp(c->routes[r].dests[d].subset, subset))
-				return c->routes[r].dests[d].weight;
+	for (int i = 0; i < cfg->n_res; i++) {
+		const struct kn_resource *r = &cfg->res[i];
+		const struct kn_http_route *hr;
+		char name[2 * KANARY_NAME_LEN];
+
+		if (r->kind != KN_VIRTUALSERVICE)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", r->ns, r->name);
+		hr = kn_vs_l4_route(r);
+		if (strcmp(name, vs) || !hr)
+			continue;
+		for (int d = 0; d < hr->n_route; d++) {
+			const struct kn_destination *dst = &hr->route[d];
+			const struct kn_resource *svc;
+			const char *dname = dst->subset;
+
+			if (!dname) {
+				svc = kn_config_resolve_host(cfg, r->ns,
+							     dst->host);
+				dname = svc ? svc->name : dst->host;
+			}
+			if (!strcmp(dname, subset))
+				return kn_dest_weight(hr, d);
+		}
+	}
 	return -1;
 }
 
@@ -39,7 +70,6 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct kanary_subset_stats *per_cpu;
-	struct kn_compiled c = { 0 };
 	struct kn_config cfg;
 	struct kn_err err;
 	int have_cfg;
@@ -49,8 +79,6 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 	if (!per_cpu || !*rows)
 		goto bad;
 	have_cfg = !kn_state_read_config(pin_dir, &cfg, &err);
-	if (have_cfg && kn_compile(&cfg, &c, &err))
-		memset(&c, 0, sizeof(c));
 
 	*n = 0;
 	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
@@ -64,8 +92,10 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		if (bpf_map_lookup_elem(m->fd[KN_MAP_STATS], &i, per_cpu))
 			continue;
 		sum_cpus(per_cpu, ncpu, &r->sum);
-		r->weight =
-			configured_weight(&c, name.virtualservice, name.subset);
+		r->weight = have_cfg ?
+				    configured_weight(&cfg, name.virtualservice,
+						      name.subset) :
+				    -1;
 		slash = strchr(name.virtualservice, '/');
 		snprintf(r->ns, sizeof(r->ns), "%.*s",
 			 slash ? (int)(slash - name.virtualservice) : 0,
@@ -75,7 +105,6 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		snprintf(r->subset, sizeof(r->subset), "%s", name.subset);
 		(*n)++;
 	}
-	kn_compiled_free(&c);
 	if (have_cfg)
 		kn_config_free(&cfg);
 	free(per_cpu);

@@ -21,6 +21,10 @@ struct kn_stat_row {
 int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		  struct kn_stat_row **rows, int *n);
 void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n, bool json);
+/* A destination's configured weight, as Istio reads it (lone: 100). */
+struct kn_http_route;
+int kn_dest_weight(const struct kn_http_route *hr, int d);
+
 /* The kn_global counters summed over CPUs. */
 int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
 
