@@ -22,7 +22,12 @@
 #define TC_ACT_SHOT 2
 #define TC_ACT_REDIRECT 7
 
-enum verdict { V_PASS, V_DROP, V_FORWARD };
+enum verdict {
+	V_PASS,
+	V_DROP,
+	V_FORWARD, /* redirect to out_ifindex, MACs already set */
+	V_RESOLVE, /* tc: redirect to out_ifindex through the neighbour table */
+};
 
 static __always_inline void count_flow(const struct kanary_flow *f, __u32 len)
 {
@@ -43,10 +48,13 @@ static __always_inline void count_flow(const struct kanary_flow *f, __u32 len)
 
 /*
  * Learn the next hop of a flow once and keep it in the flow: established
- * packets then need no FIB lookup. Returns 0 when f->ifindex is usable.
+ * packets then need no FIB lookup. Returns 0 when f->ifindex is usable;
+ * otherwise *egress is the interface the route leaves by when only the
+ * neighbour is missing, or 0 when there is no route.
  */
 static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
-					    const struct pkt *p, __u32 ifindex)
+					    const struct pkt *p, __u32 ifindex,
+					    __u32 *egress)
 {
 	struct bpf_fib_lookup fib;
 	int rc;
@@ -64,7 +72,7 @@ static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
 	fib.ipv4_dst = f->daddr;
 	fib.ifindex = ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-
+	*egress = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fib.ifindex : 0;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
 	__builtin_memcpy(f->smac, fib.smac, 6);
@@ -163,6 +171,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 {
 	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f;
+	__u32 egress;
 	struct pkt p;
 	bool syn;
 	int rc;
@@ -206,14 +215,25 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			return V_DROP;
 	}
 
-	count_flow(f, len);
-	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex)) {
-		/* Neighbour not known yet: let the kernel route the rewritten
-		 * packet; that resolves it for the next one. */
-		rewrite(ctx, is_tc, &p, f);
+	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
-		return V_PASS;
+		/*
+		 * The neighbour is not known yet. XDP cannot ask for it: it
+		 * passes the packet as it came to kanary's tc program behind
+		 * it, which sends it through the kernel's neighbour table.
+		 * (The kernel's own forwarding would drop the rewritten
+		 * packet: its source is the gateway's own address.)
+		 */
+		if (!is_tc)
+			return V_PASS;
+		if (!egress)
+			return V_DROP; /* no route to the endpoint at all */
+		count_flow(f, len);
+		rewrite(ctx, is_tc, &p, f);
+		*out_ifindex = egress;
+		return V_RESOLVE;
 	}
+	count_flow(f, len);
 	rewrite(ctx, is_tc, &p, f);
 	*out_ifindex = f->ifindex;
 	return V_FORWARD;
@@ -261,6 +281,8 @@ int kanary_tc(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	case V_FORWARD:
 		return bpf_redirect(out, 0);
+	case V_RESOLVE:
+		return bpf_redirect_neigh(out, NULL, 0, 0);
 	default:
 		return TC_ACT_OK;
 	}

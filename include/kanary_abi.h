@@ -166,7 +166,7 @@ enum kanary_global_counter {
 	KANARY_G_NO_ROUTE, /* SYN to a VIP with an empty route: dropped */
 	KANARY_G_NO_ENDPOINT, /* pool empty or stale: dropped */
 	KANARY_G_SNAT_EXHAUSTED, /* no free SNAT port: dropped */
-	KANARY_G_FIB_PASS, /* neighbour unknown: handed to the kernel stack */
+	KANARY_G_FIB_PASS, /* neighbour unknown: resolved through the kernel */
 	KANARY_G_MAX,
 };
 

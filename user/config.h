@@ -165,11 +165,25 @@ struct kn_resource {
 	};
 };
 
+struct kn_index;
+
 struct kn_config {
 	int n_res;
 	struct kn_resource *res; /* in the order they were read */
 	int n_files;
 	char **files; /* names used in kn_src */
+	/*
+	 * Lookup tables over res (user/config_index.c): a cache that the
+	 * lookups below build on first use, even on a const config, and that
+	 * reading, kn_config_append, kn_config_merge and kn_config_free drop.
+	 * A config must start zeroed (or come from kn_config_read_*). Code
+	 * that adds or removes resources by hand is noticed (res or n_res
+	 * changed); code that edits a resource's kind, name, namespace,
+	 * DestinationRule host, Service selector or WorkloadEntry labels in
+	 * place must call kn_config_index_drop() before the next lookup.
+	 * Weights and the like may be edited freely.
+	 */
+	struct kn_index *index;
 };
 
 const char *kn_kind_name(enum kn_kind kind); /* "VirtualService", ... */
@@ -207,7 +221,13 @@ int kn_config_write(const struct kn_config *cfg, FILE *f);
 
 void kn_config_free(struct kn_config *cfg);
 
-/* Lookups; ns NULL means any namespace. NULL when absent. */
+/* Free cfg's lookup tables (kn_config.index); the next lookup rebuilds. */
+void kn_config_index_drop(struct kn_config *cfg);
+
+/*
+ * Lookups; ns NULL means any namespace. NULL when absent. The first
+ * matching resource in cfg->res order, in O(1) through cfg->index.
+ */
 struct kn_resource *kn_config_find(const struct kn_config *cfg,
 				   enum kn_kind kind, const char *ns,
 				   const char *name);

@@ -92,23 +92,21 @@ static int attach_tc(struct kn_iface *it, int prog_fd)
 	return 0;
 }
 
+/*
+ * Every mode has the tc program on clsact ingress; xdp modes put the XDP
+ * program in front of it, and the tc one then only sees what XDP passes
+ * (the packets whose neighbour must first be resolved, and foreign ones).
+ */
 static void detach(const char *pin_dir, const struct kn_iface *it,
 		   enum kn_mode mode)
 {
-	if (mode == KN_MODE_TC) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
-			    .priority = KN_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
+		    .priority = KN_TC_PRIO);
 
-		bpf_tc_detach(&hook, &to);
-		if (it->made_qdisc) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-	} else {
+	if (mode != KN_MODE_TC) {
 		char path[512];
-
 		int fd;
 
 		/*
@@ -124,33 +122,37 @@ static void detach(const char *pin_dir, const struct kn_iface *it,
 		}
 		unlink(path);
 	}
+	bpf_tc_detach(&hook, &to);
+	if (it->made_qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
 }
 
 int kn_attached(const char *pin_dir, const struct kn_iface *it,
 		enum kn_mode mode)
 {
-	if (mode == KN_MODE_TC) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
-			    .priority = KN_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
+		    .priority = KN_TC_PRIO);
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd, ok;
 
-		return !bpf_tc_query(&hook, &to);
-	} else {
-		struct bpf_link_info info = { 0 };
-		__u32 len = sizeof(info);
-		char path[512];
-		int fd, ok;
-
-		link_pin(pin_dir, it->name, path, sizeof(path));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			return 0;
-		ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		     info.xdp.ifindex == (__u32)it->ifindex;
-		close(fd);
-		return ok;
-	}
+	if (bpf_tc_query(&hook, &to))
+		return 0;
+	if (mode == KN_MODE_TC)
+		return 1;
+	link_pin(pin_dir, it->name, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	     info.xdp.ifindex == (__u32)it->ifindex;
+	close(fd);
+	return ok;
 }
 
 /* kanary forwards with the kernel's FIB, which refuses when forwarding is
@@ -242,7 +244,7 @@ int kn_load(const struct kn_load_opts *o)
 	struct kn_load_info li = { .mode = o->mode }, old;
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
 	struct kanary_bpf *skel;
-	int prog_fd, rc = -1;
+	int tc_fd, xdp_fd, rc = -1;
 
 	for (int i = 0; i < o->n_ifaces; i++) {
 		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
@@ -288,14 +290,14 @@ int kn_load(const struct kn_load_opts *o)
 		goto out;
 	}
 
-	prog_fd = bpf_program__fd(o->mode == KN_MODE_TC ?
-					  skel->progs.kanary_tc :
-					  skel->progs.kanary_xdp);
+	tc_fd = bpf_program__fd(skel->progs.kanary_tc);
+	xdp_fd = bpf_program__fd(skel->progs.kanary_xdp);
 	for (int i = 0; i < li.n_ifaces; i++) {
-		int err = o->mode == KN_MODE_TC ?
-				  attach_tc(&li.ifaces[i], prog_fd) :
-				  attach_xdp(o->pin_dir, &li.ifaces[i], prog_fd,
-					     o->mode);
+		int err = attach_tc(&li.ifaces[i], tc_fd);
+
+		if (!err && o->mode != KN_MODE_TC)
+			err = attach_xdp(o->pin_dir, &li.ifaces[i], xdp_fd,
+					 o->mode);
 		if (err) {
 			/* Leave nothing half-attached behind a fresh load. */
 			for (int j = 0; !reload && j <= i; j++)

@@ -292,7 +292,8 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_NO_ROUTE] = "dropped (route without destination)",
 	[KANARY_G_NO_ENDPOINT] = "dropped (no endpoint)",
 	[KANARY_G_SNAT_EXHAUSTED] = "dropped (no free SNAT port)",
-	[KANARY_G_FIB_PASS] = "to the kernel stack (neighbour unknown)",
+	[KANARY_G_FIB_PASS] =
+		"neighbour unknown (XDP: passed to tc; tc: sent via the neighbour table)",
 };
 
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */

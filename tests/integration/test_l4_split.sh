@@ -20,6 +20,14 @@ n101=$(count_of resnet101 <<<"$out")
 check "$MODE: 100/0 sends 200 of 200 to resnet50 (got $n50, resnet101 $n101)" \
 	test "$n50" -eq 200 -a "$n101" -eq 0
 
+# Endpoints the gateway has never talked to: kanary must resolve their
+# neighbours itself (tc: bpf_redirect_neigh; xdp: via its tc program).
+gw ip neigh flush all
+out=$(endpoints 60)
+check "$MODE: with no neighbour known, both resnet50 endpoints answer ($(echo $out))" \
+	test "$(awk '$2 == "198.18.1.2" || $2 == "198.18.2.2" { n++ } END { print n + 0 }' <<<"$out")" -eq 2 \
+	-a "$(awk '{ n += $1 } END { print n + 0 }' <<<"$out")" -eq 60
+
 # 70/30, applying only the new VirtualService: the rest is remembered.
 check "$MODE: apply only virtualservice-weight-70.yaml" \
 	kanary apply -f "$LAB_DIR/virtualservice-weight-70.yaml"
@@ -33,7 +41,7 @@ check "$MODE: resnet101 share within 27-33 % (got $n101 of 1000)" \
 # kanary, not the gateway's kernel, forwarded them: only the first packets
 # toward a neighbour not yet resolved go through the stack.
 fwd=$(kernel_forwarded)
-check "$MODE: the gateway kernel forwarded almost nothing ($fwd packets for 1200 connections)" \
+check "$MODE: the gateway kernel forwarded almost nothing ($fwd packets for 1260 connections)" \
 	test "$fwd" -lt 100
 
 # The counters agree with what the clients saw.
@@ -46,7 +54,7 @@ assert vs["name"] == "image-classifier", vs
 subs = {s["name"]: s for s in vs["subsets"]}
 assert subs["resnet50"]["weight"] == 70 and subs["resnet101"]["weight"] == 30
 assert subs["resnet101"]["connections"] == int(sys.argv[2]), subs
-assert subs["resnet50"]["connections"] == 200 + int(sys.argv[3]), subs
+assert subs["resnet50"]["connections"] == 260 + int(sys.argv[3]), subs
 assert all(s["packets"] > 0 and s["bytes"] > 0 for s in subs.values())
 ' "$json" "$n101" "$n50"
 
