@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# HTTP through the lab, side by side: wrk from the client namespace against
+#
+#   direct       the client talks to ep1 (198.18.1.2:8501) itself; the gateway
+#                only forwards with its kernel (no kanary): the limit
+#   kanary-xdp   kanary loaded in xdp mode, client -> VIP 198.18.0.1:80, 70/30
+#   kanary-tc    the same in tc mode
+#   nginx        nginx reverse proxy on the gateway, VIP:80, weights 35/35/30
+#   haproxy      HAProxy the same
+#
+# each with keep-alive and with a new connection per request (wrk -H
+# 'Connection: close'), in R rounds with the case order rotated every round;
+# medians over rounds and per-round ratios.  The endpoints are nginx (one
+# worker each, answering from memory), not the Python model server.
+#
+#   scripts/bench_http.sh [--quick] [--out DIR] [--rounds N] [--duration S]
+#                         [--connections N] [--proxy-workers N] [--cases A,B]
+#
+# Writes DIR/http.tsv, http.md, http.png, http-rounds.tsv (every run) and
+# http-raw/ (wrk's own output); prints the table (markdown) on stdout,
+# progress on stderr.  --quick: 1 round of 1 s runs (the smoke test).
+# Needs root.  Everything it starts (lab namespaces, servers, proxies, kanary,
+# pins, state, sysctl) is undone on exit, also on failure or Ctrl-C.
+# Exit status: 0, or 1 when a case could not be set up or a wrk run failed;
+# runs with socket errors or non-2xx answers are flagged, not fatal.
+# docs/bench-http.md explains the method and the numbers.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/scripts/bench
+LAB=$ROOT/scripts/lab.sh
+LAB_DIR=${KANARY_LAB_DIR:-$ROOT/../shared/lab}
+KANARY=${KANARY:-$ROOT/build/kanary}
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+
+OUT=$ROOT/build/bench
+ROUNDS=5 DURATION=5
+THREADS=1 CONNS=32 TIMEOUT=2s
+PROXY_WORKERS=1
+quick=0
+
+usage() { # EXIT_STATUS: 0 for --help (stdout), 2 for a usage error (stderr)
+	if [ "$1" = 0 ]; then
+		sed -n '16,17s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"
+	else
+		sed -n '16,17s/^# \{0,3\}//p' "${BASH_SOURCE[0]}" >&2
+	fi
+	exit "$1"
+}
+die() {
+	echo "bench_http: $*" >&2
+	exit 1
+}
+say() { echo "bench_http: $*" >&2; }
+
+posint() {
+	[[ $2 =~ ^[1-9][0-9]{0,5}$ ]] && return 0
+	echo "bench_http: $1 needs a positive integer, not '$2'" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--out | --rounds | --duration | --connections | --proxy-workers | --cases)
+		[ $# -ge 2 ] || die "$1 needs a value"
+		case $1 in
+		--out) OUT=$2 ;;
+		--rounds) posint "$1" "$2" && ROUNDS_SET=$2 ;;
+		--duration) posint "$1" "$2" && DURATION_SET=$2 ;;
+		--connections) posint "$1" "$2" && CONNS=$2 ;;
+		--proxy-workers) posint "$1" "$2" && PROXY_WORKERS=$2 ;;
+		--cases) IFS=, read -r -a CASES_SET <<<"$2" ;;
+		esac
+		shift
+		;;
+	-h | --help) usage 0 ;;
+	*) echo "bench_http: unknown argument '$1'" >&2 && usage 2 ;;
+	esac
+	shift
+done
+if [ "$quick" = 1 ]; then ROUNDS=1 DURATION=1; fi
+ROUNDS=${ROUNDS_SET:-$ROUNDS}
+DURATION=${DURATION_SET:-$DURATION}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, BPF)"
+for t in wrk nginx haproxy gnuplot bpftool jq curl ip nsenter; do
+	command -v "$t" >/dev/null || die "$t not found (scripts/deps.sh installs it)"
+done
+[ -n "$PYTHON" ] || die "python3 not found"
+if [ ! -x "$KANARY" ]; then
+	say "building kanary"
+	make -C "$ROOT" all >&2 || die "make failed"
+fi
+for f in gateway service destinationrule virtualservice-weight-70; do
+	[ -r "$LAB_DIR/$f.yaml" ] || die "cannot read $LAB_DIR/$f.yaml"
+done
+
+# ------------------------------------------------------------ names, cleanup
+
+PREFIX=kn-bench-$$
+PIN=/sys/fs/bpf/kanary-bench-$$
+export KANARY_STATE_ROOT=/run/kanary-bench-$$
+TMP=$(mktemp -d /tmp/kanary-bench-http.XXXXXX)
+VIP=198.18.0.1
+EP_ADDR=([1]=198.18.1.2 [2]=198.18.2.2 [3]=198.18.3.2)
+EP_VERSION=([1]=resnet50 [2]=resnet50 [3]=resnet101)
+URL_PATH=/v1/models/image_classifier
+OLD_BPF_STATS=$(sysctl -n kernel.bpf_stats_enabled)
+bpf_stats_changed=0
+lab_is_up=0
+kanary_loaded=0
+declare -A PROC_PID=() # name -> pid of a server or proxy we started
+failed=0
+
+# stop_proc NAME: TERM (nginx's master stops its workers, then exits), wait
+# up to 3 s, then KILL it and its children of that moment.  Only our own
+# pids, which are our shell's children: "wait" reaps them.
+stop_proc() {
+	local name=$1 pid kids i
+	pid=${PROC_PID[$name]:-}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 30); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+		# shellcheck disable=SC2086
+		kill -KILL "$pid" $kids 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	unset "PROC_PID[$name]"
+}
+
+kanary_unload() {
+	[ "$kanary_loaded" = 1 ] || return 0
+	gw "$KANARY" --pin-dir "$PIN" unload >/dev/null 2>&1 ||
+		say "warning: kanary unload failed"
+	rm -rf "$PIN"
+	kanary_loaded=0
+}
+
+bpf_stats_on() {
+	if [ "$(sysctl -n kernel.bpf_stats_enabled)" != 1 ]; then
+		sysctl -qw kernel.bpf_stats_enabled=1
+		bpf_stats_changed=1
+	fi
+}
+bpf_stats_restore() {
+	[ "$bpf_stats_changed" = 1 ] || return 0
+	sysctl -qw kernel.bpf_stats_enabled="$OLD_BPF_STATS" || true
+	bpf_stats_changed=0
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	local name
+	for name in "${!PROC_PID[@]}"; do stop_proc "$name"; done
+	kanary_unload
+	bpf_stats_restore
+	rm -rf "$PIN" "$KANARY_STATE_ROOT"
+	[ "$lab_is_up" = 1 ] && bash "$LAB" down "$PREFIX"
+	if [ "$rc" != 0 ] && [ -d "$TMP" ]; then
+		mkdir -p "$OUT/http-logs" &&
+			(cd "$TMP" && find . -name '*.log' -exec cp --parents {} "$OUT/http-logs" \;) &&
+			say "logs kept in $OUT/http-logs"
+	fi
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+gw() { nsenter --net="/run/netns/$PREFIX-gw" "$@"; }
+client() { nsenter --net="/run/netns/$PREFIX-client" "$@"; }
+
+# ------------------------------------------------------------ servers
+
+render() { # TEMPLATE OUT KEY=VALUE...
+	local in=$1 out=$2 kv args=()
+	shift 2
+	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+	sed "${args[@]}" "$in" >"$out"
+	! grep -q '@[A-Z_]*@' "$out" || die "unfilled field in $out"
+}
+
+start_nginx() { # NAME NETNS CONF_TEMPLATE KEY=VALUE...
+	local name=$1 ns=$2 tpl=$3 dir=$TMP/$1
+	shift 3
+	mkdir -p "$dir/tmp"
+	render "$tpl" "$dir/nginx.conf" DIR="$dir" "$@"
+	# "ip netns exec" execs nginx: $! is the master process.
+	ip netns exec "$ns" nginx -q -c "$dir/nginx.conf" -p "$dir/" \
+		-g 'daemon off;' </dev/null >>"$dir/stdout.log" 2>&1 &
+	PROC_PID[$name]=$!
+}
+
+start_haproxy() { # NAME NETNS
+	local name=$1 ns=$2 dir=$TMP/$1
+	mkdir -p "$dir"
+	render "$BENCH/gateway-haproxy.cfg.in" "$dir/haproxy.cfg" DIR="$dir" \
+		VIP="$VIP" THREADS="$PROXY_WORKERS"
+	ip netns exec "$ns" haproxy -db -f "$dir/haproxy.cfg" \
+		</dev/null >>"$dir/stdout.log" 2>&1 &
+	PROC_PID[$name]=$!
+}
+
+# wait_http NS URL NAME: until URL answers 200 with a model version (5 s).
+wait_http() {
+	local ns=$1 url=$2 name=$3 i body
+	for i in $(seq 50); do
+		body=$(nsenter --net="/run/netns/$ns" curl -s --max-time 1 "$url" 2>/dev/null) &&
+			grep -q '"model_version":"resnet' <<<"$body" && return 0
+		if [ -n "$name" ] && ! kill -0 "${PROC_PID[$name]}" 2>/dev/null; then
+			say "$name exited; its logs:"
+			tail -n 20 "$TMP/$name"/*.log >&2 2>/dev/null
+			return 1
+		fi
+		sleep 0.1
+	done
+	say "$url did not answer from $ns within 5 s"
+	return 1
+}
+
+ep_requests() { # I: requests served so far by endpoint I (this one included)
+	ip netns exec "$PREFIX-ep$1" curl -s --max-time 2 \
+		"http://${EP_ADDR[$1]}:8501/bench_status" |
+		awk 'NR == 3 { n = $3 } END { print n + 0 }'
+}
+
+# ------------------------------------------------------------ gateway CPU
+
+proc_ticks() { # PID...: utime+stime (+ cutime+cstime) of the processes
+	local pid
+	for pid in "$@"; do
+		# fields after "(comm)": 12 utime, 13 stime, 14 cutime, 15 cstime
+		sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null || echo "x x x x x x x x x x x 0 0 0 0"
+	done | awk '{ t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
+
+proxy_pids() { # NAME: the proxy's process and its children (nginx workers)
+	local pid=${PROC_PID[$1]}
+	echo "$pid"
+	ps -o pid= --ppid "$pid" 2>/dev/null | awk '{ print $1 }' || true
+}
+
+kanary_prog_ids() {
+	gw bpftool net show -j | jq -r '[.[0].xdp[]?.id, .[0].tc[]?.id] | unique | .[]'
+}
+
+bpf_ns_runs() { # -> "run_time_ns run_cnt" summed over the attached programs
+	local id t=0 n=0 j
+	for id in $(kanary_prog_ids); do
+		j=$(bpftool prog show id "$id" --json)
+		t=$((t + $(jq '.run_time_ns // 0' <<<"$j")))
+		n=$((n + $(jq '.run_cnt // 0' <<<"$j")))
+	done
+	echo "$t $n"
+}
+
+# ------------------------------------------------------------ cases
+
+CASES=(direct kanary-xdp kanary-tc nginx haproxy)
+if [ -n "${CASES_SET+x}" ]; then
+	for c in "${CASES_SET[@]}"; do
+		[[ " ${CASES[*]} " == *" $c "* ]] || die "unknown case '$c' (${CASES[*]})"
+	done
+	CASES=("${CASES_SET[@]}")
+fi
+
+case_url() {
+	case $1 in
+	direct) echo "http://${EP_ADDR[1]}:8501$URL_PATH" ;;
+	*) echo "http://$VIP$URL_PATH" ;;
+	esac
+}
+
+case_up() {
+	case $1 in
+	direct) ;;
+	kanary-*)
+		bpf_stats_on
+		kanary_loaded=1
+		if ! gw "$KANARY" --pin-dir "$PIN" load --mode "${1#kanary-}" --vip "$VIP" \
+			--iface c0 --iface e1 --iface e2 --iface e3 >"$TMP/kanary-load.log" 2>&1 ||
+			! gw "$KANARY" --pin-dir "$PIN" apply -f "$LAB_DIR/gateway.yaml" \
+				-f "$LAB_DIR/service.yaml" -f "$LAB_DIR/destinationrule.yaml" \
+				-f "$ROOT/tests/lab/endpoints.yaml" \
+				-f "$LAB_DIR/virtualservice-weight-70.yaml" >>"$TMP/kanary-load.log" 2>&1; then
+			cat "$TMP/kanary-load.log" >&2
+			return 1
+		fi
+		[ -n "$(kanary_prog_ids)" ] || {
+			say "kanary loaded but no program is attached in $PREFIX-gw"
+			return 1
+		}
+		;;
+	nginx)
+		start_nginx gw-nginx "$PREFIX-gw" "$BENCH/gateway-nginx.conf.in" \
+			VIP="$VIP" WORKERS="$PROXY_WORKERS"
+		;;
+	haproxy) start_haproxy gw-haproxy "$PREFIX-gw" ;;
+	esac
+	local name=
+	case $1 in nginx) name=gw-nginx ;; haproxy) name=gw-haproxy ;; esac
+	wait_http "$PREFIX-client" "$(case_url "$1")" "$name"
+}
+
+case_down() {
+	case $1 in
+	kanary-*)
+		kanary_unload
+		bpf_stats_restore
+		;;
+	nginx) stop_proc gw-nginx ;;
+	haproxy) stop_proc gw-haproxy ;;
+	esac
+}
+
+cpu_mark() { # CASE -> a CPU reading: clock ticks, or "ns runs", or "na"
+	case $1 in
+	direct) echo na ;;
+	kanary-*) bpf_ns_runs ;;
+	nginx | haproxy)
+		local pids
+		mapfile -t pids < <(proxy_pids "gw-$1")
+		proc_ticks "${pids[@]}"
+		;;
+	esac
+}
+
+# host_ticks -> "busy softirq" clock ticks of the whole machine (all CPUs,
+# every process: ours and anyone else's).  busy = user nice system irq softirq.
+host_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $8; exit }' /proc/stat
+}
+
+# counters NS NAME...: the namespace's SNMP counters (TcpExt.TCPSynRetrans,
+# Tcp.RetransSegs, ...), one line, in the order asked.
+counters() {
+	local ns=$1
+	shift
+	# shellcheck disable=SC2016 # an awk program
+	nsenter --net="/run/netns/$ns" awk -v want="$*" '
+	$1 ~ /:$/ && !seen[$1]++ { for (i = 2; i <= NF; i++) name[$1, i] = $i; next }
+	$1 ~ /:$/ { for (i = 2; i <= NF; i++) v[substr($1, 1, length($1) - 1) "." name[$1, i]] = $i }
+	END { n = split(want, w, " "); for (i = 1; i <= n; i++) printf "%d ", v[w[i]]; print "" }
+	' /proc/net/netstat /proc/net/snmp
+}
+
+# tcp_marks -> "SYN retransmissions by the client, SYNs the endpoints' TIME_WAIT
+# sockets rejected (PAWS)": connects that needed a second SYN, which wrk's
+# latency (measured from the request write, after connect) does not show.
+tcp_marks() {
+	local syn paws=0 i
+	syn=$(counters "$PREFIX-client" TcpExt.TCPSynRetrans)
+	for i in 1 2 3; do
+		paws=$((paws + $(counters "$PREFIX-ep$i" TcpExt.PAWSTimewait)))
+	done
+	echo "$syn" "$paws"
+}
+
+HZ=$(getconf CLK_TCK)
+ROUNDS_TSV=$TMP/rounds.tsv
+COLS=(round case mode rps requests p50_ms p99_ms cpu_ms_per_1k errors
+	socket_errors non2xx ep1 ep2 ep3 bpf_runs_per_req bpf_ns_per_run
+	host_cpu_ms_per_1k host_softirq_ms_per_1k host_busy_pct
+	client_syn_retrans ep_paws_timewait)
+(IFS=$'\t' && echo "${COLS[*]}") >"$ROUNDS_TSV"
+
+# run_wrk ROUND CASE MODE: one measurement; appends a line to rounds.tsv.
+run_wrk() {
+	local r=$1 c=$2 mode=$3 url raw hdr=() before after hb ha tb ta t0 t1 i
+	local -a epb epa # stub_status counts its own request: hence the "- 1"
+	url=$(case_url "$c")
+	raw=$OUT/http-raw/r$r-$c-$mode.txt
+	[ "$mode" = close ] && hdr=(-H 'Connection: close')
+	for i in 1 2 3; do epb[i]=$(ep_requests "$i"); done
+	tb=$(tcp_marks)
+	before=$(cpu_mark "$c")
+	hb=$(host_ticks)
+	t0=$(date +%s%N)
+	if ! client wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout "$TIMEOUT" \
+		--latency "${hdr[@]}" "$url" >"$raw" 2>&1; then
+		say "round $r $c $mode: wrk failed: $(tail -n 1 "$raw")"
+		failed=1
+	fi
+	t1=$(date +%s%N)
+	ha=$(host_ticks)
+	after=$(cpu_mark "$c")
+	ta=$(tcp_marks)
+	for i in 1 2 3; do epa[i]=$(ep_requests "$i"); done
+	awk -v r="$r" -v c="$c" -v m="$mode" -v before="$before" -v after="$after" \
+		-v hz="$HZ" -v e1=$((epa[1] - epb[1] - 1)) -v e2=$((epa[2] - epb[2] - 1)) \
+		-v e3=$((epa[3] - epb[3] - 1)) -v hb="$hb" -v ha="$ha" -v tb="$tb" -v ta="$ta" \
+		-v wall_ns=$((t1 - t0)) -v ncpu="$(nproc)" '
+	function ms(v) {       # wrk prints 123.00us, 1.23ms, 1.23s, 1.23m
+		if (v ~ /us$/) return v / 1000
+		if (v ~ /ms$/) return v + 0
+		if (v ~ /s$/) return v * 1000
+		if (v ~ /m$/) return v * 60000
+		if (v ~ /h$/) return v * 3600000
+		return "nan"
+	}
+	/^ +50% / { p50 = ms($2) }
+	/^ +99% / { p99 = ms($2) }
+	/ requests in / { reqs = $1 }
+	/^Requests\/sec:/ { rps = $2 }
+	/Socket errors:/ { gsub(",", ""); sock = $4 + $6 + $8 + $10 }
+	/Non-2xx or 3xx responses:/ { non2xx = $NF }
+	END {
+		if (reqs == "" || rps == "") { reqs = 0; rps = "nan"; p50 = p99 = "nan"; fail = 1 }
+		cpu = "na"; runs = "na"; nsrun = "na"; hcpu = hsirq = "na"
+		split(before, b, " "); split(after, a, " ")
+		split(hb, hb_, " "); split(ha, ha_, " "); split(tb, tb_, " "); split(ta, ta_, " ")
+		k = reqs / 1000
+		if (before == "na" || reqs == 0) cpu = "na"
+		else if (c ~ /^kanary/) {
+			cpu = sprintf("%.4f", (a[1] - b[1]) / 1e6 / k)
+			if (a[2] > b[2]) {
+				runs = sprintf("%.2f", (a[2] - b[2]) / reqs)
+				nsrun = sprintf("%.1f", (a[1] - b[1]) / (a[2] - b[2]))
+			}
+		} else
+			cpu = sprintf("%.4f", (a[1] - b[1]) * 1000 / hz / k)
+		if (reqs > 0) {
+			hcpu = sprintf("%.4f", (ha_[1] - hb_[1]) * 1000 / hz / k)
+			hsirq = sprintf("%.4f", (ha_[2] - hb_[2]) * 1000 / hz / k)
+		}
+		busy = sprintf("%.0f", 100 * (ha_[1] - hb_[1]) / hz / (wall_ns / 1e9) / ncpu)
+		err = sock + non2xx + (fail ? 1 : 0)
+		printf "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n",
+			r, c, m, rps, reqs, p50, p99, cpu, err, sock, non2xx, e1, e2, e3, runs, nsrun,
+			hcpu, hsirq, busy, ta_[1] - tb_[1], ta_[2] - tb_[2]
+	}' "$raw" >>"$ROUNDS_TSV"
+	tail -n 1 "$ROUNDS_TSV" | awk -F'\t' '{
+		printf "bench_http: round %s %-10s %-9s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  gw cpu/1k %s  host cpu/1k %s (busy %s%%)  errors %s  ep %s/%s/%s  syn-retrans %s\n",
+			$1, $2, $3, $4, $6, $7, $8, $17, $19, $9, $12, $13, $14, $20 }' >&2
+}
+
+# ------------------------------------------------------------ run
+
+mkdir -p "$OUT"
+rm -rf "$OUT/http-raw" "$OUT/http-logs"
+mkdir -p "$OUT/http-raw"
+start=$(date +%s.%N)
+load_before=$(awk '{ print $1 "," $2 "," $3 }' /proc/loadavg)
+
+say "lab $PREFIX; $ROUNDS round(s) of ${DURATION} s runs, wrk -t$THREADS -c$CONNS"
+lab_is_up=1
+bash "$LAB" up "$PREFIX"
+for i in 1 2 3; do
+	start_nginx "ep$i" "$PREFIX-ep$i" "$BENCH/endpoint-nginx.conf.in" \
+		ADDR="${EP_ADDR[$i]}" VERSION="${EP_VERSION[$i]}" WORKERS=1
+done
+for i in 1 2 3; do
+	wait_http "$PREFIX-ep$i" "http://${EP_ADDR[$i]}:8501$URL_PATH" "ep$i" ||
+		die "endpoint server ep$i did not start"
+done
+
+n=${#CASES[@]}
+for r in $(seq "$ROUNDS"); do
+	for k in $(seq 0 $((n - 1))); do
+		c=${CASES[$(((k + r - 1) % n))]}
+		case_up "$c" || die "round $r: could not set up case $c"
+		if [ $((r % 2)) = 1 ]; then modes=(keepalive close); else modes=(close keepalive); fi
+		for m in "${modes[@]}"; do run_wrk "$r" "$c" "$m"; done
+		case_down "$c"
+	done
+done
+
+cp "$ROUNDS_TSV" "$OUT/http-rounds.tsv"
+elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')
+"$PYTHON" "$BENCH/http_report.py" --rounds-tsv "$OUT/http-rounds.tsv" --out "$OUT" \
+	--params "rounds=$ROUNDS duration=${DURATION}s threads=$THREADS connections=$CONNS timeout=$TIMEOUT proxy_workers=$PROXY_WORKERS quick=$quick elapsed=${elapsed}s loadavg_before=$load_before loadavg_after=$(awk '{ print $1 "," $2 "," $3 }' /proc/loadavg)"
+if gnuplot -e 'set terminal' 2>&1 | grep -qw pngcairo; then term=pngcairo; else term=png; fi
+gnuplot -e "datafile='$OUT/http-plot.dat'; outfile='$OUT/http.png'; term='$term'; subtitle='$ROUNDS round(s) x ${DURATION} s, wrk -t$THREADS -c$CONNS; bars: median, whiskers: min-max'" \
+	"$BENCH/http.gp" || die "gnuplot failed"
+say "done in ${elapsed} s: $OUT/http.tsv, http.md, http.png, http-rounds.tsv"
+[ "$failed" = 0 ] || die "some wrk runs failed (see above and $OUT/http-raw)"
