@@ -3,10 +3,18 @@
 #
 #   direct       the client talks to ep1 (198.18.1.2:8501) itself; the gateway
 #                only forwards with its kernel (no kanary): the limit
-#   kanary-xdp   kanary loaded in xdp mode, client -> VIP 198.18.0.1:80, 70/30
+#   kanary-xdp   kanary loaded in xdp mode, client -> VIP 198.18.0.1:80
 #   kanary-tc    the same in tc mode
-#   nginx        nginx reverse proxy on the gateway, VIP:80, weights 35/35/30
+#   nginx        nginx reverse proxy on the gateway, VIP:80
 #   haproxy      HAProxy the same
+#
+# --backends one (default): every case ends on ep1 alone, as direct does
+#   (kanary: the lab's 100/0 with ep1 the only resnet50 endpoint; the
+#   proxies: ep1 their only upstream), so that the cases differ only by what
+#   the gateway does. On 2 cores, three busy endpoint workers against
+#   direct's one would measure the scheduler, not the gateway.
+# --backends split: the lab's 70/30 over ep1, ep2 (resnet50) and ep3
+#   (resnet101); the proxies with weights 35/35/30.
 #
 # each with keep-alive and with a new connection per request (wrk -H
 # 'Connection: close'), in R rounds with the case order rotated every round;
@@ -15,6 +23,7 @@
 #
 #   scripts/bench_http.sh [--quick] [--out DIR] [--rounds N] [--duration S]
 #                         [--connections N] [--proxy-workers N] [--cases A,B]
+#                         [--backends one|split]
 #
 # Writes DIR/http.tsv, http.md, http.png, http-rounds.tsv (every run) and
 # http-raw/ (wrk's own output); prints the table (markdown) on stdout,
@@ -37,6 +46,7 @@ OUT=$ROOT/build/bench
 ROUNDS=5 DURATION=5
 THREADS=1 CONNS=32 TIMEOUT=2s
 PROXY_WORKERS=1
+BACKENDS=one
 quick=0
 
 usage() { # EXIT_STATUS: 0 for --help (stdout), 2 for a usage error (stderr)
@@ -61,7 +71,7 @@ posint() {
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
-	--out | --rounds | --duration | --connections | --proxy-workers | --cases)
+	--out | --rounds | --duration | --connections | --proxy-workers | --cases | --backends)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--out) OUT=$2 ;;
@@ -70,6 +80,13 @@ while [ $# -gt 0 ]; do
 		--connections) posint "$1" "$2" && CONNS=$2 ;;
 		--proxy-workers) posint "$1" "$2" && PROXY_WORKERS=$2 ;;
 		--cases) IFS=, read -r -a CASES_SET <<<"$2" ;;
+		--backends)
+			case $2 in one | split) BACKENDS=$2 ;; *)
+				echo "bench_http: --backends is one or split" >&2
+				exit 2
+				;;
+			esac
+			;;
 		esac
 		shift
 		;;
@@ -186,6 +203,10 @@ render() { # TEMPLATE OUT KEY=VALUE...
 	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
 	sed "${args[@]}" "$in" >"$out"
 	! grep -q '@[A-Z_]*@' "$out" || die "unfilled field in $out"
+	# A gateway proxy in --backends one: ep1 is its only upstream.
+	if [ "$BACKENDS" = one ] && [[ $in == */gateway-* ]]; then
+		sed -i '/198\.18\.[23]\.2:8501/d' "$out"
+	fi
 }
 
 start_nginx() { # NAME NETNS CONF_TEMPLATE KEY=VALUE...
@@ -272,6 +293,25 @@ if [ -n "${CASES_SET+x}" ]; then
 	CASES=("${CASES_SET[@]}")
 fi
 
+# What kanary is given: the lab's endpoints and 70/30, or (--backends one)
+# the lab's 100/0 with ep1 as the only resnet50 endpoint.
+endpoints_file() {
+	if [ "$BACKENDS" = split ]; then
+		echo "$ROOT/tests/lab/endpoints.yaml"
+		return
+	fi
+	awk 'BEGIN { RS = "---\n"; ORS = "---\n" } !/198\.18\.2\.2/' \
+		"$ROOT/tests/lab/endpoints.yaml" >"$TMP/endpoints-one.yaml"
+	echo "$TMP/endpoints-one.yaml"
+}
+vs_file() {
+	if [ "$BACKENDS" = split ]; then
+		echo virtualservice-weight-70.yaml
+	else
+		echo virtualservice-weight-100.yaml
+	fi
+}
+
 case_url() {
 	case $1 in
 	direct) echo "http://${EP_ADDR[1]}:8501$URL_PATH" ;;
@@ -289,8 +329,8 @@ case_up() {
 			--iface c0 --iface e1 --iface e2 --iface e3 >"$TMP/kanary-load.log" 2>&1 ||
 			! gw "$KANARY" --pin-dir "$PIN" apply -f "$LAB_DIR/gateway.yaml" \
 				-f "$LAB_DIR/service.yaml" -f "$LAB_DIR/destinationrule.yaml" \
-				-f "$ROOT/tests/lab/endpoints.yaml" \
-				-f "$LAB_DIR/virtualservice-weight-70.yaml" >>"$TMP/kanary-load.log" 2>&1; then
+				-f "$(endpoints_file)" \
+				-f "$LAB_DIR/$(vs_file)" >>"$TMP/kanary-load.log" 2>&1; then
 			cat "$TMP/kanary-load.log" >&2
 			return 1
 		fi
@@ -476,7 +516,7 @@ done
 cp "$ROUNDS_TSV" "$OUT/http-rounds.tsv"
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')
 "$PYTHON" "$BENCH/http_report.py" --rounds-tsv "$OUT/http-rounds.tsv" --out "$OUT" \
-	--params "rounds=$ROUNDS duration=${DURATION}s threads=$THREADS connections=$CONNS timeout=$TIMEOUT proxy_workers=$PROXY_WORKERS quick=$quick elapsed=${elapsed}s loadavg_before=$load_before loadavg_after=$(awk '{ print $1 "," $2 "," $3 }' /proc/loadavg)"
+	--params "backends=$BACKENDS rounds=$ROUNDS duration=${DURATION}s threads=$THREADS connections=$CONNS timeout=$TIMEOUT proxy_workers=$PROXY_WORKERS quick=$quick elapsed=${elapsed}s loadavg_before=$load_before loadavg_after=$(awk '{ print $1 "," $2 "," $3 }' /proc/loadavg)"
 if gnuplot -e 'set terminal' 2>&1 | grep -qw pngcairo; then term=pngcairo; else term=png; fi
 gnuplot -e "datafile='$OUT/http-plot.dat'; outfile='$OUT/http.png'; term='$term'; subtitle='$ROUNDS round(s) x ${DURATION} s, wrk -t$THREADS -c$CONNS; bars: median, whiskers: min-max'" \
 	"$BENCH/http.gp" || die "gnuplot failed"

@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--params", default="")
     a = ap.parse_args()
+    params = dict(p.split("=", 1) for p in a.params.split() if "=" in p)
+    # --backends one: every case ends on ep1 alone, as direct does.
+    split_default = (1.0, 0.0, 0.0) if params.get("backends") == "one" else SPLIT_DEFAULT
 
     with open(a.rounds_tsv) as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -86,7 +89,7 @@ def main():
             eps = [sum(int(x[f"ep{i}"]) for x in rs) for i in (1, 2, 3)]
             tot = sum(eps)
             share = [e / tot if tot else 0.0 for e in eps]
-            want = SPLIT.get(case, SPLIT_DEFAULT)
+            want = SPLIT.get(case, split_default)
             # per connection (kanary) with few connections the split is coarse:
             # only flag an endpoint that should get traffic and got none, or
             # one that should get none and got some.
@@ -159,10 +162,9 @@ def main():
             )
 
     md = []
-    params = dict(p.split("=", 1) for p in a.params.split() if "=" in p)
     nrounds = max((t["n"] for t in table), default=0)
     md.append(
-        f"HTTP through the lab, medians of {nrounds} round(s) "
+        f"HTTP through the lab ({'every case on ep1 alone, as direct' if params.get('backends') == 'one' else 'the 70/30 split over three endpoints'}), medians of {nrounds} round(s) "
         f"(wrk -t{params.get('threads', '?')} -c{params.get('connections', '?')} "
         f"-d{params.get('duration', '?')} --latency; case order rotated every round"
         + ("; **--quick: smoke sizes, not for reading**" if params.get("quick") == "1" else "")
