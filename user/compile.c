@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "config_index.h"
 #include "maglev.h"
 #include "weights.h"
 
@@ -45,13 +46,37 @@ struct kn_http_route *kn_vs_l4_route(const struct kn_resource *vs)
 	return vs->vs.n_http ? &vs->vs.http[0] : NULL;
 }
 
-static int add_endpoint(struct kn_compiled *c, uint32_t addr, uint16_t port)
+/*
+ * add_endpoint's (addr, port) -> endpoint table, for one kn_compile:
+ * endpoint + 1 (0: empty) in twice as many slots as there can be
+ * endpoints, probed linearly.
+ */
+#define EP_SLOTS (2 * KANARY_MAX_ENDPOINTS)
+_Static_assert(!(EP_SLOTS & (EP_SLOTS - 1)), "EP_SLOTS: a power of 2");
+
+struct ep_table {
+	int32_t *slot; /* allocated by the first add_endpoint */
+};
+
+static unsigned int ep_hash(uint32_t addr, uint16_t port)
+{
+	return ((uint64_t)addr << 16 | port) * 0x9e3779b97f4a7c15ULL >> 40;
+}
+
+static int add_endpoint(struct kn_compiled *c, struct ep_table *t,
+			uint32_t addr, uint16_t port)
 {
 	struct kn_cendpoint *e;
+	unsigned int i;
 
-	for (int i = 0; i < c->n_eps; i++)
-		if (c->eps[i].addr == addr && c->eps[i].port == port)
-			return i;
+	if (!t->slot && !(t->slot = calloc(EP_SLOTS, sizeof(*t->slot))))
+		return -1;
+	for (i = ep_hash(addr, port) & (EP_SLOTS - 1); t->slot[i];
+	     i = (i + 1) & (EP_SLOTS - 1)) {
+		e = &c->eps[t->slot[i] - 1];
+		if (e->addr == addr && e->port == port)
+			return t->slot[i] - 1;
+	}
 	if (c->n_eps >= KANARY_MAX_ENDPOINTS)
 		return -1;
 	e = PUSH(c->eps, c->n_eps);
@@ -59,6 +84,7 @@ static int add_endpoint(struct kn_compiled *c, uint32_t addr, uint16_t port)
 		return -1;
 	e->addr = addr;
 	e->port = port;
+	t->slot[i] = c->n_eps;
 	return c->n_eps - 1;
 }
 
@@ -73,9 +99,13 @@ static const struct kn_service_port *service_port(const struct kn_resource *svc,
 	return NULL;
 }
 
-/* Build the pool of one destination: its endpoints and Maglev table. */
+/*
+ * Build the pool of one destination: its endpoints and Maglev table. The
+ * endpoints are the Service's (from the config's index) that are in the
+ * subset, in the order they were read.
+ */
 static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
-		      const struct kn_resource *svc,
+		      struct ep_table *et, const struct kn_resource *svc,
 		      const struct kn_subset *subset,
 		      const struct kn_service_port *sp,
 		      const struct kn_destination *d, struct kn_err *err)
@@ -83,7 +113,8 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 	uint64_t ids[KANARY_MAX_POOL_ENDPOINTS];
 	uint32_t local[KANARY_MAGLEV_SIZE];
 	struct kn_cpool *pool;
-	int n = 0;
+	const int *wes;
+	int n = 0, n_wes;
 
 	if (c->n_pools >= KANARY_MAX_POOLS)
 		return fail(err, &d->src, "more than %d pools",
@@ -92,18 +123,18 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 	if (!pool)
 		return fail(err, NULL, "out of memory");
 
-	for (int i = 0; i < cfg->n_res; i++) {
-		const struct kn_resource *we = &cfg->res[i];
+	wes = kn_index_endpoints(cfg, svc, &n_wes);
+	for (int i = 0; i < n_wes; i++) {
+		const struct kn_resource *we = &cfg->res[wes[i]];
 		int ep;
 
-		if (we->kind != KN_WORKLOADENTRY ||
-		    !kn_config_is_endpoint(svc, subset, we))
+		if (!kn_config_is_endpoint(svc, subset, we))
 			continue;
 		if (n >= KANARY_MAX_POOL_ENDPOINTS)
 			return fail(err, &d->src,
 				    "more than %d endpoints in one subset",
 				    KANARY_MAX_POOL_ENDPOINTS);
-		ep = add_endpoint(c, we->we.addr,
+		ep = add_endpoint(c, et, we->we.addr,
 				  htons(kn_workloadentry_port(&we->we, sp)));
 		if (ep < 0)
 			return fail(err, &we->src, "more than %d endpoints",
@@ -134,7 +165,7 @@ static const struct kn_subset *find_subset(const struct kn_resource *dr,
 }
 
 static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
-			 const struct kn_resource *vs,
+			 struct ep_table *et, const struct kn_resource *vs,
 			 const struct kn_http_route *hr, struct kn_err *err)
 {
 	int32_t weights[KANARY_MAX_DESTS];
@@ -180,7 +211,7 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 				return fail(err, &d->src, "unknown subset %s",
 					    d->subset);
 		}
-		pool = build_pool(cfg, c, svc, subset, sp, d, err);
+		pool = build_pool(cfg, c, et, svc, subset, sp, d, err);
 		if (pool < 0)
 			return -1;
 		cd->pool = pool;
@@ -255,6 +286,7 @@ int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	       struct kn_err *err)
 {
 	struct kn_compiled c = { 0 };
+	struct ep_table et = { 0 };
 
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *vs = &cfg->res[i];
@@ -266,13 +298,15 @@ int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 		hr = kn_vs_l4_route(vs);
 		if (!hr)
 			continue;
-		route = compile_route(cfg, &c, vs, hr, err);
+		route = compile_route(cfg, &c, &et, vs, hr, err);
 		if (route < 0 || add_listeners(cfg, &c, vs, route, err))
 			goto bad;
 	}
+	free(et.slot);
 	*out = c;
 	return 0;
 bad:
+	free(et.slot);
 	kn_compiled_free(&c);
 	return -1;
 }

@@ -2,12 +2,14 @@
 /*
  * The config model's life cycle and lookups: freeing, moving resources
  * between configs (append, merge) with the file names they point to, and
- * the name resolution shared by the validator and the compiler.
+ * the name resolution shared by the validator and the compiler, through
+ * the lookup tables of config_index.c.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "config_index.h"
 #include "yaml_tree.h"
 
 const char *kn_kind_name(enum kn_kind kind)
@@ -171,6 +173,7 @@ void kn_config_free(struct kn_config *cfg)
 
 	if (!cfg)
 		return;
+	kn_config_index_drop(cfg);
 	for (i = 0; i < cfg->n_res; i++)
 		kn_resource_free(&cfg->res[i]);
 	free(cfg->res);
@@ -246,6 +249,7 @@ static void kn_src_adopt(struct kn_src *src, void *arg)
 /* Free upd's containers once its resources have moved out. */
 static void kn_config_empty(struct kn_config *upd)
 {
+	kn_config_index_drop(upd);
 	free(upd->res);
 	kn_strv_free(upd->n_files, upd->files);
 	memset(upd, 0, sizeof(*upd));
@@ -260,6 +264,7 @@ void kn_config_append(struct kn_config *base, struct kn_config *upd)
 		kn_config_empty(upd);
 		return;
 	}
+	kn_config_index_drop(base);
 	base->res = kn_yt_xreallocarray(base->res, base->n_res + upd->n_res,
 					sizeof(*base->res));
 	for (i = 0; i < upd->n_res; i++) {
@@ -275,19 +280,6 @@ static bool kn_str_eq(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return !strcmp(a, b);
-}
-
-static int kn_config_index(const struct kn_config *cfg,
-			   const struct kn_resource *r)
-{
-	int i;
-
-	for (i = 0; i < cfg->n_res; i++)
-		if (cfg->res[i].kind == r->kind &&
-		    kn_str_eq(cfg->res[i].ns, r->ns) &&
-		    kn_str_eq(cfg->res[i].name, r->name))
-			return i;
-	return -1;
 }
 
 struct kn_file_use {
@@ -325,13 +317,20 @@ static void kn_config_prune_files(struct kn_config *cfg)
 	cfg->n_files = kept;
 }
 
+/*
+ * The name tables of base's index follow the merge (a replaced resource
+ * keeps its key, an appended one is added), so that each resource of upd
+ * is looked up in O(1); the whole index is dropped at the end, since
+ * what else it holds depends on the resources' contents.
+ */
 void kn_config_merge(struct kn_config *base, struct kn_config *upd)
 {
 	struct kn_resource *r;
 	int i, at;
 
+	kn_config_index_drop(base);
 	for (i = 0; i < upd->n_res; i++) {
-		at = kn_config_index(base, &upd->res[i]);
+		at = kn_index_same(base, &upd->res[i]);
 		if (at >= 0) {
 			r = &base->res[at];
 			kn_resource_free(r);
@@ -342,7 +341,10 @@ void kn_config_merge(struct kn_config *base, struct kn_config *upd)
 		}
 		*r = upd->res[i];
 		kn_resource_srcs(r, kn_src_adopt, base);
+		if (at < 0)
+			kn_index_appended(base, base->n_res - 1);
 	}
+	kn_config_index_drop(base);
 	kn_config_empty(upd);
 	kn_config_prune_files(base);
 }
@@ -354,16 +356,9 @@ struct kn_resource *kn_config_find(const struct kn_config *cfg,
 				   enum kn_kind kind, const char *ns,
 				   const char *name)
 {
-	struct kn_resource *r;
-	int i;
+	int at = kn_index_find(cfg, kind, ns, name);
 
-	for (i = 0; i < cfg->n_res; i++) {
-		r = &cfg->res[i];
-		if (r->kind == kind && kn_str_eq(r->name, name) &&
-		    (!ns || kn_str_eq(r->ns, ns)))
-			return r;
-	}
-	return NULL;
+	return at < 0 ? NULL : &cfg->res[at];
 }
 
 /*
@@ -401,19 +396,13 @@ struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
 	return kn_config_find(cfg, KN_SERVICE, svc_ns, name);
 }
 
+/* The first DestinationRule r with resolve_host(r->ns, r->dr.host) == svc. */
 struct kn_resource *kn_config_destrule_for(const struct kn_config *cfg,
 					   const struct kn_resource *svc)
 {
-	struct kn_resource *r;
-	int i;
+	int at = kn_index_destrule(cfg, svc);
 
-	for (i = 0; i < cfg->n_res; i++) {
-		r = &cfg->res[i];
-		if (r->kind == KN_DESTINATIONRULE &&
-		    kn_config_resolve_host(cfg, r->ns, r->dr.host) == svc)
-			return r;
-	}
-	return NULL;
+	return at < 0 ? NULL : &cfg->res[at];
 }
 
 bool kn_labels_match(const struct kn_labels *sel,

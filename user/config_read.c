@@ -938,6 +938,7 @@ static struct kn_resource *kn_rd_new_resource(struct kn_config *cfg)
 {
 	struct kn_resource *r;
 
+	kn_config_index_drop(cfg);
 	cfg->res = kn_yt_xreallocarray(cfg->res, cfg->n_res + 1,
 				       sizeof(*cfg->res));
 	r = &cfg->res[cfg->n_res++];

@@ -7,6 +7,8 @@
  *
  * Checks run resource by resource in read order and stop at the first
  * problem, so the message names the first offending line of the input.
+ * Lookups go through the config's index (config_index.c), so that the
+ * whole check is about linear in the number of resources.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_index.h"
 #include "kanary_abi.h"
+#include "yaml_tree.h"
 
 static int kn_va_error(struct kn_err *err, const struct kn_src *src,
 		       const char *fmt, ...)
@@ -37,34 +41,21 @@ static int kn_va_error(struct kn_err *err, const struct kn_src *src,
 	return -1;
 }
 
-static bool kn_va_streq(const char *a, const char *b)
-{
-	return a && b ? !strcmp(a, b) : a == b;
-}
-
-static bool kn_va_same(const struct kn_resource *a, const struct kn_resource *b)
-{
-	return a->kind == b->kind && kn_va_streq(a->ns, b->ns) &&
-	       kn_va_streq(a->name, b->name);
-}
-
-/* Reading appends, so two files may well define the same resource. */
+/*
+ * Reading appends, so two files may well define the same resource. The
+ * message names the first one with the same kind, namespace and name.
+ */
 static int kn_va_unique(const struct kn_config *cfg, int i, struct kn_err *err)
 {
 	const struct kn_resource *r = &cfg->res[i], *q;
-	int j;
+	int j = kn_index_same(cfg, r);
 
-	for (j = 0; j < i; j++) {
-		q = &cfg->res[j];
-		if (kn_va_same(r, q))
-			return kn_va_error(err, &r->src,
-					   "duplicate %s %s/%s (also at %s:%d)",
-					   kn_kind_name(r->kind), r->ns,
-					   r->name,
-					   q->src.file ? q->src.file : "?",
-					   q->src.line);
-	}
-	return 0;
+	if (j < 0 || j >= i)
+		return 0;
+	q = &cfg->res[j];
+	return kn_va_error(err, &r->src, "duplicate %s %s/%s (also at %s:%d)",
+			   kn_kind_name(r->kind), r->ns, r->name,
+			   q->src.file ? q->src.file : "?", q->src.line);
 }
 
 /* "a=1,b=2" for messages; selector first, then the subset's labels. */
@@ -138,15 +129,17 @@ static int kn_va_workloadentry(const struct kn_config *cfg,
 			       const struct kn_resource *we, struct kn_err *err)
 {
 	const struct kn_resource *svc, *some = NULL;
+	const int *svcs = NULL;
+	int i, j, n = 0;
 	bool found;
-	int i, j;
 
+	if (we->we.n_ports)
+		svcs = kn_index_services(cfg, we, &n);
 	for (i = 0; i < we->we.n_ports; i++) {
 		found = false;
-		for (j = 0; j < cfg->n_res && !found; j++) {
-			svc = &cfg->res[j];
-			if (!kn_config_is_endpoint(svc, NULL, we))
-				continue;
+		/* The Services it is an endpoint of, in order. */
+		for (j = 0; j < n && !found; j++) {
+			svc = &cfg->res[svcs[j]];
 			some = svc;
 			found = kn_va_svc_has_port_name(svc,
 							we->we.ports[i].name);
@@ -188,25 +181,42 @@ static bool kn_va_mesh(const char *ref)
 	return !strcmp(ref, "mesh");
 }
 
-static bool kn_va_binds(const struct kn_config *cfg,
-			const struct kn_resource *vs,
-			const struct kn_resource *gw)
+/*
+ * For each Gateway (by position), the first VirtualService that binds it,
+ * n_res when none: what kn_va_gateways would find looking at every
+ * VirtualService before its own for one that binds the same Gateway.
+ * Freed by the caller.
+ */
+static int *kn_va_binders(const struct kn_config *cfg)
 {
-	int i;
+	const struct kn_resource *vs, *gw;
+	int *first, i, j;
 
-	for (i = 0; i < vs->vs.n_gateways; i++)
-		if (!kn_va_mesh(vs->vs.gateways[i]) &&
-		    kn_va_gateway(cfg, vs, vs->vs.gateways[i]) == gw)
-			return true;
-	return false;
+	first = kn_yt_xcalloc(cfg->n_res, sizeof(*first));
+	for (i = 0; i < cfg->n_res; i++)
+		first[i] = cfg->n_res;
+	for (i = 0; i < cfg->n_res; i++) {
+		vs = &cfg->res[i];
+		if (vs->kind != KN_VIRTUALSERVICE)
+			continue;
+		for (j = 0; j < vs->vs.n_gateways; j++) {
+			if (kn_va_mesh(vs->vs.gateways[j]))
+				continue;
+			gw = kn_va_gateway(cfg, vs, vs->vs.gateways[j]);
+			if (gw && first[gw - cfg->res] > i)
+				first[gw - cfg->res] = i;
+		}
+	}
+	return first;
 }
 
 /*
  * kanary picks a route from the first packets of a connection to a port,
  * before any Host header: one VirtualService per gateway port at most.
+ * binders: from kn_va_binders.
  */
 static int kn_va_gateways(const struct kn_config *cfg, int at,
-			  struct kn_err *err)
+			  const int *binders, struct kn_err *err)
 {
 	const struct kn_resource *vs = &cfg->res[at], *gw, *other;
 	const char *ref;
@@ -222,11 +232,9 @@ static int kn_va_gateways(const struct kn_config *cfg, int at,
 				err, &vs->src,
 				"VirtualService %s: unknown gateway '%s'",
 				vs->name, ref);
-		for (j = 0; j < at; j++) {
+		j = binders[gw - cfg->res];
+		if (j < at && gw->gw.n_servers) {
 			other = &cfg->res[j];
-			if (other->kind != KN_VIRTUALSERVICE ||
-			    !gw->gw.n_servers || !kn_va_binds(cfg, other, gw))
-				continue;
 			return kn_va_error(
 				err, &vs->src,
 				"VirtualService %s: Gateway %s/%s port %u is already bound to VirtualService %s (%s:%d); kanary routes at L4 and cannot tell them apart by Host",
@@ -304,10 +312,13 @@ static int kn_va_endpoints(const struct kn_config *cfg,
 			   const struct kn_destination *d, struct kn_err *err)
 {
 	char sel[512], what[256];
-	int i;
+	const int *eps;
+	int i, n;
 
-	for (i = 0; i < cfg->n_res; i++)
-		if (kn_config_is_endpoint(svc, subset, &cfg->res[i]))
+	/* An endpoint of the subset is one of the Service's. */
+	eps = kn_index_endpoints(cfg, svc, &n);
+	for (i = 0; i < n; i++)
+		if (kn_config_is_endpoint(svc, subset, &cfg->res[eps[i]]))
 			return 0;
 	if (subset)
 		snprintf(what, sizeof(what), "subset %s of %s", subset->name,
@@ -381,13 +392,13 @@ static int kn_va_weights(const struct kn_http_route *h, struct kn_err *err)
 }
 
 static int kn_va_virtualservice(const struct kn_config *cfg, int at,
-				struct kn_err *err)
+				const int *binders, struct kn_err *err)
 {
 	const struct kn_resource *vs = &cfg->res[at];
 	const struct kn_http_route *h;
 	int i, j;
 
-	if (kn_va_gateways(cfg, at, err))
+	if (kn_va_gateways(cfg, at, binders, err))
 		return -1;
 	for (i = 0; i < vs->vs.n_http; i++) {
 		h = &vs->vs.http[i];
@@ -404,11 +415,13 @@ int kn_config_validate(const struct kn_config *cfg, struct kn_err *err)
 {
 	const struct kn_resource *r;
 	struct kn_err dummy;
-	int i, ret;
+	int *binders;
+	int i, ret = 0;
 
 	if (!err)
 		err = &dummy;
-	for (i = 0; i < cfg->n_res; i++) {
+	binders = kn_va_binders(cfg);
+	for (i = 0; i < cfg->n_res && !ret; i++) {
 		r = &cfg->res[i];
 		ret = kn_va_unique(cfg, i, err);
 		if (!ret && r->kind == KN_DESTINATIONRULE)
@@ -416,9 +429,8 @@ int kn_config_validate(const struct kn_config *cfg, struct kn_err *err)
 		else if (!ret && r->kind == KN_WORKLOADENTRY)
 			ret = kn_va_workloadentry(cfg, r, err);
 		else if (!ret && r->kind == KN_VIRTUALSERVICE)
-			ret = kn_va_virtualservice(cfg, i, err);
-		if (ret)
-			return -1;
+			ret = kn_va_virtualservice(cfg, i, binders, err);
 	}
-	return 0;
+	free(binders);
+	return ret ? -1 : 0;
 }
