@@ -99,6 +99,14 @@ static const struct kn_service_port *service_port(const struct kn_resource *svc,
 	return NULL;
 }
 
+static bool in_pool(const struct kn_cpool *pool, int n, int ep)
+{
+	for (int i = 0; i < n; i++)
+		if (pool->endpoints[i] == (uint32_t)ep)
+			return true;
+	return false;
+}
+
 /*
  * Build the pool of one destination: its endpoints and Maglev table. The
  * endpoints are the Service's (from the config's index) that are in the
@@ -139,6 +147,10 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 		if (ep < 0)
 			return fail(err, &we->src, "more than %d endpoints",
 				    KANARY_MAX_ENDPOINTS);
+		/* Two WorkloadEntries for one address and port are one
+		 * endpoint: it gets one share of the pool, not two. */
+		if (in_pool(pool, n, ep))
+			continue;
 		pool->endpoints[n] = ep;
 		ids[n++] = kn_endpoint_id(c->eps[ep].addr, c->eps[ep].port);
 	}

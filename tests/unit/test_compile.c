@@ -216,3 +216,26 @@ Test(compile, lone_destination_takes_everything_even_at_weight_0)
 		     out.routes[0].total_weight);
 	cr_assert_eq(out.routes[0].dests[0].weight, 100);
 }
+
+Test(compile, duplicate_workloadentries_are_one_endpoint)
+{
+	static const char twin[] =
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata: {name: resnet101-twin, namespace: default}\n"
+		"spec:\n"
+		"  address: 198.18.3.2\n"
+		"  labels: {app: image-classifier, version: resnet101}\n"
+		"  ports: {tf-serving-http: 8501}\n";
+	const struct kn_cpool *p101;
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_config_read_buffer(&cfg, "twin.yaml", twin,
+					   strlen(twin), &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	p101 = &out.pools[out.routes[0].dests[1].pool];
+	cr_assert_eq(p101->n_endpoints, 1);
+	cr_assert_eq(out.n_eps, 3);
+}
