@@ -25,7 +25,7 @@ set offsets 0, 0, graph 0.08, 0
 ka = '#3a6ea5'
 cl = '#e07b39'
 
-set multiplot layout 1,2 title "kanary HTTP bench: client -> gateway -> 3 nginx endpoints\n{/*0.8 ".subtitle."}"
+set multiplot layout 1,2 title "kanary HTTP bench: client -> gateway -> nginx endpoint(s)\n{/*0.8 ".subtitle."}"
 
 set title 'requests/s (higher is better)'
 set ylabel 'requests/s'
