@@ -87,37 +87,17 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void sh(const char *cmd)
-{
-	if (system(cmd) != 0)
-		die("failed: %s", cmd);
-}
-
 static const char *lab_dir(void)
 {
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	return d && *d ? d : "../shared/lab";
+	return pkt_lab_dir();
 }
 
 /* ---- environment: as tests/bpf/test_packet.c ---- */
 
 static void netns_up(void)
 {
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
-	sh("ip link set lo up && "
-	   "ip link add c0 address 02:00:00:00:00:01 type veth peer c0p && "
-	   "ip addr add 198.18.0.1/24 dev c0 && ip link set c0p up && "
-	   "ip link set c0 up && for i in 1 2 3; do "
-	   "ip link add e$i address 02:00:00:00:0$i:01 type veth peer e${i}p && "
-	   "ip addr add 198.18.$i.1/24 dev e$i && ip link set e${i}p up && "
-	   "ip link set e$i up && "
-	   "ip neigh add 198.18.$i.2 lladdr 02:00:00:00:0$i:02 dev e$i "
-	   "nud permanent; done && "
-	   "ip neigh add 198.18.0.2 lladdr 02:00:00:00:00:02 dev c0 "
-	   "nud permanent && "
-	   "echo 1 > /proc/sys/net/ipv4/ip_forward");
+	if (pkt_lab_netns())
+		die("cannot set up the lab's network namespace (needs root)");
 }
 
 /*

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
@@ -103,4 +106,31 @@ int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t)
 	t->dport = ntohs(tcp->dest);
 	t->flags = ((const uint8_t *)tcp)[13];
 	return 0;
+}
+
+const char *pkt_lab_dir(void)
+{
+	const char *d = getenv("KANARY_LAB_DIR");
+
+	return d && *d ? d : "../shared/lab";
+}
+
+int pkt_lab_netns(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	return system("ip link set lo up && "
+		      "ip link add c0 address 02:00:00:00:00:01 type veth peer c0p && "
+		      "ip addr add 198.18.0.1/24 dev c0 && ip link set c0p up && "
+		      "ip link set c0 up && for i in 1 2 3; do "
+		      "ip link add e$i address 02:00:00:00:0$i:01 type veth peer e${i}p && "
+		      "ip addr add 198.18.$i.1/24 dev e$i && ip link set e${i}p up && "
+		      "ip link set e$i up && "
+		      "ip neigh add 198.18.$i.2 lladdr 02:00:00:00:0$i:02 dev e$i "
+		      "nud permanent; done && "
+		      "ip neigh add 198.18.0.2 lladdr 02:00:00:00:00:02 dev c0 "
+		      "nud permanent && "
+		      "echo 1 > /proc/sys/net/ipv4/ip_forward") ?
+		       -1 :
+		       0;
 }

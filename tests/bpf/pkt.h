@@ -38,4 +38,17 @@ struct pkt_tuple {
 int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t);
 uint32_t pkt_addr(const char *dotted);
 
+/* ../shared/lab, or $KANARY_LAB_DIR. */
+const char *pkt_lab_dir(void);
+
+/*
+ * Move the calling process into a network namespace of its own, with the
+ * lab gateway's links: veths c0 (198.18.0.1/24) and e1..e3
+ * (198.18.N.1/24), permanent neighbours for the client 198.18.0.2 and the
+ * endpoints 198.18.N.2, and forwarding on, so that the kernel's FIB
+ * answers the programs as on the lab's gateway. Gone when the process
+ * exits. Returns 0, or -1 (needs root).
+ */
+int pkt_lab_netns(void);
+
 #endif

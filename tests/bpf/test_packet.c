@@ -48,26 +48,12 @@ static void sh(const char *cmd)
 
 static const char *lab_dir(void)
 {
-	const char *d = getenv("KANARY_LAB_DIR");
-
-	return d && *d ? d : "../shared/lab";
+	return pkt_lab_dir();
 }
 
 static void netns_up(void)
 {
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: needs root");
-	sh("ip link set lo up && "
-	   "ip link add c0 address 02:00:00:00:00:01 type veth peer c0p && "
-	   "ip addr add 198.18.0.1/24 dev c0 && ip link set c0p up && "
-	   "ip link set c0 up && for i in 1 2 3; do "
-	   "ip link add e$i address 02:00:00:00:0$i:01 type veth peer e${i}p && "
-	   "ip addr add 198.18.$i.1/24 dev e$i && ip link set e${i}p up && "
-	   "ip link set e$i up && "
-	   "ip neigh add 198.18.$i.2 lladdr 02:00:00:00:0$i:02 dev e$i "
-	   "nud permanent; done && "
-	   "ip neigh add 198.18.0.2 lladdr 02:00:00:00:00:02 dev c0 "
-	   "nud permanent && "
-	   "echo 1 > /proc/sys/net/ipv4/ip_forward");
+	cr_assert_eq(pkt_lab_netns(), 0, "lab netns: needs root");
 }
 
 static void load(void)
