@@ -148,7 +148,7 @@ static __always_inline int new_flow(const struct kanary_flow_key *fk,
 	rc = choose(vk.slot, vip->route, hash, &c);
 	if (rc)
 		return rc;
-	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq);
+	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq, cfg->reclaim_ns);
 	if (rc)
 		return rc;
 
@@ -215,6 +215,8 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			return V_DROP;
 	}
 
+	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && !f->closed_ns)
+		mark_closed(f);
 	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
 		/*

@@ -52,7 +52,15 @@ struct kanary_cfg {
 	__u32 pad;
 	/* Rows of kn_endpoints in use per slot: apply clears only those. */
 	__u32 slot_endpoints[KANARY_SLOTS];
+	/*
+	 * A closed connection's SNAT port may go to a new connection once
+	 * this long has passed since its first FIN or RST: the endpoint's
+	 * TIME_WAIT. Set by load (KANARY_RECLAIM_NS_DEFAULT).
+	 */
+	__u64 reclaim_ns;
 };
+
+#define KANARY_RECLAIM_NS_DEFAULT (60ULL * 1000000000ULL)
 
 /* kanary_vips: which (address, port) the gateway splits */
 struct kanary_vip_key {
@@ -137,6 +145,9 @@ struct kanary_flow {
 	 * connection and gets a fresh decision.
 	 */
 	__u32 syn_seq;
+	/* When the first FIN or RST of the connection was seen, either way
+	 * (both entries are marked); 0 while it is open. */
+	__u64 closed_ns;
 };
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */

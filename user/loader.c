@@ -206,8 +206,10 @@ static int seed_cfg(struct kanary_bpf *skel)
 
 	if (bpf_map_lookup_elem(fd, &zero, &cfg))
 		return -1;
-	if (cfg.hash_seed)
-		return 0; /* reused maps: keep the seed the flows were made with */
+	if (!cfg.reclaim_ns)
+		cfg.reclaim_ns = KANARY_RECLAIM_NS_DEFAULT;
+	if (cfg.hash_seed) /* reused maps: keep the flows' seed */
+		return bpf_map_update_elem(fd, &zero, &cfg, 0);
 	if (getrandom(&cfg.hash_seed, sizeof(cfg.hash_seed), 0) !=
 	    sizeof(cfg.hash_seed))
 		return -1;
@@ -238,6 +240,48 @@ differ:
 	return -1;
 }
 
+/*
+ * The conntrack size: --flows, or on a reload the size of the pinned map,
+ * which libbpf would otherwise refuse to reuse.
+ */
+static int pinned_flow_entries(const struct kn_load_opts *o, __u32 *flows)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd;
+
+	*flows = o->flow_entries;
+	kn_pin_path(o->pin_dir, "kn_flows", path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	if (o->flow_entries && o->flow_entries != info.max_entries) {
+		fprintf(stderr,
+			"kanary: the loaded conntrack has %u entries, not %u: "
+			"unload first to change --flows\n",
+			info.max_entries, o->flow_entries);
+		return -1;
+	}
+	*flows = info.max_entries;
+	return 0;
+}
+
+/* Was this interface attached before this (re)load? */
+static bool was_attached(const struct kn_load_info *old, bool reload,
+			 const char *name)
+{
+	for (int i = 0; reload && i < old->n_ifaces; i++)
+		if (!strcmp(old->ifaces[i].name, name))
+			return true;
+	return false;
+}
+
 int kn_load(const struct kn_load_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -245,6 +289,7 @@ int kn_load(const struct kn_load_opts *o)
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
 	struct kanary_bpf *skel;
 	int tc_fd, xdp_fd, rc = -1;
+	__u32 flows = 0;
 
 	for (int i = 0; i < o->n_ifaces; i++) {
 		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
@@ -275,8 +320,9 @@ int kn_load(const struct kn_load_opts *o)
 			strerror(errno));
 		return -1;
 	}
-	if (o->flow_entries &&
-	    bpf_map__set_max_entries(skel->maps.kn_flows, o->flow_entries))
+	if (pinned_flow_entries(o, &flows))
+		goto out;
+	if (flows && bpf_map__set_max_entries(skel->maps.kn_flows, flows))
 		goto out;
 	if (kanary_bpf__load(skel)) {
 		fprintf(stderr,
@@ -299,9 +345,13 @@ int kn_load(const struct kn_load_opts *o)
 			err = attach_xdp(o->pin_dir, &li.ifaces[i], xdp_fd,
 					 o->mode);
 		if (err) {
-			/* Leave nothing half-attached behind a fresh load. */
-			for (int j = 0; !reload && j <= i; j++)
-				detach(o->pin_dir, &li.ifaces[j], o->mode);
+			/* Leave nothing half-attached that the saved state
+			 * does not know of. */
+			for (int j = 0; j <= i; j++)
+				if (!was_attached(&old, reload,
+						  li.ifaces[j].name))
+					detach(o->pin_dir, &li.ifaces[j],
+					       o->mode);
 			goto out;
 		}
 	}

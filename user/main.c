@@ -64,7 +64,8 @@ static int common_opts(int argc, char **argv, const char *cmd,
 
 	*pin_dir = pin_dir_default;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	/* Options may follow the arguments (set-weight VS a=1 --pin-dir D). */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PIN_DIR:
 			*pin_dir = optarg;
@@ -82,6 +83,31 @@ static int common_opts(int argc, char **argv, const char *cmd,
 		}
 	}
 	return optind;
+}
+
+/*
+ * After a (re)load, the accepted config goes through apply again: the VIPs
+ * are the load's (--vip, interfaces), and they may have changed.
+ */
+static int reapply(const char *pin_dir)
+{
+	struct kn_config none = { 0 }, saved;
+	struct kn_err err;
+	int n;
+
+	if (kn_state_read_config(pin_dir, &saved, &err))
+		return 0;
+	n = saved.n_res;
+	kn_config_free(&saved);
+	if (!n)
+		return 0;
+	if (kn_apply_config(pin_dir, &none, NULL, NULL, &err)) {
+		fprintf(stderr,
+			"kanary: loaded, but re-applying the config failed: %s\n",
+			err.msg);
+		return 1;
+	}
+	return 0;
 }
 
 static const char load_usage[] =
@@ -130,12 +156,18 @@ static int cmd_load(int argc, char **argv)
 				return usage_error(
 					"load", "--vip takes an IPv4 address");
 			break;
-		case OPT_FLOWS:
-			o.flow_entries = strtoul(optarg, &end, 10);
-			if (*end || o.flow_entries < 2)
-				return usage_error(
-					"load", "--flows takes a number >= 2");
+		case OPT_FLOWS: {
+			unsigned long long n;
+
+			errno = 0;
+			n = strtoull(optarg, &end, 10);
+			if (errno || *end || *optarg == '-' || n < 2 ||
+			    n > (1ULL << 28))
+				return usage_error("load",
+						   "--flows takes 2 to 268435456");
+			o.flow_entries = n;
 			break;
+		}
 		case OPT_PIN_DIR:
 			o.pin_dir = optarg;
 			break;
@@ -150,7 +182,9 @@ static int cmd_load(int argc, char **argv)
 		return usage_error("load", "unexpected argument");
 	if (!o.n_ifaces)
 		return usage_error("load", "give at least one --iface");
-	return kn_load(&o) ? 1 : 0;
+	if (kn_load(&o))
+		return 1;
+	return reapply(o.pin_dir);
 }
 
 static const char apply_usage[] =

@@ -517,6 +517,123 @@ static void failed_apply_keeps_old_config(void)
 	}
 }
 
+/* Hold every SNAT port of the resnet50 endpoints with a connection,
+ * closed (closed_ns set) or open. */
+static void hold_all_ports(__u64 closed_ns)
+{
+	for (int e = 1; e <= 2; e++) {
+		char ep[16], gw[16];
+
+		snprintf(ep, sizeof(ep), "198.18.%d.2", e);
+		snprintf(gw, sizeof(gw), "198.18.%d.1", e);
+		for (int port = KANARY_SNAT_PORT_MIN;
+		     port <= KANARY_SNAT_PORT_MAX; port++) {
+			struct kanary_flow_key k = { .saddr = pkt_addr(ep),
+						     .daddr = pkt_addr(gw),
+						     .sport = htons(8501),
+						     .dport = htons(port),
+						     .proto = IPPROTO_TCP };
+			struct kanary_flow v = { .saddr = pkt_addr(VIP),
+						 .daddr = pkt_addr(
+							 "198.18.0.77"),
+						 .sport = htons(80),
+						 .dport = htons(port),
+						 .dir = KANARY_DIR_TO_CLIENT,
+						 .closed_ns = closed_ns };
+
+			cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS],
+							 &k, &v, 0),
+				     0);
+		}
+	}
+}
+
+static __u64 global_counter(__u32 which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 per_cpu[ncpu], sum = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_GLOBAL], &which,
+					 per_cpu),
+		     0);
+	for (int c = 0; c < ncpu; c++)
+		sum += per_cpu[c];
+	return sum;
+}
+
+static void set_reclaim_ns(__u64 ns)
+{
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	cfg.reclaim_ns = ns;
+	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
+		     0);
+}
+
+/* Every port held by an open connection: the SYN cannot be NATed. */
+static void snat_exhausted_drops_syn(void)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = 44000,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = 9 };
+	struct pkt_buf in, out;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	set_reclaim_ns(1000);
+	hold_all_ports(0);
+	pkt_build(&s, &in);
+	cr_assert_eq(run(&in, &out), use_tc ? 2 /* TC_ACT_SHOT */ : 1,
+		     "SYN must be dropped when no SNAT port is free");
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 1);
+}
+
+/* Every port held by a connection closed long enough ago: reclaimed. */
+static void closed_ports_are_reclaimed(void)
+{
+	struct pkt_tuple t;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	set_reclaim_ns(1000);
+	hold_all_ports(1);
+	t = client_segment(44001, 0x02, &verdict);
+	cr_assert_eq(verdict, redirected(), "closed ports were not reclaimed");
+	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
+}
+
+/* A FIN, either way, stamps both entries of the connection. */
+static void fin_marks_both_entries(void)
+{
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(44002),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_flow_key rk = { .proto = IPPROTO_TCP };
+	struct kanary_flow fwd, rev;
+	struct pkt_tuple t;
+	int verdict;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	t = client_segment(44002, 0x02, &verdict);
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &fwd), 0);
+	cr_assert_eq(fwd.closed_ns, 0, "open connection marked closed");
+	client_segment(44002, 0x11 /* FIN ACK */, &verdict);
+	cr_assert_eq(verdict, redirected(), "FIN must still be forwarded");
+	rk.saddr = t.daddr, rk.daddr = t.saddr;
+	rk.sport = htons(t.dport), rk.dport = htons(t.sport);
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &fwd), 0);
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &rev), 0);
+	cr_assert_neq(fwd.closed_ns, 0);
+	cr_assert_neq(rev.closed_ns, 0);
+}
+
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \
 	{                                                    \
@@ -536,3 +653,6 @@ BOTH(snat_ports_unique)
 BOTH(others_pass_untouched)
 BOTH(unknown_neighbour_is_resolved)
 BOTH(failed_apply_keeps_old_config)
+BOTH(snat_exhausted_drops_syn)
+BOTH(closed_ports_are_reclaimed)
+BOTH(fin_marks_both_entries)

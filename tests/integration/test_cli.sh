@@ -24,14 +24,17 @@ expect() { # RC "description" command...: exit code and one-line stderr
 }
 expect 2 "unknown command" "$KANARY" frobnicate
 expect 2 "load without --iface" "$KANARY" load --pin-dir "$PIN"
-expect 2 "load with a bad mode" "$KANARY" load --iface lo --mode fast
-expect 2 "load with a bad --vip" "$KANARY" load --iface lo --vip 300.1.1.1
+expect 2 "load with a bad mode" "$KANARY" load --pin-dir "$PIN" --iface lo --mode fast
+expect 2 "load with a bad --vip" "$KANARY" load --pin-dir "$PIN" --iface lo --vip 300.1.1.1
 expect 2 "apply without files" "$KANARY" apply --pin-dir "$PIN"
 expect 1 "apply a missing file" "$KANARY" apply --pin-dir "$PIN" -f /nonexistent.yaml
 expect 1 "apply before load" "$KANARY" apply --pin-dir "$PIN" -f "$LAB_DIR/gateway.yaml"
 expect 1 "stats before load" "$KANARY" stats --pin-dir "$PIN"
 expect 1 "status before load" "$KANARY" status --pin-dir "$PIN"
 expect 1 "set-weight before load" "$KANARY" set-weight --pin-dir "$PIN" vs a=1
+err=$("$KANARY" set-weight vs a=1 --pin-dir "$PIN" 2>&1)
+check "options may follow the arguments ($err)" grep -q "not loaded" <<<"$err"
+expect 2 "load with --flows out of range" "$KANARY" load --pin-dir "$PIN" --iface lo --flows 4294967300
 expect 1 "load on a missing interface" "$KANARY" load --pin-dir "$PIN" --iface kn-nosuch0
 check "a failed load leaves no pin dir" test ! -e "$PIN"
 check "unload of nothing succeeds" "$KANARY" unload --pin-dir "$PIN"

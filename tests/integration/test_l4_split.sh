@@ -118,6 +118,10 @@ check "$MODE: reload keeps a kept-alive connection on its endpoint ($probe)" \
 conns_after=$(kanary stats --json | python3 -c 'import json,sys; print(sum(s["connections"] for v in json.load(sys.stdin)["virtualservices"] for s in v["subsets"]))')
 check "$MODE: reload kept the counters ($conns_before before, $conns_after after 2 more connections)" \
 	test "$conns_after" -eq $((conns_before + 2))
+err=$(kanary load --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 --iface e2 \
+	--iface e3 --flows 1000 2>&1)
+check "$MODE: reload with another --flows is refused clearly ($err)" \
+	grep -q "unload first to change --flows" <<<"$err"
 if kanary load --mode "$MODE" --iface c0 2>/dev/null; then
 	not_ok "$MODE: reload with other interfaces is refused"
 else
