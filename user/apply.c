@@ -166,6 +166,12 @@ static int write_endpoints(const struct kn_maps *m, uint32_t slot,
 					    "endpoint %s",
 					    inet_ntop(AF_INET, &ep.addr, addr,
 						      sizeof(addr)));
+			if (ep.snat_addr == ep.addr)
+				return fail(err,
+					    "endpoint %s is an address of the "
+					    "gateway itself",
+					    inet_ntop(AF_INET, &ep.addr, addr,
+						      sizeof(addr)));
 		}
 		if (bpf_map_update_elem(fd, &key, &ep, 0))
 			return fail(err, "cannot write kn_endpoints: %s",

@@ -792,6 +792,17 @@ static int kn_rd_we_address(struct kn_rd *rd, const struct kn_yt_node *v,
 			&rd->c, v->line,
 			"bad address '%s' (kanary needs a dotted IPv4 address)",
 			we->address);
+	/* Addresses no endpoint can have: this host, loopback, multicast,
+	 * reserved and broadcast. */
+	{
+		uint32_t h = ntohl(a.s_addr);
+
+		if ((h >> 24) == 0 || (h >> 24) == 127 || h >= 0xe0000000)
+			return kn_yt_error(&rd->c, v->line,
+					   "bad address '%s' (not a unicast "
+					   "address an endpoint can have)",
+					   we->address);
+	}
 	we->addr = a.s_addr;
 	return 0;
 }

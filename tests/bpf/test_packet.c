@@ -634,6 +634,24 @@ static void fin_marks_both_entries(void)
 	cr_assert_neq(rev.closed_ns, 0);
 }
 
+/* An endpoint at one of the gateway's own addresses is refused. */
+static void local_endpoint_is_refused(void)
+{
+	static const char local[] =
+		"apiVersion: networking.istio.io/v1beta1\n"
+		"kind: WorkloadEntry\n"
+		"metadata: {name: resnet101-self, namespace: default}\n"
+		"spec:\n"
+		"  address: 198.18.3.1\n"
+		"  labels: {app: image-classifier, version: resnet101}\n";
+	struct kn_err err;
+
+	cr_assert_eq(apply_weights("resnet50=0", "resnet101=100", local, &err),
+		     -1);
+	cr_assert(strstr(err.msg, "198.18.3.1 is an address of the gateway"),
+		  "%s", err.msg);
+}
+
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \
 	{                                                    \
@@ -656,3 +674,7 @@ BOTH(failed_apply_keeps_old_config)
 BOTH(snat_exhausted_drops_syn)
 BOTH(closed_ports_are_reclaimed)
 BOTH(fin_marks_both_entries)
+Test(tc, local_endpoint_is_refused, .init = setup_tc, .fini = teardown)
+{
+	local_endpoint_is_refused();
+}

@@ -976,6 +976,28 @@ Test(config_read, error_in_later_document_keeps_nothing)
 		"bad.yaml:9: bad address '198.18.0.256' (kanary needs a dotted IPv4 address)");
 }
 
+Test(config_read, non_unicast_endpoint_addresses)
+{
+	static const char *const bad[] = { "0.0.0.0", "127.0.0.1", "224.0.0.1",
+					   "255.255.255.255", "240.1.2.3" };
+	char yaml[512], msg[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "apiVersion: networking.istio.io/v1alpha3\n"
+			 "kind: WorkloadEntry\n"
+			 "metadata: {name: w}\n"
+			 "spec:\n"
+			 "  address: %s\n",
+			 bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "bad.yaml:5: bad address '%s' (not a unicast address "
+			 "an endpoint can have)",
+			 bad[i]);
+		expect_buf_error(yaml, msg);
+	}
+}
+
 Test(config_read, error_in_directory_keeps_nothing)
 {
 	char dir[] = "/tmp/kanary-test-XXXXXX", path[PATH_MAX];
