@@ -83,6 +83,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_global SEC(".maps");
 
+/*
+ * Not used by the programs: updating a map-in-map makes the kernel wait
+ * for an RCU grace period (maybe_wait_bpf_programs), so apply updates
+ * this one before it writes the inactive slot, and no packet that read
+ * that slot before the previous flip can still be running.
+ */
+struct kn_sync_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct kn_sync_inner);
+} kn_sync SEC(".maps");
+
 static __always_inline void count_global(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&kn_global, &which);

@@ -22,6 +22,7 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_STATS] = "kn_stats",
 	[KN_MAP_STAT_NAMES] = "kn_stat_names",
 	[KN_MAP_GLOBAL] = "kn_global",
+	[KN_MAP_SYNC] = "kn_sync",
 };
 
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)

@@ -16,6 +16,7 @@ enum kn_map {
 	KN_MAP_STATS,
 	KN_MAP_STAT_NAMES,
 	KN_MAP_GLOBAL,
+	KN_MAP_SYNC,
 	KN_MAP_COUNT,
 };
 

@@ -471,6 +471,7 @@ static void inst_private(struct inst *in, const char *pin_dir, const char *vip,
 	m.fd[KN_MAP_STATS] = bpf_map__fd(in->skel->maps.kn_stats);
 	m.fd[KN_MAP_STAT_NAMES] = bpf_map__fd(in->skel->maps.kn_stat_names);
 	m.fd[KN_MAP_GLOBAL] = bpf_map__fd(in->skel->maps.kn_global);
+	m.fd[KN_MAP_SYNC] = bpf_map__fd(in->skel->maps.kn_sync);
 	cfg.active_slot = 0;
 	cfg.generation = 0;
 	if (bpf_map_update_elem(m.fd[KN_MAP_CFG], &zero, &cfg, 0))

@@ -77,6 +77,7 @@ static void load(void)
 	maps.fd[KN_MAP_STATS] = bpf_map__fd(skel->maps.kn_stats);
 	maps.fd[KN_MAP_STAT_NAMES] = bpf_map__fd(skel->maps.kn_stat_names);
 	maps.fd[KN_MAP_GLOBAL] = bpf_map__fd(skel->maps.kn_global);
+	maps.fd[KN_MAP_SYNC] = bpf_map__fd(skel->maps.kn_sync);
 	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
 		     0);
 }
