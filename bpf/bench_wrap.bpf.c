@@ -183,20 +183,4 @@ int bw_tc_nop(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-/* The tc floor, like xdp_floor in xdp_pass.bpf.c: swap MACs, go on. */
-SEC("tc")
-int bw_tc_floor(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	unsigned char *eth = data, tmp[6];
-
-	if (data + 14 > data_end)
-		return TC_ACT_SHOT;
-	__builtin_memcpy(tmp, eth, 6);
-	__builtin_memcpy(eth, eth + 6, 6);
-	__builtin_memcpy(eth + 6, tmp, 6);
-	return TC_ACT_OK;
-}
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

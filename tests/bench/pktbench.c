@@ -45,7 +45,7 @@
 #include "kanary.skel.h"
 #include "pins.h"
 #include "pkt.h"
-#include "xdp_pass.skel.h"
+#include "floor.skel.h"
 
 #define VIP "198.18.0.1"
 #define CLIENT "198.18.0.2"
@@ -71,7 +71,7 @@ struct bw_frame {
 };
 
 static struct bench_wrap_bpf *bw;
-static struct xdp_pass_bpf *xp;
+static struct floor_bpf *xp;
 static int ncpu;
 static bool verbose;
 
@@ -669,9 +669,9 @@ static void bench_init(struct bench *b, bool tc, struct kinst *ki)
 		 tc ? "kanary_tc" : "kanary_xdp", ki->tag ? "@" : "",
 		 ki->tag ? ki->tag : "");
 	if (tc) {
-		b->floor_name = "bw_tc_floor";
+		b->floor_name = "tc_floor";
 		b->kanary_fd = ki->tc_fd;
-		b->floor_fd = bpf_program__fd(bw->progs.bw_tc_floor);
+		b->floor_fd = bpf_program__fd(xp->progs.tc_floor);
 		b->nop_fd = bpf_program__fd(bw->progs.bw_tc_nop);
 		b->v_redirect = TC_ACT_REDIRECT_;
 		b->v_pass = TC_ACT_OK_;
@@ -815,9 +815,9 @@ int main(int argc, char **argv)
 	bw = bench_wrap_bpf__open_and_load();
 	if (!bw)
 		die("bench_wrap BPF load/verify failed");
-	xp = xdp_pass_bpf__open_and_load();
+	xp = floor_bpf__open_and_load();
 	if (!xp)
-		die("xdp_pass BPF load/verify failed");
+		die("floor BPF load/verify failed");
 
 	/* benches: xdp, tc of the build's own, then of --compare's. */
 	n_bench = 2 * n_inst;
@@ -1006,7 +1006,7 @@ int main(int argc, char **argv)
 	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 
 	bench_wrap_bpf__destroy(bw);
-	xdp_pass_bpf__destroy(xp);
+	floor_bpf__destroy(xp);
 	if (compare)
 		bpf_object__close(inst[1].obj);
 	kanary_bpf__destroy(skel);

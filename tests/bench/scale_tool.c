@@ -53,7 +53,7 @@
 #include "pkt.h"
 #include "state.h"
 #include "kanary.skel.h"
-#include "xdp_pass.skel.h"
+#include "floor.skel.h"
 
 #define ETH_MAC_GW_EP "\x02\x00\x00\x00\x01\x01"
 #define ETH_MAC_EP "\x02\x00\x00\x00\x01\x02"
@@ -669,7 +669,7 @@ struct flows_opts {
 
 static void floor_cost(int ifindex, int repeat, int runs)
 {
-	struct xdp_pass_bpf *skel = xdp_pass_bpf__open_and_load();
+	struct floor_bpf *skel = floor_bpf__open_and_load();
 	double *d = malloc(runs * sizeof(*d)), hot;
 	struct pkt_buf in;
 	struct summary s;
@@ -692,7 +692,7 @@ static void floor_cost(int ifindex, int repeat, int runs)
 	    "repeat=1 figure",
 	    "%.1f", s.median);
 	free(d);
-	xdp_pass_bpf__destroy(skel);
+	floor_bpf__destroy(skel);
 }
 
 /* The i-th synthetic connection's client side. */
