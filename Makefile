@@ -36,7 +36,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench
 .PHONY: all deps test unit-test bpf-test integration-test demo bench \
 	bench-tools clean format
 
-all: $(BUILD)/kanary
+all: $(BUILD)/kanary $(BPF_OBJS)
 
 deps:
 	@bash scripts/deps.sh
@@ -81,13 +81,17 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bpf/pkt.c $(wildcard tests/bench/*.h) \
 
 bench-tools: $(BUILD)/kanary $(BENCH_BINS)
 
+# Test tools: the lab's bounded SYN flood (tests/tools/synflood.c).
+$(BUILD)/tests/synflood: tests/tools/synflood.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@
+
 unit-test: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit --jobs 1
 
 bpf-test: $(BUILD)/tests/packet $(BUILD)/kanary
 	$(BUILD)/tests/packet --jobs 1
 
-integration-test: $(BUILD)/kanary bench-tools
+integration-test: $(BUILD)/kanary bench-tools $(BUILD)/tests/synflood
 	bash tests/integration/run.sh
 
 test: deps

@@ -4,6 +4,7 @@
 #define KANARY_BPF_CSUM_H
 
 #include "vmlinux.h"
+#include <bpf/bpf_endian.h>
 
 static __always_inline __u32 csum_add(__u32 a, __u32 b)
 {
@@ -47,6 +48,48 @@ static __always_inline __u32 csum_diff_ports(__be16 old_s, __be16 old_d,
 static __always_inline __u16 csum_update(__u16 check, __u32 diff)
 {
 	return csum_fold(csum_add(~check & 0xffff, diff));
+}
+
+/* The TCP pseudo-header's terms, for a checksum computed from scratch. */
+static __always_inline __u32 csum_pseudo_tcp(__be32 saddr, __be32 daddr,
+					     __u16 tcp_len)
+{
+	return csum_word(saddr) + csum_word(daddr) + bpf_htons(IPPROTO_TCP) +
+	       bpf_htons(tcp_len);
+}
+
+/* Sum of the 16-bit words of a 20-byte IPv4 header, check field included. */
+static __always_inline __u16 ip_csum(struct iphdr *ip)
+{
+	__u16 *w = (__u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+	ip->check = 0;
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	return csum_fold(sum);
+}
+
+/*
+ * A diff for a 32-bit field that moved from old to new at byte offset off
+ * of the summed data: odd offsets see the field's bytes in the other half
+ * of each 16-bit word, which swaps the bytes of the folded sum.
+ */
+static __always_inline __u32 csum_diff32_at(__u32 old, __u32 new, __u32 off)
+{
+	__u32 d = csum_word(~old) + csum_word(new);
+
+	d = (d & 0xffff) + (d >> 16);
+	d = (d & 0xffff) + (d >> 16);
+	if (off & 1)
+		d = ((d & 0xff) << 8) | (d >> 8);
+	return d;
+}
+
+static __always_inline __u32 csum_diff16(__u16 old, __u16 new)
+{
+	return (__u16)~old + new;
 }
 
 #endif /* KANARY_BPF_CSUM_H */

@@ -16,70 +16,8 @@
 #include "csum.h"
 #include "select.h"
 #include "nat.h"
-
-#define AF_INET 2
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
-#define TC_ACT_REDIRECT 7
-
-enum verdict {
-	V_PASS,
-	V_DROP,
-	V_FORWARD, /* redirect to out_ifindex, MACs already set */
-	V_RESOLVE, /* tc: redirect to out_ifindex through the neighbour table */
-};
-
-static __always_inline void count_flow(const struct kanary_flow *f, __u32 len)
-{
-	struct kanary_subset_stats *s;
-	__u32 row = f->stats;
-
-	s = bpf_map_lookup_elem(&kn_stats, &row);
-	if (!s)
-		return;
-	if (f->dir == KANARY_DIR_TO_ENDPOINT) {
-		s->packets_to_endpoint++;
-		s->bytes_to_endpoint += len;
-	} else {
-		s->packets_to_client++;
-		s->bytes_to_client += len;
-	}
-}
-
-/*
- * Learn the next hop of a flow once and keep it in the flow: established
- * packets then need no FIB lookup. Returns 0 when f->ifindex is usable;
- * otherwise *egress is the interface the route leaves by when only the
- * neighbour is missing, or 0 when there is no route.
- */
-static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
-					    const struct pkt *p, __u32 ifindex,
-					    __u32 *egress)
-{
-	struct bpf_fib_lookup fib;
-	int rc;
-
-	/* memset, then fields: with a designated initializer, clang 14's
-	 * code made the helper see family 0 on this kernel (measured, both
-	 * in BPF_PROG_TEST_RUN and on veths; cause not pinned down). */
-	__builtin_memset(&fib, 0, sizeof(fib));
-	fib.family = AF_INET;
-	fib.l4_protocol = IPPROTO_TCP;
-	fib.sport = f->sport;
-	fib.dport = f->dport;
-	fib.tot_len = bpf_ntohs(p->ip->tot_len);
-	fib.ipv4_src = f->saddr;
-	fib.ipv4_dst = f->daddr;
-	fib.ifindex = ifindex;
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	*egress = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fib.ifindex : 0;
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;
-	__builtin_memcpy(f->smac, fib.smac, 6);
-	__builtin_memcpy(f->dmac, fib.dmac, 6);
-	f->ifindex = fib.ifindex;
-	return 0;
-}
+#include "forward.h"
+#include "splice.h"
 
 /*
  * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
@@ -87,12 +25,13 @@ static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
  * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
  */
 static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
-				    const struct kanary_flow *f)
+				    const struct kanary_flow *f, __u32 d_l7)
 {
 	__u32 d_addr =
 		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
-	__u32 d_port = csum_diff_ports(p->tcp->source, p->tcp->dest, f->sport,
-				       f->dport);
+	__u32 d_port = csum_add(csum_diff_ports(p->tcp->source, p->tcp->dest,
+						f->sport, f->dport),
+				d_l7);
 
 	p->ip->saddr = f->saddr;
 	p->ip->daddr = f->daddr;
@@ -120,6 +59,9 @@ static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 	}
 }
 
+/* new_flow's answer for a VIP whose connections take the L7 path */
+#define NEW_FLOW_L7 (KANARY_G_MAX + 1)
+
 /* A SYN that matches no flow: is it for a VIP, and where does it go? */
 static __always_inline int new_flow(const struct kanary_flow_key *fk,
 				    __u32 syn_seq)
@@ -143,12 +85,15 @@ static __always_inline int new_flow(const struct kanary_flow_key *fk,
 	vip = bpf_map_lookup_elem(&kn_vips, &vk);
 	if (!vip)
 		return KANARY_G_PASS_NO_FLOW;
+	if (vip->l7 != KANARY_L7_NONE)
+		return NEW_FLOW_L7;
 
 	hash = flow_hash(fk, cfg->hash_seed);
 	rc = choose(vk.slot, vip->route, hash, &c);
 	if (rc)
 		return rc;
-	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq, cfg->reclaim_ns);
+	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq, cfg->reclaim_ns,
+			 KANARY_L7_OFF);
 	if (rc)
 		return rc;
 
@@ -164,6 +109,103 @@ static __always_inline int new_flow(const struct kanary_flow_key *fk,
 	return 0;
 }
 
+/*
+ * The L7 slow paths, one copy per attach point (is_tc is a constant in
+ * each), kept out of line so that the established path stays small for
+ * the verifier and the instruction cache.
+ */
+static __noinline int l7_syn_xdp(struct xdp_md *ctx,
+				 const struct kanary_flow_key *fk)
+{
+	return l7_syn(ctx, false, fk);
+}
+
+static __noinline int l7_syn_tc(struct __sk_buff *skb,
+				const struct kanary_flow_key *fk)
+{
+	return l7_syn(skb, true, fk);
+}
+
+static __noinline int l7_first_xdp(struct xdp_md *ctx,
+				   const struct kanary_flow_key *fk,
+				   struct kanary_synq *q, __u32 in, __u32 *out)
+{
+	return l7_first(ctx, false, fk, q, in, out);
+}
+
+static __noinline int l7_first_tc(struct __sk_buff *skb,
+				  const struct kanary_flow_key *fk,
+				  struct kanary_synq *q, __u32 in, __u32 *out)
+{
+	return l7_first(skb, true, fk, q, in, out);
+}
+
+/* The endpoint acked the replayed segment: let the hold go. */
+static __always_inline void l7_spliced(struct kanary_flow *f)
+{
+	struct kanary_flow_key ck = {};
+	struct kanary_flow *tw;
+
+	client_key(f, &ck);
+	f->l7 = KANARY_L7_SPLICED;
+	tw = bpf_map_lookup_elem(&kn_flows, &ck);
+	if (tw)
+		tw->l7 = KANARY_L7_SPLICED;
+	bpf_map_delete_elem(&kn_hold, &ck);
+}
+
+/*
+ * tc only: an L7 connection whose endpoint has not acked the held first
+ * segment yet (SYN_SENT, REPLAYED).
+ */
+static __noinline int l7_pending_tc(struct __sk_buff *skb,
+				    const struct kanary_flow_key *fk,
+				    struct kanary_flow *f, __u32 in, __u32 *out)
+{
+	struct kanary_hold *h;
+	__u32 egress = 0;
+	struct pkt p;
+	__u8 flags;
+
+	if (reparse(skb, true, &p))
+		return V_PASS;
+	flags = p.flags;
+	if (f->dir == KANARY_DIR_TO_CLIENT) {
+		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
+		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
+			return l7_replay(skb, f);
+		if (flags & TCP_FLAG_RST)
+			forget_conn(fk, f);
+		return V_DROP;
+	}
+	if (flags & TCP_FLAG_RST) {
+		forget_conn(fk, f);
+		return V_DROP;
+	}
+	if (f->l7 != KANARY_L7_SYN_SENT) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	/* The client resends its first segment: the SYN may be lost. */
+	h = bpf_map_lookup_elem(&kn_hold, fk);
+	if (!h || bpf_ntohl(p.tcp->seq) != h->syn.client_isn + 1) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	if (!f->ifindex && resolve_next_hop(skb, f, &p, in, &egress) && !egress)
+		return V_DROP;
+	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
+		return V_DROP;
+	if (emit_syn(skb, true, &h->syn, h->tsval, f))
+		return V_DROP;
+	if (egress) {
+		*out = egress;
+		return V_RESOLVE;
+	}
+	*out = f->ifindex;
+	return V_FORWARD;
+}
+
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
 					   __u32 len, __u32 in_ifindex,
@@ -171,9 +213,9 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 {
 	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f;
-	__u32 egress;
+	__u32 egress, d_l7 = 0;
+	bool syn, done = false;
 	struct pkt p;
-	bool syn;
 	int rc;
 
 	if (parse_tcp4(data, data_end, len, &p)) {
@@ -192,16 +234,32 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	    f->syn_seq != p.tcp->seq) {
 		/* The client reuses the port for a new connection (the old
 		 * one is closed or dead): decide again, under today's config. */
+		if (f->l7)
+			bpf_map_delete_elem(&kn_hold, &fk);
 		delete_flow(&fk, f);
 		f = NULL;
 	}
 	if (!f) {
-		/* Only a SYN opens a connection; a stray segment passes. */
+		/* Only a SYN opens a connection; a stray segment passes,
+		 * unless it belongs to a handshake the gateway answered. */
 		if (!syn) {
+			struct kanary_synq *q;
+
+			q = bpf_map_lookup_elem(&kn_synq, &fk);
+			if (q)
+				return is_tc ? l7_first_tc(ctx, &fk, q,
+							   in_ifindex,
+							   out_ifindex) :
+					       l7_first_xdp(ctx, &fk, q,
+							    in_ifindex,
+							    out_ifindex);
 			count_global(KANARY_G_PASS_NO_FLOW);
 			return V_PASS;
 		}
 		rc = new_flow(&fk, p.tcp->seq);
+		if (rc == NEW_FLOW_L7)
+			return is_tc ? l7_syn_tc(ctx, &fk) :
+				       l7_syn_xdp(ctx, &fk);
 		if (rc == KANARY_G_PASS_NO_FLOW) {
 			count_global(rc);
 			return V_PASS;
@@ -215,8 +273,35 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			return V_DROP;
 	}
 
-	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && !f->closed_ns)
-		mark_closed(f);
+	if (f->l7) {
+		if (syn)
+			return V_DROP; /* a stale SYN of a bound connection */
+		if (f->l7 != KANARY_L7_SPLICED) {
+			if (f->l7 == KANARY_L7_REPLAYED &&
+			    f->dir == KANARY_DIR_TO_CLIENT &&
+			    !(p.flags & TCP_FLAG_SYN) &&
+			    (p.flags & TCP_FLAG_ACK) &&
+			    (__s32)(bpf_ntohl(p.tcp->ack_seq) - f->syn_seq) >=
+				    0) {
+				/* The endpoint has the first segment. */
+				l7_spliced(f);
+			} else if (f->l7 == KANARY_L7_REPLAYED &&
+				   (p.flags & TCP_FLAG_RST)) {
+				/* Both ends know the connection: pass it on. */
+			} else if (!is_tc) {
+				/* Handshake with the endpoint: tc's job. */
+				return V_PASS;
+			} else {
+				return l7_pending_tc(ctx, &fk, f, in_ifindex,
+						     out_ifindex);
+			}
+		}
+		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
+	}
+
+	/* Closing: from the first FIN or RST on, every packet is looked at. */
+	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
+		done = note_close(f, p.flags);
 	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
 		/*
@@ -231,13 +316,17 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!egress)
 			return V_DROP; /* no route to the endpoint at all */
 		count_flow(f, len);
-		rewrite(ctx, is_tc, &p, f);
+		rewrite(ctx, is_tc, &p, f, d_l7);
 		*out_ifindex = egress;
+		if (done)
+			forget_conn(&fk, f);
 		return V_RESOLVE;
 	}
 	count_flow(f, len);
-	rewrite(ctx, is_tc, &p, f);
+	rewrite(ctx, is_tc, &p, f, d_l7);
 	*out_ifindex = f->ifindex;
+	if (done)
+		forget_conn(&fk, f);
 	return V_FORWARD;
 }
 
@@ -255,6 +344,8 @@ int kanary_xdp(struct xdp_md *ctx)
 		if (out == in)
 			return XDP_TX;
 		return bpf_redirect(out, 0);
+	case V_TX:
+		return XDP_TX;
 	default:
 		return XDP_PASS;
 	}
@@ -276,6 +367,21 @@ int kanary_tc(struct __sk_buff *skb)
 		data = (void *)(long)*(volatile __u32 *)&skb->data;
 		data_end = (void *)(long)*(volatile __u32 *)&skb->data_end;
 	}
+	/* The TCP options too: the L7 path translates timestamps and SACK. */
+	if (data + KANARY_HDR_LEN <= data_end) {
+		struct tcphdr *tcp =
+			data + sizeof(struct ethhdr) + sizeof(struct iphdr);
+		__u32 need = sizeof(struct ethhdr) + sizeof(struct iphdr) +
+			     tcp->doff * 4;
+
+		if (data + need > data_end && need <= skb->len) {
+			if (bpf_skb_pull_data(skb, need))
+				return TC_ACT_OK;
+			data = (void *)(long)*(volatile __u32 *)&skb->data;
+			data_end =
+				(void *)(long)*(volatile __u32 *)&skb->data_end;
+		}
+	}
 
 	switch (handle(skb, true, data, data_end, skb->len, skb->ifindex,
 		       &out)) {
@@ -285,6 +391,8 @@ int kanary_tc(struct __sk_buff *skb)
 		return bpf_redirect(out, 0);
 	case V_RESOLVE:
 		return bpf_redirect_neigh(out, NULL, 0, 0);
+	case V_TX:
+		return bpf_redirect(skb->ifindex, 0);
 	default:
 		return TC_ACT_OK;
 	}

@@ -66,6 +66,60 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_stats SEC(".maps");
 
+/* L7 rule tables, double-buffered like the routes: slot * MAX_L7 + l7. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_L7));
+	__type(key, __u32);
+	__type(value, struct kanary_l7_table);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_l7 SEC(".maps");
+
+/* Half-open L7 connections: LRU, so that a SYN flood costs bounded memory
+ * and evicts only other half-open entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KANARY_SYNQ_DEFAULT);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_synq);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_synq SEC(".maps");
+
+/* First segments waiting for the endpoint's SYN-ACK and its ack: one
+ * round trip to the endpoint each, so far fewer than half-open ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KANARY_HOLD_DEFAULT);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_hold);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_hold SEC(".maps");
+
+/* Per-CPU scratch: a kanary_hold is too large for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kanary_hold);
+} kn_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KANARY_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct kanary_rule_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_rule_stats SEC(".maps");
+
+/* Written by userspace only; here so that it is pinned with BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KANARY_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct kanary_rule_name);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_rule_names SEC(".maps");
+
 /* Written by userspace only; here so that it is pinned with BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

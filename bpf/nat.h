@@ -11,6 +11,7 @@
 
 #include "maps.h"
 #include "select.h" /* mix32 */
+#include "parse.h" /* TCP_FLAG_* */
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
@@ -57,10 +58,22 @@ static __always_inline bool reclaim_port(const struct kanary_flow_key *rk,
 	return true;
 }
 
+/*
+ * The two entries are built in per-CPU scratch, not on the stack: with
+ * the L7 path's callers, two kanary_flow on the stack would pass the
+ * 512 bytes a program and its subprograms may use together.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct kanary_flow);
+} kn_flow_tmpl SEC(".maps");
+
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
 				       __u32 stats, __u32 hash, __u32 syn_seq,
-				       __u64 reclaim_ns)
+				       __u64 reclaim_ns, __u8 l7)
 {
 	struct kanary_flow_key rk = {
 		.saddr = ep->addr,
@@ -68,23 +81,30 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		.sport = ep->port,
 		.proto = IPPROTO_TCP,
 	};
-	struct kanary_flow rev = {
-		.saddr = fk->daddr,
-		.daddr = fk->saddr,
-		.sport = fk->dport,
-		.dport = fk->sport,
-		.stats = stats,
-		.dir = KANARY_DIR_TO_CLIENT,
-	};
-	struct kanary_flow fwd = {
-		.saddr = ep->snat_addr,
-		.daddr = ep->addr,
-		.dport = ep->port,
-		.stats = stats,
-		.dir = KANARY_DIR_TO_ENDPOINT,
-		.syn_seq = syn_seq,
-	};
+	struct kanary_flow *rev, *fwd;
+	__u32 k0 = 0, k1 = 1;
 	int i;
+
+	rev = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
+	fwd = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
+	if (!rev || !fwd)
+		return KANARY_G_SNAT_EXHAUSTED;
+	__builtin_memset(rev, 0, sizeof(*rev));
+	rev->saddr = fk->daddr;
+	rev->daddr = fk->saddr;
+	rev->sport = fk->dport;
+	rev->dport = fk->sport;
+	rev->stats = stats;
+	rev->dir = KANARY_DIR_TO_CLIENT;
+	rev->l7 = l7;
+	__builtin_memset(fwd, 0, sizeof(*fwd));
+	fwd->saddr = ep->snat_addr;
+	fwd->daddr = ep->addr;
+	fwd->dport = ep->port;
+	fwd->stats = stats;
+	fwd->dir = KANARY_DIR_TO_ENDPOINT;
+	fwd->syn_seq = syn_seq;
+	fwd->l7 = l7;
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
@@ -96,17 +116,17 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		__u16 port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
 		rk.dport = bpf_htons(port);
-		if (!bpf_map_update_elem(&kn_flows, &rk, &rev, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&kn_flows, &rk, rev, BPF_NOEXIST))
 			goto reserved;
 		if (reclaim_port(&rk, reclaim_ns) &&
-		    !bpf_map_update_elem(&kn_flows, &rk, &rev, BPF_ANY))
+		    !bpf_map_update_elem(&kn_flows, &rk, rev, BPF_ANY))
 			goto reserved;
 	}
 	return KANARY_G_SNAT_EXHAUSTED;
 
 reserved:
-	fwd.sport = rk.dport;
-	if (bpf_map_update_elem(&kn_flows, fk, &fwd, BPF_NOEXIST)) {
+	fwd->sport = rk.dport;
+	if (bpf_map_update_elem(&kn_flows, fk, fwd, BPF_NOEXIST)) {
 		/* Another CPU made this connection first: keep its entry. */
 		bpf_map_delete_elem(&kn_flows, &rk);
 	}
@@ -131,18 +151,84 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 	bpf_map_delete_elem(&kn_flows, fk);
 }
 
-/* First FIN or RST of a connection: stamp both of its entries. */
-static __always_inline void mark_closed(struct kanary_flow *f)
+/*
+ * Closing. The first FIN or RST stamps both entries (closed_ns), and each
+ * side's FIN is noted in both (fin). Returns true when the connection is
+ * over and nobody needs its entries any more, so that the caller forgets
+ * them once the packet is on its way:
+ *  - an RST: neither end keeps state for it;
+ *  - the client's ACK after both FINs, when the client closed first: the
+ *    client holds the TIME_WAIT, on its own tuple, which kanary does not
+ *    reuse. When the endpoint closed first it holds the TIME_WAIT on the
+ *    SNAT port, so the entries stay until reclaim_port may take it.
+ */
+static __always_inline bool note_close(struct kanary_flow *f, __u8 flags)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
-	__u64 now = bpf_ktime_get_ns();
+	__u8 fin = 0;
 
-	f->closed_ns = now;
-	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && !twin->closed_ns)
-		twin->closed_ns = now;
+	if (flags & TCP_FLAG_FIN) {
+		fin = f->dir == KANARY_DIR_TO_ENDPOINT ?
+			      KANARY_FIN_FROM_CLIENT :
+			      KANARY_FIN_FROM_ENDPOINT;
+		if (!f->fin && fin == KANARY_FIN_FROM_ENDPOINT)
+			fin |= KANARY_FIN_ENDPOINT_FIRST;
+		if ((f->fin & fin) == fin)
+			fin = 0; /* a retransmitted FIN */
+	}
+	if (fin || ((flags & TCP_FLAG_RST) && !f->closed_ns)) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (!f->closed_ns)
+			f->closed_ns = now;
+		f->fin |= fin;
+		twin_key(f, &tk);
+		twin = bpf_map_lookup_elem(&kn_flows, &tk);
+		if (twin) {
+			if (!twin->closed_ns)
+				twin->closed_ns = now;
+			twin->fin |= fin;
+		}
+	}
+	if (flags & TCP_FLAG_RST)
+		return true;
+	return !(flags & TCP_FLAG_FIN) && (flags & TCP_FLAG_ACK) &&
+	       f->dir == KANARY_DIR_TO_ENDPOINT &&
+	       (f->fin & (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT |
+			  KANARY_FIN_ENDPOINT_FIRST)) ==
+		       (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT);
+}
+
+/* The client's tuple (the to-endpoint entry's key) from a to-client entry. */
+static __always_inline void client_key(const struct kanary_flow *f,
+				       struct kanary_flow_key *k)
+{
+	k->saddr = f->daddr;
+	k->daddr = f->saddr;
+	k->sport = f->dport;
+	k->dport = f->sport;
+	k->proto = IPPROTO_TCP;
+}
+
+/* Forget a connection given either entry: both entries, and its hold. */
+static __always_inline void forget_conn(const struct kanary_flow_key *fk,
+					struct kanary_flow *f)
+{
+	struct kanary_flow_key ck = *fk;
+	struct kanary_flow *fwd = f;
+	bool l7 = f->l7 != KANARY_L7_OFF;
+
+	if (f->dir == KANARY_DIR_TO_CLIENT) {
+		client_key(f, &ck);
+		fwd = bpf_map_lookup_elem(&kn_flows, &ck);
+	}
+	if (fwd)
+		delete_flow(&ck, fwd);
+	else
+		bpf_map_delete_elem(&kn_flows, fk);
+	if (l7)
+		bpf_map_delete_elem(&kn_hold, &ck);
 }
 
 #endif /* KANARY_BPF_NAT_H */

@@ -72,7 +72,13 @@ struct kanary_vip_key {
 };
 
 struct kanary_vip {
-	__u32 route; /* index into the slot's routes */
+	__u32 route; /* index into the slot's routes (the L4 path) */
+	/*
+	 * KANARY_L7_NONE: the L4 path (route). Otherwise the VIP's
+	 * VirtualService has match rules: every connection is bound late by
+	 * the L7 path, and this is its row in kn_l7 (slot * MAX_L7 + l7).
+	 */
+	__u32 l7;
 };
 
 /* One weighted destination of a route: a pool and its share. */
@@ -140,15 +146,46 @@ struct kanary_flow {
 	__u8 dir; /* enum kanary_dir */
 	__u8 pad[3];
 	/*
-	 * The client's ISN (to-endpoint entries): a SYN with the same ISN is
-	 * a retransmission, one with another ISN reuses the port for a new
-	 * connection and gets a fresh decision.
+	 * The client's ISN (to-endpoint entries, as in the packet): a SYN
+	 * with the same ISN is a retransmission, one with another ISN reuses
+	 * the port for a new connection and gets a fresh decision. L7
+	 * to-client entries: the client sequence number (host order) the
+	 * endpoint must ack before the held first segment is let go.
 	 */
 	__u32 syn_seq;
 	/* When the first FIN or RST of the connection was seen, either way
 	 * (both entries are marked); 0 while it is open. */
 	__u64 closed_ns;
+	/*
+	 * L7 connections only (l7 != KANARY_L7_OFF); both entries hold the
+	 * same values. The gateway answered the client's SYN itself with
+	 * its own ISN and TSval, so the endpoint's sequence and timestamp
+	 * spaces differ from what the client knows by a constant:
+	 *   to-client:   seq += seq_delta, TSval += ts_delta,
+	 *                window = (window << ws_ep) >> ws_gw
+	 *   to-endpoint: ack -= seq_delta, SACK blocks -= seq_delta,
+	 *                TSecr -= ts_delta
+	 */
+	__u32 seq_delta;
+	__u32 ts_delta;
+	__u8 l7; /* enum kanary_l7_state */
+	__u8 ws_ep; /* the endpoint's window scale */
+	__u8 ws_gw; /* the window scale the gateway gave the client */
+	__u8 fin; /* KANARY_FIN_* seen so far, in both entries */
+	__u32 pad2;
 };
+
+enum kanary_l7_state {
+	KANARY_L7_OFF = 0, /* an L4 connection */
+	KANARY_L7_SYN_SENT, /* SYN sent to the endpoint, first segment held */
+	KANARY_L7_REPLAYED, /* held segment replayed, kept until acked */
+	KANARY_L7_SPLICED, /* translate both ways */
+};
+
+/* kanary_flow.fin: which sides have sent a FIN, and which one first. */
+#define KANARY_FIN_FROM_CLIENT 0x01
+#define KANARY_FIN_FROM_ENDPOINT 0x02
+#define KANARY_FIN_ENDPOINT_FIRST 0x04 /* endpoint holds TIME_WAIT */
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */
 struct kanary_subset_stats {
@@ -178,7 +215,134 @@ enum kanary_global_counter {
 	KANARY_G_NO_ENDPOINT, /* pool empty or stale: dropped */
 	KANARY_G_SNAT_EXHAUSTED, /* no free SNAT port: dropped */
 	KANARY_G_FIB_PASS, /* neighbour unknown: resolved through the kernel */
+	KANARY_G_L7_SYN, /* SYN to an L7 VIP answered by the gateway */
+	KANARY_G_L7_NO_SYN, /* segment for an L7 VIP with no half-open state */
+	KANARY_G_L7_DEFAULT, /* header block incomplete or not HTTP/1.x */
+	KANARY_G_L7_NO_MATCH, /* no rule matched, no default: reset */
+	KANARY_G_L7_EARLY, /* segment past the first, before the splice: dropped */
+	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */
 	KANARY_G_MAX,
+};
+
+/*
+ * The L7 path (delayed binding). A VIP whose VirtualService has routes
+ * with `match` is answered by the gateway: SYN-ACK from kn_synq state,
+ * first segment parsed and held in kn_hold, SYN to the chosen endpoint
+ * with the client's ISN, held segment replayed on the endpoint's SYN-ACK.
+ */
+#define KANARY_L7_NONE 0xffffffffu
+#define KANARY_MAX_L7 256 /* L7 VIP tables, per slot */
+#define KANARY_L7_MAX_BLOCKS 16 /* match blocks (plus catch-all routes) */
+#define KANARY_L7_MAX_CONDS 32 /* conditions in one table, all blocks */
+#define KANARY_L7_MAX_NAMES 8 /* distinct header names in one table */
+#define KANARY_L7_NAME_LEN 32
+#define KANARY_L7_VALUE_LEN 64
+#define KANARY_MAX_RULES 4096 /* kn_rule_stats rows */
+
+/*
+ * What the gateway offers the client in its SYN-ACK: this MSS, and a
+ * receive window of exactly one such segment, so that the client sends
+ * its first segment and waits. kn_hold keeps up to KANARY_L7_HOLD_LEN.
+ */
+#define KANARY_L7_MSS 1460
+#define KANARY_L7_HOLD_LEN 1536
+#define KANARY_L7_WSCALE 7 /* the gateway's window scale toward clients */
+#define KANARY_SYNQ_DEFAULT 65536 /* half-open connections kept (LRU) */
+#define KANARY_HOLD_DEFAULT 16384 /* first segments held (LRU) */
+
+enum kanary_l7_field {
+	KANARY_L7_METHOD = 0,
+	KANARY_L7_URI,
+	KANARY_L7_HEADER, /* headers: the condition holds if the header does */
+	KANARY_L7_WITHOUT_HEADER, /* withoutHeaders: holds if it does not */
+};
+
+enum kanary_l7_op {
+	KANARY_L7_EXACT = 0,
+	KANARY_L7_PREFIX,
+	KANARY_L7_PRESENT, /* headers only: `{}` */
+};
+
+/* One condition; all conditions of a block must hold (AND). */
+struct kanary_l7_cond {
+	__u8 block; /* index into the table's blocks */
+	__u8 field; /* enum kanary_l7_field */
+	__u8 op; /* enum kanary_l7_op */
+	__u8 name; /* headers: index into the table's names */
+	__u32 len; /* bytes of value used */
+	char value[KANARY_L7_VALUE_LEN]; /* case-sensitive, not terminated */
+};
+
+/*
+ * One match block of one http route, in config order; a route without
+ * match is one block with no conditions (it matches everything). The
+ * first block whose conditions all hold wins (OR between blocks).
+ */
+struct kanary_l7_block {
+	__u32 route; /* index into the slot's routes */
+	__u32 rule; /* row in kn_rule_stats (one per http route) */
+};
+
+/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules. */
+struct kanary_l7_table {
+	__u32 n_blocks;
+	__u32 n_conds;
+	__u32 n_names;
+	/*
+	 * The block taken when the first segment does not hold a complete
+	 * HTTP/1.x request head (incomplete, binary, HTTP/2, TLS): the first
+	 * block without conditions. KANARY_L7_NONE: reset the connection.
+	 */
+	__u32 default_block;
+	__u8 name_len[KANARY_L7_MAX_NAMES];
+	char names[KANARY_L7_MAX_NAMES][KANARY_L7_NAME_LEN]; /* lower case */
+	struct kanary_l7_block blocks[KANARY_L7_MAX_BLOCKS];
+	struct kanary_l7_cond conds[KANARY_L7_MAX_CONDS];
+};
+
+/* kn_rule_names: which http route of which VirtualService a row counts */
+struct kanary_rule_name {
+	char virtualservice[KANARY_NAME_LEN]; /* namespace/name */
+	char rule[KANARY_NAME_LEN]; /* the route's name, or "http[i]" */
+};
+
+/* kn_rule_stats: per-CPU, connections each http route took */
+struct kanary_rule_stats {
+	__u64 connections;
+};
+
+/*
+ * kn_synq: half-open L7 connections, keyed by the client's tuple (as
+ * kanary_flow_key). LRU-bounded: a SYN flood recycles this table only,
+ * never kn_flows.
+ */
+struct kanary_synq {
+	__u32 client_isn;
+	__u32 gw_isn; /* random: the gateway's ISN in its SYN-ACK */
+	__u32 gw_tsval; /* the gateway's TSval in its SYN-ACK */
+	__u32 client_tsval; /* the SYN's TSval */
+	__u16 mss; /* the client's MSS option, host order; 0: none */
+	__u8 wscale; /* the client's window scale; 0xff: none */
+	__u8 sack_ok;
+	__u8 ts_ok;
+	__u8 pad;
+	__u16 window; /* the SYN's window field */
+};
+
+/*
+ * kn_hold: the client's first segment, kept from the SYN sent to the
+ * endpoint until the endpoint's SYN-ACK turns into its replay. Keyed by
+ * the client's tuple.
+ */
+struct kanary_hold {
+	struct kanary_synq syn; /* what the handshake agreed with the client */
+	__u32 len; /* payload bytes in data */
+	__u32 tsval; /* the segment's TSval (client clock) */
+	__u16 window; /* the segment's window field (client's scale) */
+	__u8 flags; /* the segment's TCP flags (PSH, FIN) */
+	__u8 pad;
+	__u32 pad2;
+	__u8 data[KANARY_L7_HOLD_LEN];
 };
 
 #endif /* KANARY_ABI_H */

@@ -81,64 +81,94 @@ static int clear_slot(int fd, size_t key_size, uint32_t slot)
 }
 
 /*
- * Counter rows are kept by (VirtualService, subset) name across applies,
- * so that counts survive a config change; a new name takes a free row,
- * zeroed first. The names are read once per apply, not once per row.
+ * Counter rows are kept by name across applies, so that counts survive a
+ * config change: (VirtualService, subset) rows in kn_stats, (VirtualService,
+ * rule) rows in kn_rule_stats. A new name takes a free row, zeroed first.
+ * The names are read once per apply, not once per row.
  */
-struct stat_rows {
-	struct kanary_stat_name names[KANARY_MAX_STATS];
+struct row_name {
+	char vs[KANARY_NAME_LEN];
+	char what[KANARY_NAME_LEN]; /* subset or rule */
 };
 
-static int stat_rows_read(const struct kn_maps *m, struct stat_rows *t)
+_Static_assert(sizeof(struct row_name) == sizeof(struct kanary_stat_name),
+	       "kanary_stat_name is (virtualservice, subset)");
+_Static_assert(sizeof(struct row_name) == sizeof(struct kanary_rule_name),
+	       "kanary_rule_name is (virtualservice, rule)");
+
+struct name_rows {
+	int names_fd, stats_fd;
+	size_t stats_size; /* one CPU's value in stats_fd */
+	uint32_t max;
+	struct row_name *names; /* max of them */
+};
+
+static int name_rows_read(struct name_rows *t, int names_fd, int stats_fd,
+			  size_t stats_size, uint32_t max)
 {
-	static uint32_t keys[KANARY_MAX_STATS];
-	uint32_t out_batch, count = KANARY_MAX_STATS;
+	uint32_t out_batch, count = max, *keys;
 	int rc;
 
-	/* One batch call for the whole array instead of 4096 lookups. */
-	rc = bpf_map_lookup_batch(m->fd[KN_MAP_STAT_NAMES], NULL, &out_batch,
-				  keys, t->names, &count, NULL);
+	t->names_fd = names_fd;
+	t->stats_fd = stats_fd;
+	t->stats_size = stats_size;
+	t->max = max;
+	t->names = calloc(max, sizeof(*t->names));
+	keys = calloc(max, sizeof(*keys));
+	if (!t->names || !keys) {
+		free(keys);
+		return -1;
+	}
+	/* One batch call for the whole array instead of max lookups. */
+	rc = bpf_map_lookup_batch(names_fd, NULL, &out_batch, keys, t->names,
+				  &count, NULL);
+	free(keys);
 	if (rc && errno != ENOENT)
 		return -1;
-	return count == KANARY_MAX_STATS ? 0 : -1;
+	return count == max ? 0 : -1;
 }
 
-static int stats_row(const struct kn_maps *m, struct stat_rows *t,
-		     const char *vs, const char *subset, uint32_t *row)
+static void name_rows_free(struct name_rows *t)
+{
+	free(t->names);
+	t->names = NULL;
+}
+
+static int name_row(struct name_rows *t, const char *vs, const char *what,
+		    uint32_t *row)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct kanary_subset_stats *zero;
-	struct kanary_stat_name *name;
+	struct row_name *name;
 	int free_row = -1;
+	void *zero;
 	uint32_t r;
 
-	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
+	for (uint32_t i = 0; i < t->max; i++) {
 		name = &t->names[i];
-		if (!name->virtualservice[0]) {
+		if (!name->vs[0]) {
 			if (free_row < 0)
 				free_row = i;
 			continue;
 		}
-		if (!strcmp(name->virtualservice, vs) &&
-		    !strcmp(name->subset, subset)) {
+		if (!strcmp(name->vs, vs) && !strcmp(name->what, what)) {
 			*row = i;
 			return 0;
 		}
 	}
-	if (free_row < 0)
+	if (free_row < 0 || ncpu <= 0)
 		return -1;
 
 	r = free_row;
-	zero = calloc(ncpu, sizeof(*zero));
-	if (!zero || bpf_map_update_elem(m->fd[KN_MAP_STATS], &r, zero, 0)) {
+	zero = calloc(ncpu, t->stats_size);
+	if (!zero || bpf_map_update_elem(t->stats_fd, &r, zero, 0)) {
 		free(zero);
 		return -1;
 	}
 	free(zero);
 	name = &t->names[r];
-	snprintf(name->virtualservice, sizeof(name->virtualservice), "%s", vs);
-	snprintf(name->subset, sizeof(name->subset), "%s", subset);
-	if (bpf_map_update_elem(m->fd[KN_MAP_STAT_NAMES], &r, name, 0))
+	snprintf(name->vs, sizeof(name->vs), "%s", vs);
+	snprintf(name->what, sizeof(name->what), "%s", what);
+	if (bpf_map_update_elem(t->names_fd, &r, name, 0))
 		return -1;
 	*row = r;
 	return 0;
@@ -207,7 +237,7 @@ static int write_pools(const struct kn_maps *m, uint32_t slot,
 	return 0;
 }
 
-static int write_route(const struct kn_maps *m, struct stat_rows *rows,
+static int write_route(const struct kn_maps *m, struct name_rows *rows,
 		       uint32_t slot, const struct kn_compiled *c, int i,
 		       struct kn_err *err)
 {
@@ -219,8 +249,8 @@ static int write_route(const struct kn_maps *m, struct stat_rows *rows,
 	for (uint32_t d = 0; d < cr->n_dests; d++) {
 		r.dests[d].pool = cr->dests[d].pool;
 		r.dests[d].cum_weight = cr->dests[d].cum_weight;
-		if (stats_row(m, rows, cr->dests[d].vs, cr->dests[d].subset,
-			      &r.dests[d].stats))
+		if (name_row(rows, cr->dests[d].vs, cr->dests[d].subset,
+			     &r.dests[d].stats))
 			return fail(err, "no free counter row (%d in use)",
 				    KANARY_MAX_STATS);
 	}
@@ -232,16 +262,65 @@ static int write_route(const struct kn_maps *m, struct stat_rows *rows,
 static int write_routes(const struct kn_maps *m, uint32_t slot,
 			const struct kn_compiled *c, struct kn_err *err)
 {
-	struct stat_rows *rows = malloc(sizeof(*rows));
+	struct name_rows rows;
 	int rc = 0;
 
-	if (!rows || stat_rows_read(m, rows)) {
-		free(rows);
+	if (name_rows_read(&rows, m->fd[KN_MAP_STAT_NAMES], m->fd[KN_MAP_STATS],
+			   sizeof(struct kanary_subset_stats),
+			   KANARY_MAX_STATS)) {
+		name_rows_free(&rows);
 		return fail(err, "cannot read kn_stat_names");
 	}
 	for (int i = 0; i < c->n_routes && !rc; i++)
-		rc = write_route(m, rows, slot, c, i, err);
-	free(rows);
+		rc = write_route(m, &rows, slot, c, i, err);
+	name_rows_free(&rows);
+	return rc;
+}
+
+/*
+ * The L7 rule tables, with each block's rule turned into its kn_rule_stats
+ * row. A config without L7 VirtualServices does not touch the L7 maps:
+ * nothing reads their rows while every VIP has l7 = KANARY_L7_NONE.
+ */
+static int write_l7(const struct kn_maps *m, uint32_t slot,
+		    const struct kn_compiled *c, struct kn_err *err)
+{
+	struct kanary_l7_table table;
+	struct name_rows rows;
+	uint32_t *row;
+	int rc = 0;
+
+	if (!c->n_l7)
+		return 0;
+	if (c->n_l7 > KANARY_MAX_L7)
+		return fail(err, "more than %d L7 VirtualServices",
+			    KANARY_MAX_L7);
+	row = calloc(c->n_rules ? c->n_rules : 1, sizeof(*row));
+	if (!row)
+		return fail(err, "out of memory");
+	if (name_rows_read(
+		    &rows, m->fd[KN_MAP_RULE_NAMES], m->fd[KN_MAP_RULE_STATS],
+		    sizeof(struct kanary_rule_stats), KANARY_MAX_RULES)) {
+		rc = fail(err, "cannot read kn_rule_names");
+		goto out;
+	}
+	for (int i = 0; i < c->n_rules && !rc; i++)
+		if (name_row(&rows, c->rules[i].vs, c->rules[i].rule, &row[i]))
+			rc = fail(err, "no free rule counter row (%d in use)",
+				  KANARY_MAX_RULES);
+	for (int i = 0; i < c->n_l7 && !rc; i++) {
+		uint32_t key = slot * KANARY_MAX_L7 + i;
+
+		table = c->l7[i].table;
+		for (uint32_t b = 0; b < table.n_blocks; b++)
+			table.blocks[b].rule = row[table.blocks[b].rule];
+		if (bpf_map_update_elem(m->fd[KN_MAP_L7], &key, &table, 0))
+			rc = fail(err, "cannot write kn_l7: %s",
+				  strerror(errno));
+	}
+out:
+	name_rows_free(&rows);
+	free(row);
 	return rc;
 }
 
@@ -261,8 +340,10 @@ static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
 				.port = htons(c->listeners[l].port),
 				.proto = IPPROTO_TCP,
 			};
-			struct kanary_vip v = { .route =
-							c->listeners[l].route };
+			struct kanary_vip v = {
+				.route = c->listeners[l].route,
+				.l7 = c->listeners[l].l7,
+			};
 
 			if (bpf_map_update_elem(fd, &key, &v, 0))
 				return fail(err, "cannot write kn_vips: %s",
@@ -306,7 +387,7 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 
 	if (write_endpoints(m, slot, cfg.slot_endpoints[slot], c, err) ||
 	    write_pools(m, slot, c, err) || write_routes(m, slot, c, err) ||
-	    write_vips(m, li, slot, c, err))
+	    write_l7(m, slot, c, err) || write_vips(m, li, slot, c, err))
 		return -1;
 
 	/* The flip: one byte of one value changes, so no reader sees half. */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "compile.h"
 #include "config_index.h"
@@ -41,9 +43,41 @@ static void *grow(void *arr, int n, size_t size)
 		     NULL;                                                \
 	})
 
+bool kn_vs_is_l7(const struct kn_resource *vs)
+{
+	for (int i = 0; i < vs->vs.n_http; i++)
+		if (vs->vs.http[i].n_match)
+			return true;
+	return false;
+}
+
 struct kn_http_route *kn_vs_l4_route(const struct kn_resource *vs)
 {
-	return vs->vs.n_http ? &vs->vs.http[0] : NULL;
+	return vs->vs.n_http && !kn_vs_is_l7(vs) ? &vs->vs.http[0] : NULL;
+}
+
+void kn_vs_rule_name(const struct kn_resource *vs, int i,
+		     char buf[KANARY_NAME_LEN])
+{
+	char(*names)[KANARY_NAME_LEN] = calloc(i + 1, KANARY_NAME_LEN);
+
+	snprintf(buf, KANARY_NAME_LEN, "http[%d]", i);
+	if (!names)
+		return;
+	/* A name already taken by an earlier route falls back to http[j],
+	 * so that two routes never share (and mix) one counter. */
+	for (int j = 0; j <= i; j++) {
+		const char *name = vs->vs.http[j].name;
+
+		snprintf(names[j], KANARY_NAME_LEN, "%s", name ? name : "");
+		for (int k = 0; k < j && names[j][0]; k++)
+			if (!strcmp(names[k], names[j]))
+				names[j][0] = 0;
+		if (!names[j][0])
+			snprintf(names[j], KANARY_NAME_LEN, "http[%d]", j);
+	}
+	snprintf(buf, KANARY_NAME_LEN, "%s", names[i]);
+	free(names);
 }
 
 /*
@@ -185,11 +219,6 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	uint32_t cum[KANARY_MAX_DESTS];
 	struct kn_croute *r;
 
-	if (hr->n_match)
-		return fail(err, &hr->src,
-			    "match-based routing needs kanary's L7 path, which "
-			    "this version does not have; only weight routes "
-			    "are supported");
 	if (hr->n_route < 1 || hr->n_route > KANARY_MAX_DESTS)
 		return fail(err, &hr->src, "a route needs 1 to %d destinations",
 			    KANARY_MAX_DESTS);
@@ -261,9 +290,238 @@ static const struct kn_resource *find_gateway(const struct kn_config *cfg,
 	return kn_config_find(cfg, KN_GATEWAY, ns, slash + 1);
 }
 
+/* ------------------------------------------------------------------ */
+/* The L7 path: one rule table per VirtualService with match rules */
+
+/* RFC 9110 tchar: what a header field name is made of. */
+static bool http_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+/* The index of a header name in the table, added when new. */
+static int l7_name(struct kanary_l7_table *t, const struct kn_header_match *h,
+		   struct kn_err *err)
+{
+	char lower[KANARY_L7_NAME_LEN];
+	size_t len = strlen(h->name);
+
+	if (!http_token(h->name))
+		return fail(err, &h->src,
+			    "header name '%s' is not an HTTP token (the L7 "
+			    "path matches request headers by name; "
+			    "pseudo-headers such as ':authority' are not "
+			    "supported)",
+			    h->name);
+	if (len > KANARY_L7_NAME_LEN - 1)
+		return fail(err, &h->src,
+			    "header name '%s' is %zu bytes; the L7 path takes "
+			    "at most %d",
+			    h->name, len, KANARY_L7_NAME_LEN - 1);
+	/* The reader lowers names already; a hand-built config may not. */
+	for (size_t i = 0; i <= len; i++)
+		lower[i] = tolower((unsigned char)h->name[i]);
+	for (uint32_t i = 0; i < t->n_names; i++)
+		if (t->name_len[i] == len && !memcmp(t->names[i], lower, len))
+			return i;
+	if (t->n_names >= KANARY_L7_MAX_NAMES)
+		return fail(err, &h->src,
+			    "more than %d distinct header names in one "
+			    "VirtualService (the L7 path's limit)",
+			    KANARY_L7_MAX_NAMES);
+	memcpy(t->names[t->n_names], lower, len);
+	t->name_len[t->n_names] = len;
+	return t->n_names++;
+}
+
+/* One condition of block b: field op value (name for headers). */
+static int l7_cond(struct kanary_l7_table *t, uint32_t b, int field,
+		   const char *what, const struct kn_str_match *m, int name,
+		   const struct kn_src *src, struct kn_err *err)
+{
+	static const char *const kinds[] = {
+		[KN_MATCH_EXACT] = "exact",
+		[KN_MATCH_PREFIX] = "prefix",
+		[KN_MATCH_REGEX] = "regex",
+		[KN_MATCH_PRESENT] = "presence",
+	};
+	const struct kn_src *at = m->src.file ? &m->src : src;
+	struct kanary_l7_cond *cond;
+	size_t len = m->value ? strlen(m->value) : 0;
+	int op;
+
+	switch (m->kind) {
+	case KN_MATCH_EXACT:
+		op = KANARY_L7_EXACT;
+		break;
+	case KN_MATCH_PREFIX:
+		op = KANARY_L7_PREFIX;
+		break;
+	case KN_MATCH_PRESENT:
+		op = KANARY_L7_PRESENT;
+		if (field == KANARY_L7_HEADER ||
+		    field == KANARY_L7_WITHOUT_HEADER)
+			break;
+		return fail(err, at,
+			    "%s: presence ({}) is only a condition on headers; "
+			    "use exact or prefix",
+			    what);
+	case KN_MATCH_REGEX:
+		return fail(err, at,
+			    "%s: regex matching is not supported by the L7 "
+			    "path; use exact or prefix",
+			    what);
+	default:
+		return fail(err, at, "%s: unknown match kind", what);
+	}
+	if (len > KANARY_L7_VALUE_LEN)
+		return fail(err, at,
+			    "%s: %s value is %zu bytes; the L7 path matches at "
+			    "most %d",
+			    what, kinds[m->kind], len, KANARY_L7_VALUE_LEN);
+	if (t->n_conds >= KANARY_L7_MAX_CONDS)
+		return fail(err, at,
+			    "more than %d match conditions in one "
+			    "VirtualService (the L7 path's limit)",
+			    KANARY_L7_MAX_CONDS);
+	cond = &t->conds[t->n_conds++];
+	cond->block = b;
+	cond->field = field;
+	cond->op = op;
+	cond->name = name;
+	cond->len = len;
+	memcpy(cond->value, m->value ? m->value : "", len);
+	return 0;
+}
+
+static int l7_headers(struct kanary_l7_table *t, uint32_t b, int field, int n,
+		      const struct kn_header_match *h, struct kn_err *err)
+{
+	for (int i = 0; i < n; i++) {
+		int name = l7_name(t, &h[i], err);
+
+		if (name < 0 || l7_cond(t, b, field, h[i].name, &h[i].match,
+					name, &h[i].src, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* A block of route `route` (rule `rule`); m NULL: the route has no match. */
+static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
+		    const struct kn_http_match *m, const struct kn_src *src,
+		    struct kn_err *err)
+{
+	uint32_t b = t->n_blocks, conds = t->n_conds;
+
+	if (b >= KANARY_L7_MAX_BLOCKS)
+		return fail(err, src,
+			    "more than %d match blocks in one VirtualService "
+			    "(the L7 path's limit; a route without match "
+			    "counts as one)",
+			    KANARY_L7_MAX_BLOCKS);
+	t->blocks[b].route = route;
+	t->blocks[b].rule = rule;
+	t->n_blocks++;
+	if (m && m->has_method &&
+	    l7_cond(t, b, KANARY_L7_METHOD, "method", &m->method, 0, src, err))
+		return -1;
+	if (m && m->has_uri &&
+	    l7_cond(t, b, KANARY_L7_URI, "uri", &m->uri, 0, src, err))
+		return -1;
+	if (m && (l7_headers(t, b, KANARY_L7_HEADER, m->n_headers, m->headers,
+			     err) ||
+		  l7_headers(t, b, KANARY_L7_WITHOUT_HEADER,
+			     m->n_without_headers, m->without_headers, err)))
+		return -1;
+	/* The first block that holds whatever the request says is the
+	 * default: what a request the data path cannot parse takes. */
+	if (t->n_conds == conds && t->default_block == KANARY_L7_NONE)
+		t->default_block = b;
+	return 0;
+}
+
+/* The counter row of http route i: its name must be the VS's only one. */
+static int l7_rule(struct kn_compiled *c, const struct kn_resource *vs,
+		   int first_rule, int i, struct kn_err *err)
+{
+	char vs_name[KANARY_NAME_LEN], rule[KANARY_NAME_LEN];
+	struct kn_crule *r;
+
+	snprintf(vs_name, sizeof(vs_name), "%s/%s", vs->ns, vs->name);
+	kn_vs_rule_name(vs, i, rule);
+	for (int j = first_rule; j < c->n_rules; j++)
+		if (!strcmp(c->rules[j].rule, rule))
+			return fail(err, &vs->vs.http[i].src,
+				    "http route %d and an earlier route of "
+				    "this VirtualService are both named "
+				    "'%s'; their counters would mix",
+				    i, rule);
+	r = PUSH(c->rules, c->n_rules);
+	if (!r)
+		return fail(err, NULL, "out of memory");
+	memcpy(r->vs, vs_name, sizeof(r->vs));
+	memcpy(r->rule, rule, sizeof(r->rule));
+	return c->n_rules - 1;
+}
+
+/*
+ * Every http route of an L7 VirtualService is a route of its own, and
+ * each of its match blocks (or the route, without match) a block of the
+ * table, in config order. Returns the table's index; *route gets the
+ * listener's route.
+ */
+static int compile_l7(const struct kn_config *cfg, struct kn_compiled *c,
+		      struct ep_table *et, const struct kn_resource *vs,
+		      uint32_t *route, struct kn_err *err)
+{
+	struct kanary_l7_table *t;
+	int first_rule = c->n_rules;
+	struct kn_cl7 *l7;
+
+	if (c->n_l7 >= KANARY_MAX_L7)
+		return fail(err, &vs->src,
+			    "more than %d VirtualServices with match rules "
+			    "(the L7 path's limit)",
+			    KANARY_MAX_L7);
+	l7 = PUSH(c->l7, c->n_l7);
+	if (!l7)
+		return fail(err, NULL, "out of memory");
+	snprintf(l7->vs, sizeof(l7->vs), "%s/%s", vs->ns, vs->name);
+	t = &l7->table;
+	t->default_block = KANARY_L7_NONE;
+	for (int i = 0; i < vs->vs.n_http; i++) {
+		const struct kn_http_route *hr = &vs->vs.http[i];
+		int r = compile_route(cfg, c, et, vs, hr, err);
+		int rule = r < 0 ? -1 : l7_rule(c, vs, first_rule, i, err);
+
+		if (rule < 0)
+			return -1;
+		if (!hr->n_match && l7_block(t, r, rule, NULL, &hr->src, err))
+			return -1;
+		for (int j = 0; j < hr->n_match; j++)
+			if (l7_block(t, r, rule, &hr->match[j],
+				     &hr->match[j].src, err))
+				return -1;
+	}
+	*route = t->default_block != KANARY_L7_NONE ?
+			 t->blocks[t->default_block].route :
+			 t->blocks[0].route;
+	return c->n_l7 - 1;
+}
+
+/* ------------------------------------------------------------------ */
+
 static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
-			 const struct kn_resource *vs, int route,
-			 struct kn_err *err)
+			 const struct kn_resource *vs, uint32_t route,
+			 uint32_t l7, struct kn_err *err)
 {
 	for (int g = 0; g < vs->vs.n_gateways; g++) {
 		const struct kn_resource *gw;
@@ -275,8 +533,21 @@ static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
 			return fail(err, &vs->src, "unknown gateway %s",
 				    vs->vs.gateways[g]);
 		for (int s = 0; s < gw->gw.n_servers; s++) {
-			uint16_t port = gw->gw.servers[s].port;
+			const struct kn_gw_server *sv = &gw->gw.servers[s];
+			uint16_t port = sv->port;
 			struct kn_clistener *l;
+
+			/* Matching reads the request: TLS or HTTP/2 would
+			 * take the default route every time, silently. */
+			if (l7 != KANARY_L7_NONE && sv->protocol &&
+			    strcasecmp(sv->protocol, "HTTP"))
+				return fail(err, &sv->src,
+					    "gateway port %u is %s, and "
+					    "VirtualService %s/%s has match "
+					    "rules: the L7 path reads plain "
+					    "HTTP/1.x requests only",
+					    port, sv->protocol, vs->ns,
+					    vs->name);
 
 			for (int i = 0; i < c->n_listeners; i++)
 				if (c->listeners[i].port == port)
@@ -289,6 +560,7 @@ static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
 				return fail(err, NULL, "out of memory");
 			l->port = port;
 			l->route = route;
+			l->l7 = l7;
 		}
 	}
 	return 0;
@@ -303,15 +575,20 @@ int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *vs = &cfg->res[i];
 		const struct kn_http_route *hr;
-		int route;
+		uint32_t route = 0, l7 = KANARY_L7_NONE;
+		int rc;
 
-		if (vs->kind != KN_VIRTUALSERVICE)
+		if (vs->kind != KN_VIRTUALSERVICE || !vs->vs.n_http)
 			continue;
 		hr = kn_vs_l4_route(vs);
-		if (!hr)
-			continue;
-		route = compile_route(cfg, &c, &et, vs, hr, err);
-		if (route < 0 || add_listeners(cfg, &c, vs, route, err))
+		if (hr) {
+			rc = compile_route(cfg, &c, &et, vs, hr, err);
+			route = rc;
+		} else {
+			rc = compile_l7(cfg, &c, &et, vs, &route, err);
+			l7 = rc;
+		}
+		if (rc < 0 || add_listeners(cfg, &c, vs, route, l7, err))
 			goto bad;
 	}
 	free(et.slot);
@@ -329,5 +606,7 @@ void kn_compiled_free(struct kn_compiled *c)
 	free(c->routes);
 	free(c->pools);
 	free(c->eps);
+	free(c->l7);
+	free(c->rules);
 	memset(c, 0, sizeof(*c));
 }

@@ -7,6 +7,7 @@
 #ifndef KANARY_COMPILE_H
 #define KANARY_COMPILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -38,10 +39,36 @@ struct kn_cendpoint {
 	uint16_t port; /* network byte order */
 };
 
-/* A port of the Gateway: the VIP addresses on this port go to route. */
+/*
+ * A port of the Gateway: the VIP addresses on this port go to route (the
+ * L4 path), or, when l7 is not KANARY_L7_NONE, through the rule table
+ * kn_compiled.l7[l7]. For an L7 VirtualService route is the route of the
+ * table's default block when it has one, else that of its first http
+ * route; the data path does not read it then.
+ */
 struct kn_clistener {
 	uint16_t port; /* host byte order */
 	uint32_t route;
+	uint32_t l7; /* index into kn_compiled.l7, or KANARY_L7_NONE */
+};
+
+/*
+ * One http route of an L7 VirtualService, as its kn_rule_names row names
+ * it: "namespace/name", and the route's name or "http[i]".
+ */
+struct kn_crule {
+	char vs[KANARY_NAME_LEN];
+	char rule[KANARY_NAME_LEN];
+};
+
+/*
+ * The rule table of one VirtualService with match rules, exactly as kn_l7
+ * holds it except for blocks[].rule: here an index into kn_compiled.rules,
+ * which apply turns into that rule's kn_rule_stats row.
+ */
+struct kn_cl7 {
+	char vs[KANARY_NAME_LEN];
+	struct kanary_l7_table table;
 };
 
 struct kn_compiled {
@@ -53,13 +80,39 @@ struct kn_compiled {
 	struct kn_cpool *pools;
 	int n_eps;
 	struct kn_cendpoint *eps;
+	int n_l7;
+	struct kn_cl7 *l7;
+	int n_rules;
+	struct kn_crule *rules;
 };
 
+/*
+ * A VirtualService none of whose http routes has `match` takes the L4
+ * path: its first http route is the weighted split. One with any `match`
+ * takes the L7 path: every http route is a route, tried in order (Istio:
+ * first match wins; the conditions of one match block are ANDed, the
+ * blocks ORed), through one rule table.
+ */
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	       struct kn_err *err);
 void kn_compiled_free(struct kn_compiled *c);
 
-/* The L4 route of a VirtualService: its first http entry (NULL if none). */
+/* True when a VirtualService has match rules (takes the L7 path). */
+bool kn_vs_is_l7(const struct kn_resource *vs);
+
+/*
+ * The L4 route of a VirtualService: its first http entry; NULL if it has
+ * none, or if the VirtualService takes the L7 path.
+ */
 struct kn_http_route *kn_vs_l4_route(const struct kn_resource *vs);
+
+/*
+ * The name of http route i of a VirtualService as its counters know it
+ * (kanary_rule_name.rule): its `name`, or "http[i]" when it has none or
+ * when an earlier route of the same VirtualService already has that name.
+ * Cut to KANARY_NAME_LEN - 1 bytes.
+ */
+void kn_vs_rule_name(const struct kn_resource *vs, int i,
+		     char buf[KANARY_NAME_LEN]);
 
 #endif /* KANARY_COMPILE_H */

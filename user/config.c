@@ -110,6 +110,7 @@ static void kn_http_route_free(struct kn_http_route *r)
 {
 	int i;
 
+	free(r->name);
 	for (i = 0; i < r->n_match; i++)
 		kn_http_match_free(&r->match[i]);
 	free(r->match);
@@ -186,6 +187,24 @@ void kn_config_free(struct kn_config *cfg)
 
 typedef void kn_src_fn(struct kn_src *src, void *arg);
 
+static void kn_header_srcs(int n, struct kn_header_match *h, kn_src_fn *fn,
+			   void *arg)
+{
+	for (int i = 0; i < n; i++) {
+		fn(&h[i].src, arg);
+		fn(&h[i].match.src, arg);
+	}
+}
+
+static void kn_match_srcs(struct kn_http_match *m, kn_src_fn *fn, void *arg)
+{
+	fn(&m->src, arg);
+	fn(&m->uri.src, arg);
+	fn(&m->method.src, arg);
+	kn_header_srcs(m->n_headers, m->headers, fn, arg);
+	kn_header_srcs(m->n_without_headers, m->without_headers, fn, arg);
+}
+
 /* Call fn on every kn_src of r: they all point at file names. */
 static void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 {
@@ -211,7 +230,7 @@ static void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 			h = &r->vs.http[i];
 			fn(&h->src, arg);
 			for (j = 0; j < h->n_match; j++)
-				fn(&h->match[j].src, arg);
+				kn_match_srcs(&h->match[j], fn, arg);
 			for (j = 0; j < h->n_route; j++)
 				fn(&h->route[j].src, arg);
 		}

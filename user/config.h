@@ -82,11 +82,13 @@ enum kn_str_match_kind {
 struct kn_str_match {
 	enum kn_str_match_kind kind;
 	char *value; /* NULL for KN_MATCH_PRESENT */
+	struct kn_src src; /* the exact/prefix/regex key, or the `{}` */
 };
 
 struct kn_header_match {
 	char *name; /* lower-cased: HTTP header names are case-insensitive */
 	struct kn_str_match match;
+	struct kn_src src; /* the header name */
 };
 
 /* One block of an http[].match list: all its conditions must hold. */
@@ -112,6 +114,7 @@ struct kn_destination {
 };
 
 struct kn_http_route {
+	char *name; /* http[].name, NULL when not given: names rule counters */
 	int n_match; /* 0: matches everything */
 	struct kn_http_match *match;
 	int n_route;

@@ -468,6 +468,7 @@ static int kn_rd_strmatch(struct kn_rd *rd, const struct kn_yt_node *v,
 
 	if (kn_yt_want(&rd->c, v, KN_YT_MAP, what))
 		return -1;
+	m->src = kn_rd_src(rd, v);
 	if (!v->n && presence) {
 		m->kind = KN_MATCH_PRESENT;
 		return 0;
@@ -493,6 +494,7 @@ static int kn_rd_strmatch(struct kn_rd *rd, const struct kn_yt_node *v,
 	if (kn_yt_string(&rd->c, val, k->str, true, &m->value))
 		return -1;
 	m->kind = kind;
+	m->src = kn_rd_src(rd, k);
 	return 0;
 }
 
@@ -511,6 +513,7 @@ static int kn_rd_headers(struct kn_rd *rd, const struct kn_yt_node *v,
 	for (i = 0; i < v->n; i++) {
 		h = &(*out)[i];
 		k = kn_yt_key(v, i);
+		h->src = kn_rd_src(rd, k);
 		if (!*k->str)
 			return kn_yt_error(&rd->c, k->line,
 					   "%s: empty header name", what);
@@ -708,10 +711,26 @@ static int kn_rd_http_route(struct kn_rd *rd, const struct kn_yt_node *v,
 			  (void **)&h->route, kn_rd_route_dest);
 }
 
+static int kn_rd_http_name(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_http_route *h = obj;
+
+	/* Names the route's counters (kanary stats); free-form, as in Istio,
+	 * where "" is the same as no name. */
+	if (kn_yt_string(&rd->c, v, "name", true, &h->name))
+		return -1;
+	if (!*h->name) {
+		free(h->name);
+		h->name = NULL;
+	}
+	return 0;
+}
+
 static const struct kn_rd_field kn_rd_http_fields[] = {
+	KN_USE("name", kn_rd_http_name),
 	KN_USE("match", kn_rd_http_match),
 	KN_USE("route", kn_rd_http_route),
-	KN_SILENT("name"),
 	{},
 };
 

@@ -295,6 +295,8 @@ static void kn_wr_http(struct kn_wr *w, const struct kn_http_route *h)
 	int i;
 
 	kn_wr_map(w, false);
+	if (h->name)
+		kn_wr_key_str(w, "name", h->name);
 	if (h->n_match) {
 		kn_wr_str(w, "match");
 		kn_wr_seq(w);

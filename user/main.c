@@ -163,8 +163,8 @@ static int cmd_load(int argc, char **argv)
 			n = strtoull(optarg, &end, 10);
 			if (errno || *end || *optarg == '-' || n < 2 ||
 			    n > (1ULL << 28))
-				return usage_error("load",
-						   "--flows takes 2 to 268435456");
+				return usage_error(
+					"load", "--flows takes 2 to 268435456");
 			o.flow_entries = n;
 			break;
 		}
@@ -287,17 +287,19 @@ static int cmd_set_weight(int argc, char **argv)
 
 static const char stats_usage[] =
 	"usage: kanary stats [--json] [--pin-dir DIR]\n"
-	"Connections, packets and bytes per VirtualService and subset.\n"
+	"Connections, packets and bytes per VirtualService and subset, and\n"
+	"connections per http route of VirtualServices with match rules.\n"
 	"  --json          {\"virtualservices\":[{\"name\":...,\"subsets\":"
-	"[...]}]}\n" PIN_DIR_HELP;
+	"[...],\"rules\":[...]}]}\n" PIN_DIR_HELP;
 
 static int cmd_stats(int argc, char **argv)
 {
+	struct kn_rule_row *rules;
 	struct kn_stat_row *rows;
 	const char *pin_dir;
 	bool json = false;
 	struct kn_maps m;
-	int n;
+	int n, n_rules;
 
 	if (common_opts(argc, argv, "stats", stats_usage, &pin_dir, &json) !=
 	    argc)
@@ -309,7 +311,14 @@ static int cmd_stats(int argc, char **argv)
 		kn_maps_close(&m);
 		return 1;
 	}
-	kn_stats_print(stdout, rows, n, json);
+	if (kn_rule_stats_read(&m, &rules, &n_rules)) {
+		fprintf(stderr, "kanary: cannot read the rule counters\n");
+		free(rows);
+		kn_maps_close(&m);
+		return 1;
+	}
+	kn_stats_print(stdout, rows, n, rules, n_rules, json);
+	free(rules);
 	free(rows);
 	kn_maps_close(&m);
 	return 0;
@@ -328,6 +337,15 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_SNAT_EXHAUSTED] = "dropped (no free SNAT port)",
 	[KANARY_G_FIB_PASS] =
 		"neighbour unknown (XDP: passed to tc; tc: sent via the neighbour table)",
+	[KANARY_G_L7_SYN] = "L7: SYNs answered by the gateway",
+	[KANARY_G_L7_NO_SYN] =
+		"L7: segments for an L7 VIP with no half-open connection",
+	[KANARY_G_L7_DEFAULT] =
+		"L7: default route taken (request head incomplete or not HTTP/1.x)",
+	[KANARY_G_L7_NO_MATCH] = "L7: no rule matched, no default (reset)",
+	[KANARY_G_L7_EARLY] =
+		"L7: segments past the first before the splice (dropped)",
+	[KANARY_G_L7_REPLAY] = "L7: first segments replayed to the endpoint",
 };
 
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */
@@ -355,24 +373,42 @@ static long count_flows(int fd)
 	}
 }
 
-/* Each VirtualService's weights, from the accepted config. */
+static void print_dests(const struct kn_http_route *hr)
+{
+	for (int d = 0; d < hr->n_route; d++)
+		printf(" %s=%d",
+		       hr->route[d].subset ? hr->route[d].subset :
+					     hr->route[d].host,
+		       kn_dest_weight(hr, d));
+	printf("\n");
+}
+
+/*
+ * Each VirtualService's weights, from the accepted config; with match
+ * rules, one line per http route, named as its counters are.
+ */
 static void print_routes(const struct kn_config *kc)
 {
 	for (int i = 0; i < kc->n_res; i++) {
 		const struct kn_resource *r = &kc->res[i];
 		const struct kn_http_route *hr = NULL;
 
-		if (r->kind == KN_VIRTUALSERVICE)
-			hr = kn_vs_l4_route(r);
-		if (!hr)
+		if (r->kind != KN_VIRTUALSERVICE)
 			continue;
-		printf("route:       %s/%s ->", r->ns, r->name);
-		for (int d = 0; d < hr->n_route; d++)
-			printf(" %s=%d",
-			       hr->route[d].subset ? hr->route[d].subset :
-						     hr->route[d].host,
-			       kn_dest_weight(hr, d));
-		printf("\n");
+		hr = kn_vs_l4_route(r);
+		if (hr) {
+			printf("route:       %s/%s ->", r->ns, r->name);
+			print_dests(hr);
+			continue;
+		}
+		for (int h = 0; kn_vs_is_l7(r) && h < r->vs.n_http; h++) {
+			char rule[KANARY_NAME_LEN];
+
+			kn_vs_rule_name(r, h, rule);
+			printf("route:       %s/%s %s (%s) ->", r->ns, r->name,
+			       rule, r->vs.http[h].n_match ? "match" : "any");
+			print_dests(&r->vs.http[h]);
+		}
 	}
 }
 
@@ -418,7 +454,7 @@ static int cmd_status(int argc, char **argv)
 	if (!kn_global_read(&m, g))
 		for (int i = 0; i < KANARY_G_MAX; i++)
 			printf("%-12s %llu %s\n", i ? "" : "packets:", g[i],
-			       global_names[i]);
+			       global_names[i] ? global_names[i] : "(unnamed)");
 	kn_maps_close(&m);
 	return 0;
 }

@@ -23,6 +23,11 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_STAT_NAMES] = "kn_stat_names",
 	[KN_MAP_GLOBAL] = "kn_global",
 	[KN_MAP_SYNC] = "kn_sync",
+	[KN_MAP_L7] = "kn_l7",
+	[KN_MAP_RULE_STATS] = "kn_rule_stats",
+	[KN_MAP_RULE_NAMES] = "kn_rule_names",
+	[KN_MAP_SYNQ] = "kn_synq",
+	[KN_MAP_HOLD] = "kn_hold",
 };
 
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)

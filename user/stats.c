@@ -19,34 +19,41 @@ int kn_dest_weight(const struct kn_http_route *hr, int d)
 /*
  * The weight a (VirtualService, subset) row has in the accepted config,
  * read straight from the config: compiling it (Maglev tables and all)
- * only to print weights costs seconds at 10000 endpoints.
+ * only to print weights costs seconds at 10000 endpoints. With match
+ * rules, every http route is a route: the subset's weight in the first
+ * route that has it.
  */
 static int configured_weight(const struct kn_config *cfg, const char *vs,
 			     const char *subset)
 {
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *r = &cfg->res[i];
-		const struct kn_http_route *hr;
 		char name[2 * KANARY_NAME_LEN];
+		int n_http;
 
 		if (r->kind != KN_VIRTUALSERVICE)
 			continue;
 		snprintf(name, sizeof(name), "%s/%s", r->ns, r->name);
-		hr = kn_vs_l4_route(r);
-		if (strcmp(name, vs) || !hr)
+		if (strcmp(name, vs))
 			continue;
-		for (int d = 0; d < hr->n_route; d++) {
-			const struct kn_destination *dst = &hr->route[d];
-			const struct kn_resource *svc;
-			const char *dname = dst->subset;
+		n_http = kn_vs_is_l7(r) ? r->vs.n_http : !!r->vs.n_http;
+		for (int h = 0; h < n_http; h++) {
+			const struct kn_http_route *hr = &r->vs.http[h];
 
-			if (!dname) {
-				svc = kn_config_resolve_host(cfg, r->ns,
-							     dst->host);
-				dname = svc ? svc->name : dst->host;
+			for (int d = 0; d < hr->n_route; d++) {
+				const struct kn_destination *dst =
+					&hr->route[d];
+				const struct kn_resource *svc;
+				const char *dname = dst->subset;
+
+				if (!dname) {
+					svc = kn_config_resolve_host(cfg, r->ns,
+								     dst->host);
+					dname = svc ? svc->name : dst->host;
+				}
+				if (!strcmp(dname, subset))
+					return kn_dest_weight(hr, d);
 			}
-			if (!strcmp(dname, subset))
-				return kn_dest_weight(hr, d);
 		}
 	}
 	return -1;
@@ -116,41 +123,127 @@ bad:
 	return -1;
 }
 
-static bool same_vs(const struct kn_stat_row *a, const struct kn_stat_row *b)
+int kn_rule_stats_read(const struct kn_maps *m, struct kn_rule_row **rows,
+		       int *n)
 {
-	return !strcmp(a->ns, b->ns) && !strcmp(a->vs, b->vs);
+	int ncpu = libbpf_num_possible_cpus();
+	struct kanary_rule_stats *per_cpu;
+
+	*rows = NULL;
+	*n = 0;
+	if (ncpu <= 0)
+		return -1;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	*rows = calloc(KANARY_MAX_RULES, sizeof(**rows));
+	if (!per_cpu || !*rows) {
+		free(per_cpu);
+		free(*rows);
+		*rows = NULL;
+		return -1;
+	}
+	for (uint32_t i = 0; i < KANARY_MAX_RULES; i++) {
+		struct kn_rule_row *r = &(*rows)[*n];
+		struct kanary_rule_name name;
+		char *slash;
+
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_RULE_NAMES], &i, &name) ||
+		    !name.virtualservice[0])
+			continue;
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_RULE_STATS], &i, per_cpu))
+			continue;
+		r->connections = 0;
+		for (int c = 0; c < ncpu; c++)
+			r->connections += per_cpu[c].connections;
+		name.virtualservice[sizeof(name.virtualservice) - 1] = 0;
+		name.rule[sizeof(name.rule) - 1] = 0;
+		slash = strchr(name.virtualservice, '/');
+		snprintf(r->ns, sizeof(r->ns), "%.*s",
+			 slash ? (int)(slash - name.virtualservice) : 0,
+			 name.virtualservice);
+		snprintf(r->vs, sizeof(r->vs), "%s",
+			 slash ? slash + 1 : name.virtualservice);
+		snprintf(r->rule, sizeof(r->rule), "%s", name.rule);
+		(*n)++;
+	}
+	free(per_cpu);
+	return 0;
 }
 
-static void print_json(FILE *f, const struct kn_stat_row *rows, int n)
+/* s as a JSON string: route names are free-form text. */
+static void json_str(FILE *f, const char *s)
 {
-	bool *done = calloc(n ? n : 1, sizeof(*done));
-	bool first_vs = true;
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = *s;
 
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* The VirtualServices of both kinds of rows, each once, in row order. */
+struct vs_id {
+	const char *ns, *vs;
+};
+
+static int collect_vs(const struct kn_stat_row *rows, int n,
+		      const struct kn_rule_row *rules, int n_rules,
+		      struct vs_id *out)
+{
+	int k = 0;
+
+	for (int i = 0; i < n + n_rules; i++) {
+		const char *ns = i < n ? rows[i].ns : rules[i - n].ns;
+		const char *vs = i < n ? rows[i].vs : rules[i - n].vs;
+		int j;
+
+		for (j = 0; j < k; j++)
+			if (!strcmp(out[j].ns, ns) && !strcmp(out[j].vs, vs))
+				break;
+		if (j == k)
+			out[k++] = (struct vs_id){ .ns = ns, .vs = vs };
+	}
+	return k;
+}
+
+static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
+		       const struct kn_rule_row *rules, int n_rules)
+{
+	struct vs_id *vss = calloc(n + n_rules + 1, sizeof(*vss));
+	int n_vs;
+
+	if (!vss)
+		return;
+	n_vs = collect_vs(rows, n, rules, n_rules, vss);
 	fprintf(f, "{\"virtualservices\":[");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n_vs; i++) {
 		bool first = true;
 
-		if (done[i])
-			continue;
-		fprintf(f,
-			"%s{\"name\":\"%s\",\"namespace\":\"%s\","
-			"\"subsets\":[",
-			first_vs ? "" : ",", rows[i].vs, rows[i].ns);
-		first_vs = false;
-		for (int j = i; j < n; j++) {
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, vss[i].vs);
+		fprintf(f, ",\"namespace\":");
+		json_str(f, vss[i].ns);
+		fprintf(f, ",\"subsets\":[");
+		for (int j = 0; j < n; j++) {
 			const struct kanary_subset_stats *s = &rows[j].sum;
 
-			if (done[j] || !same_vs(&rows[i], &rows[j]))
+			if (strcmp(rows[j].ns, vss[i].ns) ||
+			    strcmp(rows[j].vs, vss[i].vs))
 				continue;
-			done[j] = true;
+			fprintf(f, "%s{\"name\":", first ? "" : ",");
+			json_str(f, rows[j].subset);
 			fprintf(f,
-				"%s{\"name\":\"%s\",\"weight\":%d,"
+				",\"weight\":%d,"
 				"\"connections\":%llu,\"packets\":%llu,"
 				"\"bytes\":%llu,\"packets_to_endpoint\":%llu,"
 				"\"bytes_to_endpoint\":%llu,"
 				"\"packets_to_client\":%llu,"
 				"\"bytes_to_client\":%llu}",
-				first ? "" : ",", rows[j].subset,
 				rows[j].weight < 0 ? 0 : rows[j].weight,
 				s->connections,
 				s->packets_to_endpoint + s->packets_to_client,
@@ -159,10 +252,37 @@ static void print_json(FILE *f, const struct kn_stat_row *rows, int n)
 				s->packets_to_client, s->bytes_to_client);
 			first = false;
 		}
+		fprintf(f, "],\"rules\":[");
+		first = true;
+		for (int j = 0; j < n_rules; j++) {
+			if (strcmp(rules[j].ns, vss[i].ns) ||
+			    strcmp(rules[j].vs, vss[i].vs))
+				continue;
+			fprintf(f, "%s{\"name\":", first ? "" : ",");
+			json_str(f, rules[j].rule);
+			fprintf(f, ",\"connections\":%llu}",
+				(unsigned long long)rules[j].connections);
+			first = false;
+		}
 		fprintf(f, "]}");
 	}
 	fprintf(f, "]}\n");
-	free(done);
+	free(vss);
+}
+
+static void print_rules(FILE *f, const struct kn_rule_row *rules, int n_rules)
+{
+	if (!n_rules)
+		return;
+	fprintf(f, "\n%-32s %-32s %12s\n", "VIRTUALSERVICE", "RULE",
+		"CONNECTIONS");
+	for (int i = 0; i < n_rules; i++) {
+		char vs[2 * KANARY_NAME_LEN + 2];
+
+		snprintf(vs, sizeof(vs), "%s/%s", rules[i].ns, rules[i].vs);
+		fprintf(f, "%-32s %-32s %12llu\n", vs, rules[i].rule,
+			(unsigned long long)rules[i].connections);
+	}
 }
 
 static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
@@ -185,12 +305,15 @@ static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
 	}
 }
 
-void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n, bool json)
+void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n,
+		    const struct kn_rule_row *rules, int n_rules, bool json)
 {
-	if (json)
-		print_json(f, rows, n);
-	else
-		print_table(f, rows, n);
+	if (json) {
+		print_json(f, rows, n, rules, n_rules);
+		return;
+	}
+	print_table(f, rows, n);
+	print_rules(f, rules, n_rules);
 }
 
 int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX])

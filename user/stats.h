@@ -17,10 +17,26 @@ struct kn_stat_row {
 	struct kanary_subset_stats sum; /* over all CPUs */
 };
 
+/* One http route of a VirtualService with match rules (the L7 path). */
+struct kn_rule_row {
+	char ns[KANARY_NAME_LEN];
+	char vs[KANARY_NAME_LEN];
+	char rule[KANARY_NAME_LEN]; /* the route's name, or "http[i]" */
+	__u64 connections; /* over all CPUs */
+};
+
 /* Every counter row in use, summed over CPUs; *rows is malloc'ed. */
 int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		  struct kn_stat_row **rows, int *n);
-void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n, bool json);
+/* Every rule counter row in use, summed over CPUs; *rows is malloc'ed. */
+int kn_rule_stats_read(const struct kn_maps *m, struct kn_rule_row **rows,
+		       int *n);
+/*
+ * A table per subset, then one per rule when there are rules; or JSON:
+ * {"virtualservices":[{"name","namespace","subsets":[...],"rules":[...]}]}
+ */
+void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n,
+		    const struct kn_rule_row *rules, int n_rules, bool json);
 /* A destination's configured weight, as Istio reads it (lone: 100). */
 struct kn_http_route;
 int kn_dest_weight(const struct kn_http_route *hr, int d);

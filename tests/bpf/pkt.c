@@ -55,7 +55,8 @@ void pkt_build(const struct pkt_spec *s, struct pkt_buf *b)
 	struct iphdr *ip = (void *)(eth + 1);
 	size_t ihl = s->ihl ? s->ihl : 5;
 	struct tcphdr *tcp = (void *)((uint8_t *)ip + ihl * 4);
-	size_t l4 = sizeof(*tcp) + s->payload;
+	size_t l4 = sizeof(*tcp) + s->optlen + s->payload;
+	uint8_t *pl = (uint8_t *)(tcp + 1) + s->optlen;
 
 	memset(b, 0, sizeof(*b));
 	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", 6);
@@ -75,11 +76,13 @@ void pkt_build(const struct pkt_spec *s, struct pkt_buf *b)
 	tcp->dest = htons(s->dport);
 	tcp->seq = htonl(s->seq);
 	tcp->ack_seq = htonl(s->ack);
-	tcp->doff = 5;
+	tcp->doff = 5 + s->optlen / 4;
 	((uint8_t *)tcp)[13] = s->flags;
-	tcp->window = htons(64240);
+	tcp->window = htons(s->window ? s->window : 64240);
+	if (s->optlen)
+		memcpy(tcp + 1, s->opts, s->optlen);
 	for (size_t i = 0; i < s->payload; i++)
-		((uint8_t *)(tcp + 1))[i] = 'a' + i % 26;
+		pl[i] = s->data ? ((const uint8_t *)s->data)[i] : 'a' + i % 26;
 	ip->check = htons(fold(sum16(ip, ihl * 4, 0)));
 	tcp->check = htons(tcp_csum(ip, tcp, l4));
 	b->len = sizeof(*eth) + ihl * 4 + l4 - s->truncate;

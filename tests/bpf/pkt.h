@@ -19,6 +19,10 @@ struct pkt_spec {
 	uint8_t ihl; /* 0: 5 */
 	uint16_t frag_off; /* host order */
 	int truncate; /* bytes cut off the end */
+	const uint8_t *opts; /* TCP options, optlen bytes (a multiple of 4) */
+	size_t optlen;
+	const void *data; /* payload bytes (payload of them); NULL: a-z */
+	uint16_t window; /* 0: 64240 */
 };
 
 struct pkt_buf {

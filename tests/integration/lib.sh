@@ -41,6 +41,10 @@ lab_up() {
 	trap lab_down EXIT
 	bash "$LAB" up "$PREFIX" --servers
 	eval "$(bash "$LAB" env "$PREFIX")"
+	# Native XDP_TX into a veth needs an XDP program on the peer (lab.sh).
+	if [ "$1" = xdp ]; then
+		bash "$LAB" xdp-peers "$PREFIX" on || return 1
+	fi
 	kanary load --mode "$1" --vip "$VIP" --iface c0 --iface e1 \
 		--iface e2 --iface e3
 }
@@ -89,4 +93,27 @@ count_of() { # VERSION < versions output
 summary() {
 	echo "integration: $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
+}
+
+# burst N [conn_burst.py args]: N new connections to the VIP, one request
+# each, each closed by the client first (so no flow is left waiting for the
+# endpoint's TIME_WAIT); prints "count version" lines like versions(), and
+# "count ERROR" for connections that failed.
+burst() {
+	local n=$1
+	shift
+	client python3 "$ROOT/tests/tools/conn_burst.py" --host "$VIP" \
+		--count "$n" "$@"
+}
+
+# conn_maps: entries in kn_synq, kn_hold and kn_flows (the VIP's, open or
+# kept for the endpoint's TIME_WAIT), as one line of name=count.
+conn_maps() {
+	python3 "$ROOT/tests/tools/kn_maps.py" --pin "$PIN" --vip "$VIP"
+}
+
+# wrk_clean WRK_OUTPUT: requests completed, no socket errors, no non-2xx.
+wrk_clean() {
+	grep -qE '^ +[0-9]+ requests in' <<<"$1" &&
+		! grep -qE 'Socket errors|Non-2xx' <<<"$1"
 }

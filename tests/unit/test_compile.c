@@ -109,15 +109,6 @@ Test(compile, no_subset_means_every_endpoint)
 	cr_assert_eq(out.pools[0].n_endpoints, 3);
 }
 
-Test(compile, match_routes_are_refused_with_place)
-{
-	read_lab("virtualservice-focused-routing.yaml");
-	cr_assert_eq(kn_compile(&cfg, &out, &err), -1);
-	cr_assert(strstr(err.msg, "virtualservice-focused-routing.yaml:"), "%s",
-		  err.msg);
-	cr_assert(strstr(err.msg, "L7"), "%s", err.msg);
-}
-
 Test(compile, no_virtualservice_compiles_empty)
 {
 	read_lab(NULL);

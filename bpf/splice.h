@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The L7 path: delayed binding, then a TCP splice.
+ *
+ *  client              gateway (this program)              endpoint
+ *  SYN         ->      kn_synq entry, SYN-ACK back
+ *              <-      (own ISN, window = one MSS)
+ *  ACK         ->      dropped (nothing to bind yet)
+ *  first seg   ->      parse, pick route and endpoint,
+ *                      keep payload in kn_hold, send       -> SYN
+ *                                                            (client ISN)
+ *                      SYN-ACK turns into the replay  <-    SYN-ACK
+ *                      (tc: it needs room)                 -> first seg
+ *  from then on: NAT plus seq/ack, timestamp, window and SACK translation
+ *
+ * The client's sequence space is the endpoint's (same ISN); only the
+ * gateway's side differs, by constants set once the endpoint's SYN-ACK is
+ * seen (kanary_flow.seq_delta, ts_delta, ws_ep, ws_gw).
+ */
+#ifndef KANARY_BPF_SPLICE_H
+#define KANARY_BPF_SPLICE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "kanary_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "select.h"
+#include "nat.h"
+#include "forward.h"
+#include "tcpopt.h"
+#include "http.h"
+
+#define TCP_FLAG_PSH 0x08
+#define IP_DF 0x4000
+#define L7_TTL 64
+
+/* l7_first's FIB lookup: off the stack, which its callers fill. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} kn_fib_scratch SEC(".maps");
+
+/* The SYN kanary sends to the endpoint: 20 bytes of options, NOP padded. */
+#define L7_SYN_TCP_LEN (sizeof(struct tcphdr) + 20)
+#define L7_SYN_FRAME_LEN \
+	(sizeof(struct ethhdr) + sizeof(struct iphdr) + L7_SYN_TCP_LEN)
+
+static __always_inline void ctx_bounds(void *ctx, const bool is_tc, void **data,
+				       void **data_end)
+{
+	if (is_tc) {
+		struct __sk_buff *skb = ctx;
+
+		/* volatile: see kanary_tc */
+		*data = (void *)(long)*(volatile __u32 *)&skb->data;
+		*data_end = (void *)(long)*(volatile __u32 *)&skb->data_end;
+	} else {
+		struct xdp_md *xdp = ctx;
+
+		*data = (void *)(long)*(volatile __u32 *)&xdp->data;
+		*data_end = (void *)(long)*(volatile __u32 *)&xdp->data_end;
+	}
+}
+
+static __always_inline __u32 ctx_len(void *ctx, const bool is_tc)
+{
+	void *data, *data_end;
+
+	if (is_tc)
+		return ((struct __sk_buff *)ctx)->len;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	return data_end - data;
+}
+
+/* Parse the packet again (after a resize, or in a function of its own). */
+static __always_inline int reparse(void *ctx, const bool is_tc, struct pkt *p)
+{
+	void *data, *data_end;
+
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	return parse_tcp4(data, data_end, ctx_len(ctx, is_tc), p);
+}
+
+static __always_inline int ctx_resize(void *ctx, const bool is_tc,
+				      __u32 new_len)
+{
+	if (is_tc)
+		return bpf_skb_change_tail(ctx, new_len, 0);
+	return bpf_xdp_adjust_tail(ctx,
+				   (int)new_len - (int)ctx_len(ctx, false));
+}
+
+static __always_inline int ctx_load(void *ctx, const bool is_tc, __u32 off,
+				    void *to, __u32 len)
+{
+	if (is_tc)
+		return bpf_skb_load_bytes(ctx, off, to, len);
+	return bpf_xdp_load_bytes(ctx, off, to, len);
+}
+
+/* Sum the 16-bit words of a TCP header of hlen bytes in the packet. */
+static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
+					    void *data_end)
+{
+	__u16 *w = (__u16 *)tcp;
+	__u32 sum = 0;
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		if (i * 2 >= hlen)
+			break;
+		if ((void *)(w + i + 1) > data_end)
+			break;
+		sum += w[i];
+	}
+	return sum;
+}
+
+/*
+ * Fill in the IP header of a packet kanary makes up (SYN-ACK, SYN,
+ * replay, RST) and both checksums; the TCP header and payload are in
+ * place, payload_sum is the payload's word sum.
+ */
+static __always_inline void finish_headers(struct iphdr *ip, struct tcphdr *tcp,
+					   __u32 tcp_hlen, __u32 payload_len,
+					   __u32 payload_sum, void *data_end)
+{
+	__u32 sum;
+
+	ip->tot_len = bpf_htons(sizeof(*ip) + tcp_hlen + payload_len);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->ttl = L7_TTL;
+	ip->check = ip_csum(ip);
+
+	tcp->check = 0;
+	sum = csum_pseudo_tcp(ip->saddr, ip->daddr, tcp_hlen + payload_len);
+	sum = csum_add(sum, sum_tcp_header(tcp, tcp_hlen, data_end));
+	sum = csum_add(sum, payload_sum);
+	tcp->check = csum_fold(sum);
+}
+
+static __always_inline void swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[6];
+
+	__builtin_memcpy(tmp, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, tmp, 6);
+}
+
+/*
+ * Turn the client's packet in p around into a bare RST from the VIP,
+ * sent back the way it came: the answer when no rule matches.
+ */
+static __always_inline enum verdict reset_client(struct pkt *p, __u32 seq,
+						 void *data_end)
+{
+	struct iphdr *ip = p->ip;
+	struct tcphdr *tcp = p->tcp;
+	__be32 a = ip->saddr;
+	__be16 port = tcp->source;
+	__u32 ack = bpf_ntohl(tcp->seq);
+
+	swap_macs(p->eth);
+	ip->saddr = ip->daddr;
+	ip->daddr = a;
+	tcp->source = tcp->dest;
+	tcp->dest = port;
+	tcp->seq = bpf_htonl(seq);
+	tcp->ack_seq = bpf_htonl(ack);
+	tcp->doff = 5;
+	((__u8 *)tcp)[13] = TCP_FLAG_RST | TCP_FLAG_ACK;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	finish_headers(ip, tcp, sizeof(*tcp), 0, 0, data_end);
+	return V_TX;
+}
+
+/*
+ * A SYN to an L7 VIP: answer it. A retransmitted SYN (same ISN) gets the
+ * same answer; a new ISN on the tuple starts over.
+ */
+static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
+					   const struct kanary_flow_key *fk)
+{
+	struct syn_opts so = { .wscale = TCP_WSCALE_NONE }, ours;
+	struct kanary_synq q = {}, *old;
+	void *data, *data_end;
+	struct tcphdr *tcp;
+	__u32 optlen, n, i;
+	__u8 opts[32] = {};
+	struct pkt p;
+	__be32 a;
+	__be16 port;
+
+	if (reparse(ctx, is_tc, &p))
+		return V_PASS;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	tcp = p.tcp;
+	walk_opts(ctx, is_tc, tcp, &so, NULL);
+
+	old = bpf_map_lookup_elem(&kn_synq, fk);
+	if (old && old->client_isn == bpf_ntohl(tcp->seq)) {
+		q = *old;
+	} else {
+		q.client_isn = bpf_ntohl(tcp->seq);
+		q.gw_isn = bpf_get_prandom_u32();
+		/* A millisecond clock, like Linux's TSval. */
+		q.gw_tsval = bpf_ktime_get_ns() / 1000000;
+		q.client_tsval = so.tsval;
+		q.mss = so.mss;
+		q.wscale = so.wscale;
+		q.sack_ok = so.sack_ok;
+		q.ts_ok = so.ts_ok;
+		q.window = bpf_ntohs(tcp->window);
+		if (bpf_map_update_elem(&kn_synq, fk, &q, BPF_ANY))
+			return V_DROP;
+	}
+
+	/* Offer back only what the client offered: it fits in its space. */
+	ours = so;
+	if (ours.mss)
+		ours.mss = KANARY_L7_MSS;
+	n = put_syn_opts(opts, &ours, q.gw_tsval, so.tsval,
+			 so.wscale == TCP_WSCALE_NONE ? TCP_WSCALE_NONE :
+							KANARY_L7_WSCALE);
+	optlen = tcp->doff * 4 - sizeof(*tcp);
+	if (n > optlen)
+		return V_DROP;
+	for (i = 0; i < TCP_MAX_OPTLEN; i++) {
+		__u8 *o = (__u8 *)(tcp + 1) + i;
+
+		if (i >= optlen || (void *)(o + 1) > data_end)
+			break;
+		*o = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
+	}
+
+	swap_macs(p.eth);
+	a = p.ip->saddr;
+	p.ip->saddr = p.ip->daddr;
+	p.ip->daddr = a;
+	port = tcp->source;
+	tcp->source = tcp->dest;
+	tcp->dest = port;
+	tcp->seq = bpf_htonl(q.gw_isn);
+	tcp->ack_seq = bpf_htonl(q.client_isn + 1);
+	((__u8 *)tcp)[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
+	/* One segment: the client sends its first and waits. */
+	tcp->window = bpf_htons(KANARY_L7_MSS);
+	tcp->urg_ptr = 0;
+	finish_headers(p.ip, tcp, tcp->doff * 4, 0, 0, data_end);
+	count_global(KANARY_G_L7_SYN);
+	return V_TX;
+}
+
+/*
+ * Write the SYN toward the endpoint over the packet (which must already
+ * be L7_SYN_FRAME_LEN long): the client's ISN and the options it offered,
+ * from f's tuple. MACs from f when its next hop is known.
+ */
+static __always_inline int emit_syn(void *ctx, const bool is_tc,
+				    const struct kanary_synq *q, __u32 tsval,
+				    const struct kanary_flow *f)
+{
+	struct syn_opts so = {
+		.mss = q->mss,
+		.sack_ok = q->sack_ok,
+		.ts_ok = q->ts_ok,
+	};
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	void *data, *data_end;
+	__u8 opts[32] = {};
+	__u32 n, i;
+
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	eth = data;
+	ip = (void *)(eth + 1);
+	tcp = (void *)(ip + 1);
+	if ((void *)tcp + L7_SYN_TCP_LEN > data_end)
+		return -1;
+
+	if (f->ifindex) {
+		__builtin_memcpy(eth->h_source, f->smac, 6);
+		__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	}
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = f->saddr;
+	ip->daddr = f->daddr;
+
+	__builtin_memset(tcp, 0, sizeof(*tcp));
+	tcp->source = f->sport;
+	tcp->dest = f->dport;
+	tcp->seq = bpf_htonl(q->client_isn);
+	tcp->doff = L7_SYN_TCP_LEN / 4;
+	((__u8 *)tcp)[13] = TCP_FLAG_SYN;
+	tcp->window = bpf_htons(q->window);
+	n = put_syn_opts(opts, &so, tsval, 0, q->wscale);
+	for (i = 0; i < 20; i++)
+		((__u8 *)(tcp + 1))[i] = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
+	finish_headers(ip, tcp, L7_SYN_TCP_LEN, 0, 0, data_end);
+	return 0;
+}
+
+static __always_inline void count_rule(__u32 row)
+{
+	struct kanary_rule_stats *r = bpf_map_lookup_elem(&kn_rule_stats, &row);
+
+	if (r)
+		r->connections++;
+}
+
+/*
+ * A segment from the client of a half-open L7 connection (q): the
+ * handshake's ACK, or the first segment, which decides the connection.
+ */
+static __always_inline enum verdict
+l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
+	 struct kanary_synq *q, __u32 in_ifindex, __u32 *out_ifindex)
+{
+	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
+	const struct kanary_l7_table *t;
+	const struct kanary_cfg *cfg;
+	const struct kanary_vip *vip;
+	struct kanary_vip_key vk = {
+		.addr = fk->daddr,
+		.port = fk->dport,
+		.proto = IPPROTO_TCP,
+	};
+	struct bpf_fib_lookup *fib;
+	struct kanary_hold *h;
+	struct kanary_flow *f;
+	struct choice c;
+	void *data, *data_end;
+	__u32 zero = 0, hlen, plen, block, idx, hash, egress = 0;
+	bool complete;
+	struct pkt p;
+	int rc;
+
+	if (reparse(ctx, is_tc, &p))
+		return V_PASS;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	if (p.flags & TCP_FLAG_RST) {
+		bpf_map_delete_elem(&kn_synq, fk);
+		return V_DROP;
+	}
+	if (!(p.flags & TCP_FLAG_ACK) ||
+	    bpf_ntohl(p.tcp->ack_seq) != q->gw_isn + 1) {
+		count_global(KANARY_G_L7_NO_SYN);
+		return V_DROP;
+	}
+	if (bpf_ntohl(p.tcp->seq) != q->client_isn + 1) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	hlen = sizeof(struct ethhdr) + sizeof(struct iphdr) + p.tcp->doff * 4;
+	plen = bpf_ntohs(p.ip->tot_len) - sizeof(struct iphdr) -
+	       p.tcp->doff * 4;
+	if (!plen) {
+		/* The handshake's ACK: consumed. A FIN before any data
+		 * ends the half-open connection. */
+		if (p.flags & TCP_FLAG_FIN)
+			bpf_map_delete_elem(&kn_synq, fk);
+		return V_DROP;
+	}
+	/* More than the one segment the window allowed: not ours to keep. */
+	if (plen > KANARY_L7_HOLD_LEN - 4)
+		return V_DROP;
+	/* XDP cannot grow a frame on every driver: tc makes the SYN. */
+	if (!is_tc && ctx_len(ctx, false) < L7_SYN_FRAME_LEN)
+		return V_PASS;
+
+	h = bpf_map_lookup_elem(&kn_scratch, &zero);
+	if (!h)
+		return V_DROP;
+	walk_opts(ctx, is_tc, p.tcp, &so, NULL);
+	h->syn = *q;
+	h->len = plen;
+	h->tsval = so.tsval;
+	h->window = bpf_ntohs(p.tcp->window);
+	h->flags = p.flags;
+	if (ctx_load(ctx, is_tc, hlen, h->data, plen))
+		return V_DROP;
+	/* The replay's checksum sums whole words: zero the last one's tail. */
+	h->data[plen] = 0;
+	h->data[plen + 1] = 0;
+	h->data[plen + 2] = 0;
+
+	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
+	if (!cfg)
+		return V_DROP;
+	vk.slot = cfg->active_slot;
+	vip = bpf_map_lookup_elem(&kn_vips, &vk);
+	if (!vip || vip->l7 >= KANARY_MAX_L7)
+		return V_DROP; /* the VIP lost its rules: the client retries */
+	idx = vk.slot * KANARY_MAX_L7 + vip->l7;
+	t = bpf_map_lookup_elem(&kn_l7, &idx);
+	if (!t)
+		return V_DROP;
+
+	block = http_select(h->data, plen, t, &complete);
+	if (!complete)
+		count_global(KANARY_G_L7_DEFAULT);
+	if (block >= KANARY_L7_MAX_BLOCKS) {
+		count_global(KANARY_G_L7_NO_MATCH);
+		bpf_map_delete_elem(&kn_synq, fk);
+		return reset_client(&p, q->gw_isn + 1, data_end);
+	}
+
+	hash = flow_hash(fk, cfg->hash_seed);
+	rc = choose(vk.slot, t->blocks[block].route, hash, &c);
+	if (rc) {
+		count_global(rc);
+		return V_DROP;
+	}
+	fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
+	if (!fib)
+		return V_DROP;
+	rc = fib_next_hop(ctx, fib, c.ep->snat_addr, c.ep->addr, 0, c.ep->port,
+			  L7_SYN_FRAME_LEN - sizeof(struct ethhdr), in_ifindex);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && is_tc)
+		egress = fib->ifindex;
+	else if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		/* XDP: pass it, untouched, to the tc program behind it,
+		 * which resolves the neighbour. */
+		return is_tc ? V_DROP : V_PASS;
+
+	rc = create_flow(fk, c.ep, c.stats, hash, bpf_htonl(q->client_isn),
+			 cfg->reclaim_ns, KANARY_L7_SYN_SENT);
+	if (rc) {
+		count_global(rc);
+		return V_DROP;
+	}
+	f = bpf_map_lookup_elem(&kn_flows, fk);
+	if (!f)
+		return V_DROP;
+	if (!egress) {
+		__builtin_memcpy(f->smac, fib->smac, 6);
+		__builtin_memcpy(f->dmac, fib->dmac, 6);
+		f->ifindex = fib->ifindex;
+	}
+	if (bpf_map_update_elem(&kn_hold, fk, h, BPF_ANY))
+		return V_DROP;
+	bpf_map_delete_elem(&kn_synq, fk);
+
+	{
+		struct kanary_subset_stats *s;
+		__u32 row = c.stats;
+
+		s = bpf_map_lookup_elem(&kn_stats, &row);
+		if (s)
+			s->connections++;
+	}
+	count_rule(t->blocks[block].rule);
+	count_global(KANARY_G_NEW_FLOW);
+
+	if (ctx_resize(ctx, is_tc, L7_SYN_FRAME_LEN))
+		return V_DROP;
+	if (emit_syn(ctx, is_tc, &h->syn, h->tsval, f))
+		return V_DROP;
+	count_flow(f, L7_SYN_FRAME_LEN);
+	if (egress) {
+		*out_ifindex = egress;
+		return V_RESOLVE;
+	}
+	*out_ifindex = f->ifindex;
+	return V_FORWARD;
+}
+
+/* Word sum of the held payload, in bpf_csum_diff's 512-byte steps. */
+static __always_inline __u32 hold_sum(const struct kanary_hold *h)
+{
+	__u32 words = (h->len + 3) & ~3u, sum = 0;
+	__u64 sz;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		if (words <= k * 512)
+			break;
+		sz = words - k * 512;
+		asm volatile("" : "+r"(sz)); /* one register, bounded below */
+		if (sz > 512)
+			sz = 512;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)(h->data + k * 512), sz,
+				    sum);
+	}
+	return sum;
+}
+
+/*
+ * tc only. The endpoint's SYN-ACK of an L7 connection (f is its to-client
+ * entry): learn the endpoint's ISN and options, set the translation of
+ * both entries, and turn the packet into the held first segment, sent
+ * back to the endpoint.
+ */
+static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
+					      struct kanary_flow *f)
+{
+	struct syn_opts eso = { .wscale = TCP_WSCALE_NONE };
+	struct kanary_flow_key hk = {};
+	struct kanary_flow *twin;
+	struct kanary_hold *h;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	void *data, *data_end;
+	__u8 smac[6], dmac[6];
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+	__u32 ep_isn, tcp_hlen, len, sum;
+	bool ts_on;
+	struct pkt p;
+
+	if (reparse(skb, true, &p))
+		return V_PASS;
+	ctx_bounds(skb, true, &data, &data_end);
+	client_key(f, &hk);
+	h = bpf_map_lookup_elem(&kn_hold, &hk);
+	if (!h)
+		return V_DROP;
+	if (bpf_ntohl(p.tcp->ack_seq) != h->syn.client_isn + 1)
+		return V_DROP;
+	walk_opts(skb, true, p.tcp, &eso, NULL);
+	ep_isn = bpf_ntohl(p.tcp->seq);
+	ts_on = h->syn.ts_ok && eso.ts_ok;
+
+	/* The translation, in both entries. */
+	f->seq_delta = h->syn.gw_isn - ep_isn;
+	f->ts_delta = ts_on ? h->syn.gw_tsval - eso.tsval : 0;
+	f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 : KANARY_L7_WSCALE;
+	f->ws_ep = h->syn.wscale == TCP_WSCALE_NONE ||
+				   eso.wscale == TCP_WSCALE_NONE ?
+			   0 :
+			   eso.wscale;
+	/* Until the endpoint acks this far, the hold is kept for a replay. */
+	f->syn_seq = h->syn.client_isn + 1 + h->len;
+	if (f->l7 == KANARY_L7_SYN_SENT)
+		f->l7 = KANARY_L7_REPLAYED;
+	twin = bpf_map_lookup_elem(&kn_flows, &hk);
+	if (twin) {
+		twin->seq_delta = f->seq_delta;
+		twin->ts_delta = f->ts_delta;
+		twin->ws_gw = f->ws_gw;
+		twin->ws_ep = f->ws_ep;
+		twin->l7 = f->l7;
+	}
+
+	/* Back where it came from: the addresses and MACs, reversed. */
+	__builtin_memcpy(smac, p.eth->h_dest, 6);
+	__builtin_memcpy(dmac, p.eth->h_source, 6);
+	saddr = p.ip->daddr;
+	daddr = p.ip->saddr;
+	sport = p.tcp->dest;
+	dport = p.tcp->source;
+
+	len = h->len;
+	if (len < 1 || len > KANARY_L7_HOLD_LEN - 4)
+		return V_DROP;
+	tcp_hlen = sizeof(struct tcphdr) + (ts_on ? 12 : 0);
+	if (bpf_skb_change_tail(skb,
+				sizeof(struct ethhdr) + sizeof(struct iphdr) +
+					tcp_hlen + len,
+				0))
+		return V_DROP;
+	if (bpf_skb_store_bytes(skb,
+				sizeof(struct ethhdr) + sizeof(struct iphdr) +
+					tcp_hlen,
+				h->data, len, 0))
+		return V_DROP;
+
+	ctx_bounds(skb, true, &data, &data_end);
+	eth = data;
+	ip = (void *)(eth + 1);
+	tcp = (void *)(ip + 1);
+	if ((void *)tcp + sizeof(*tcp) + 12 > data_end)
+		return V_DROP;
+	__builtin_memcpy(eth->h_source, smac, 6);
+	__builtin_memcpy(eth->h_dest, dmac, 6);
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	__builtin_memset(tcp, 0, sizeof(*tcp));
+	tcp->source = sport;
+	tcp->dest = dport;
+	tcp->seq = bpf_htonl(h->syn.client_isn + 1);
+	tcp->ack_seq = bpf_htonl(ep_isn + 1);
+	tcp->doff = tcp_hlen / 4;
+	((__u8 *)tcp)[13] = TCP_FLAG_ACK | TCP_FLAG_PSH |
+			    (h->flags & TCP_FLAG_FIN);
+	tcp->window = bpf_htons(h->window);
+	if (ts_on) {
+		__u8 *o = (__u8 *)(tcp + 1);
+
+		o[0] = TCPOPT_NOP;
+		o[1] = TCPOPT_NOP;
+		o[2] = TCPOPT_TS;
+		o[3] = 10;
+		store_be32(o + 4, h->tsval);
+		store_be32(o + 8, eso.tsval);
+	}
+	sum = hold_sum(h);
+	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end);
+	count_global(KANARY_G_L7_REPLAY);
+	count_flow(twin ? twin : f, skb->len);
+	return V_TX;
+}
+
+/*
+ * An established L7 packet (replayed or spliced): translate sequence
+ * space, timestamps, SACK blocks and window in place. Returns the TCP
+ * checksum diff (not pseudo-header) for the caller's rewrite.
+ */
+static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
+					  struct pkt *p,
+					  const struct kanary_flow *f,
+					  void *data_end)
+{
+	struct seg_opts eo = {};
+	struct tcphdr *tcp = p->tcp;
+	__u8 *first = (__u8 *)(tcp + 1);
+	__u32 diff = 0, old, new;
+	__u8 *o;
+	int j;
+
+	/* Linux's established segments: NOP, NOP, TS and nothing else. */
+	if (tcp->doff == 8 && (void *)(first + 4) <= data_end &&
+	    first[0] == TCPOPT_NOP && first[1] == TCPOPT_NOP &&
+	    first[2] == TCPOPT_TS && first[3] == 10)
+		eo.ts = sizeof(*tcp) + 2;
+	else if (tcp->doff > 5)
+		walk_opts(ctx, is_tc, tcp, NULL, &eo);
+
+	if (f->dir == KANARY_DIR_TO_CLIENT) {
+		old = bpf_ntohl(tcp->seq);
+		new = old + f->seq_delta;
+		tcp->seq = bpf_htonl(new);
+		diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new), 4);
+		if (eo.ts) {
+			o = (__u8 *)tcp + (eo.ts & 63);
+			if ((void *)(o + 10) <= data_end) {
+				old = load_be32(o + 2);
+				new = old + f->ts_delta;
+				store_be32(o + 2, new);
+				diff += csum_diff32_at(bpf_htonl(old),
+						       bpf_htonl(new),
+						       eo.ts + 2);
+			}
+		}
+		if (f->ws_ep != f->ws_gw) {
+			__u16 w = bpf_ntohs(tcp->window);
+			__u32 bytes = (__u32)w << (f->ws_ep & 15);
+			__u32 nw = bytes >> (f->ws_gw & 15);
+
+			if (nw > 0xffff)
+				nw = 0xffff;
+			tcp->window = bpf_htons(nw);
+			diff += csum_diff16(bpf_htons(w), bpf_htons(nw));
+		}
+		return diff;
+	}
+
+	if (p->flags & TCP_FLAG_ACK) {
+		old = bpf_ntohl(tcp->ack_seq);
+		new = old - f->seq_delta;
+		tcp->ack_seq = bpf_htonl(new);
+		diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new), 8);
+	}
+	if (eo.ts) {
+		o = (__u8 *)tcp + (eo.ts & 63);
+		if ((void *)(o + 10) <= data_end) {
+			old = load_be32(o + 6);
+			new = old - f->ts_delta;
+			store_be32(o + 6, new);
+			diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new),
+					       eo.ts + 6);
+		}
+	}
+	if (eo.sack) {
+		/* SACK blocks name the gateway's (now the endpoint's) bytes. */
+		for (j = 0; j < 8; j++) {
+			__u32 at = eo.sack + 2 + j * 4;
+
+			if (2 + j * 4 >= eo.sack_len)
+				break;
+			o = (__u8 *)tcp + (at & 63);
+			if ((void *)(o + 4) > data_end)
+				break;
+			old = load_be32(o);
+			new = old - f->seq_delta;
+			store_be32(o, new);
+			diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new),
+					       at);
+		}
+	}
+	return diff;
+}
+
+#endif /* KANARY_BPF_SPLICE_H */

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * What every packet test shares: the program loaded with private maps in
+ * a network namespace of the test's own, the lab's YAML applied through
+ * the real compiler, and one frame at a time through BPF_PROG_TEST_RUN.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness.h"
+#include "set_weight.h"
+
+struct kanary_bpf *skel;
+struct kn_maps maps;
+bool use_tc;
+
+void sh(const char *cmd)
+{
+	cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
+}
+
+static const char *lab_dir(void)
+{
+	return pkt_lab_dir();
+}
+
+static void netns_up(void)
+{
+	cr_assert_eq(pkt_lab_netns(), 0, "lab netns: needs root");
+}
+
+void load(void)
+{
+	struct bpf_map *map;
+	struct kanary_cfg cfg = { .hash_seed = 0x12345 };
+	uint32_t zero = 0;
+
+	skel = kanary_bpf__open();
+	cr_assert_not_null(skel);
+	/* Private maps: nothing of this test is pinned anywhere. */
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_pin_path(map, NULL);
+	cr_assert_eq(kanary_bpf__load(skel), 0, "BPF load/verify failed");
+	maps.fd[KN_MAP_CFG] = bpf_map__fd(skel->maps.kn_cfg);
+	maps.fd[KN_MAP_VIPS] = bpf_map__fd(skel->maps.kn_vips);
+	maps.fd[KN_MAP_ROUTES] = bpf_map__fd(skel->maps.kn_routes);
+	maps.fd[KN_MAP_POOLS] = bpf_map__fd(skel->maps.kn_pools);
+	maps.fd[KN_MAP_ENDPOINTS] = bpf_map__fd(skel->maps.kn_endpoints);
+	maps.fd[KN_MAP_FLOWS] = bpf_map__fd(skel->maps.kn_flows);
+	maps.fd[KN_MAP_STATS] = bpf_map__fd(skel->maps.kn_stats);
+	maps.fd[KN_MAP_STAT_NAMES] = bpf_map__fd(skel->maps.kn_stat_names);
+	maps.fd[KN_MAP_GLOBAL] = bpf_map__fd(skel->maps.kn_global);
+	maps.fd[KN_MAP_SYNC] = bpf_map__fd(skel->maps.kn_sync);
+	maps.fd[KN_MAP_L7] = bpf_map__fd(skel->maps.kn_l7);
+	maps.fd[KN_MAP_RULE_STATS] = bpf_map__fd(skel->maps.kn_rule_stats);
+	maps.fd[KN_MAP_RULE_NAMES] = bpf_map__fd(skel->maps.kn_rule_names);
+	maps.fd[KN_MAP_SYNQ] = bpf_map__fd(skel->maps.kn_synq);
+	maps.fd[KN_MAP_HOLD] = bpf_map__fd(skel->maps.kn_hold);
+	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
+		     0);
+}
+
+/* The lab's base manifests, the endpoints and one VirtualService (or
+ * none: NULL). */
+void read_lab(struct kn_config *cfg, const char *vs_file)
+{
+	static const char *const base[] = { "gateway.yaml", "service.yaml",
+					    "destinationrule.yaml" };
+	struct kn_err err = { { 0 } };
+	char path[512];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", lab_dir(), base[i]);
+		cr_assert_eq(kn_config_read_path(cfg, path, &err), 0, "%s",
+			     err.msg);
+	}
+	cr_assert_eq(kn_config_read_path(cfg, "tests/lab/endpoints.yaml", &err),
+		     0, "%s", err.msg);
+	if (!vs_file)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", lab_dir(), vs_file);
+	cr_assert_eq(kn_config_read_path(cfg, path, &err), 0, "%s", err.msg);
+}
+
+/* Validate, compile and swap cfg into the maps; returns apply's result. */
+int apply_config(struct kn_config *cfg, struct kn_err *err)
+{
+	struct kn_load_info li = { .n_vips = 1 };
+	struct kn_compiled c;
+	int rc;
+
+	li.vips[0] = pkt_addr(VIP);
+	cr_assert_eq(kn_config_validate(cfg, err), 0, "%s", err->msg);
+	cr_assert_eq(kn_compile(cfg, &c, err), 0, "%s", err->msg);
+	rc = kn_apply_compiled(&maps, &li, &c, err);
+	kn_compiled_free(&c);
+	kn_config_free(cfg);
+	return rc;
+}
+
+void apply_vs(const char *vs_file)
+{
+	struct kn_config cfg;
+	struct kn_err err;
+
+	read_lab(&cfg, vs_file);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+}
+
+/* The lab's 70/30 VirtualService with other weights. */
+int apply_weights(char *w50, char *w101, const char *extra_yaml,
+		  struct kn_err *err)
+{
+	char *pairs[] = { w50, w101 };
+	struct kn_config cfg;
+
+	read_lab(&cfg, "virtualservice-weight-70.yaml");
+	if (extra_yaml)
+		cr_assert_eq(kn_config_read_buffer(&cfg, "extra.yaml",
+						   extra_yaml,
+						   strlen(extra_yaml), err),
+			     0, "%s", err->msg);
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, err), 0,
+		     "%s", err->msg);
+	return apply_config(&cfg, err);
+}
+
+void setup_xdp(void)
+{
+	use_tc = false;
+	netns_up();
+	load();
+}
+
+void setup_tc(void)
+{
+	use_tc = true;
+	netns_up();
+	load();
+}
+
+void teardown(void)
+{
+	kanary_bpf__destroy(skel);
+}
+
+/* Run the program on a frame arriving on interface ifname. */
+int run_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out)
+{
+	int ifindex = if_nametoindex(ifname);
+	struct xdp_md xctx = { .data_end = in->len,
+			       .ingress_ifindex = ifindex };
+	struct __sk_buff sctx = { .ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .repeat = 1);
+	int fd;
+
+	if (use_tc) {
+		fd = bpf_program__fd(skel->progs.kanary_tc);
+		o.ctx_in = &sctx;
+		o.ctx_size_in = sizeof(sctx);
+	} else {
+		fd = bpf_program__fd(skel->progs.kanary_xdp);
+		o.ctx_in = &xctx;
+		o.ctx_size_in = sizeof(xctx);
+	}
+	cr_assert_eq(bpf_prog_test_run_opts(fd, &o), 0, "test run failed");
+	out->len = o.data_size_out;
+	return o.retval;
+}
+
+int run(struct pkt_buf *in, struct pkt_buf *out)
+{
+	return run_on("c0", in, out);
+}
+
+int redirected(void)
+{
+	return use_tc ? TC_ACT_REDIRECT_ : XDP_REDIRECT_;
+}
+
+int passed(void)
+{
+	return use_tc ? TC_ACT_OK_ : XDP_PASS_;
+}

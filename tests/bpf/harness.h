@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The packet tests' harness: see harness.c. */
+#ifndef KANARY_TEST_HARNESS_H
+#define KANARY_TEST_HARNESS_H
+
+#include <stdbool.h>
+
+#include "apply.h"
+#include "compile.h"
+#include "config.h"
+#include "kanary.skel.h"
+#include "pkt.h"
+
+#define VIP "198.18.0.1"
+#define CLIENT "198.18.0.2"
+#define EP1 "198.18.1.2" /* resnet50 */
+#define EP2 "198.18.2.2" /* resnet50 */
+#define EP3 "198.18.3.2" /* resnet101 */
+#define XDP_TX_ 3
+#define XDP_REDIRECT_ 4
+#define XDP_PASS_ 2
+#define TC_ACT_OK_ 0
+#define TC_ACT_REDIRECT_ 7
+
+extern struct kanary_bpf *skel;
+extern struct kn_maps maps;
+extern bool use_tc;
+
+void sh(const char *cmd);
+void load(void);
+void read_lab(struct kn_config *cfg, const char *vs_file);
+int apply_config(struct kn_config *cfg, struct kn_err *err);
+void apply_vs(const char *vs_file);
+int apply_weights(char *w50, char *w101, const char *extra_yaml,
+		  struct kn_err *err);
+void setup_xdp(void);
+void setup_tc(void);
+void teardown(void);
+int run_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
+int run(struct pkt_buf *in, struct pkt_buf *out);
+int redirected(void);
+int passed(void);
+
+#define BOTH(name)                                           \
+	Test(xdp, name, .init = setup_xdp, .fini = teardown) \
+	{                                                    \
+		name();                                      \
+	}                                                    \
+	Test(tc, name, .init = setup_tc, .fini = teardown)   \
+	{                                                    \
+		name();                                      \
+	}
+
+#endif

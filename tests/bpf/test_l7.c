@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The L7 path (delayed binding) on crafted packets: the lab's focused
+ * routing, a connection walked through packet by packet, every frame the
+ * program makes checked field by field and by checksum.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "harness.h"
+
+#define FOCUSED "virtualservice-focused-routing.yaml"
+#define CLIENT_ISN 1000000u
+#define CLIENT_TS 777000u
+#define EP_ISN 5000000u
+#define EP_TS 990000u
+
+/* MSS 1460, SACK_PERM, TS (CLIENT_TS, 0), NOP, WS 7: Linux's SYN. */
+static const uint8_t syn_opts[20] = {
+	2,    4,    0x05, 0xb4, 4, 2, 8, 10, 0x00, 0x0b,
+	0xdb, 0x28, 0,	  0,	0, 0, 1, 3,  3,	   7,
+};
+
+/* A decoded frame the program sent. */
+struct seg {
+	struct pkt_tuple t;
+	uint32_t seq, ack;
+	uint16_t window;
+	uint8_t doff;
+	int mss, ws, sack_ok; /* -1: absent */
+	int has_ts;
+	uint32_t tsval, tsecr;
+	uint32_t sack[8];
+	int n_sack;
+	const uint8_t *payload;
+	size_t len;
+};
+
+static void decode(const struct pkt_buf *b, struct seg *s)
+{
+	const struct iphdr *ip =
+		(const void *)(b->data + sizeof(struct ethhdr));
+	const struct tcphdr *tcp = (const void *)(ip + 1);
+	const uint8_t *o = (const uint8_t *)(tcp + 1);
+	size_t optlen, i = 0;
+
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(pkt_check(b, &s->t), 0, "bad frame or checksum");
+	s->seq = ntohl(tcp->seq);
+	s->ack = ntohl(tcp->ack_seq);
+	s->window = ntohs(tcp->window);
+	s->doff = tcp->doff;
+	s->mss = s->ws = s->sack_ok = -1;
+	optlen = tcp->doff * 4 - sizeof(*tcp);
+	while (i < optlen) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		cr_assert(i + 1 < optlen && o[i + 1] >= 2, "bad option");
+		switch (o[i]) {
+		case 2:
+			s->mss = (o[i + 2] << 8) | o[i + 3];
+			break;
+		case 3:
+			s->ws = o[i + 2];
+			break;
+		case 4:
+			s->sack_ok = 1;
+			break;
+		case 5:
+			for (int k = 0; k + 2 < o[i + 1]; k += 4) {
+				uint32_t v;
+
+				memcpy(&v, o + i + 2 + k, 4);
+				s->sack[s->n_sack++] = ntohl(v);
+			}
+			break;
+		case 8:
+			s->has_ts = 1;
+			memcpy(&s->tsval, o + i + 2, 4);
+			memcpy(&s->tsecr, o + i + 6, 4);
+			s->tsval = ntohl(s->tsval);
+			s->tsecr = ntohl(s->tsecr);
+			break;
+		}
+		i += o[i + 1];
+	}
+	s->payload = (const uint8_t *)tcp + tcp->doff * 4;
+	s->len = ntohs(ip->tot_len) - sizeof(*ip) - tcp->doff * 4;
+}
+
+static int tx(void)
+{
+	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
+}
+
+static void ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr)
+{
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	val = htonl(val);
+	ecr = htonl(ecr);
+	memcpy(o + 4, &val, 4);
+	memcpy(o + 8, &ecr, 4);
+}
+
+/* The client's SYN from port sport; returns the gateway's answer. */
+static int client_syn(uint16_t sport, const uint8_t *opts, size_t optlen,
+		      struct seg *out)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = sport,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = CLIENT_ISN,
+			      .opts = opts,
+			      .optlen = optlen,
+			      .window = 64240 };
+	struct pkt_buf in, o;
+	int v;
+
+	pkt_build(&s, &in);
+	v = run(&in, &o);
+	if (v == tx() && out)
+		decode(&o, out);
+	return v;
+}
+
+/* A client segment of the connection, with a TS option. */
+static int client_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack,
+		      const char *data, size_t len, uint32_t tsecr,
+		      const uint8_t *extra, size_t extra_len, struct pkt_buf *o)
+{
+	uint8_t opts[40];
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = sport,
+			      .dport = 80,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack,
+			      .data = data,
+			      .payload = len,
+			      .opts = opts,
+			      .optlen = 12 + extra_len,
+			      .window = 502 };
+	struct pkt_buf in;
+
+	ts_opt(opts, CLIENT_TS + 5, tsecr);
+	if (extra_len)
+		memcpy(opts + 12, extra, extra_len);
+	pkt_build(&s, &in);
+	return run(&in, o);
+}
+
+static const char *request(const char *hdr)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+		 "POST /v1/models/image_classifier:predict HTTP/1.1\r\n"
+		 "Host: 198.18.0.1\r\nUser-Agent: curl/8\r\nAccept: */*\r\n"
+		 "%s%sContent-Length: 2\r\n\r\n{}",
+		 hdr ? hdr : "", hdr ? "\r\n" : "");
+	return buf;
+}
+
+/* SYN, then the first segment with data; returns the verdict on it. */
+static int open_with(uint16_t sport, const char *data, size_t len,
+		     struct seg *synack, struct pkt_buf *o)
+{
+	cr_assert_eq(client_syn(sport, syn_opts, sizeof(syn_opts), synack),
+		     tx());
+	return client_seg(sport, 0x18, CLIENT_ISN + 1, synack->seq + 1, data,
+			  len, synack->tsval, NULL, 0, o);
+}
+
+static bool is_canary(uint32_t daddr)
+{
+	return daddr == pkt_addr(EP3);
+}
+
+static bool is_stable(uint32_t daddr)
+{
+	return daddr == pkt_addr(EP1) || daddr == pkt_addr(EP2);
+}
+
+static uint64_t global(int which)
+{
+	uint64_t v[256] = { 0 }, sum = 0;
+	uint32_t k = which;
+	int n = libbpf_num_possible_cpus();
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_GLOBAL], &k, v), 0);
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	return sum;
+}
+
+static int map_count(int fd)
+{
+	struct kanary_flow_key k, next;
+	int n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static void synack_offers_one_segment(void)
+{
+	struct seg s;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &s), tx());
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.t.sport, 80);
+	cr_assert_eq(s.t.dport, 41000);
+	cr_assert_eq(s.t.flags, 0x12, "not a SYN-ACK: %#x", s.t.flags);
+	cr_assert_eq(s.ack, CLIENT_ISN + 1);
+	cr_assert_eq(s.window, KANARY_L7_MSS, "window %u", s.window);
+	cr_assert_eq(s.mss, KANARY_L7_MSS);
+	cr_assert_eq(s.ws, KANARY_L7_WSCALE);
+	cr_assert_eq(s.sack_ok, 1);
+	cr_assert(s.has_ts);
+	cr_assert_eq(s.tsecr, CLIENT_TS, "TSecr %u", s.tsecr);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0,
+		     "a SYN alone must not create a flow");
+
+	/* A retransmitted SYN gets the very same answer. */
+	struct seg again;
+
+	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &again),
+		     tx());
+	cr_assert_eq(again.seq, s.seq);
+	cr_assert_eq(again.tsval, s.tsval);
+}
+
+static void synack_without_options(void)
+{
+	struct seg s;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(41001, NULL, 0, &s), tx());
+	cr_assert_eq(s.doff, 5, "options the client did not offer");
+	cr_assert_eq(s.mss, -1);
+	cr_assert_eq(s.ws, -1);
+	cr_assert(!s.has_ts);
+	cr_assert_eq(s.window, KANARY_L7_MSS);
+}
+
+static void header_picks_subset(void)
+{
+	static const char *const canary[] = { "user-group: canary",
+					      "User-Group: canary",
+					      "USER-GROUP:canary",
+					      "uSeR-gRoUp:   canary  " };
+	static const char *const stable[] = { NULL, "user-group: beta",
+					      "user-group: canary-x",
+					      "user-group: Canary",
+					      "x-user-group: canary" };
+	struct pkt_buf o;
+	struct seg syn, s;
+	uint16_t port = 42000;
+
+	apply_vs(FOCUSED);
+	for (size_t i = 0; i < 4; i++, port++) {
+		const char *r = request(canary[i]);
+
+		cr_assert_eq(open_with(port, r, strlen(r), &syn, &o),
+			     redirected());
+		decode(&o, &s);
+		cr_assert(is_canary(s.t.daddr), "'%s' went elsewhere",
+			  canary[i]);
+		cr_assert_eq(s.t.flags, 0x02, "not a SYN: %#x", s.t.flags);
+		cr_assert_eq(s.seq, CLIENT_ISN, "not the client's ISN");
+		cr_assert_eq(s.len, 0, "the SYN carries data");
+		cr_assert_eq(s.t.dport, 8501);
+		cr_assert_eq(s.mss, 1460);
+		cr_assert_eq(s.ws, 7, "the client's window scale");
+		cr_assert_eq(s.sack_ok, 1);
+		cr_assert(s.has_ts && s.tsval == CLIENT_TS + 5 && !s.tsecr);
+	}
+	for (size_t i = 0; i < 5; i++, port++) {
+		const char *r = request(stable[i]);
+
+		cr_assert_eq(open_with(port, r, strlen(r), &syn, &o),
+			     redirected());
+		decode(&o, &s);
+		cr_assert(is_stable(s.t.daddr), "'%s' went to the canary",
+			  stable[i] ? stable[i] : "(none)");
+	}
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 9);
+}
+
+static void header_after_twenty_others(void)
+{
+	char hdrs[2048] = "";
+	struct pkt_buf o;
+	struct seg syn, s;
+	const char *r;
+
+	apply_vs(FOCUSED);
+	for (int i = 0; i < 20; i++)
+		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs),
+			 "X-Filler-%02d: value number %d\r\n", i, i);
+	strcat(hdrs, "user-group: canary");
+	r = request(hdrs);
+	cr_assert_eq(open_with(42100, r, strlen(r), &syn, &o), redirected());
+	decode(&o, &s);
+	cr_assert(is_canary(s.t.daddr));
+}
+
+/* Malformed heads take the default route (resnet50), never the canary. */
+static void malformed_takes_default(void)
+{
+	char huge[1400];
+	static const char *const bad[] = {
+		"POST / HTTP/1.1\r\nuser-group: canary", /* no end */
+		"POST / HTTP/1.1\r\nuser-group: canary\r\n", /* no blank line */
+		"POST / HTTP/1.1\r\n", /* request line only */
+		"POST / HTTP/1.1\nuser-group: canary\n\n", /* bare LF */
+		"POST / HTTP/2.0\r\nuser-group: canary\r\n\r\n",
+		"POST /\r\nuser-group: canary\r\n\r\n", /* HTTP/0.9 */
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", /* h2 preface */
+		"\x16\x03\x01\x02\x01\x01\x01\x01\xfc\x03\x03user-group: canary", /* TLS */
+		"POST / HTTP/1.1\r\nuser-group: can\x01ry\r\n\r\n",
+		"POST / HTTP/1.1\r\n user-group: canary\r\n\r\n", /* fold */
+		NULL, /* huge */
+	};
+	uint64_t before;
+	struct pkt_buf o;
+	struct seg syn, s;
+	uint16_t port = 43000;
+
+	/* A huge head: canary header inside, but no end in the segment. */
+	memset(huge, 0, sizeof(huge));
+	strcpy(huge, "POST / HTTP/1.1\r\nuser-group: canary\r\n");
+	while (strlen(huge) < sizeof(huge) - 40)
+		strcat(huge, "X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+
+	apply_vs(FOCUSED);
+	before = global(KANARY_G_L7_DEFAULT);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++, port++) {
+		const char *r = bad[i] ? bad[i] : huge;
+		size_t len = bad[i] ? strlen(r) : strlen(huge);
+
+		cr_assert_eq(open_with(port, r, len, &syn, &o), redirected(),
+			     "case %zu", i);
+		decode(&o, &s);
+		cr_assert(is_stable(s.t.daddr), "case %zu went to the canary",
+			  i);
+	}
+	cr_assert_eq(global(KANARY_G_L7_DEFAULT) - before,
+		     sizeof(bad) / sizeof(bad[0]));
+}
+
+/* Only a match route and no catch-all: a request that matches nothing is
+ * reset, from the VIP, in the client's sequence space. */
+static void no_match_resets(void)
+{
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1alpha3\n"
+		"kind: VirtualService\n"
+		"metadata: {name: image-classifier}\n"
+		"spec:\n"
+		"  hosts: ['*']\n"
+		"  gateways: [image-classifier-gateway]\n"
+		"  http:\n"
+		"  - match:\n"
+		"    - headers: {user-group: {exact: canary}}\n"
+		"    route:\n"
+		"    - destination: {host: image-classifier, subset: resnet101,"
+		" port: {number: 8501}}\n";
+	struct kn_config cfg;
+	struct kn_err err;
+	struct pkt_buf o;
+	struct seg syn, s;
+	const char *r = request(NULL);
+
+	read_lab(&cfg, NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "only-match.yaml", vs,
+					   strlen(vs), &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(open_with(43100, r, strlen(r), &syn, &o), tx());
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.seq, syn.seq + 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
+}
+
+/* Run one frame through the tc program, whatever the test's mode. */
+static int run_tc_on(const char *ifname, struct pkt_buf *in,
+		     struct pkt_buf *out)
+{
+	bool was = use_tc;
+	int v;
+
+	use_tc = true;
+	v = run_on(ifname, in, out);
+	use_tc = was;
+	return v;
+}
+
+struct conn {
+	uint16_t cport, snat_port;
+	uint32_t gw_isn, gw_ts, ep;
+	size_t len;
+	const char *req;
+};
+
+/* SYN, first segment, the endpoint's SYN-ACK: a spliced connection. */
+static void splice(struct conn *c, uint16_t cport)
+{
+	uint8_t ep_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+				0, 0, 0,    0,	  0, 0, 1, 3,  3, 9 };
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+	struct seg syn, s;
+	uint32_t v;
+	int verdict;
+
+	c->cport = cport;
+	c->req = request("user-group: canary");
+	c->len = strlen(c->req);
+	cr_assert_eq(open_with(cport, c->req, c->len, &syn, &o), redirected());
+	decode(&o, &s);
+	c->gw_isn = syn.seq;
+	c->gw_ts = syn.tsval;
+	c->ep = s.t.daddr;
+	c->snat_port = s.t.sport;
+	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
+
+	v = htonl(EP_TS);
+	memcpy(ep_opts + 8, &v, 4);
+	v = htonl(CLIENT_TS + 5);
+	memcpy(ep_opts + 12, &v, 4);
+	struct pkt_spec sa = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = c->snat_port,
+			       .flags = 0x12,
+			       .seq = EP_ISN,
+			       .ack = CLIENT_ISN + 1,
+			       .opts = ep_opts,
+			       .optlen = 20,
+			       .window = 65160 };
+
+	pkt_build(&sa, &in);
+	if (!use_tc) {
+		/* XDP cannot grow the frame: tc behind it replays. */
+		cr_assert_eq(run_on(ifname, &in, &o), passed());
+	}
+	verdict = run_tc_on(ifname, &in, &o);
+	cr_assert_eq(verdict, TC_ACT_REDIRECT_, "verdict %d", verdict);
+	decode(&o, &s);
+	cr_assert_eq(s.t.saddr, pkt_addr(snat));
+	cr_assert_eq(s.t.daddr, c->ep);
+	cr_assert_eq(s.t.sport, c->snat_port);
+	cr_assert_eq(s.t.dport, 8501);
+	cr_assert_eq(s.t.flags, 0x18, "flags %#x", s.t.flags);
+	cr_assert_eq(s.seq, CLIENT_ISN + 1);
+	cr_assert_eq(s.ack, EP_ISN + 1);
+	cr_assert_eq(s.window, 502, "the client's window, unscaled");
+	cr_assert(s.has_ts && s.tsval == CLIENT_TS + 5 && s.tsecr == EP_TS);
+	cr_assert_eq(s.len, c->len, "replayed %zu bytes of %zu", s.len, c->len);
+	cr_assert_eq(memcmp(s.payload, c->req, c->len), 0,
+		     "replayed payload differs");
+}
+
+static void synack_replays_held_segment(void)
+{
+	struct conn c;
+
+	apply_vs(FOCUSED);
+	splice(&c, 44000);
+	cr_assert_eq(global(KANARY_G_L7_REPLAY), 1);
+}
+
+static void translated_both_ways(void)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	uint8_t opts[24], sack[12] = { 1, 1, 5, 10 };
+	struct pkt_buf in, o;
+	struct seg s;
+	struct conn c;
+	uint32_t v;
+
+	apply_vs(FOCUSED);
+	splice(&c, 44001);
+	inet_ntop(AF_INET, &c.ep, ep, sizeof(ep));
+	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c.ep) >> 8) & 0xff);
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c.ep) >> 8) & 0xff);
+
+	/* Endpoint -> client: its ACK of the replay, with 100 bytes. */
+	ts_opt(opts, EP_TS + 7, CLIENT_TS + 5);
+	struct pkt_spec r = { .saddr = ep,
+			      .daddr = snat,
+			      .sport = 8501,
+			      .dport = c.snat_port,
+			      .flags = 0x18,
+			      .seq = EP_ISN + 1,
+			      .ack = CLIENT_ISN + 1 + c.len,
+			      .payload = 100,
+			      .opts = opts,
+			      .optlen = 12,
+			      .window = 100 };
+	pkt_build(&r, &in);
+	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.t.sport, 80);
+	cr_assert_eq(s.t.dport, c.cport);
+	cr_assert_eq(s.seq, c.gw_isn + 1, "seq %u, want %u", s.seq,
+		     c.gw_isn + 1);
+	cr_assert_eq(s.ack, CLIENT_ISN + 1 + c.len);
+	cr_assert_eq(s.tsval, c.gw_ts + 7, "TSval in the gateway's clock");
+	cr_assert_eq(s.tsecr, CLIENT_TS + 5);
+	/* 100 << 9 (endpoint's scale) >> 7 (the gateway's) */
+	cr_assert_eq(s.window, 400, "window %u", s.window);
+	cr_assert_eq(s.len, 100);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 0,
+		     "the hold outlived the endpoint's ack");
+
+	/* Client -> endpoint: ACK with a SACK block in the gateway's space. */
+	v = htonl(c.gw_isn + 1 + 50);
+	memcpy(sack + 4, &v, 4);
+	v = htonl(c.gw_isn + 1 + 80);
+	memcpy(sack + 8, &v, 4);
+	cr_assert_eq(client_seg(c.cport, 0x10, CLIENT_ISN + 1 + c.len,
+				c.gw_isn + 1 + 100, NULL, 0, c.gw_ts + 7, sack,
+				sizeof(sack), &o),
+		     redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.t.daddr, c.ep);
+	cr_assert_eq(s.t.sport, c.snat_port);
+	cr_assert_eq(s.seq, CLIENT_ISN + 1 + c.len);
+	cr_assert_eq(s.ack, EP_ISN + 1 + 100, "ack %u", s.ack);
+	cr_assert_eq(s.tsecr, EP_TS + 7, "TSecr in the endpoint's clock");
+	cr_assert_eq(s.tsval, CLIENT_TS + 5);
+	cr_assert_eq(s.n_sack, 2);
+	cr_assert_eq(s.sack[0], EP_ISN + 1 + 50);
+	cr_assert_eq(s.sack[1], EP_ISN + 1 + 80);
+	cr_assert_eq(s.window, 502, "client windows pass unchanged");
+}
+
+static void retransmitted_first_segment(void)
+{
+	struct pkt_buf o, o2;
+	struct seg syn, s, s2;
+	const char *r = request("user-group: canary");
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(open_with(45000, r, strlen(r), &syn, &o), redirected());
+	decode(&o, &s);
+	/* The client resends it (the SYN toward the endpoint was lost). */
+	if (use_tc) {
+		cr_assert_eq(client_seg(45000, 0x18, CLIENT_ISN + 1,
+					syn.seq + 1, r, strlen(r), syn.tsval,
+					NULL, 0, &o2),
+			     redirected());
+		decode(&o2, &s2);
+		cr_assert_eq(s2.t.flags, 0x02);
+		cr_assert_eq(s2.seq, CLIENT_ISN);
+		cr_assert_eq(s2.t.daddr, s.t.daddr, "decided twice");
+		cr_assert_eq(s2.t.sport, s.t.sport);
+	} else {
+		cr_assert_eq(client_seg(45000, 0x18, CLIENT_ISN + 1,
+					syn.seq + 1, r, strlen(r), syn.tsval,
+					NULL, 0, &o2),
+			     passed(), "XDP leaves the resend to tc");
+	}
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 1);
+}
+
+static void rst_in_each_state(void)
+{
+	struct pkt_buf o;
+	struct seg syn;
+	struct conn c;
+	const char *r = request(NULL);
+	int v;
+
+	apply_vs(FOCUSED);
+	/* Half-open: the gateway forgets it. */
+	cr_assert_eq(client_syn(46000, syn_opts, sizeof(syn_opts), &syn), tx());
+	v = client_seg(46000, 0x04, CLIENT_ISN + 1, 0, NULL, 0, 0, NULL, 0, &o);
+	cr_assert_eq(v, use_tc ? 2 : 1, "RST must be dropped");
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
+
+	/* SYN sent to the endpoint, segment held: all of it goes. */
+	cr_assert_eq(open_with(46001, r, strlen(r), &syn, &o), redirected());
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2);
+	use_tc = true; /* XDP hands this state to tc */
+	v = client_seg(46001, 0x04, CLIENT_ISN + 1 + strlen(r), 0, NULL, 0, 0,
+		       NULL, 0, &o);
+	cr_assert_eq(v, 2, "verdict %d", v);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 0);
+
+	/* Spliced: the RST is translated and sent on, and the flows go. */
+	splice(&c, 46002);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2);
+	cr_assert_eq(client_seg(46002, 0x14, CLIENT_ISN + 1 + c.len,
+				c.gw_isn + 1, NULL, 0, c.gw_ts, NULL, 0, &o),
+		     redirected());
+	struct seg s;
+
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags & 0x04, 0x04);
+	cr_assert_eq(s.t.daddr, c.ep);
+	cr_assert_eq(s.ack, EP_ISN + 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+}
+
+static void rules_are_counted(void)
+{
+	struct kanary_rule_stats v[256];
+	struct kanary_rule_name name;
+	struct pkt_buf o;
+	struct seg syn;
+	const char *r;
+	uint64_t n[2] = { 0, 0 };
+	int cpus = libbpf_num_possible_cpus();
+
+	apply_vs(FOCUSED);
+	r = request("user-group: canary");
+	open_with(47000, r, strlen(r), &syn, &o);
+	open_with(47001, r, strlen(r), &syn, &o);
+	r = request(NULL);
+	open_with(47002, r, strlen(r), &syn, &o);
+	for (uint32_t row = 0; row < KANARY_MAX_RULES; row++) {
+		if (bpf_map_lookup_elem(maps.fd[KN_MAP_RULE_NAMES], &row,
+					&name) ||
+		    !name.virtualservice[0])
+			continue;
+		cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_RULE_STATS],
+						 &row, v),
+			     0);
+		for (int i = 0; i < cpus; i++)
+			n[!strcmp(name.rule, "http[1]")] += v[i].connections;
+	}
+	cr_assert_eq(n[0], 2, "http[0] matched %lu", (unsigned long)n[0]);
+	cr_assert_eq(n[1], 1, "http[1] matched %lu", (unsigned long)n[1]);
+}
+
+BOTH(synack_offers_one_segment)
+BOTH(synack_without_options)
+BOTH(header_picks_subset)
+BOTH(header_after_twenty_others)
+BOTH(malformed_takes_default)
+BOTH(no_match_resets)
+BOTH(synack_replays_held_segment)
+BOTH(translated_both_ways)
+BOTH(retransmitted_first_segment)
+BOTH(rst_in_each_state)
+BOTH(rules_are_counted)
