@@ -174,8 +174,16 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
 		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
 			return l7_replay(skb, f);
-		if (flags & TCP_FLAG_RST)
+		if (flags & TCP_FLAG_RST) {
 			forget_conn(fk, f);
+		} else if (f->l7 == KANARY_L7_SYN_SENT &&
+			   (flags & TCP_FLAG_ACK)) {
+			/* A bare ACK for our SYN: the endpoint still holds
+			 * an old connection on this port (TIME_WAIT). Reset
+			 * it; the client's next resend brings a new SYN. */
+			count_global(KANARY_G_L7_SYN_REFUSED);
+			return l7_reset_endpoint(skb, &p);
+		}
 		return V_DROP;
 	}
 	if (flags & TCP_FLAG_RST) {
@@ -301,7 +309,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	/* Closing: from the first FIN or RST on, every packet is looked at. */
 	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
-		done = note_close(f, p.flags);
+		done = note_close(f, &p);
 	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
 		/*

@@ -157,24 +157,37 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
  * over and nobody needs its entries any more, so that the caller forgets
  * them once the packet is on its way:
  *  - an RST: neither end keeps state for it;
- *  - the client's ACK after both FINs, when the client closed first: the
- *    client holds the TIME_WAIT, on its own tuple, which kanary does not
- *    reuse. When the endpoint closed first it holds the TIME_WAIT on the
- *    SNAT port, so the entries stay until reclaim_port may take it.
+ *  - the client's ACK after both FINs, when the endpoint's FIN acked the
+ *    client's (a passive close: the endpoint ends in CLOSED, the client
+ *    holds the TIME_WAIT, on its own tuple, which kanary does not reuse).
+ * When the endpoint closed first, or both at once, it holds a TIME_WAIT
+ * on the SNAT port, so the entries stay until reclaim_port may take it.
  */
-static __always_inline bool note_close(struct kanary_flow *f, __u8 flags)
+static __always_inline bool note_close(struct kanary_flow *f,
+				       const struct pkt *p)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
-	__u8 fin = 0;
+	__u8 flags = p->flags;
+	__u64 fin = 0;
+	__u32 fin_seq = 0;
 
 	if (flags & TCP_FLAG_FIN) {
-		fin = f->dir == KANARY_DIR_TO_ENDPOINT ?
-			      KANARY_FIN_FROM_CLIENT :
-			      KANARY_FIN_FROM_ENDPOINT;
-		if (!f->fin && fin == KANARY_FIN_FROM_ENDPOINT)
-			fin |= KANARY_FIN_ENDPOINT_FIRST;
-		if ((f->fin & fin) == fin)
+		if (f->dir == KANARY_DIR_TO_ENDPOINT) {
+			fin = KANARY_FIN_FROM_CLIENT;
+			/* seq + payload + the FIN itself */
+			fin_seq = bpf_ntohl(p->tcp->seq) +
+				  bpf_ntohs(p->ip->tot_len) -
+				  sizeof(struct iphdr) - p->tcp->doff * 4 + 1;
+		} else {
+			fin = KANARY_FIN_FROM_ENDPOINT;
+			if (!(f->fin & KANARY_FIN_FROM_CLIENT) ||
+			    !(flags & TCP_FLAG_ACK) ||
+			    (__s32)(bpf_ntohl(p->tcp->ack_seq) - f->fin_seq) < 0)
+				fin |= KANARY_FIN_ENDPOINT_TW;
+		}
+		if (f->fin & fin & (KANARY_FIN_FROM_CLIENT |
+				    KANARY_FIN_FROM_ENDPOINT))
 			fin = 0; /* a retransmitted FIN */
 	}
 	if (fin || ((flags & TCP_FLAG_RST) && !f->closed_ns)) {
@@ -182,13 +195,19 @@ static __always_inline bool note_close(struct kanary_flow *f, __u8 flags)
 
 		if (!f->closed_ns)
 			f->closed_ns = now;
-		f->fin |= fin;
+		if (fin_seq)
+			f->fin_seq = fin_seq;
+		if (fin)
+			__sync_fetch_and_or(&f->fin, fin);
 		twin_key(f, &tk);
 		twin = bpf_map_lookup_elem(&kn_flows, &tk);
 		if (twin) {
 			if (!twin->closed_ns)
 				twin->closed_ns = now;
-			twin->fin |= fin;
+			if (fin_seq)
+				twin->fin_seq = fin_seq;
+			if (fin)
+				__sync_fetch_and_or(&twin->fin, fin);
 		}
 	}
 	if (flags & TCP_FLAG_RST)
@@ -196,7 +215,7 @@ static __always_inline bool note_close(struct kanary_flow *f, __u8 flags)
 	return !(flags & TCP_FLAG_FIN) && (flags & TCP_FLAG_ACK) &&
 	       f->dir == KANARY_DIR_TO_ENDPOINT &&
 	       (f->fin & (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT |
-			  KANARY_FIN_ENDPOINT_FIRST)) ==
+			  KANARY_FIN_ENDPOINT_TW)) ==
 		       (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT);
 }
 
@@ -211,13 +230,24 @@ static __always_inline void client_key(const struct kanary_flow *f,
 	k->proto = IPPROTO_TCP;
 }
 
-/* Forget a connection given either entry: both entries, and its hold. */
+/*
+ * Forget a connection given either entry: both entries, and its hold.
+ * kn_flows is preallocated: an element deleted on one CPU can be reused
+ * at once for another connection while this CPU still holds a pointer to
+ * it (two packets of a closing connection, one per CPU). So the entry is
+ * looked up again by its key first: if it is gone or replaced, another
+ * CPU has forgotten the connection already, and f must not be trusted.
+ */
 static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 					struct kanary_flow *f)
 {
 	struct kanary_flow_key ck = *fk;
 	struct kanary_flow *fwd = f;
-	bool l7 = f->l7 != KANARY_L7_OFF;
+	bool l7;
+
+	if (bpf_map_lookup_elem(&kn_flows, fk) != f)
+		return;
+	l7 = f->l7 != KANARY_L7_OFF;
 
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
 		client_key(f, &ck);

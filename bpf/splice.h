@@ -156,10 +156,11 @@ static __always_inline void swap_macs(struct ethhdr *eth)
 }
 
 /*
- * Turn the client's packet in p around into a bare RST from the VIP,
- * sent back the way it came: the answer when no rule matches.
+ * Turn the packet in p around into an RST with sequence number seq, sent
+ * back the way it came: to a client when no rule matches, to an endpoint
+ * that answered kanary's SYN with an ACK of an older connection.
  */
-static __always_inline enum verdict reset_client(struct pkt *p, __u32 seq,
+static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
 						 void *data_end)
 {
 	struct iphdr *ip = p->ip;
@@ -181,6 +182,20 @@ static __always_inline enum verdict reset_client(struct pkt *p, __u32 seq,
 	tcp->urg_ptr = 0;
 	finish_headers(ip, tcp, sizeof(*tcp), 0, 0, data_end);
 	return V_TX;
+}
+
+/*
+ * Answer the endpoint's packet in p with an RST to it, sequence number
+ * taken from its ack (RFC 9293, SYN-SENT: an unacceptable ACK), sent back
+ * the way it came.
+ */
+static __always_inline enum verdict l7_reset_endpoint(struct __sk_buff *skb,
+						      struct pkt *p)
+{
+	void *data, *data_end;
+
+	ctx_bounds(skb, true, &data, &data_end);
+	return reset_back(p, bpf_ntohl(p->tcp->ack_seq), data_end);
 }
 
 /*
@@ -252,8 +267,8 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 	tcp->seq = bpf_htonl(q.gw_isn);
 	tcp->ack_seq = bpf_htonl(q.client_isn + 1);
 	((__u8 *)tcp)[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
-	/* One segment: the client sends its first and waits. */
-	tcp->window = bpf_htons(KANARY_L7_MSS);
+	/* Room for the first segment (see KANARY_L7_WINDOW). */
+	tcp->window = bpf_htons(KANARY_L7_WINDOW);
 	tcp->urg_ptr = 0;
 	finish_headers(p.ip, tcp, tcp->doff * 4, 0, 0, data_end);
 	count_global(KANARY_G_L7_SYN);
@@ -415,7 +430,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (block >= KANARY_L7_MAX_BLOCKS) {
 		count_global(KANARY_G_L7_NO_MATCH);
 		bpf_map_delete_elem(&kn_synq, fk);
-		return reset_client(&p, q->gw_isn + 1, data_end);
+		return reset_back(&p, q->gw_isn + 1, data_end);
 	}
 
 	hash = flow_hash(fk, cfg->hash_seed);

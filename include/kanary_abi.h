@@ -144,7 +144,9 @@ struct kanary_flow {
 	__u8 smac[6];
 	__u8 dmac[6];
 	__u8 dir; /* enum kanary_dir */
-	__u8 pad[3];
+	__u8 l7; /* enum kanary_l7_state; KANARY_L7_OFF: an L4 connection */
+	__u8 ws_ep; /* L7: the endpoint's window scale */
+	__u8 ws_gw; /* L7: the window scale the gateway gave the client */
 	/*
 	 * The client's ISN (to-endpoint entries, as in the packet): a SYN
 	 * with the same ISN is a retransmission, one with another ISN reuses
@@ -157,10 +159,10 @@ struct kanary_flow {
 	 * (both entries are marked); 0 while it is open. */
 	__u64 closed_ns;
 	/*
-	 * L7 connections only (l7 != KANARY_L7_OFF); both entries hold the
-	 * same values. The gateway answered the client's SYN itself with
-	 * its own ISN and TSval, so the endpoint's sequence and timestamp
-	 * spaces differ from what the client knows by a constant:
+	 * L7 connections only; both entries hold the same values. The
+	 * gateway answered the client's SYN itself with its own ISN and
+	 * TSval, so the endpoint's sequence and timestamp spaces differ from
+	 * what the client knows by a constant:
 	 *   to-client:   seq += seq_delta, TSval += ts_delta,
 	 *                window = (window << ws_ep) >> ws_gw
 	 *   to-endpoint: ack -= seq_delta, SACK blocks -= seq_delta,
@@ -168,11 +170,17 @@ struct kanary_flow {
 	 */
 	__u32 seq_delta;
 	__u32 ts_delta;
-	__u8 l7; /* enum kanary_l7_state */
-	__u8 ws_ep; /* the endpoint's window scale */
-	__u8 ws_gw; /* the window scale the gateway gave the client */
-	__u8 fin; /* KANARY_FIN_* seen so far, in both entries */
-	__u32 pad2;
+	/* The client's sequence number after its FIN, in both entries: an
+	 * endpoint FIN that acks it comes from a passive close. */
+	__u32 fin_seq;
+	__u32 pad;
+	/*
+	 * KANARY_FIN_* seen so far, in both entries, set with an atomic OR:
+	 * the two FINs of a simultaneous close are handled on two CPUs at
+	 * once, and a plain read-modify-write lost one (measured). 64 bits:
+	 * clang's BPF target has no 32-bit atomic OR before -mcpu=v3.
+	 */
+	__u64 fin;
 };
 
 enum kanary_l7_state {
@@ -185,7 +193,9 @@ enum kanary_l7_state {
 /* kanary_flow.fin: which sides have sent a FIN, and which one first. */
 #define KANARY_FIN_FROM_CLIENT 0x01
 #define KANARY_FIN_FROM_ENDPOINT 0x02
-#define KANARY_FIN_ENDPOINT_FIRST 0x04 /* endpoint holds TIME_WAIT */
+/* The endpoint sent its FIN before it had the client's: it closed first,
+ * or both did at once, and holds a TIME_WAIT on the SNAT port. */
+#define KANARY_FIN_ENDPOINT_TW 0x04
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */
 struct kanary_subset_stats {
@@ -221,6 +231,8 @@ enum kanary_global_counter {
 	KANARY_G_L7_NO_MATCH, /* no rule matched, no default: reset */
 	KANARY_G_L7_EARLY, /* segment past the first, before the splice: dropped */
 	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */
+	KANARY_G_L7_SYN_REFUSED, /* endpoint answered our SYN with a bare ACK
+				  * (a TIME_WAIT on the port): reset it */
 	KANARY_G_MAX,
 };
 
@@ -241,10 +253,15 @@ enum kanary_global_counter {
 
 /*
  * What the gateway offers the client in its SYN-ACK: this MSS, and a
- * receive window of exactly one such segment, so that the client sends
- * its first segment and waits. kn_hold keeps up to KANARY_L7_HOLD_LEN.
+ * receive window of two such segments. Linux senders cut segments to half
+ * the largest window the peer offered (tcp_bound_to_half_wnd): with a
+ * window of one MSS, a Linux client's first segment was 730 bytes
+ * (measured). With two, it is a full segment; a second one sent before
+ * the splice is dropped and sent again by the client. kn_hold keeps up to
+ * KANARY_L7_HOLD_LEN.
  */
 #define KANARY_L7_MSS 1460
+#define KANARY_L7_WINDOW (2 * KANARY_L7_MSS)
 #define KANARY_L7_HOLD_LEN 1536
 #define KANARY_L7_WSCALE 7 /* the gateway's window scale toward clients */
 #define KANARY_SYNQ_DEFAULT 65536 /* half-open connections kept (LRU) */

@@ -346,6 +346,8 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_L7_EARLY] =
 		"L7: segments past the first before the splice (dropped)",
 	[KANARY_G_L7_REPLAY] = "L7: first segments replayed to the endpoint",
+	[KANARY_G_L7_SYN_REFUSED] =
+		"L7: endpoint answered the SYN with an old ACK (reset it)",
 };
 
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */

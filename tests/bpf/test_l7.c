@@ -237,7 +237,7 @@ static void synack_offers_one_segment(void)
 	cr_assert_eq(s.t.dport, 41000);
 	cr_assert_eq(s.t.flags, 0x12, "not a SYN-ACK: %#x", s.t.flags);
 	cr_assert_eq(s.ack, CLIENT_ISN + 1);
-	cr_assert_eq(s.window, KANARY_L7_MSS, "window %u", s.window);
+	cr_assert_eq(s.window, KANARY_L7_WINDOW, "window %u", s.window);
 	cr_assert_eq(s.mss, KANARY_L7_MSS);
 	cr_assert_eq(s.ws, KANARY_L7_WSCALE);
 	cr_assert_eq(s.sack_ok, 1);
@@ -266,7 +266,7 @@ static void synack_without_options(void)
 	cr_assert_eq(s.mss, -1);
 	cr_assert_eq(s.ws, -1);
 	cr_assert(!s.has_ts);
-	cr_assert_eq(s.window, KANARY_L7_MSS);
+	cr_assert_eq(s.window, KANARY_L7_WINDOW);
 }
 
 static void header_picks_subset(void)
@@ -324,7 +324,8 @@ static void header_after_twenty_others(void)
 	apply_vs(FOCUSED);
 	for (int i = 0; i < 20; i++)
 		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs),
-			 "X-Filler-%02d: value number %d\r\n", i, i);
+			 "X-Filler-%02d: value-%02d-abcdefghijklmnopqrstuvwxyz\r\n",
+			 i, i);
 	strcat(hdrs, "user-group: canary");
 	r = request(hdrs);
 	cr_assert_eq(open_with(42100, r, strlen(r), &syn, &o), redirected());
@@ -672,6 +673,93 @@ static void rules_are_counted(void)
 	cr_assert_eq(n[1], 1, "http[1] matched %lu", (unsigned long)n[1]);
 }
 
+/* The endpoint answers kanary's SYN with a bare ACK of an older
+ * connection (TIME_WAIT on the port): kanary resets that one. */
+static void old_ack_for_syn_is_reset(void)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+	struct seg syn, s;
+	const char *r = request(NULL);
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(open_with(48000, r, strlen(r), &syn, &o), redirected());
+	decode(&o, &s);
+	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
+	struct pkt_spec ack = { .saddr = ep, .daddr = snat, .sport = 8501,
+				.dport = s.t.sport, .flags = 0x10,
+				.seq = 123456, .ack = 654321 };
+	uint16_t snat_port = s.t.sport;
+
+	pkt_build(&ack, &in);
+	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
+	cr_assert_eq(s.seq, 654321, "RST seq must be the ACK's ack");
+	cr_assert_eq(s.t.daddr, pkt_addr(ep));
+	cr_assert_eq(s.t.sport, snat_port);
+	cr_assert_eq(s.t.dport, 8501);
+	cr_assert_eq(global(KANARY_G_L7_SYN_REFUSED), 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 1,
+		     "the held segment must wait for the next SYN");
+}
+
+/* Send a closing segment of a spliced connection either way. */
+static void close_seg(const struct conn *c, bool from_client, uint8_t flags,
+		      uint32_t seq, uint32_t ack)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+
+	if (from_client) {
+		cr_assert_eq(client_seg(c->cport, flags, seq, ack, NULL, 0,
+					c->gw_ts, NULL, 0, &o),
+			     redirected());
+		return;
+	}
+	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
+	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
+	struct pkt_spec sp = { .saddr = ep, .daddr = snat, .sport = 8501,
+			       .dport = c->snat_port, .flags = flags,
+			       .seq = seq, .ack = ack };
+
+	pkt_build(&sp, &in);
+	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+}
+
+/* The client closes, the endpoint acks its FIN with its own: nothing of
+ * the connection stays once the last ACK has passed. Both closing at
+ * once: the endpoint holds a TIME_WAIT, so the entries stay (stamped). */
+static void client_close_leaves_nothing(void)
+{
+	struct conn c;
+	uint32_t cseq, eseq = EP_ISN + 1;
+
+	apply_vs(FOCUSED);
+	splice(&c, 48100);
+	cseq = CLIENT_ISN + 1 + c.len;
+	close_seg(&c, false, 0x10, eseq, cseq); /* acks the replay */
+	close_seg(&c, true, 0x11, cseq, c.gw_isn + 1); /* FIN */
+	close_seg(&c, false, 0x11, eseq, cseq + 1); /* FIN, acks it */
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2);
+	close_seg(&c, true, 0x10, cseq + 1, c.gw_isn + 2); /* last ACK */
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0,
+		     "a passive close left state behind");
+
+	splice(&c, 48101);
+	cseq = CLIENT_ISN + 1 + c.len;
+	close_seg(&c, false, 0x10, eseq, cseq);
+	close_seg(&c, true, 0x11, cseq, c.gw_isn + 1);
+	/* The endpoint's FIN was sent before it had the client's. */
+	close_seg(&c, false, 0x11, eseq, cseq);
+	close_seg(&c, true, 0x10, cseq + 1, c.gw_isn + 2);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2,
+		     "simultaneous close: the endpoint's TIME_WAIT needs them");
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -683,3 +771,5 @@ BOTH(translated_both_ways)
 BOTH(retransmitted_first_segment)
 BOTH(rst_in_each_state)
 BOTH(rules_are_counted)
+BOTH(old_ack_for_syn_is_reset)
+BOTH(client_close_leaves_nothing)

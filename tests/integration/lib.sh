@@ -106,10 +106,12 @@ burst() {
 		--count "$n" "$@"
 }
 
-# conn_maps: entries in kn_synq, kn_hold and kn_flows (the VIP's, open or
-# kept for the endpoint's TIME_WAIT), as one line of name=count.
+# conn_maps [--show N]: entries in kn_synq, kn_hold and kn_flows (the
+# VIP's: kept for the endpoint's TIME_WAIT, and the rest, "vip_left"), as
+# one line of name=count; --show N lists up to N of the rest and of the
+# holds after it (tests/tools/kn_maps.py).
 conn_maps() {
-	python3 "$ROOT/tests/tools/kn_maps.py" --pin "$PIN" --vip "$VIP"
+	python3 "$ROOT/tests/tools/kn_maps.py" --pin "$PIN" --vip "$VIP" "$@"
 }
 
 # wrk_clean WRK_OUTPUT: requests completed, no socket errors, no non-2xx.

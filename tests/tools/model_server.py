@@ -13,11 +13,16 @@ Endpoints (any model name; query strings are ignored):
       chunked transfer coding and hashed as it streams in, so multi-MB
       bodies cost no memory; the hash lets a test check it arrived intact.
   GET  /v1/models/<name>[/versions/<n>]  -> TF Serving model status JSON
+  GET  /v1/blob/<n>                      -> n bytes (at most 64 MiB) of
+      pseudo-random data (application/octet-stream), with
+      "X-Body-Sha256: <hexdigest>": a multi-MB answer a test can check
   GET  /healthz                          -> "ok"
   anything else                          -> 404 JSON (405 for a wrong method)
 
 Every response has Content-Length and "X-Model-Version: <version>", and
-keeps the connection alive (HTTP/1.1) unless the client asks otherwise.
+keeps the connection alive (HTTP/1.1) unless the client asks otherwise; an
+answer after which the server closes says "Connection: close" (wrk, for
+one, would otherwise send its next request into the closed connection).
 Standard library only.  SIGTERM or SIGINT: stop listening and exit 0.
 """
 
@@ -28,6 +33,7 @@ import hashlib
 import http.server
 import io
 import json
+import random
 import re
 import select
 import signal
@@ -44,6 +50,8 @@ MODEL_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<num>\d+)|/labels/(?P<label>[^/:]+))?"
     r"(?::(?P<verb>[a-z]+))?/?$")
+BLOB_PATH = re.compile(r"^/v1/blob/(?P<size>\d{1,9})$")
+BLOB_MAX = 64 << 20
 
 
 class BadRequest(Exception):
@@ -135,8 +143,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             super().handle_one_request()
 
     def send_response(self, code, message=None):
+        self._said_close = False
         super().send_response(code, message)
         self.send_header("X-Model-Version", self.server.model_version)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+
+    def send_header(self, keyword, value):
+        # Once per answer, whether send_response or send_error adds it.
+        if keyword.lower() == "connection" and value.lower() == "close":
+            if getattr(self, "_said_close", False):
+                return
+            self._said_close = True
+        super().send_header(keyword, value)
 
     def handle_expect_100(self):
         # The base class leaves "100 Continue" in our write buffer.
@@ -223,6 +242,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command in ("GET", "HEAD"):
                 return self.reply(200, "ok\n", "text/plain")
             return self.reply(405, {"error": "use GET"})
+        b = BLOB_PATH.match(path)
+        if b:
+            if self.command not in ("GET", "HEAD"):
+                return self.reply(405, {"error": "use GET"})
+            return self.blob(int(b.group("size")))
         m = MODEL_PATH.match(path)
         if not m:
             return self.not_found(path)
@@ -236,6 +260,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.not_found(path)
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = dispatch
+
+    def blob(self, size):
+        if size > BLOB_MAX:
+            return self.reply(400, {"error": "at most %d bytes" % BLOB_MAX})
+        data = random.Random(size).randbytes(size)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.send_header("X-Body-Sha256", hashlib.sha256(data).hexdigest())
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     # -- the fake model ---------------------------------------------------
 
