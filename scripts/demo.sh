@@ -4,7 +4,10 @@
 # ResNet101 endpoint (stand-in TensorFlow Serving REST servers).
 #   1. apply the lab's manifests with 100/0, send requests, count answers;
 #   2. apply the lab's 70/30 VirtualService, the same;
-#   3. shift with set-weight, show kanary stats and the pinned maps.
+#   3. shift with set-weight;
+#   4. the lab's focused routing: `user-group: canary` to ResNet101, decided
+#      in the kernel from the request's header (kanary's L7 path);
+#   5. show kanary stats and the pinned maps.
 # Everything it creates is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +18,8 @@ N=${DEMO_REQUESTS:-500}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; }
-tally() { # one line per model version, with its share
-	versions "$1" | awk -v n="$1" \
+tally() { # N [curl args]: one line per model version, with its share
+	versions "$@" | awk -v n="$1" \
 		'{ printf "   %-10s answered %5d of %d  (%.1f %%)\n", $2, $1, n, 100 * $1 / n }'
 }
 
@@ -41,6 +44,14 @@ tally "$N"
 step "Shift further from the CLI"
 show "kanary set-weight image-classifier resnet50=50 resnet101=50"
 kanary set-weight image-classifier resnet50=50 resnet101=50
+tally "$N"
+
+step "Focused canary routing by header: the lab's virtualservice-focused-routing.yaml"
+show "kanary apply -f virtualservice-focused-routing.yaml"
+kanary apply -f "$LAB_DIR/virtualservice-focused-routing.yaml"
+echo "$N requests with 'user-group: canary', each on a new connection:"
+tally "$N" -H 'user-group: canary'
+echo "$N requests without it:"
 tally "$N"
 
 step "Counters"
