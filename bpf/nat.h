@@ -183,11 +183,12 @@ static __always_inline bool note_close(struct kanary_flow *f,
 			fin = KANARY_FIN_FROM_ENDPOINT;
 			if (!(f->fin & KANARY_FIN_FROM_CLIENT) ||
 			    !(flags & TCP_FLAG_ACK) ||
-			    (__s32)(bpf_ntohl(p->tcp->ack_seq) - f->fin_seq) < 0)
+			    (__s32)(bpf_ntohl(p->tcp->ack_seq) - f->fin_seq) <
+				    0)
 				fin |= KANARY_FIN_ENDPOINT_TW;
 		}
-		if (f->fin & fin & (KANARY_FIN_FROM_CLIENT |
-				    KANARY_FIN_FROM_ENDPOINT))
+		if (f->fin & fin &
+		    (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT))
 			fin = 0; /* a retransmitted FIN */
 	}
 	if (fin || ((flags & TCP_FLAG_RST) && !f->closed_ns)) {

@@ -161,7 +161,7 @@ static __always_inline void swap_macs(struct ethhdr *eth)
  * that answered kanary's SYN with an ACK of an older connection.
  */
 static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
-						 void *data_end)
+					       void *data_end)
 {
 	struct iphdr *ip = p->ip;
 	struct tcphdr *tcp = p->tcp;

@@ -323,9 +323,10 @@ static void header_after_twenty_others(void)
 
 	apply_vs(FOCUSED);
 	for (int i = 0; i < 20; i++)
-		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs),
-			 "X-Filler-%02d: value-%02d-abcdefghijklmnopqrstuvwxyz\r\n",
-			 i, i);
+		snprintf(
+			hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs),
+			"X-Filler-%02d: value-%02d-abcdefghijklmnopqrstuvwxyz\r\n",
+			i, i);
 	strcat(hdrs, "user-group: canary");
 	r = request(hdrs);
 	cr_assert_eq(open_with(42100, r, strlen(r), &syn, &o), redirected());
@@ -688,9 +689,13 @@ static void old_ack_for_syn_is_reset(void)
 	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
 	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
-	struct pkt_spec ack = { .saddr = ep, .daddr = snat, .sport = 8501,
-				.dport = s.t.sport, .flags = 0x10,
-				.seq = 123456, .ack = 654321 };
+	struct pkt_spec ack = { .saddr = ep,
+				.daddr = snat,
+				.sport = 8501,
+				.dport = s.t.sport,
+				.flags = 0x10,
+				.seq = 123456,
+				.ack = 654321 };
 	uint16_t snat_port = s.t.sport;
 
 	pkt_build(&ack, &in);
@@ -722,9 +727,13 @@ static void close_seg(const struct conn *c, bool from_client, uint8_t flags,
 	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
 	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
-	struct pkt_spec sp = { .saddr = ep, .daddr = snat, .sport = 8501,
-			       .dport = c->snat_port, .flags = flags,
-			       .seq = seq, .ack = ack };
+	struct pkt_spec sp = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = c->snat_port,
+			       .flags = flags,
+			       .seq = seq,
+			       .ack = ack };
 
 	pkt_build(&sp, &in);
 	cr_assert_eq(run_on(ifname, &in, &o), redirected());
@@ -760,6 +769,206 @@ static void client_close_leaves_nothing(void)
 		     "simultaneous close: the endpoint's TIME_WAIT needs them");
 }
 
+/* A head of the given request line and headers, for open_plain(). */
+static const char *head(const char *line, const char *hdrs)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s\r\nHost: 198.18.0.1\r\n%s%s\r\n", line,
+		 hdrs ? hdrs : "", hdrs ? "\r\n" : "");
+	return buf;
+}
+
+/* Which subset the first segment r went to: 101, 50, or 0 for none. */
+static int routed(uint16_t port, const char *r)
+{
+	struct pkt_buf o;
+	struct seg syn, s;
+
+	if (open_with(port, r, strlen(r), &syn, &o) != redirected())
+		return 0;
+	decode(&o, &s);
+	return is_canary(s.t.daddr) ? 101 : is_stable(s.t.daddr) ? 50 : 0;
+}
+
+/* Every match field Istio has and the L7 path takes, in one config. */
+static void match_kinds(void)
+{
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1alpha3\n"
+		"kind: VirtualService\n"
+		"metadata: {name: image-classifier}\n"
+		"spec:\n"
+		"  hosts: ['*']\n"
+		"  gateways: [image-classifier-gateway]\n"
+		"  http:\n"
+		"  - name: debug\n"
+		"    match:\n"
+		"    - headers: {x-debug: {}}\n"
+		"      withoutHeaders: {x-skip: {}}\n"
+		"    route: [{destination: {host: image-classifier,"
+		" subset: resnet101, port: {number: 8501}}}]\n"
+		"  - name: v2\n"
+		"    match:\n"
+		"    - uri: {prefix: /v2/}\n"
+		"      method: {exact: GET}\n"
+		"    - headers: {user-agent: {prefix: canary-bot/}}\n"
+		"    route: [{destination: {host: image-classifier,"
+		" subset: resnet101, port: {number: 8501}}}]\n"
+		"  - name: health\n"
+		"    match:\n"
+		"    - uri: {exact: /health}\n"
+		"    route: [{destination: {host: image-classifier,"
+		" subset: resnet101, port: {number: 8501}}}]\n"
+		"  - route: [{destination: {host: image-classifier,"
+		" subset: resnet50, port: {number: 8501}}}]\n";
+	static const struct {
+		const char *line, *hdrs;
+		int want;
+	} cases[] = {
+		{ "GET / HTTP/1.1", "X-Debug: 1", 101 }, /* present */
+		{ "GET / HTTP/1.1", "x-debug:", 101 }, /* present, empty */
+		{ "GET / HTTP/1.1", "X-Debug: 1\r\nX-Skip: y", 50 },
+		{ "GET / HTTP/1.1", "x-skip: y\r\nx-debug: 1", 50 },
+		{ "GET /v2/models HTTP/1.1", NULL, 101 }, /* uri AND method */
+		{ "POST /v2/models HTTP/1.1", NULL, 50 },
+		{ "GET /v2 HTTP/1.1", NULL, 50 }, /* prefix is /v2/ */
+		{ "get /v2/models HTTP/1.1", NULL, 50 }, /* method is exact */
+		{ "POST / HTTP/1.1", "User-Agent: canary-bot/1.0", 101 },
+		{ "POST / HTTP/1.1", "User-Agent: xcanary-bot/1.0", 50 },
+		{ "GET /health HTTP/1.1", NULL, 101 }, /* uri exact */
+		{ "GET /healthz HTTP/1.1", NULL, 50 },
+		{ "GET /health?x=1 HTTP/1.1", NULL, 50 },
+	};
+	struct kn_config cfg;
+	struct kn_err err;
+
+	read_lab(&cfg, NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "kinds.yaml", vs, strlen(vs),
+					   &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = routed(49000 + i, head(cases[i].line, cases[i].hdrs));
+
+		cr_assert_eq(got, cases[i].want, "'%s' + '%s' went to %d",
+			     cases[i].line, cases[i].hdrs ? cases[i].hdrs : "",
+			     got);
+	}
+}
+
+/* A matched route with weights of its own splits by them. */
+static void matched_route_weights(void)
+{
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1alpha3\n"
+		"kind: VirtualService\n"
+		"metadata: {name: image-classifier}\n"
+		"spec:\n"
+		"  hosts: ['*']\n"
+		"  gateways: [image-classifier-gateway]\n"
+		"  http:\n"
+		"  - match:\n"
+		"    - headers: {user-group: {exact: canary}}\n"
+		"    route:\n"
+		"    - destination: {host: image-classifier, subset: resnet50,"
+		" port: {number: 8501}}\n"
+		"      weight: 25\n"
+		"    - destination: {host: image-classifier, subset: resnet101,"
+		" port: {number: 8501}}\n"
+		"      weight: 75\n"
+		"  - route: [{destination: {host: image-classifier,"
+		" subset: resnet50, port: {number: 8501}}}]\n";
+	const char *r = request("user-group: canary");
+	struct kn_config cfg;
+	struct kn_err err;
+	int n101 = 0, n = 400;
+
+	read_lab(&cfg, NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "w.yaml", vs, strlen(vs),
+					   &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	for (int i = 0; i < n; i++)
+		n101 += routed(50000 + i, r) == 101;
+	/* 75 % of 400: 300; binomial sd ~8.7, so 4 sd either way. */
+	cr_assert(n101 >= 265 && n101 <= 335, "%d of %d to resnet101", n101, n);
+}
+
+/* A client without timestamps: none offered, none sent, none replayed. */
+static void no_timestamps_anywhere(void)
+{
+	static const uint8_t opts[12] = { 2, 4, 0x05, 0xb4, 1, 1,
+					  4, 2, 1,    3,    3, 7 };
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	const char *r = request("user-group: canary");
+	struct pkt_buf in, o;
+	struct seg syn, s;
+	uint16_t snat_port;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(51000, opts, sizeof(opts), &syn), tx());
+	cr_assert(!syn.has_ts, "TS offered to a client that has none");
+	cr_assert_eq(syn.sack_ok, 1);
+	cr_assert_eq(syn.ws, KANARY_L7_WSCALE);
+	struct pkt_spec fs = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = 51000,
+			       .dport = 80,
+			       .flags = 0x18,
+			       .seq = CLIENT_ISN + 1,
+			       .ack = syn.seq + 1,
+			       .data = r,
+			       .payload = strlen(r),
+			       .window = 502 };
+	pkt_build(&fs, &in);
+	cr_assert_eq(run(&in, &o), redirected());
+	decode(&o, &s);
+	cr_assert(is_canary(s.t.daddr));
+	cr_assert(!s.has_ts, "the endpoint's SYN has a TS");
+	cr_assert_eq(s.mss, 1460);
+	cr_assert_eq(s.ws, 7);
+	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
+	snat_port = s.t.sport;
+
+	static const uint8_t ep_opts[12] = { 2, 4, 0x05, 0xb4, 1, 1,
+					     4, 2, 1,	 3,    3, 7 };
+	struct pkt_spec sa = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = snat_port,
+			       .flags = 0x12,
+			       .seq = EP_ISN,
+			       .ack = CLIENT_ISN + 1,
+			       .opts = ep_opts,
+			       .optlen = sizeof(ep_opts) };
+	pkt_build(&sa, &in);
+	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
+	decode(&o, &s);
+	cr_assert_eq(s.doff, 5, "the replay carries options");
+	cr_assert_eq(s.len, strlen(r));
+	cr_assert_eq(memcmp(s.payload, r, s.len), 0);
+
+	/* The endpoint's answer: seq translated, window scale equal (7). */
+	struct pkt_spec an = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = snat_port,
+			       .flags = 0x18,
+			       .seq = EP_ISN + 1,
+			       .ack = CLIENT_ISN + 1 + strlen(r),
+			       .payload = 10,
+			       .window = 300 };
+	pkt_build(&an, &in);
+	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.seq, syn.seq + 1);
+	cr_assert_eq(s.window, 300, "equal scales: the window as it was");
+	cr_assert(!s.has_ts);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -773,3 +982,6 @@ BOTH(rst_in_each_state)
 BOTH(rules_are_counted)
 BOTH(old_ack_for_syn_is_reset)
 BOTH(client_close_leaves_nothing)
+BOTH(match_kinds)
+BOTH(matched_route_weights)
+BOTH(no_timestamps_anywhere)
