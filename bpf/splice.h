@@ -417,8 +417,13 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		return V_DROP;
 	vk.slot = cfg->active_slot;
 	vip = bpf_map_lookup_elem(&kn_vips, &vk);
-	if (!vip || vip->l7 >= KANARY_MAX_L7)
-		return V_DROP; /* the VIP lost its rules: the client retries */
+	if (!vip || vip->l7 >= KANARY_MAX_L7) {
+		/* The VIP lost its rules since the SYN: forget the handshake
+		 * and let the kernel reset the client, which connects anew
+		 * under today's config. */
+		bpf_map_delete_elem(&kn_synq, fk);
+		return V_PASS;
+	}
 	idx = vk.slot * KANARY_MAX_L7 + vip->l7;
 	t = bpf_map_lookup_elem(&kn_l7, &idx);
 	if (!t)

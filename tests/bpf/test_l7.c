@@ -969,6 +969,26 @@ static void no_timestamps_anywhere(void)
 	cr_assert(!s.has_ts);
 }
 
+/* The config drops the rules between SYN and first segment: the
+ * handshake is forgotten and the segment passed to the kernel (which
+ * resets the client); nothing is bound to a route that is gone. */
+static void rules_gone_before_first_segment(void)
+{
+	struct pkt_buf o;
+	struct seg syn;
+	const char *r = request("user-group: canary");
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(52000, syn_opts, sizeof(syn_opts), &syn),
+		     tx());
+	apply_vs("virtualservice-weight-100.yaml");
+	cr_assert_eq(client_seg(52000, 0x18, CLIENT_ISN + 1, syn.seq + 1, r,
+				strlen(r), syn.tsval, NULL, 0, &o),
+		     passed());
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -985,3 +1005,4 @@ BOTH(client_close_leaves_nothing)
 BOTH(match_kinds)
 BOTH(matched_route_weights)
 BOTH(no_timestamps_anywhere)
+BOTH(rules_gone_before_first_segment)
