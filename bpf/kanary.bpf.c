@@ -146,7 +146,7 @@ static __always_inline void l7_spliced(struct kanary_flow *f)
 	struct kanary_flow_key ck = {};
 	struct kanary_flow *tw;
 
-	client_key(f, &ck);
+	twin_key(f, &ck);
 	f->l7 = KANARY_L7_SPLICED;
 	tw = bpf_map_lookup_elem(&kn_flows, &ck);
 	if (tw)

@@ -20,7 +20,8 @@
  * BPF_NOEXIST: the map itself is the allocator, so two connections to one
  * endpoint never share a port, even when created on two CPUs at once.
  */
-/* The key of a flow's other entry: its outgoing tuple, reversed. */
+/* The key of a flow's other entry: its outgoing tuple, reversed (for a
+ * to-client entry, the client's tuple: kn_hold's and kn_synq's key). */
 static __always_inline void twin_key(const struct kanary_flow *f,
 				     struct kanary_flow_key *k)
 {
@@ -220,17 +221,6 @@ static __always_inline bool note_close(struct kanary_flow *f,
 		       (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT);
 }
 
-/* The client's tuple (the to-endpoint entry's key) from a to-client entry. */
-static __always_inline void client_key(const struct kanary_flow *f,
-				       struct kanary_flow_key *k)
-{
-	k->saddr = f->daddr;
-	k->daddr = f->saddr;
-	k->sport = f->dport;
-	k->dport = f->sport;
-	k->proto = IPPROTO_TCP;
-}
-
 /*
  * Forget a connection given either entry: both entries, and its hold.
  * kn_flows is preallocated: an element deleted on one CPU can be reused
@@ -251,7 +241,7 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	l7 = f->l7 != KANARY_L7_OFF;
 
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		client_key(f, &ck);
+		twin_key(f, &ck);
 		fwd = bpf_map_lookup_elem(&kn_flows, &ck);
 	}
 	if (fwd)

@@ -545,7 +545,7 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	if (reparse(skb, true, &p))
 		return V_PASS;
 	ctx_bounds(skb, true, &data, &data_end);
-	client_key(f, &hk);
+	twin_key(f, &hk);
 	h = bpf_map_lookup_elem(&kn_hold, &hk);
 	if (!h)
 		return V_DROP;

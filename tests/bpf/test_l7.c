@@ -18,6 +18,15 @@
 #include "harness.h"
 
 #define FOCUSED "virtualservice-focused-routing.yaml"
+/* The lab's VirtualService up to its http list, for crafted rules. */
+#define VS_HEAD                                      \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: image-classifier}\n"       \
+	"spec:\n"                                    \
+	"  hosts: ['*']\n"                           \
+	"  gateways: [image-classifier-gateway]\n"   \
+	"  http:\n"
 #define CLIENT_ISN 1000000u
 #define CLIENT_TS 777000u
 #define EP_ISN 5000000u
@@ -378,34 +387,34 @@ static void malformed_takes_default(void)
 		     sizeof(bad) / sizeof(bad[0]));
 }
 
+/* The lab's base manifests and a VirtualService of the test's own. */
+static void apply_rules(const char *vs)
+{
+	struct kn_config cfg;
+	struct kn_err err;
+
+	read_lab(&cfg, NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "rules.yaml", vs, strlen(vs),
+					   &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+}
+
 /* Only a match route and no catch-all: a request that matches nothing is
  * reset, from the VIP, in the client's sequence space. */
 static void no_match_resets(void)
 {
-	static const char vs[] =
-		"apiVersion: networking.istio.io/v1alpha3\n"
-		"kind: VirtualService\n"
-		"metadata: {name: image-classifier}\n"
-		"spec:\n"
-		"  hosts: ['*']\n"
-		"  gateways: [image-classifier-gateway]\n"
-		"  http:\n"
+	static const char vs[] = VS_HEAD
 		"  - match:\n"
 		"    - headers: {user-group: {exact: canary}}\n"
 		"    route:\n"
 		"    - destination: {host: image-classifier, subset: resnet101,"
 		" port: {number: 8501}}\n";
-	struct kn_config cfg;
-	struct kn_err err;
 	struct pkt_buf o;
 	struct seg syn, s;
 	const char *r = request(NULL);
 
-	read_lab(&cfg, NULL);
-	cr_assert_eq(kn_config_read_buffer(&cfg, "only-match.yaml", vs,
-					   strlen(vs), &err),
-		     0, "%s", err.msg);
-	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	apply_rules(vs);
 	cr_assert_eq(open_with(43100, r, strlen(r), &syn, &o), tx());
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
@@ -794,14 +803,7 @@ static int routed(uint16_t port, const char *r)
 /* Every match field Istio has and the L7 path takes, in one config. */
 static void match_kinds(void)
 {
-	static const char vs[] =
-		"apiVersion: networking.istio.io/v1alpha3\n"
-		"kind: VirtualService\n"
-		"metadata: {name: image-classifier}\n"
-		"spec:\n"
-		"  hosts: ['*']\n"
-		"  gateways: [image-classifier-gateway]\n"
-		"  http:\n"
+	static const char vs[] = VS_HEAD
 		"  - name: debug\n"
 		"    match:\n"
 		"    - headers: {x-debug: {}}\n"
@@ -840,14 +842,7 @@ static void match_kinds(void)
 		{ "GET /healthz HTTP/1.1", NULL, 50 },
 		{ "GET /health?x=1 HTTP/1.1", NULL, 50 },
 	};
-	struct kn_config cfg;
-	struct kn_err err;
-
-	read_lab(&cfg, NULL);
-	cr_assert_eq(kn_config_read_buffer(&cfg, "kinds.yaml", vs, strlen(vs),
-					   &err),
-		     0, "%s", err.msg);
-	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	apply_rules(vs);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = routed(49000 + i, head(cases[i].line, cases[i].hdrs));
 
@@ -860,14 +855,7 @@ static void match_kinds(void)
 /* A matched route with weights of its own splits by them. */
 static void matched_route_weights(void)
 {
-	static const char vs[] =
-		"apiVersion: networking.istio.io/v1alpha3\n"
-		"kind: VirtualService\n"
-		"metadata: {name: image-classifier}\n"
-		"spec:\n"
-		"  hosts: ['*']\n"
-		"  gateways: [image-classifier-gateway]\n"
-		"  http:\n"
+	static const char vs[] = VS_HEAD
 		"  - match:\n"
 		"    - headers: {user-group: {exact: canary}}\n"
 		"    route:\n"
@@ -880,15 +868,9 @@ static void matched_route_weights(void)
 		"  - route: [{destination: {host: image-classifier,"
 		" subset: resnet50, port: {number: 8501}}}]\n";
 	const char *r = request("user-group: canary");
-	struct kn_config cfg;
-	struct kn_err err;
 	int n101 = 0, n = 400;
 
-	read_lab(&cfg, NULL);
-	cr_assert_eq(kn_config_read_buffer(&cfg, "w.yaml", vs, strlen(vs),
-					   &err),
-		     0, "%s", err.msg);
-	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+	apply_rules(vs);
 	for (int i = 0; i < n; i++)
 		n101 += routed(50000 + i, r) == 101;
 	/* 75 % of 400: 300; binomial sd ~8.7, so 4 sd either way. */
@@ -979,8 +961,7 @@ static void rules_gone_before_first_segment(void)
 	const char *r = request("user-group: canary");
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(52000, syn_opts, sizeof(syn_opts), &syn),
-		     tx());
+	cr_assert_eq(client_syn(52000, syn_opts, sizeof(syn_opts), &syn), tx());
 	apply_vs("virtualservice-weight-100.yaml");
 	cr_assert_eq(client_seg(52000, 0x18, CLIENT_ISN + 1, syn.seq + 1, r,
 				strlen(r), syn.tsval, NULL, 0, &o),
