@@ -72,6 +72,16 @@ static void sum_cpus(const struct kanary_subset_stats *per_cpu, int ncpu,
 	}
 }
 
+/* "namespace/name", as counter rows name a VirtualService, in two parts. */
+static void split_vs(const char *nsname, char *ns, size_t ns_len, char *vs,
+		     size_t vs_len)
+{
+	const char *slash = strchr(nsname, '/');
+
+	snprintf(ns, ns_len, "%.*s", slash ? (int)(slash - nsname) : 0, nsname);
+	snprintf(vs, vs_len, "%s", slash ? slash + 1 : nsname);
+}
+
 int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		  struct kn_stat_row **rows, int *n)
 {
@@ -91,7 +101,6 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 	for (uint32_t i = 0; i < KANARY_MAX_STATS; i++) {
 		struct kanary_stat_name name;
 		struct kn_stat_row *r = &(*rows)[*n];
-		char *slash;
 
 		if (bpf_map_lookup_elem(m->fd[KN_MAP_STAT_NAMES], &i, &name) ||
 		    !name.virtualservice[0])
@@ -103,12 +112,8 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 				    configured_weight(&cfg, name.virtualservice,
 						      name.subset) :
 				    -1;
-		slash = strchr(name.virtualservice, '/');
-		snprintf(r->ns, sizeof(r->ns), "%.*s",
-			 slash ? (int)(slash - name.virtualservice) : 0,
-			 name.virtualservice);
-		snprintf(r->vs, sizeof(r->vs), "%s",
-			 slash ? slash + 1 : name.virtualservice);
+		split_vs(name.virtualservice, r->ns, sizeof(r->ns), r->vs,
+			 sizeof(r->vs));
 		snprintf(r->subset, sizeof(r->subset), "%s", name.subset);
 		(*n)++;
 	}
@@ -144,7 +149,6 @@ int kn_rule_stats_read(const struct kn_maps *m, struct kn_rule_row **rows,
 	for (uint32_t i = 0; i < KANARY_MAX_RULES; i++) {
 		struct kn_rule_row *r = &(*rows)[*n];
 		struct kanary_rule_name name;
-		char *slash;
 
 		if (bpf_map_lookup_elem(m->fd[KN_MAP_RULE_NAMES], &i, &name) ||
 		    !name.virtualservice[0])
@@ -156,12 +160,8 @@ int kn_rule_stats_read(const struct kn_maps *m, struct kn_rule_row **rows,
 			r->connections += per_cpu[c].connections;
 		name.virtualservice[sizeof(name.virtualservice) - 1] = 0;
 		name.rule[sizeof(name.rule) - 1] = 0;
-		slash = strchr(name.virtualservice, '/');
-		snprintf(r->ns, sizeof(r->ns), "%.*s",
-			 slash ? (int)(slash - name.virtualservice) : 0,
-			 name.virtualservice);
-		snprintf(r->vs, sizeof(r->vs), "%s",
-			 slash ? slash + 1 : name.virtualservice);
+		split_vs(name.virtualservice, r->ns, sizeof(r->ns), r->vs,
+			 sizeof(r->vs));
 		snprintf(r->rule, sizeof(r->rule), "%s", name.rule);
 		(*n)++;
 	}
