@@ -179,10 +179,9 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		} else if (f->l7 == KANARY_L7_SYN_SENT &&
 			   (flags & TCP_FLAG_ACK)) {
 			/* A bare ACK for our SYN: the endpoint still holds
-			 * an old connection on this port (TIME_WAIT). Reset
-			 * it; the client's next resend brings a new SYN. */
+			 * an old connection on this port (TIME_WAIT). */
 			count_global(KANARY_G_L7_SYN_REFUSED);
-			return l7_reset_endpoint(skb, &p);
+			return l7_reset_endpoint(skb, &p, f);
 		}
 		return V_DROP;
 	}
