@@ -12,6 +12,9 @@
  *
  * The frame is a fixed BW_FRAME_LEN bytes: a 54-byte TCP segment padded
  * to the 64-byte Ethernet minimum (tot_len says 40; the padding follows).
+ * The L7 cases' frames are longer, and one of them changes length: they
+ * have wrappers of their own (bw_xdp_l7, bw_tc_l7, below), so that the
+ * 64-byte cases run exactly the code they always did.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -167,6 +170,133 @@ int bw_tc(struct __sk_buff *skb)
 		vary(data);
 	}
 	bpf_tail_call(skb, &bw_tc_progs, 0);
+	return BW_TAILCALL_FAILED_TC;
+}
+
+/*
+ * The L7 cases' wrappers: frames of any length from BW_FRAME_LEN to
+ * BW_L7_FRAME_MAX (a SYN with options, an established segment with a
+ * timestamp, a first segment with an HTTP request head), and, for the
+ * first segment, its length set back too: kanary shrinks that frame into
+ * the SYN it sends to the endpoint (bpf_xdp_adjust_tail in XDP, whose
+ * test-run buffer has the tailroom to grow back; bpf_skb_change_tail in
+ * tc). The 64-byte cases keep the wrappers above, unchanged.
+ */
+#define BW_L7_FRAME_MAX 512
+
+struct bw_l7_frame {
+	__u64 data[BW_L7_FRAME_MAX / 8];
+	__u32 len; /* bytes of data: BW_FRAME_LEN + 1 .. BW_L7_FRAME_MAX */
+	__u32 vary; /* nonzero: new source address and port every run */
+	__u32 resize; /* nonzero: set the length back to len every run */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bw_l7_frame);
+} bw_l7_frame SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bw_xdp_l7_progs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bw_tc_l7_progs SEC(".maps");
+
+/*
+ * XDP: the first 64 bytes with restore()'s cut stores, the rest (from the
+ * TCP options' 11th byte on) with one bpf_xdp_store_bytes. kanary reads
+ * the options byte by byte. With resize, bpf_xdp_adjust_tail is called on
+ * every run, also when the length is right already (nop: offset 0), so
+ * that wrapped(nop) counts the call; only the growing itself (a memset of
+ * the bytes added) is left in the case's figure.
+ */
+SEC("xdp")
+int bw_xdp_l7(struct xdp_md *ctx)
+{
+	const struct bw_l7_frame *fr;
+	void *data, *data_end;
+	__u32 zero = 0, len;
+
+	fr = bpf_map_lookup_elem(&bw_l7_frame, &zero);
+	if (!fr)
+		return XDP_ABORTED;
+	len = fr->len;
+	if (len <= BW_FRAME_LEN || len > BW_L7_FRAME_MAX)
+		return XDP_ABORTED;
+	if (fr->resize) {
+		/* minus the current length: data - data_end, in that order
+		 * (the verifier allows no arithmetic on data_end) */
+		long neg = (long)ctx->data - (long)ctx->data_end;
+
+		asm volatile("" : "+r"(neg));
+		if (bpf_xdp_adjust_tail(ctx, (int)len + (int)neg))
+			return XDP_ABORTED;
+	}
+	/* volatile: as in kanary's ctx_bounds(); otherwise clang merges
+	 * these loads with the ones above, as 32-bit integers the verifier
+	 * refuses to use as pointers. */
+	data = (void *)(long)*(volatile __u32 *)&ctx->data;
+	data_end = (void *)(long)*(volatile __u32 *)&ctx->data_end;
+	if (data + BW_FRAME_LEN > data_end)
+		return XDP_ABORTED;
+	restore(data, (const __u8 *)fr->data);
+	if (bpf_xdp_store_bytes(ctx, BW_FRAME_LEN,
+				(void *)((const __u8 *)fr->data + BW_FRAME_LEN),
+				len - BW_FRAME_LEN))
+		return XDP_ABORTED;
+	if (fr->vary) {
+		data = (void *)(long)*(volatile __u32 *)&ctx->data;
+		data_end = (void *)(long)*(volatile __u32 *)&ctx->data_end;
+		if (data + BW_FRAME_LEN > data_end)
+			return XDP_ABORTED;
+		vary(data);
+	}
+	bpf_tail_call(ctx, &bw_xdp_l7_progs, 0);
+	return XDP_ABORTED;
+}
+
+/* tc: bpf_skb_change_tail on every run with resize (as in XDP), then one
+ * bpf_skb_store_bytes of the whole frame. */
+SEC("tc")
+int bw_tc_l7(struct __sk_buff *skb)
+{
+	const struct bw_l7_frame *fr;
+	void *data, *data_end;
+	__u32 zero = 0, len;
+
+	fr = bpf_map_lookup_elem(&bw_l7_frame, &zero);
+	if (!fr)
+		return TC_ACT_SHOT;
+	len = fr->len;
+	if (len < BW_FRAME_LEN || len > BW_L7_FRAME_MAX)
+		return TC_ACT_SHOT;
+	if (fr->resize) {
+		if (bpf_skb_change_tail(skb, len, 0))
+			return TC_ACT_SHOT;
+	} else if (skb->len != len) {
+		return TC_ACT_SHOT;
+	}
+	if (bpf_skb_store_bytes(skb, 0, fr->data, len, 0))
+		return TC_ACT_SHOT;
+	if (fr->vary) {
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (data + BW_FRAME_LEN > data_end)
+			return TC_ACT_SHOT;
+		vary(data);
+	}
+	bpf_tail_call(skb, &bw_tc_l7_progs, 0);
 	return BW_TAILCALL_FAILED_TC;
 }
 

@@ -5,9 +5,9 @@
 if (!exists("term")) term = 'pngcairo'
 if (!exists("subtitle")) subtitle = ''
 if (term eq 'pngcairo') {
-    set terminal pngcairo size 1400,560 enhanced font 'sans,10'
+    set terminal pngcairo size 1600,600 enhanced font 'sans,10'
 } else {
-    set terminal png size 1400,560 font 'sans' 10
+    set terminal png size 1600,600 font 'sans' 10
 }
 set output outfile
 
@@ -15,8 +15,11 @@ set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics lc rgb '#dddddd'
 set key top right
-set xrange [-0.8:14.8]
-set xtics ('direct' 0.5, 'kanary-xdp' 3.5, 'kanary-tc' 6.5, 'nginx' 9.5, 'haproxy' 12.5) nomirror
+# one group of two bars per case, at idx*3 and idx*3+1; the case names
+# (column 2) label the groups
+stats datafile using 1 nooutput
+set xrange [-0.8:STATS_max*3+1.8]
+set xtics () nomirror rotate by -25 noenhanced
 set ytics nomirror
 set yrange [0:*]
 set offsets 0, 0, graph 0.08, 0
@@ -30,7 +33,8 @@ set multiplot layout 1,2 title "kanary HTTP bench: client -> gateway -> nginx en
 set title 'requests/s (higher is better)'
 set ylabel 'requests/s'
 set format y '%.0s%c'
-plot datafile using ($1*3):3 with boxes lc rgb ka title 'keep-alive', \
+plot datafile using ($1*3+0.5):(NaN):xtic(2) notitle, \
+     '' using ($1*3):3 with boxes lc rgb ka title 'keep-alive', \
      '' using ($1*3+1):6 with boxes lc rgb cl title 'Connection: close', \
      '' using ($1*3):3:4:5 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle, \
      '' using ($1*3+1):6:7:8 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle, \
@@ -43,7 +47,8 @@ set format y '%g'
 set logscale y
 set yrange [0.1:*]
 set offsets 0, 0, graph 0.15, 0
-plot datafile using ($1*3):9 with boxes lc rgb ka title 'keep-alive', \
+plot datafile using ($1*3+0.5):(NaN):xtic(2) notitle, \
+     '' using ($1*3):9 with boxes lc rgb ka title 'keep-alive', \
      '' using ($1*3+1):12 with boxes lc rgb cl title 'Connection: close', \
      '' using ($1*3):9:10:11 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle, \
      '' using ($1*3+1):12:13:14 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle, \

@@ -2,13 +2,15 @@
 """Summarise scripts/bench_http.sh's rounds: medians per (case, mode).
 
 Reads http-rounds.tsv (one line per wrk run) and writes, in --out:
-  http.tsv       case mode rps p50_ms p99_ms cpu_ms_per_1k ratio_direct ratio_nginx errors
+  http.tsv       case mode rps p50_ms p99_ms cpu_ms_per_1k ratio_direct ratio_nginx errors ratio_l4
   http.md        the same as a markdown table, with the run's parameters and flags
   http-plot.dat  what scripts/bench/http.gp draws
 and prints http.md on stdout.
 
 Medians are over rounds.  Ratios are the median of the per-round ratios
-(case / direct, case / nginx, same mode, same round): each round measures all
+(case / direct, case / nginx, same mode, same round; ratio_l4: an L7 case
+over the L4 case of the same hook, kanary-l7-xdp / kanary-xdp and
+kanary-l7-tc / kanary-tc, and kanary-xdp-nopeers / kanary-xdp): each round measures all
 cases back to back, so a ratio within a round is less exposed to the
 machine's drift than a ratio of two medians.  errors is the total over all
 rounds of wrk's socket errors (connect, read, write, timeout) and non-2xx/3xx
@@ -21,7 +23,25 @@ import os
 import statistics
 import sys
 
-CASES = ["direct", "kanary-xdp", "kanary-tc", "nginx", "haproxy"]
+CASES = [
+    "direct",
+    "kanary-xdp",
+    "kanary-tc",
+    "kanary-l7-xdp",
+    "kanary-l7-tc",
+    "kanary-xdp-nopeers",
+    "nginx",
+    "haproxy",
+]
+# The L4 case an L7 case (or the xdp case without XDP on the peers) is
+# compared to: same hook, same lab, same round.
+L4_OF = {
+    "kanary-l7-xdp": "kanary-xdp",
+    "kanary-l7-tc": "kanary-tc",
+    "kanary-xdp-nopeers": "kanary-xdp",
+}
+L7_COLS = ["l7_syn", "l7_replay", "l7_default", "l7_reset", "l7_early_drop",
+           "l7_no_halfopen", "rule_canary", "rule_default"]
 MODES = ["keepalive", "close"]
 # Expected share of requests per endpoint (ep1, ep2, ep3), per case.
 SPLIT = {"direct": (1.0, 0.0, 0.0)}
@@ -47,6 +67,13 @@ def fmt(v, digits):
 
 def fmt_rps(v):
     return "n/a" if v is None else f"{v:.0f}"
+
+
+def total(rs, col):
+    """Sum of an integer column over runs; None when no run has it."""
+    vals = [x.get(col) for x in rs]
+    vals = [int(v) for v in vals if v not in (None, "", "na")]
+    return sum(vals) if vals else None
 
 
 def main():
@@ -103,6 +130,12 @@ def main():
                 "cpu": med(num(x["cpu_ms_per_1k"]) for x in rs),
                 "r_direct": ratio(case, mode, "direct"),
                 "r_nginx": ratio(case, mode, "nginx"),
+                "r_l4": ratio(case, mode, L4_OF[case]) if case in L4_OF else None,
+                "reqs": reqs,
+                "l7": {k: total(rs, k) for k in L7_COLS},
+                "retrans": total(rs, "client_data_retrans"),
+                "rto": total(rs, "client_rto"),
+                "stuck": total(rs, "client_stuck"),
                 "errors": errors,
                 "split": "/".join(f"{100 * s:.0f}" for s in share),
                 "min": min((num(x["rps"]) or 0) for x in rs),
@@ -133,8 +166,31 @@ def main():
                     "connects that needed a second SYN, a delay wrk's latency "
                     "(from request sent) does not show"
                 )
+            if rec["retrans"] or rec["stuck"] or (case.startswith("kanary-l7") and rec["rto"]):
+                flag.append(
+                    f"the client retransmitted {rec['retrans']} data segments "
+                    f"({rec['rto']} retransmission timeouts, SYNs included) and "
+                    f"{rec['stuck']} connections still held an unacknowledged "
+                    "request 1.5 s after wrk stopped: requests that waited or never "
+                    "got an answer, which wrk counts as no error (not even a "
+                    "timeout), only as fewer requests/s"
+                )
             if bad_split:
                 flag.append(f"endpoints ep1/ep2/ep3 got {eps[0]}/{eps[1]}/{eps[2]} requests")
+            l7 = rec["l7"]
+            if case.startswith("kanary-l7"):
+                if not l7["l7_syn"]:
+                    flag.append("no SYN answered by the gateway: the L7 path was not taken")
+                for k, what in (
+                    ("l7_reset", "connections reset (no rule, no default)"),
+                    ("l7_default", "requests the L7 path could not read (default route taken)"),
+                    ("l7_early_drop", "segments past the first dropped before the splice"),
+                    ("rule_canary", "connections on the canary rule without the canary header"),
+                ):
+                    if l7[k]:
+                        flag.append(f"{l7[k]} {what}")
+            elif case.startswith("kanary") and l7["l7_syn"]:
+                flag.append(f"{l7['l7_syn']} SYNs answered by the L7 path in an L4 case")
             rec["flag"] = "; ".join(flag)
             if flag:
                 flags.append(f"{case} {mode}: {rec['flag']}")
@@ -142,7 +198,7 @@ def main():
 
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "http.tsv"), "w") as f:
-        f.write("case\tmode\trps\tp50_ms\tp99_ms\tcpu_ms_per_1k\tratio_direct\tratio_nginx\terrors\n")
+        f.write("case\tmode\trps\tp50_ms\tp99_ms\tcpu_ms_per_1k\tratio_direct\tratio_nginx\terrors\tratio_l4\n")
         for t in table:
             f.write(
                 "\t".join(
@@ -156,6 +212,7 @@ def main():
                         fmt(t["r_direct"], 3),
                         fmt(t["r_nginx"], 3),
                         str(t["errors"]),
+                        fmt(t["r_l4"], 3),
                     ]
                 )
                 + "\n"
@@ -174,20 +231,69 @@ def main():
         "(docs/bench-http.md). Host CPU is the whole machine's busy time "
         "(client, gateway, endpoints, softirq, and anything else running) per "
         "1000 requests."
+        + (
+            " kanary-l7-* run the focused-routing VirtualService (kanary's L7 path); "
+            "every request of every case carries `user-group: stable`, which the "
+            "canary rule does not match: the L7 cases take the default route "
+            "(resnet50), as the L4 cases' weight VirtualService does; × L4 is "
+            "the L7 case over the L4 case of the same hook."
+            if any(t["case"].startswith("kanary-l7") for t in table)
+            else ""
+        )
     )
     md.append("")
     md.append(
-        "| case | mode | req/s | p50 ms | p99 ms | gw CPU ms/1k req | × direct | × nginx | errors | host CPU ms/1k req | ep1/ep2/ep3 % |"
+        "| case | mode | req/s | p50 ms | p99 ms | gw CPU ms/1k req | × direct | × nginx | × L4 | errors | host CPU ms/1k req | ep1/ep2/ep3 % |"
     )
-    md.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    md.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for t in table:
         mark = " ⚠" if t["flag"] else ""
         md.append(
             f"| {t['case']}{mark} | {t['mode']} | {fmt_rps(t['rps'])} | {fmt(t['p50'], 3)} | "
             f"{fmt(t['p99'], 3)} | {fmt(t['cpu'], 3)} | {fmt(t['r_direct'], 2)} | "
-            f"{fmt(t['r_nginx'], 2)} | {t['errors']} | {fmt(t['host'], 1)} | {t['split']} |"
+            f"{fmt(t['r_nginx'], 2)} | {'' if t['r_l4'] is None else fmt(t['r_l4'], 2)} | "
+            f"{t['errors']} | {fmt(t['host'], 1)} | {t['split']} |"
         )
     md.append("")
+    by = {(t["case"], t["mode"]): t for t in table}
+    l7rows = []
+    for mode in MODES:
+        for hook in ("xdp", "tc"):
+            l7, l4, d = by.get((f"kanary-l7-{hook}", mode)), by.get((f"kanary-{hook}", mode)), by.get(("direct", mode))
+            if not l7:
+                continue
+            hs = l7["l7"]["l7_syn"]
+            per1k = "n/a" if hs is None or not l7["reqs"] else f"{1000 * hs / l7['reqs']:.1f}"
+            l7rows.append(
+                f"| {mode} | {hook} | {fmt(l4['r_direct'], 2) if l4 else 'n/a'} | "
+                f"{fmt(l7['r_direct'], 2)} | {fmt(l7['r_l4'], 2)} | "
+                f"{fmt(d['p99'], 3) if d else 'n/a'} | {fmt(l4['p99'], 3) if l4 else 'n/a'} | "
+                f"{fmt(l7['p99'], 3)} | "
+                f"{per1k} | "
+                f"{l7['errors']} | {l7['rto']} / {l7['retrans']} / {l7['stuck']} |"
+            )
+    if l7rows:
+        md.append("L7 path beside L4 and direct (same rounds; ratios are per-round medians of req/s; handshakes: SYNs the gateway answered per 1000 requests):")
+        md.append("")
+        md.append("| mode | hook | L4 × direct | L7 × direct | L7 × L4 | p99 direct ms | p99 L4 ms | p99 L7 ms | L7 handshakes /1k req | L7 wrk errors | L7 client RTOs / data retrans / stuck conns |")
+        md.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        md.extend(l7rows)
+        md.append("")
+        md.append(
+            "kanary's L7 path counters, summed over rounds: "
+            + "; ".join(
+                f"{t['case']} {t['mode']}: {t['reqs']} requests, "
+                f"{t['l7']['l7_syn']} SYNs answered, {t['l7']['l7_replay']} first segments replayed, "
+                f"{t['l7']['l7_default']} defaults, {t['l7']['l7_reset']} resets, "
+                f"{t['l7']['l7_early_drop']} early segments dropped, "
+                f"{t['l7']['l7_no_halfopen']} segments without a half-open connection, "
+                f"rules canary/default {t['l7']['rule_canary']}/{t['l7']['rule_default']} connections"
+                for t in table
+                if t["case"].startswith("kanary-l7") and t["l7"]["l7_syn"] is not None
+            )
+            + "."
+        )
+        md.append("")
     bpf = [t for t in table if t["runs_per_req"] is not None]
     if bpf:
         md.append(
@@ -201,7 +307,7 @@ def main():
         )
         md.append("")
     if flags:
-        md.append("Flagged (⚠):")
+        md.append("Flagged (⚠; in an L7 case socket errors, non-2xx answers, client retransmission timeouts, requests unanswered 1.5 s after wrk stopped, resets, the canary rule or a wrong endpoint also fail the run):")
         md.append("")
         md.extend(f"- {x}" for x in flags)
     else:
@@ -226,10 +332,11 @@ def main():
     with open(os.path.join(a.out, "http-plot.dat"), "w") as f:
         f.write("# idx case rps_ka rps_ka_min rps_ka_max rps_close rps_close_min rps_close_max "
                 "p99_ka p99_ka_min p99_ka_max p99_close p99_close_min p99_close_max\n")
-        by = {(t["case"], t["mode"]): t for t in table}
-        for i, case in enumerate(CASES):  # fixed positions: http.gp's x tics
+        i = -1
+        for case in CASES:  # consecutive positions; http.gp labels them from column 2
             if (case, "keepalive") not in by and (case, "close") not in by:
                 continue
+            i += 1
             vals = []
             for mode in MODES:
                 t = by.get((case, mode))

@@ -19,6 +19,9 @@
  * Environment as in tests/bpf/test_packet.c: a network namespace of its
  * own with the lab's veths, addresses and permanent neighbours, private
  * (unpinned) maps, the lab's 70/30 config through the real compiler.
+ * The L7 cases (delayed binding) run in a second copy of the same object,
+ * with maps of its own and the lab's focused-routing config: one VIP:port
+ * takes either the L4 or the L7 path, never both.
  * Runs as root, from the repository root. docs/bench-packet.md has the
  * method and the numbers.
  */
@@ -53,6 +56,27 @@
 #define FRAME_LEN 64 /* BW_FRAME_LEN in bpf/bench_wrap.bpf.c */
 #define EST_SPORT 40000
 
+/* The L7 cases: the lab's focused routing sends `user-group: canary` to
+ * resnet101 (EP3), the rest to resnet50. */
+#define FOCUSED_VS "virtualservice-focused-routing.yaml"
+#define WEIGHT_VS "virtualservice-weight-70.yaml"
+#define EP3 "198.18.3.2"
+#define L7_FRAME_MAX 512 /* BW_L7_FRAME_MAX in bpf/bench_wrap.bpf.c */
+#define L7_SYN_FRAME_LEN 74 /* the SYN kanary sends the endpoint */
+#define L7_EST_SPORT 40001
+#define L7_REPEAT_MAX 10000 /* kn_hold: 16384; SNAT ports of one endpoint */
+#define CLIENT_ISN 1000000u
+#define CLIENT_TS 777000u
+#define EP_ISN 5000000u
+#define EP_TS 990000u
+/* The window of the gateway's SYN-ACK (KANARY_L7_WINDOW where the ABI
+ * defines it, one MSS before). */
+#ifdef KANARY_L7_WINDOW
+#define L7_SYNACK_WINDOW KANARY_L7_WINDOW
+#else
+#define L7_SYNACK_WINDOW KANARY_L7_MSS
+#endif
+
 #define XDP_PASS_ 2
 #define XDP_TX_ 3
 #define XDP_REDIRECT_ 4
@@ -69,6 +93,40 @@ struct bw_frame {
 	uint32_t vary;
 	uint32_t pad;
 };
+
+/* Must match struct bw_l7_frame in bpf/bench_wrap.bpf.c. */
+struct bw_l7_frame {
+	uint64_t data[L7_FRAME_MAX / 8];
+	uint32_t len;
+	uint32_t vary;
+	uint32_t resize;
+	uint32_t pad;
+};
+
+/* Linux's SYN options: MSS 1460, SACK_PERM, TS (CLIENT_TS, 0), NOP, WS 7
+ * (as tests/bpf/test_l7.c). */
+static const uint8_t syn_opts[20] = {
+	2,    4,    0x05, 0xb4, 4, 2, 8, 10, 0x00, 0x0b,
+	0xdb, 0x28, 0,	  0,	0, 0, 1, 3,  3,	   7,
+};
+
+/*
+ * The first segment: what curl 7.88 sends for
+ *   curl -H 'user-group: canary' -H 'Content-Type: application/json' \
+ *        --data-binary @image.json http://198.18.0.1/v1/models/...
+ * with a body large enough for `Expect: 100-continue`, so that the head
+ * is the whole segment. The header the rule asks for comes last.
+ */
+static const char l7_request[] =
+	"POST /v1/models/image_classifier:predict HTTP/1.1\r\n"
+	"Host: 198.18.0.1\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 119482\r\n"
+	"Expect: 100-continue\r\n"
+	"user-group: canary\r\n"
+	"\r\n";
 
 static struct bench_wrap_bpf *bw;
 static struct floor_bpf *xp;
@@ -110,7 +168,13 @@ struct kinst {
 	struct bpf_object *obj;
 	struct kn_maps maps;
 	int xdp_fd, tc_fd;
-	struct kanary_flow_key keep[2]; /* the established connection */
+	/* Flows that outlive flows_clear(): the established connection; in
+	 * the L7 copy also the L4 one's entries, copied there (see
+	 * establish_l7). */
+	struct kanary_flow_key keep[4];
+	int n_keep;
+	uint32_t canary_row; /* l7: kn_stats row of resnet101 */
+	struct kanary_synq synq; /* l7: what the SYN left in kn_synq */
 };
 
 static void kinst_load(struct kinst *ki, struct bpf_object *obj,
@@ -142,14 +206,14 @@ static void kinst_load(struct kinst *ki, struct bpf_object *obj,
 		die("kn_cfg: %s", strerror(errno));
 }
 
-/* The lab's base manifests, the endpoints and the 70/30 VirtualService,
- * validated, compiled and applied as test_packet.c's read_lab() and
- * apply_config() do. */
-static void apply_lab_70_30(const struct kinst *ki)
+/* The lab's base manifests, the endpoints and one VirtualService (the
+ * 70/30 weights, or the focused routing for the L7 copy), validated,
+ * compiled and applied as test_packet.c's read_lab() and apply_config()
+ * do. */
+static void apply_lab(const struct kinst *ki, const char *vs)
 {
-	static const char *const files[] = { "gateway.yaml", "service.yaml",
-					     "destinationrule.yaml", NULL,
-					     "virtualservice-weight-70.yaml" };
+	const char *const files[] = { "gateway.yaml", "service.yaml",
+				      "destinationrule.yaml", NULL, vs };
 	struct kn_load_info li = { .n_vips = 1 };
 	struct kn_config cfg;
 	struct kn_compiled c;
@@ -181,6 +245,7 @@ static void apply_lab_70_30(const struct kinst *ki)
 struct snap {
 	uint64_t g[KANARY_G_MAX];
 	uint64_t conns, to_ep, to_client;
+	uint64_t row_conns[4];
 };
 
 static void snap_take(const struct kinst *ki, struct snap *s)
@@ -200,6 +265,7 @@ static void snap_take(const struct kinst *ki, struct snap *s)
 		if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_STATS], &r, st))
 			die("kn_stats: %s", strerror(errno));
 		for (int c = 0; c < ncpu; c++) {
+			s->row_conns[r] += st[c].connections;
 			s->conns += st[c].connections;
 			s->to_ep += st[c].packets_to_endpoint;
 			s->to_client += st[c].packets_to_client;
@@ -222,13 +288,13 @@ static bool bpf_stats_on(void)
 	return v != 0;
 }
 
-/* ---- kn_flows housekeeping for the new-flow case ---- */
+/* ---- kn_flows housekeeping for the new-flow cases ---- */
 
-/* Delete every flow except the established connection the est-* cases
- * use: each new-flow window starts from the same, nearly empty table. */
-static void flows_clear(const struct kinst *ki)
+/* Delete every key of a map keyed by a flow key (kn_flows, kn_synq,
+ * kn_hold) except the n_keep in keep; return how many went. */
+static size_t keys_clear(int fd, const struct kanary_flow_key *keep,
+			 int n_keep)
 {
-	int fd = ki->maps.fd[KN_MAP_FLOWS];
 	size_t cap = 1 << 16, n = 0, j = 0;
 	struct kanary_flow_key *keys = malloc(cap * sizeof(*keys)), k, prev;
 	bool first = true;
@@ -248,8 +314,11 @@ static void flows_clear(const struct kinst *ki)
 		keys[n++] = k;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (memcmp(&keys[i], &ki->keep[0], sizeof(k)) &&
-		    memcmp(&keys[i], &ki->keep[1], sizeof(k)))
+		bool kept = false;
+
+		for (int m = 0; m < n_keep; m++)
+			kept |= !memcmp(&keys[i], &keep[m], sizeof(k));
+		if (!kept)
 			keys[j++] = keys[i];
 	}
 	count = j;
@@ -258,6 +327,77 @@ static void flows_clear(const struct kinst *ki)
 			bpf_map_delete_elem(fd, &keys[i]);
 	}
 	free(keys);
+	return j;
+}
+
+/* Delete every flow except the established connection the est-* cases
+ * use: each new-flow window starts from the same, nearly empty table. */
+static void flows_clear(const struct kinst *ki)
+{
+	keys_clear(ki->maps.fd[KN_MAP_FLOWS], ki->keep, ki->n_keep);
+}
+
+/* The L7 copy's half-open and held connections: all of them go. */
+static size_t synq_clear(const struct kinst *ki)
+{
+	return keys_clear(ki->maps.fd[KN_MAP_SYNQ], NULL, 0);
+}
+
+static size_t hold_clear(const struct kinst *ki)
+{
+	return keys_clear(ki->maps.fd[KN_MAP_HOLD], NULL, 0);
+}
+
+/* The wrapper's run counter on this CPU (vary() in bench_wrap.bpf.c). */
+static uint64_t vary_counter(void)
+{
+	uint64_t v[ncpu];
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(bw->maps.bw_counter), &zero, v))
+		die("bw_counter: %s", strerror(errno));
+	return v[0]; /* pinned to CPU 0 */
+}
+
+/* The client vary() gives run c: 198.18.0.(2 + c % 128), port 1024 +
+ * (c / 128) % 32768, to the VIP's port 80. */
+static struct kanary_flow_key vary_key(uint64_t c)
+{
+	return (struct kanary_flow_key){
+		.saddr = htonl(0xc6120002u + (uint32_t)(c & 127)),
+		.daddr = pkt_addr(VIP),
+		.sport = htons(1024 + (uint16_t)((c >> 7) & 0x7fff)),
+		.dport = htons(80),
+		.proto = IPPROTO_TCP,
+	};
+}
+
+/*
+ * The half-open connections of the next n runs of the vary wrapper, each
+ * as the client's SYN left it in kn_synq (ki->synq: the same ISNs and
+ * options for all, so that the one frame's seq and ack fit every one).
+ */
+static void synq_fill(const struct kinst *ki, uint32_t n)
+{
+	struct kanary_flow_key *keys = calloc(n, sizeof(*keys));
+	struct kanary_synq *vals = calloc(n, sizeof(*vals));
+	uint64_t c = vary_counter();
+	int fd = ki->maps.fd[KN_MAP_SYNQ];
+	uint32_t count = n;
+
+	if (!keys || !vals)
+		die("out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		keys[i] = vary_key(c + i);
+		vals[i] = ki->synq;
+	}
+	if (bpf_map_update_batch(fd, keys, vals, &count, NULL) || count != n) {
+		for (uint32_t i = 0; i < n; i++)
+			if (bpf_map_update_elem(fd, &keys[i], &vals[i], 0))
+				die("kn_synq: %s", strerror(errno));
+	}
+	free(keys);
+	free(vals);
 }
 
 /* ---- running programs ---- */
@@ -330,6 +470,32 @@ static int wrap(const struct target *t, int prog_fd, const struct pkt_buf *f,
 	return bpf_program__fd(t->tc ? bw->progs.bw_tc : bw->progs.bw_xdp);
 }
 
+/* Put frame f (of any length up to L7_FRAME_MAX) behind the L7 wrapper;
+ * resize: its length is set back every run (the program shrinks it). */
+static int wrap_l7(const struct target *t, int prog_fd,
+		   const struct pkt_buf *f, bool vary, bool resize)
+{
+	static struct bw_l7_frame fr;
+	uint32_t zero = 0;
+	int pa = bpf_map__fd(t->tc ? bw->maps.bw_tc_l7_progs :
+				     bw->maps.bw_xdp_l7_progs);
+
+	if (f->len < FRAME_LEN || f->len > L7_FRAME_MAX)
+		die("frame of %zu bytes, the L7 wrapper takes %d..%d", f->len,
+		    FRAME_LEN, L7_FRAME_MAX);
+	memset(&fr, 0, sizeof(fr));
+	memcpy(fr.data, f->data, f->len);
+	fr.len = f->len;
+	fr.vary = vary;
+	fr.resize = resize;
+	if (bpf_map_update_elem(bpf_map__fd(bw->maps.bw_l7_frame), &zero, &fr,
+				0))
+		die("bw_l7_frame: %s", strerror(errno));
+	if (bpf_map_update_elem(pa, &zero, &prog_fd, 0))
+		die("prog array: %s", strerror(errno));
+	return bpf_program__fd(t->tc ? bw->progs.bw_tc_l7 : bw->progs.bw_xdp_l7);
+}
+
 /* A 64-byte frame: the segment, padded to the Ethernet minimum. */
 static void frame(struct pkt_buf *b, const char *saddr, const char *daddr,
 		  uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq)
@@ -346,6 +512,90 @@ static void frame(struct pkt_buf *b, const char *saddr, const char *daddr,
 	b->len = FRAME_LEN; /* pkt_build zeroed the padding */
 }
 
+/* A frame of the L7 cases, as long as it is: TCP options (a multiple of
+ * 4 bytes) and payload as given. */
+static void frame_l7(struct pkt_buf *b, const char *saddr, const char *daddr,
+		     uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+		     uint32_t ack, uint16_t window, const uint8_t *opts,
+		     size_t optlen, const char *data)
+{
+	struct pkt_spec s = { .saddr = saddr,
+			      .daddr = daddr,
+			      .sport = sport,
+			      .dport = dport,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack,
+			      .window = window,
+			      .opts = opts,
+			      .optlen = optlen,
+			      .data = data,
+			      .payload = data ? strlen(data) : 0 };
+
+	pkt_build(&s, b);
+	if (b->len < FRAME_LEN)
+		die("L7 frame of %zu bytes", b->len);
+}
+
+/* NOP NOP TS(val, ecr): Linux's options on an established segment. */
+static void ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr)
+{
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	val = htonl(val);
+	ecr = htonl(ecr);
+	memcpy(o + 4, &val, 4);
+	memcpy(o + 8, &ecr, 4);
+}
+
+/* What the L7 checks read in a frame kanary sent. */
+struct seg {
+	struct pkt_tuple t;
+	uint32_t seq, ack;
+	uint16_t window;
+	bool has_ts;
+	uint32_t tsval, tsecr;
+	size_t len; /* payload */
+};
+
+/* Decode b into s; -1 when it is not IPv4/TCP with valid checksums. */
+static int seg_decode(const struct pkt_buf *b, struct seg *s)
+{
+	const uint8_t *tcp = b->data + 34, *o = tcp + 20;
+	size_t optlen, i = 0;
+	uint32_t v;
+
+	memset(s, 0, sizeof(*s));
+	if (pkt_check(b, &s->t))
+		return -1;
+	memcpy(&v, tcp + 4, 4);
+	s->seq = ntohl(v);
+	memcpy(&v, tcp + 8, 4);
+	s->ack = ntohl(v);
+	s->window = (tcp[14] << 8) | tcp[15];
+	optlen = (tcp[12] >> 4) * 4 - 20;
+	s->len = ((b->data[16] << 8) | b->data[17]) - 20 - (tcp[12] >> 4) * 4;
+	while (i < optlen && o[i]) {
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= optlen || o[i + 1] < 2)
+			return -1;
+		if (o[i] == 8 && o[i + 1] == 10 && i + 10 <= optlen) {
+			s->has_ts = true;
+			memcpy(&v, o + i + 2, 4);
+			s->tsval = ntohl(v);
+			memcpy(&v, o + i + 6, 4);
+			s->tsecr = ntohl(v);
+		}
+		i += o[i + 1];
+	}
+	return 0;
+}
+
 /* ---- the cases ---- */
 
 enum kase {
@@ -359,6 +609,18 @@ enum kase {
 	K_SYN,
 	K_EST_FWD,
 	K_EST_REV,
+	/* The L7 wrapper (any length) + trivial program, in each L7 mode. */
+	K_WRAP_NOP_L7SYN, /* 74-byte SYN, new client every run */
+	K_WRAP_NOP_L7FIRST, /* first segment, new client, length set back */
+	K_WRAP_NOP_L7EST, /* 66-byte segment (NOP NOP TS) */
+	K_L7_SYN,
+	K_L7_FIRST,
+	K_L7_EST_FWD,
+	K_L7_EST_REV,
+	/* The L4 connection in the L7 copy, with the l7-est cases' frame
+	 * shape and wrapper: the same image with and without translation. */
+	K_L4TS_FWD,
+	K_L4TS_REV,
 	K_COUNT,
 };
 
@@ -373,7 +635,53 @@ static const char *const kase_name[K_COUNT] = {
 	[K_SYN] = "syn-new-flow",
 	[K_EST_FWD] = "est-to-endpoint",
 	[K_EST_REV] = "est-to-client",
+	[K_WRAP_NOP_L7SYN] = "l7wrapper(syn)+nop",
+	[K_WRAP_NOP_L7FIRST] = "l7wrapper(first)+nop",
+	[K_WRAP_NOP_L7EST] = "l7wrapper(est)+nop",
+	[K_L7_SYN] = "l7-syn",
+	[K_L7_FIRST] = "l7-first-segment",
+	[K_L7_EST_FWD] = "l7-est-to-endpoint",
+	[K_L7_EST_REV] = "l7-est-to-client",
+	[K_L4TS_FWD] = "est-to-endpoint (TS, L7 copy)",
+	[K_L4TS_REV] = "est-to-client (TS, L7 copy)",
 };
+
+/* A case of kanary itself (not the floor, not a wrapper's cost). */
+static bool is_kanary(enum kase k)
+{
+	return k == K_NONVIP || k == K_NONVIP_DIRECT || k == K_SYN ||
+	       k == K_EST_FWD || k == K_EST_REV || k >= K_L7_SYN;
+}
+
+static bool is_l7(enum kase k)
+{
+	return k >= K_L7_SYN;
+}
+
+/* The wrapper measurement whose cost is subtracted from case k, or
+ * K_NOP when there is no wrapper (the direct cases). */
+static enum kase wrapper_of(enum kase k)
+{
+	switch (k) {
+	case K_NOP:
+	case K_FLOOR_DIRECT:
+	case K_NONVIP_DIRECT:
+		return K_NOP;
+	case K_SYN:
+		return K_WRAP_NOP_VARY;
+	case K_L7_SYN:
+		return K_WRAP_NOP_L7SYN;
+	case K_L7_FIRST:
+		return K_WRAP_NOP_L7FIRST;
+	case K_L7_EST_FWD:
+	case K_L7_EST_REV:
+	case K_L4TS_FWD:
+	case K_L4TS_REV:
+		return K_WRAP_NOP_L7EST;
+	default:
+		return K_WRAP_NOP;
+	}
+}
 
 /* One program under test (a hook of one kanary copy) and its floor. */
 struct bench {
@@ -381,9 +689,24 @@ struct bench {
 	char name[64];
 	const char *floor_name;
 	struct kinst *ki;
+	struct kinst *kl; /* the L7 copy (focused routing) */
 	int kanary_fd, floor_fd, nop_fd;
+	int l7_fd; /* the same hook of the L7 copy */
 	struct target c0, ep; /* arriving from the client / the endpoint */
+	struct target ep7; /* arriving from the L7 connection's endpoint */
 	struct pkt_buf nonvip, syn, est_fwd, est_rev;
+	struct pkt_buf l7syn, l7first, l7est_fwd, l7est_rev;
+	/* the L4 connection's segments with NOP NOP TS (66 bytes), run in
+	 * the L7 copy on its copied entries */
+	struct pkt_buf l4ts_fwd, l4ts_rev;
+	uint32_t l4_ep, l4_snat;
+	uint16_t l4_snat_port;
+	int v_tx; /* l7_syn's SYN-ACK: XDP_TX, tc redirect to ingress */
+	/* the L7 connection: its endpoint side, and its translation */
+	uint32_t l7_snat;
+	uint16_t l7_snat_port;
+	uint32_t gw_isn, gw_ts;
+	size_t l7_len;
 	int v_redirect, v_pass, v_floor;
 	double raw[K_COUNT][MAX_ROUNDS];
 	double ns[K_COUNT][MAX_ROUNDS]; /* wrapper subtracted */
@@ -496,6 +819,7 @@ static void establish(struct kinst *ki, struct bench *bx, struct bench *bt)
 	struct pkt_buf in, out;
 	struct pkt_tuple fwd, back;
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	uint8_t opts[12];
 	int v;
 
 	frame(&in, CLIENT, VIP, EST_SPORT, 80, 0x02, 1000);
@@ -523,6 +847,16 @@ static void establish(struct kinst *ki, struct bench *bx, struct bench *bt)
 		frame(&b->syn, CLIENT, VIP, 1024, 80, 0x02, 1000);
 		frame(&b->est_fwd, CLIENT, VIP, EST_SPORT, 80, 0x10, 1001);
 		frame(&b->est_rev, ep, snat, 8501, fwd.sport, 0x10, 7001);
+		/* The same segments with NOP NOP TS, for the L7 copy. */
+		ts_opt(opts, CLIENT_TS + 10, EP_TS + 1);
+		frame_l7(&b->l4ts_fwd, CLIENT, VIP, EST_SPORT, 80, 0x10, 1001,
+			 5000, 0, opts, sizeof(opts), NULL);
+		ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
+		frame_l7(&b->l4ts_rev, ep, snat, 8501, fwd.sport, 0x10, 7001,
+			 5000, 0, opts, sizeof(opts), NULL);
+		b->l4_ep = fwd.daddr;
+		b->l4_snat = fwd.saddr;
+		b->l4_snat_port = fwd.sport;
 	}
 
 	/* The two entries of this connection survive flows_clear(). */
@@ -536,10 +870,322 @@ static void establish(struct kinst *ki, struct bench *bx, struct bench *bt)
 						.sport = htons(8501),
 						.dport = htons(fwd.sport),
 						.proto = IPPROTO_TCP };
+	ki->n_keep = 2;
 
 	check_cases(bx, fwd.daddr, fwd.saddr, fwd.sport);
 	check_cases(bt, fwd.daddr, fwd.saddr, fwd.sport);
 	flows_clear(ki);
+}
+
+static bool is_vary_client(uint32_t addr, uint16_t port)
+{
+	uint32_t a = ntohl(addr);
+
+	return a >= 0xc6120002u && a <= 0xc6120002u + 127 && port >= 1024;
+}
+
+/* Both entries of the L7 connection are spliced and know their next hop. */
+static bool l7_spliced(const struct kinst *kl)
+{
+	struct kanary_flow f;
+
+	for (int i = 0; i < 2; i++)
+		if (bpf_map_lookup_elem(kl->maps.fd[KN_MAP_FLOWS], &kl->keep[i],
+					&f) ||
+		    f.l7 != KANARY_L7_SPLICED || !f.ifindex)
+			return false;
+	return true;
+}
+
+/*
+ * The L7 cases through the wrapper, as measured: the verdict and the
+ * frame that comes out (see check_cases). Each case also runs once with
+ * repeat = 2, whose output is the second run's: the wrapper must have
+ * given it the whole frame back, length included.
+ */
+static void check_cases_l7(struct bench *b)
+{
+	const char ep3_mac[6] = { 2, 0, 0, 0, 3, 2 },
+		   gw3_mac[6] = { 2, 0, 0, 0, 3, 1 };
+	struct kinst *kl = b->kl;
+	static struct pkt_buf out, out2;
+	struct seg s, prev = { 0 };
+	uint64_t nf;
+	size_t n;
+	int v, fd;
+
+	/* SYN -> the gateway's SYN-ACK; four calls, five clients. */
+	synq_clear(kl);
+	fd = wrap_l7(&b->c0, b->l7_fd, &b->l7syn, true, false);
+	for (int i = 0; i < 4; i++) {
+		v = prog_run(fd, &b->c0, &b->l7syn, &out, i < 3 ? 1 : 2, NULL);
+		expect(v == b->v_tx, b, "l7-syn", "verdict %d", v);
+		expect(!seg_decode(&out, &s), b, "l7-syn", "bad checksum");
+		expect(s.t.saddr == pkt_addr(VIP) && s.t.sport == 80 &&
+			       is_vary_client(s.t.daddr, s.t.dport) &&
+			       s.t.flags == 0x12 && s.ack == CLIENT_ISN + 1 &&
+			       s.window == L7_SYNACK_WINDOW && s.has_ts &&
+			       s.tsecr == CLIENT_TS &&
+			       out.len == b->l7syn.len,
+		       b, "l7-syn", "not the gateway's SYN-ACK");
+		expect(!memcmp(out.data, b->l7syn.data + 6, 6) &&
+			       !memcmp(out.data + 6, b->l7syn.data, 6),
+		       b, "l7-syn", "MACs not swapped");
+		expect(!i || s.t.daddr != prev.t.daddr ||
+			       s.t.dport != prev.t.dport,
+		       b, "l7-syn", "two runs had the same client");
+		prev = s;
+	}
+	n = synq_clear(kl);
+	expect(n == 5, b, "l7-syn", "%zu kn_synq entries after 5 SYNs", n);
+
+	/* First segment -> SYN to the canary endpoint; four calls, five
+	 * runs, each with the half-open connection of its own client. */
+	flows_clear(kl);
+	hold_clear(kl);
+	synq_fill(kl, 5);
+	fd = wrap_l7(&b->c0, b->l7_fd, &b->l7first, true, true);
+	for (int i = 0; i < 4; i++) {
+		v = prog_run(fd, &b->c0, &b->l7first, &out, i < 3 ? 1 : 2,
+			     NULL);
+		expect(v == b->v_redirect, b, "l7-first-segment", "verdict %d",
+		       v);
+		expect(!seg_decode(&out, &s), b, "l7-first-segment",
+		       "bad checksum");
+		expect(out.len == L7_SYN_FRAME_LEN && s.t.flags == 0x02 &&
+			       s.t.daddr == pkt_addr(EP3) &&
+			       s.t.dport == 8501 &&
+			       ntohl(s.t.saddr) == ntohl(s.t.daddr) - 1 &&
+			       s.t.sport >= KANARY_SNAT_PORT_MIN &&
+			       s.t.sport <= KANARY_SNAT_PORT_MAX &&
+			       s.seq == CLIENT_ISN && s.len == 0 && s.has_ts &&
+			       s.tsval == CLIENT_TS + 5,
+		       b, "l7-first-segment",
+		       "not a SYN to the canary endpoint");
+		expect(!memcmp(out.data, ep3_mac, 6) &&
+			       !memcmp(out.data + 6, gw3_mac, 6),
+		       b, "l7-first-segment", "MACs are not the FIB's");
+		expect(!i || s.t.sport != prev.t.sport, b, "l7-first-segment",
+		       "two runs made the same flow");
+		prev = s;
+	}
+	n = hold_clear(kl);
+	nf = synq_clear(kl);
+	expect(n == 5 && nf == 0, b, "l7-first-segment",
+	       "%zu held, %llu still half-open after 5 first segments", n,
+	       (unsigned long long)nf);
+	flows_clear(kl);
+
+	/* Established, client -> endpoint: NAT, ack and TSecr into the
+	 * endpoint's spaces. */
+	fd = wrap_l7(&b->c0, b->l7_fd, &b->l7est_fwd, false, false);
+	v = prog_run(fd, &b->c0, &b->l7est_fwd, &out, 1, NULL);
+	expect(v == b->v_redirect, b, "l7-est-to-endpoint", "verdict %d", v);
+	expect(!seg_decode(&out, &s) && s.t.daddr == pkt_addr(EP3) &&
+		       s.t.saddr == b->l7_snat &&
+		       s.t.sport == b->l7_snat_port && s.t.dport == 8501 &&
+		       s.t.flags == 0x10 &&
+		       s.seq == CLIENT_ISN + 1 + b->l7_len &&
+		       s.ack == EP_ISN + 1 && s.has_ts &&
+		       s.tsval == CLIENT_TS + 10 && s.tsecr == EP_TS + 1 &&
+		       s.window == 502 && out.len == b->l7est_fwd.len,
+	       b, "l7-est-to-endpoint", "not NATed and translated");
+	expect(!memcmp(out.data, ep3_mac, 6) && !memcmp(out.data + 6, gw3_mac, 6),
+	       b, "l7-est-to-endpoint", "MACs are not the FIB's");
+	v = prog_run(fd, &b->c0, &b->l7est_fwd, &out2, 2, NULL);
+	expect(v == b->v_redirect && out2.len == out.len &&
+		       !memcmp(out2.data, out.data, out.len),
+	       b, "l7-est-to-endpoint", "a second run differs from the first");
+
+	/* Established, endpoint -> client: NAT back, seq and TSval into the
+	 * gateway's spaces. */
+	fd = wrap_l7(&b->ep7, b->l7_fd, &b->l7est_rev, false, false);
+	v = prog_run(fd, &b->ep7, &b->l7est_rev, &out, 1, NULL);
+	expect(v == b->v_redirect, b, "l7-est-to-client", "verdict %d", v);
+	expect(!seg_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
+		       s.t.daddr == pkt_addr(CLIENT) && s.t.sport == 80 &&
+		       s.t.dport == L7_EST_SPORT && s.t.flags == 0x10 &&
+		       s.seq == b->gw_isn + 1 &&
+		       s.ack == CLIENT_ISN + 1 + b->l7_len && s.has_ts &&
+		       s.tsval == b->gw_ts + 2 && s.tsecr == CLIENT_TS + 10 &&
+		       s.window == 502 && out.len == b->l7est_rev.len,
+	       b, "l7-est-to-client", "not NATed and translated back");
+	expect(!memcmp(out.data, "\x02\x00\x00\x00\x00\x02", 6) &&
+		       !memcmp(out.data + 6, "\x02\x00\x00\x00\x00\x01", 6),
+	       b, "l7-est-to-client", "MACs are not the FIB's");
+	v = prog_run(fd, &b->ep7, &b->l7est_rev, &out2, 2, NULL);
+	expect(v == b->v_redirect && out2.len == out.len &&
+		       !memcmp(out2.data, out.data, out.len),
+	       b, "l7-est-to-client", "a second run differs from the first");
+	expect(l7_spliced(kl), b, "l7-est", "the connection is not spliced");
+
+	/* The L4 connection in the L7 copy: NAT only, options untouched. */
+	fd = wrap_l7(&b->c0, b->l7_fd, &b->l4ts_fwd, false, false);
+	v = prog_run(fd, &b->c0, &b->l4ts_fwd, &out, 2, NULL);
+	expect(v == b->v_redirect, b, kase_name[K_L4TS_FWD], "verdict %d", v);
+	expect(!seg_decode(&out, &s) && s.t.daddr == b->l4_ep &&
+		       s.t.saddr == b->l4_snat &&
+		       s.t.sport == b->l4_snat_port && s.t.dport == 8501 &&
+		       s.t.flags == 0x10 && s.seq == 1001 && s.ack == 5000 &&
+		       !memcmp(out.data + 54, b->l4ts_fwd.data + 54, 12),
+	       b, kase_name[K_L4TS_FWD], "not NATed to its endpoint");
+	fd = wrap_l7(&b->ep, b->l7_fd, &b->l4ts_rev, false, false);
+	v = prog_run(fd, &b->ep, &b->l4ts_rev, &out, 2, NULL);
+	expect(v == b->v_redirect, b, kase_name[K_L4TS_REV], "verdict %d", v);
+	expect(!seg_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
+		       s.t.daddr == pkt_addr(CLIENT) && s.t.sport == 80 &&
+		       s.t.dport == EST_SPORT && s.t.flags == 0x10 &&
+		       s.seq == 7001 && s.ack == 5000 &&
+		       !memcmp(out.data + 54, b->l4ts_rev.data + 54, 12),
+	       b, kase_name[K_L4TS_REV], "not translated back to the client");
+}
+
+/*
+ * Drive the L7 connection the l7-est-* cases use into KANARY_L7_SPLICED,
+ * in kl's maps, as tests/bpf/test_l7.c's splice() and
+ * translated_both_ways() do: the client's SYN and first segment through
+ * kanary_xdp, the endpoint's SYN-ACK through kanary_tc (the replay needs
+ * room), the endpoint's ACK of the replayed segment. Keeps what the SYN
+ * left in kn_synq as the template of the l7-first-segment case, fills the
+ * L7 frames of both hooks' benches and checks every L7 case once.
+ */
+static void establish_l7(struct kinst *kl, const struct kinst *ki,
+			 struct bench *bx, struct bench *bt)
+{
+	/* The endpoint's SYN-ACK, Linux's: MSS, SACK_PERM, TS, NOP, WS 7. */
+	uint8_t ep_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+				0, 0, 0,    0,	  0, 0, 1, 3,  3, 7 };
+	struct target c0 = { .tc = false, .ifindex = if_nametoindex("c0") };
+	struct target e3 = { .tc = false, .ifindex = if_nametoindex("e3") };
+	struct target e3tc = { .tc = true, .ifindex = e3.ifindex };
+	struct kanary_flow_key ck = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(L7_EST_SPORT),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	char snat[INET_ADDRSTRLEN];
+	size_t len = strlen(l7_request);
+	uint8_t opts[12];
+	struct pkt_buf in, out;
+	struct seg s;
+	uint32_t gw_isn, gw_ts, v32;
+	uint16_t snat_port;
+	int v;
+
+	/*
+	 * 0. The L4 connection's two entries, copied from ki: the L7 copy
+	 * then runs the L4 established path too, in the same JIT image as
+	 * its L7 one. First, so that the L7 connection's SNAT port cannot
+	 * take theirs. (Established packets read no config.)
+	 */
+	for (int i = 0; i < 2; i++) {
+		struct kanary_flow f;
+
+		if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_FLOWS], &ki->keep[i],
+					&f) ||
+		    f.l7 != KANARY_L7_OFF || !f.ifindex ||
+		    bpf_map_update_elem(kl->maps.fd[KN_MAP_FLOWS], &ki->keep[i],
+					&f, BPF_NOEXIST))
+			die("L7 copy: cannot copy the L4 connection");
+		kl->keep[2 + i] = ki->keep[i];
+	}
+	kl->n_keep = 4;
+
+	/* 1. SYN -> the gateway's SYN-ACK, and a kn_synq entry. */
+	frame_l7(&in, CLIENT, VIP, L7_EST_SPORT, 80, 0x02, CLIENT_ISN, 0,
+		 64240, syn_opts, sizeof(syn_opts), NULL);
+	v = prog_run(kl->xdp_fd, &c0, &in, &out, 1, NULL);
+	if (v != XDP_TX_ || seg_decode(&out, &s) || s.t.flags != 0x12 ||
+	    !s.has_ts)
+		die("L7 connection: SYN verdict %d", v);
+	gw_isn = s.seq;
+	gw_ts = s.tsval;
+	if (bpf_map_lookup_elem(kl->maps.fd[KN_MAP_SYNQ], &ck, &kl->synq) ||
+	    kl->synq.gw_isn != gw_isn || kl->synq.client_isn != CLIENT_ISN)
+		die("L7 connection: no kn_synq entry after the SYN");
+
+	/* 2. The first segment -> SYN to the canary endpoint. */
+	ts_opt(opts, CLIENT_TS + 5, gw_ts);
+	frame_l7(&in, CLIENT, VIP, L7_EST_SPORT, 80, 0x18, CLIENT_ISN + 1,
+		 gw_isn + 1, 502, opts, sizeof(opts), l7_request);
+	v = prog_run(kl->xdp_fd, &c0, &in, &out, 1, NULL);
+	if (v != XDP_REDIRECT_ || seg_decode(&out, &s) || s.t.flags != 0x02 ||
+	    s.t.daddr != pkt_addr(EP3))
+		die("L7 connection: first segment verdict %d", v);
+	kl->keep[0] = ck;
+	kl->keep[1] = (struct kanary_flow_key){ .saddr = s.t.daddr,
+						.daddr = s.t.saddr,
+						.sport = htons(8501),
+						.dport = htons(s.t.sport),
+						.proto = IPPROTO_TCP };
+	snat_port = s.t.sport;
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	{
+		struct kanary_flow f;
+
+		if (bpf_map_lookup_elem(kl->maps.fd[KN_MAP_FLOWS], &ck, &f) ||
+		    f.stats >= 4)
+			die("L7 connection: no flow after the first segment");
+		kl->canary_row = f.stats;
+	}
+
+	/* 3. The endpoint's SYN-ACK (tc) -> the held segment, replayed. */
+	v32 = htonl(EP_TS);
+	memcpy(ep_opts + 8, &v32, 4);
+	v32 = htonl(CLIENT_TS + 5);
+	memcpy(ep_opts + 12, &v32, 4);
+	frame_l7(&in, EP3, snat, 8501, snat_port, 0x12, EP_ISN, CLIENT_ISN + 1,
+		 65160, ep_opts, sizeof(ep_opts), NULL);
+	v = prog_run(kl->tc_fd, &e3tc, &in, &out, 1, NULL);
+	if (v != TC_ACT_REDIRECT_ || seg_decode(&out, &s) ||
+	    s.t.flags != 0x18 || s.len != len || s.seq != CLIENT_ISN + 1 ||
+	    s.ack != EP_ISN + 1 || memcmp(out.data + out.len - len,
+					  l7_request, len))
+		die("L7 connection: endpoint SYN-ACK verdict %d", v);
+
+	/* 4. The endpoint acks the replayed segment: spliced. */
+	ts_opt(opts, EP_TS + 1, CLIENT_TS + 5);
+	frame_l7(&in, EP3, snat, 8501, snat_port, 0x10, EP_ISN + 1,
+		 CLIENT_ISN + 1 + len, 502, opts, sizeof(opts), NULL);
+	v = prog_run(kl->xdp_fd, &e3, &in, &out, 1, NULL);
+	if (v != XDP_REDIRECT_ || seg_decode(&out, &s) ||
+	    s.t.daddr != pkt_addr(CLIENT) || s.seq != gw_isn + 1 ||
+	    s.tsval != gw_ts + 1 || !l7_spliced(kl))
+		die("L7 connection: endpoint ACK verdict %d, not spliced", v);
+	if (hold_clear(kl) || synq_clear(kl))
+		die("L7 connection: kn_hold or kn_synq not empty once spliced");
+
+	for (int i = 0; i < 2; i++) {
+		struct bench *b = i ? bt : bx;
+
+		b->ep7 = (struct target){ .tc = b->tc, .ifindex = e3.ifindex };
+		b->l7_snat = pkt_addr(snat);
+		b->l7_snat_port = snat_port;
+		b->gw_isn = gw_isn;
+		b->gw_ts = gw_ts;
+		b->l7_len = len;
+		/* Its source is replaced every run (bench_wrap.bpf.c). */
+		frame_l7(&b->l7syn, CLIENT, VIP, 1024, 80, 0x02, CLIENT_ISN, 0,
+			 64240, syn_opts, sizeof(syn_opts), NULL);
+		/* Likewise: each run is the first segment of its own
+		 * half-open connection (synq_fill). */
+		ts_opt(opts, CLIENT_TS + 5, gw_ts);
+		frame_l7(&b->l7first, CLIENT, VIP, 1024, 80, 0x18,
+			 CLIENT_ISN + 1, gw_isn + 1, 502, opts, sizeof(opts),
+			 l7_request);
+		/* Pure ACKs with NOP NOP TS, both ways. */
+		ts_opt(opts, CLIENT_TS + 10, gw_ts + 1);
+		frame_l7(&b->l7est_fwd, CLIENT, VIP, L7_EST_SPORT, 80, 0x10,
+			 CLIENT_ISN + 1 + len, gw_isn + 1, 502, opts,
+			 sizeof(opts), NULL);
+		ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
+		frame_l7(&b->l7est_rev, EP3, snat, 8501, snat_port, 0x10,
+			 EP_ISN + 1, CLIENT_ISN + 1 + len, 502, opts,
+			 sizeof(opts), NULL);
+	}
+
+	check_cases_l7(bx);
+	check_cases_l7(bt);
 }
 
 /*
@@ -550,7 +1196,9 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 {
 	const struct target *t = &b->c0;
 	const struct pkt_buf *f = &b->nonvip;
+	struct kinst *ki = is_l7(k) ? b->kl : b->ki;
 	struct snap s0, s1;
+	size_t held = 0, open = 0;
 	double ns;
 	int fd;
 
@@ -591,13 +1239,59 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 		f = &b->est_rev;
 		fd = wrap(t, b->kanary_fd, f, false);
 		break;
+	case K_WRAP_NOP_L7SYN:
+		f = &b->l7syn;
+		fd = wrap_l7(t, b->nop_fd, f, true, false);
+		break;
+	case K_WRAP_NOP_L7FIRST:
+		f = &b->l7first;
+		fd = wrap_l7(t, b->nop_fd, f, true, true);
+		break;
+	case K_WRAP_NOP_L7EST:
+		f = &b->l7est_fwd;
+		fd = wrap_l7(t, b->nop_fd, f, false, false);
+		break;
+	case K_L7_SYN:
+		/* Every run a new client: every SYN makes its kn_synq entry. */
+		f = &b->l7syn;
+		fd = wrap_l7(t, b->l7_fd, f, true, false);
+		synq_clear(ki);
+		break;
+	case K_L7_FIRST:
+		/* Every run the first segment of a half-open connection of
+		 * its own, which the run binds (and deletes). */
+		f = &b->l7first;
+		fd = wrap_l7(t, b->l7_fd, f, true, true);
+		flows_clear(ki);
+		hold_clear(ki);
+		synq_clear(ki);
+		synq_fill(ki, repeat);
+		break;
+	case K_L7_EST_FWD:
+		f = &b->l7est_fwd;
+		fd = wrap_l7(t, b->l7_fd, f, false, false);
+		break;
+	case K_L7_EST_REV:
+		t = &b->ep7;
+		f = &b->l7est_rev;
+		fd = wrap_l7(t, b->l7_fd, f, false, false);
+		break;
+	case K_L4TS_FWD:
+		f = &b->l4ts_fwd;
+		fd = wrap_l7(t, b->l7_fd, f, false, false);
+		break;
+	case K_L4TS_REV:
+		t = &b->ep;
+		f = &b->l4ts_rev;
+		fd = wrap_l7(t, b->l7_fd, f, false, false);
+		break;
 	default:
 		abort();
 	}
 
-	snap_take(b->ki, &s0);
+	snap_take(ki, &s0);
 	prog_run(fd, t, f, NULL, repeat, &ns);
-	snap_take(b->ki, &s1);
+	snap_take(ki, &s1);
 
 	/* Every run took the branch it is meant to: the counters say so. */
 #define D(field) (s1.field - s0.field)
@@ -623,23 +1317,74 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 			return -1;
 		break;
 	case K_EST_FWD:
-		expect(D(to_ep) == repeat, b, kase_name[k],
+	case K_L7_EST_FWD:
+	case K_L4TS_FWD:
+		expect(D(to_ep) == repeat && D(to_client) == 0, b, kase_name[k],
 		       "%llu forwarded in %u runs",
 		       (unsigned long long)D(to_ep), repeat);
 		break;
 	case K_EST_REV:
-		expect(D(to_client) == repeat, b, kase_name[k],
-		       "%llu forwarded in %u runs",
+	case K_L7_EST_REV:
+	case K_L4TS_REV:
+		expect(D(to_client) == repeat && D(to_ep) == 0, b,
+		       kase_name[k], "%llu forwarded in %u runs",
 		       (unsigned long long)D(to_client), repeat);
+		break;
+	case K_L7_SYN:
+		open = synq_clear(ki);
+		expect(D(g[KANARY_G_L7_SYN]) == repeat && open == repeat, b,
+		       kase_name[k], "%llu SYN-ACKs, %zu half-open in %u runs",
+		       (unsigned long long)D(g[KANARY_G_L7_SYN]), open, repeat);
+		break;
+	case K_L7_FIRST:
+		held = hold_clear(ki);
+		open = synq_clear(ki);
+		flows_clear(ki);
+		expect(D(g[KANARY_G_NEW_FLOW]) +
+					       D(g[KANARY_G_SNAT_EXHAUSTED]) ==
+				       repeat &&
+			       D(conns) == D(g[KANARY_G_NEW_FLOW]) &&
+			       D(row_conns[ki->canary_row]) == D(conns) &&
+			       D(to_ep) == D(conns) && held == D(conns) &&
+			       open == D(g[KANARY_G_SNAT_EXHAUSTED]) &&
+			       D(g[KANARY_G_L7_DEFAULT]) == 0,
+		       b, kase_name[k],
+		       "%llu bound (%llu to the canary), %zu held, %zu "
+		       "half-open left in %u runs",
+		       (unsigned long long)D(g[KANARY_G_NEW_FLOW]),
+		       (unsigned long long)D(row_conns[ki->canary_row]), held,
+		       open, repeat);
+		if (D(g[KANARY_G_SNAT_EXHAUSTED]))
+			return -1;
 		break;
 	default:
 		break;
 	}
-	if (k >= K_NONVIP)
+	if (is_kanary(k))
 		expect(D(g[KANARY_G_FIB_PASS]) == 0 &&
 			       D(g[KANARY_G_PASS_NOT_TCP]) == 0 &&
-			       (k == K_SYN || D(g[KANARY_G_NEW_FLOW]) == 0),
+			       (k == K_SYN || k == K_L7_FIRST ||
+				D(g[KANARY_G_NEW_FLOW]) == 0),
 		       b, kase_name[k], "unexpected counters");
+	if (is_l7(k)) {
+		/* None of the L7 path's other exits, nor a plain pass. */
+		for (int i = KANARY_G_PASS_NO_FLOW; i < KANARY_G_MAX; i++)
+			expect(i == KANARY_G_NEW_FLOW ||
+				       i == KANARY_G_SNAT_EXHAUSTED ||
+				       i == KANARY_G_L7_SYN || D(g[i]) == 0,
+			       b, kase_name[k], "kn_global[%d] went up by %llu",
+			       i, (unsigned long long)D(g[i]));
+		if (k != K_L7_FIRST)
+			expect(D(g[KANARY_G_NEW_FLOW]) == 0 &&
+				       D(g[KANARY_G_SNAT_EXHAUSTED]) == 0 &&
+				       (k == K_L7_SYN ||
+					D(g[KANARY_G_L7_SYN]) == 0),
+			       b, kase_name[k], "unexpected counters");
+		if (k == K_L7_EST_FWD || k == K_L7_EST_REV || k == K_L4TS_FWD ||
+		    k == K_L4TS_REV)
+			expect(l7_spliced(ki), b, kase_name[k],
+			       "the connection left KANARY_L7_SPLICED");
+	}
 #undef D
 	return ns;
 }
@@ -660,17 +1405,21 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static void bench_init(struct bench *b, bool tc, struct kinst *ki)
+static void bench_init(struct bench *b, bool tc, struct kinst *ki,
+		       struct kinst *kl)
 {
 	memset(b, 0, sizeof(*b));
 	b->tc = tc;
 	b->ki = ki;
+	b->kl = kl;
 	snprintf(b->name, sizeof(b->name), "%s%s%s",
 		 tc ? "kanary_tc" : "kanary_xdp", ki->tag ? "@" : "",
 		 ki->tag ? ki->tag : "");
 	if (tc) {
 		b->floor_name = "tc_floor";
 		b->kanary_fd = ki->tc_fd;
+		b->l7_fd = kl->tc_fd;
+		b->v_tx = TC_ACT_REDIRECT_;
 		b->floor_fd = bpf_program__fd(xp->progs.tc_floor);
 		b->nop_fd = bpf_program__fd(bw->progs.bw_tc_nop);
 		b->v_redirect = TC_ACT_REDIRECT_;
@@ -679,6 +1428,8 @@ static void bench_init(struct bench *b, bool tc, struct kinst *ki)
 	} else {
 		b->floor_name = "xdp_floor";
 		b->kanary_fd = ki->xdp_fd;
+		b->l7_fd = kl->xdp_fd;
+		b->v_tx = XDP_TX_;
 		b->floor_fd = bpf_program__fd(xp->progs.xdp_floor);
 		b->nop_fd = bpf_program__fd(bw->progs.bw_xdp_nop);
 		b->v_redirect = XDP_REDIRECT_;
@@ -691,14 +1442,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pktbench [--quick] [--rounds N] [--repeat N] "
-		"[--syn-repeat N] [--tsv FILE]\n"
-		"                [--compare OBJ [--tag NAME]] [--verbose]\n"
+		"[--syn-repeat N] [--l7-repeat N]\n"
+		"                [--tsv FILE] [--compare OBJ [--tag NAME]] "
+		"[--verbose]\n"
 		"  ns/packet of kanary_xdp and kanary_tc through "
 		"BPF_PROG_TEST_RUN, beside a MAC-swap floor,\n"
-		"  on CPU 0. Defaults: 7 rounds, repeat 2000000 (new-flow case "
-		"20000); --quick: 3 rounds,\n"
-		"  200000 (new-flow case 5000). --compare: also measure "
-		"another build of kanary.bpf.o\n"
+		"  on CPU 0. Defaults: 7 rounds, repeat 2000000 (new-flow and "
+		"l7-syn cases 20000,\n"
+		"  l7-first-segment 5000); --quick: 3 rounds, 200000 (5000, "
+		"2000). --compare: also measure\n"
+		"  another build of kanary.bpf.o\n"
 		"  in the same rounds and report the difference. Run as root "
 		"from the repository root\n"
 		"  (lab files in $KANARY_LAB_DIR or ../shared/lab).\n");
@@ -711,6 +1464,7 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "syn-repeat", required_argument, NULL, 's' },
+		{ "l7-repeat", required_argument, NULL, 'l' },
 		{ "tsv", required_argument, NULL, 't' },
 		{ "compare", required_argument, NULL, 'c' },
 		{ "tag", required_argument, NULL, 'g' },
@@ -718,18 +1472,22 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const enum kase shown[] = { K_FLOOR, K_NONVIP, K_SYN, K_EST_FWD,
-					   K_EST_REV };
-	static struct kinst inst[2];
+	static const enum kase shown[] = {
+		K_FLOOR,    K_NONVIP,	  K_SYN,	K_EST_FWD,
+		K_EST_REV,  K_L7_SYN,	  K_L7_FIRST,	K_L7_EST_FWD,
+		K_L7_EST_REV,
+	};
+	/* own L4, own L7, --compare's L4, --compare's L7 */
+	static struct kinst inst[4];
 	static struct bench benches[4];
 	int rounds = 7, c, n_inst = 1, n_bench;
-	uint32_t repeat = 2000000, syn_repeat = 20000;
+	uint32_t repeat = 2000000, syn_repeat = 20000, l7_repeat = 5000;
 	bool quick = false, set_rounds = false, set_rep = false,
-	     set_syn = false;
+	     set_syn = false, set_l7 = false;
 	const char *tsv = NULL, *compare = NULL, *tag = "cmp";
 	int stats_waits = 0, stats_discarded = 0, syn_redone = 0;
 	struct timespec t0, t1;
-	struct kanary_bpf *skel;
+	struct kanary_bpf *skel, *skel7;
 	cpu_set_t cpus;
 	FILE *tf = NULL;
 
@@ -746,6 +1504,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			syn_repeat = strtoul(optarg, NULL, 0), set_syn = true;
+			break;
+		case 'l':
+			l7_repeat = strtoul(optarg, NULL, 0), set_l7 = true;
 			break;
 		case 't':
 			tsv = optarg;
@@ -778,13 +1539,16 @@ int main(int argc, char **argv)
 			repeat = 200000;
 		if (!set_syn)
 			syn_repeat = 5000;
+		if (!set_l7)
+			l7_repeat = 2000;
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || repeat < 1 || syn_repeat < 1 ||
-	    syn_repeat > 30000) {
+	    syn_repeat > 30000 || l7_repeat < 1 || l7_repeat > L7_REPEAT_MAX) {
 		fprintf(stderr,
 			"pktbench: rounds 1..%d, repeat >= 1, syn-repeat "
-			"1..30000 (22768 SNAT ports per endpoint)\n",
-			MAX_ROUNDS);
+			"1..30000 (22768 SNAT ports per endpoint), l7-repeat "
+			"1..%d (kn_hold holds %d; one endpoint's SNAT ports)\n",
+			MAX_ROUNDS, L7_REPEAT_MAX, KANARY_HOLD_DEFAULT);
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -799,17 +1563,24 @@ int main(int argc, char **argv)
 	libbpf_set_print(NULL);
 	ncpu = libbpf_num_possible_cpus();
 
+	/* Two copies of each build: the L4 cases' (70/30 weights) and the
+	 * L7 cases' (focused routing), each with maps of its own. */
 	skel = kanary_bpf__open();
-	if (!skel)
+	skel7 = kanary_bpf__open();
+	if (!skel || !skel7)
 		die("open kanary object");
 	kinst_load(&inst[0], skel->obj, skel);
+	kinst_load(&inst[1], skel7->obj, skel7);
 	if (compare) {
-		struct bpf_object *obj = bpf_object__open_file(compare, NULL);
+		for (int i = 2; i < 4; i++) {
+			struct bpf_object *obj =
+				bpf_object__open_file(compare, NULL);
 
-		if (!obj)
-			die("%s: %s", compare, strerror(errno));
-		inst[1].tag = tag;
-		kinst_load(&inst[1], obj, NULL);
+			if (!obj)
+				die("%s: %s", compare, strerror(errno));
+			inst[i].tag = tag;
+			kinst_load(&inst[i], obj, NULL);
+		}
 		n_inst = 2;
 	}
 	bw = bench_wrap_bpf__open_and_load();
@@ -819,22 +1590,30 @@ int main(int argc, char **argv)
 	if (!xp)
 		die("floor BPF load/verify failed");
 
-	/* benches: xdp, tc of the build's own, then of --compare's. */
+	/* benches: xdp, tc of the build's own, then of --compare's. n_inst
+	 * counts builds; each has its L4 and its L7 copy. */
 	n_bench = 2 * n_inst;
 	for (int i = 0; i < n_inst; i++) {
-		apply_lab_70_30(&inst[i]);
-		bench_init(&benches[2 * i], false, &inst[i]);
-		bench_init(&benches[2 * i + 1], true, &inst[i]);
-		establish(&inst[i], &benches[2 * i], &benches[2 * i + 1]);
+		struct kinst *ki = &inst[2 * i], *kl = &inst[2 * i + 1];
+
+		apply_lab(ki, WEIGHT_VS);
+		apply_lab(kl, FOCUSED_VS);
+		bench_init(&benches[2 * i], false, ki, kl);
+		bench_init(&benches[2 * i + 1], true, ki, kl);
+		establish(ki, &benches[2 * i], &benches[2 * i + 1]);
+		establish_l7(kl, ki, &benches[2 * i], &benches[2 * i + 1]);
 	}
 	for (int p = 0; p < n_bench; p++)
 		for (int k = 0; k < K_COUNT; k++)
-			benches[p].repeat[k] = k == K_SYN ? syn_repeat : repeat;
+			benches[p].repeat[k] = k == K_SYN || k == K_L7_SYN ?
+						       syn_repeat :
+					       k == K_L7_FIRST ? l7_repeat :
+								 repeat;
 
 	printf("pktbench: pinned to CPU 0; %d rounds; repeat %u (new-flow "
-	       "case %u, kn_flows cleared around each window); median per "
-	       "case\n",
-	       rounds, repeat, syn_repeat);
+	       "and l7-syn cases %u, l7-first-segment %u, kn_flows, kn_synq "
+	       "and kn_hold cleared around each window); median per case\n",
+	       rounds, repeat, syn_repeat, l7_repeat);
 	fflush(stdout);
 
 	/* Rounds: every measurement of every bench, in turn. A round run
@@ -868,9 +1647,10 @@ int main(int argc, char **argv)
 					if (++tries == SYN_RETRIES)
 						die("%s %s: SNAT ports exhausted "
 						    "in %d windows in a row: "
-						    "lower --syn-repeat",
+						    "lower --%s-repeat",
 						    b->name, kase_name[k],
-						    SYN_RETRIES);
+						    SYN_RETRIES,
+						    k == K_SYN ? "syn" : "l7");
 				}
 				b->raw[k][r] = ns;
 				if (verbose)
@@ -880,15 +1660,11 @@ int main(int argc, char **argv)
 			}
 			/* Subtract this round's wrapper cost. */
 			for (int k = 0; k < K_COUNT; k++) {
+				enum kase wk = wrapper_of(k);
 				double w = 0;
 
-				if (k == K_SYN)
-					w = b->raw[K_WRAP_NOP_VARY][r] -
-					    b->raw[K_NOP][r];
-				else if (k != K_NOP && k != K_FLOOR_DIRECT &&
-					 k != K_NONVIP_DIRECT)
-					w = b->raw[K_WRAP_NOP][r] -
-					    b->raw[K_NOP][r];
+				if (wk != K_NOP)
+					w = b->raw[wk][r] - b->raw[K_NOP][r];
 				b->ns[k][r] = b->raw[k][r] - w;
 			}
 		}
@@ -940,18 +1716,30 @@ int main(int argc, char **argv)
 	       FRAME_LEN);
 	for (int p = 0; p < n_bench; p++) {
 		struct bench *b = &benches[p];
-		double w[MAX_ROUNDS], wv[MAX_ROUNDS];
+		double w[MAX_ROUNDS], wv[MAX_ROUNDS], ws[MAX_ROUNDS],
+			wf[MAX_ROUNDS], we[MAX_ROUNDS];
 
 		if (b->ki->tag)
 			continue;
 		for (int r = 0; r < rounds; r++) {
-			w[r] = b->raw[K_WRAP_NOP][r] - b->raw[K_NOP][r];
-			wv[r] = b->raw[K_WRAP_NOP_VARY][r] - b->raw[K_NOP][r];
+			double nop = b->raw[K_NOP][r];
+
+			w[r] = b->raw[K_WRAP_NOP][r] - nop;
+			wv[r] = b->raw[K_WRAP_NOP_VARY][r] - nop;
+			ws[r] = b->raw[K_WRAP_NOP_L7SYN][r] - nop;
+			wf[r] = b->raw[K_WRAP_NOP_L7FIRST][r] - nop;
+			we[r] = b->raw[K_WRAP_NOP_L7EST][r] - nop;
 		}
 		printf("  %-10s %.1f ns; with a new client per run (new-flow "
 		       "case) %.1f ns; nop alone %.1f ns\n",
 		       b->name, median(w, rounds), median(wv, rounds),
 		       median(b->raw[K_NOP], rounds));
+		printf("  %-10s L7 wrapper: l7-syn (%zu bytes, new client) "
+		       "%.1f ns; l7-first-segment (%zu bytes, new client, "
+		       "length set back) %.1f ns; l7-est (%zu bytes) %.1f ns\n",
+		       "", b->l7syn.len, median(ws, rounds), b->l7first.len,
+		       median(wf, rounds), b->l7est_fwd.len,
+		       median(we, rounds));
 	}
 	printf("Check of the subtraction where no restore is needed (direct "
 	       "run vs wrapped - wrapper):\n");
@@ -967,34 +1755,59 @@ int main(int argc, char **argv)
 		       median(b->ns[K_NONVIP_DIRECT], rounds),
 		       median(b->ns[K_NONVIP], rounds));
 	}
+	printf("L7 vs L4 established in one image (the L7 copy; both 66-byte "
+	       "segments with NOP NOP TS, same wrapper), median of the paired "
+	       "difference:\n");
+	for (int p = 0; p < n_bench; p++) {
+		struct bench *b = &benches[p];
+		double df[MAX_ROUNDS], dr[MAX_ROUNDS];
+
+		if (b->ki->tag)
+			continue;
+		for (int r = 0; r < rounds; r++) {
+			df[r] = b->ns[K_L7_EST_FWD][r] - b->ns[K_L4TS_FWD][r];
+			dr[r] = b->ns[K_L7_EST_REV][r] - b->ns[K_L4TS_REV][r];
+		}
+		printf("  %-10s to-endpoint %.1f vs %.1f ns (%+.1f), to-client "
+		       "%.1f vs %.1f ns (%+.1f)\n",
+		       b->name, median(b->ns[K_L7_EST_FWD], rounds),
+		       median(b->ns[K_L4TS_FWD], rounds), median(df, rounds),
+		       median(b->ns[K_L7_EST_REV], rounds),
+		       median(b->ns[K_L4TS_REV], rounds), median(dr, rounds));
+	}
 	if (n_inst == 2) {
 		printf("Compare: %s minus the build's own, median over rounds "
 		       "of the paired difference:\n",
 		       tag);
 		for (int h = 0; h < 2; h++) {
 			struct bench *a = &benches[h], *b = &benches[2 + h];
+			size_t n_shown = sizeof(shown) / sizeof(shown[0]);
 
 			printf("  %-10s", a->name);
-			for (size_t i = 1; i < sizeof(shown) / sizeof(shown[0]);
-			     i++) {
+			for (size_t i = 1; i < n_shown; i++) {
 				enum kase k = shown[i];
 				double d[MAX_ROUNDS];
 
 				for (int r = 0; r < rounds; r++)
 					d[r] = b->ns[k][r] - a->ns[k][r];
+				/* the L7 cases on a line of their own */
+				if (k == K_L7_SYN)
+					printf("\n  %-10s", "");
 				printf(" %s %+.1f ns (%+.0f%%)%s", kase_name[k],
 				       median(d, rounds),
 				       100 * median(d, rounds) /
 					       median(a->ns[k], rounds),
-				       i + 1 < sizeof(shown) / sizeof(shown[0]) ?
-					       "," :
+				       i + 1 < n_shown ?
+					       (shown[i + 1] == K_L7_SYN ? "" :
+									   ",") :
 					       "\n");
 			}
 		}
 	}
 	if (syn_redone)
-		printf("New-flow windows measured again after a SYN found no "
-		       "free SNAT port: %d (see docs/bench-packet.md).\n",
+		printf("New-flow or l7-first-segment windows measured again "
+		       "after a connection found no free SNAT port: %d (see "
+		       "docs/bench-packet.md).\n",
 		       syn_redone);
 	if (stats_waits || stats_discarded)
 		printf("kernel.bpf_stats_enabled was on: waited %d s, ran %d "
@@ -1007,8 +1820,11 @@ int main(int argc, char **argv)
 
 	bench_wrap_bpf__destroy(bw);
 	floor_bpf__destroy(xp);
-	if (compare)
-		bpf_object__close(inst[1].obj);
+	if (compare) {
+		bpf_object__close(inst[2].obj);
+		bpf_object__close(inst[3].obj);
+	}
+	kanary_bpf__destroy(skel7);
 	kanary_bpf__destroy(skel);
 	return 0;
 }

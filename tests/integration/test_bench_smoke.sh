@@ -14,11 +14,12 @@ check "bench --quick exits 0 (stderr: $(tail -n 3 "$out/stderr" | tr '\n' ' '))"
 	test "$rc" -eq 0
 check "report has its three parts" \
 	bash -c '[ "$(grep -c "^## [123]\." "$1/report.md")" -eq 3 ]' _ "$out"
-for c in floor non-vip syn-new-flow est-to-endpoint est-to-client; do
+for c in floor non-vip syn-new-flow est-to-endpoint est-to-client l7-syn \
+	l7-first-segment l7-est-to-endpoint l7-est-to-client; do
 	check "pkt.tsv has $c for XDP and tc" \
 		bash -c '[ "$(awk -v c="$2" "\$2 == c" "$1/pkt.tsv" | wc -l)" -eq 2 ]' _ "$out" "$c"
 done
-for c in direct kanary-xdp kanary-tc nginx haproxy; do
+for c in direct kanary-xdp kanary-tc kanary-l7-xdp kanary-l7-tc nginx haproxy; do
 	check "http.tsv has $c with keep-alive and close" \
 		bash -c '[ "$(awk -v c="$2" "\$1 == c" "$1/http.tsv" | wc -l)" -eq 2 ]' _ "$out" "$c"
 done
