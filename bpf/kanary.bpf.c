@@ -306,6 +306,10 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
 	}
 
+	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */
+	if ((p.flags & TCP_FLAG_SYN) && !f->answered &&
+	    f->dir == KANARY_DIR_TO_CLIENT)
+		note_answered(f);
 	/* Closing: from the first FIN or RST on, every packet is looked at. */
 	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
 		done = note_close(f, &p);

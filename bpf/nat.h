@@ -157,7 +157,8 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
  * side's FIN is noted in both (fin). Returns true when the connection is
  * over and nobody needs its entries any more, so that the caller forgets
  * them once the packet is on its way:
- *  - an RST: neither end keeps state for it;
+ *  - an RST once the endpoint has answered: neither end keeps state for
+ *    it (before, the client may still resend its SYN: see answered);
  *  - the client's ACK after both FINs, when the endpoint's FIN acked the
  *    client's (a passive close: the endpoint ends in CLOSED, the client
  *    holds the TIME_WAIT, on its own tuple, which kanary does not reuse).
@@ -213,12 +214,25 @@ static __always_inline bool note_close(struct kanary_flow *f,
 		}
 	}
 	if (flags & TCP_FLAG_RST)
-		return true;
+		return f->answered || f->l7 != KANARY_L7_OFF;
 	return !(flags & TCP_FLAG_FIN) && (flags & TCP_FLAG_ACK) &&
 	       f->dir == KANARY_DIR_TO_ENDPOINT &&
 	       (f->fin & (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT |
 			  KANARY_FIN_ENDPOINT_TW)) ==
 		       (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT);
+}
+
+/* The endpoint answered the connection's SYN: mark both entries. */
+static __always_inline void note_answered(struct kanary_flow *f)
+{
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
+
+	f->answered = 1;
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin)
+		twin->answered = 1;
 }
 
 /*

@@ -173,7 +173,13 @@ struct kanary_flow {
 	/* The client's sequence number after its FIN, in both entries: an
 	 * endpoint FIN that acks it comes from a passive close. */
 	__u32 fin_seq;
-	__u32 pad;
+	/*
+	 * The endpoint's SYN-ACK has passed (L4; L7 connections are answered
+	 * once spliced). An RST before it (a client refusing an endpoint's
+	 * TIME_WAIT ACK) keeps the entries, so that the client's resent SYN
+	 * finds its connection instead of counting as a new one.
+	 */
+	__u32 answered;
 	/*
 	 * KANARY_FIN_* seen so far, in both entries, set with an atomic OR:
 	 * the two FINs of a simultaneous close are handled on two CPUs at

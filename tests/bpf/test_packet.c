@@ -452,6 +452,62 @@ static void fin_marks_both_entries(void)
 	cr_assert_neq(rev.closed_ns, 0);
 }
 
+/* Segment from the endpoint of the flow whose SYN went out as t. */
+static int endpoint_segment(const struct pkt_tuple *t, uint8_t flags)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, out;
+
+	inet_ntop(AF_INET, &t->daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &t->saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(t->daddr) >> 8) & 0xff);
+	struct pkt_spec s = { .saddr = ep, .daddr = snat, .sport = 8501,
+			      .dport = t->sport, .flags = flags, .seq = 9000,
+			      .ack = 1001 };
+	pkt_build(&s, &in);
+	return run_on(ifname, &in, &out);
+}
+
+static bool flow_exists(uint16_t sport)
+{
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(sport),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_flow f;
+
+	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f);
+}
+
+/*
+ * An RST before the endpoint answered (the client refusing an endpoint's
+ * TIME_WAIT ACK) keeps the flow: the client's resent SYN is the same
+ * connection, counted once. Once answered, an RST ends it: no entry left.
+ */
+static void rst_forgets_answered_flows_only(void)
+{
+	struct pkt_tuple t, again;
+	int verdict;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	t = client_segment(44100, 0x02, &verdict);
+	cr_assert_eq(endpoint_segment(&t, 0x10), redirected()); /* TW ACK */
+	client_segment_seq(44100, 0x04, 1001, &verdict);
+	cr_assert_eq(verdict, redirected());
+	cr_assert(flow_exists(44100), "RST before the SYN-ACK dropped the flow");
+	again = client_segment(44100, 0x02, &verdict);
+	cr_assert_eq(again.daddr, t.daddr);
+	cr_assert_eq(again.sport, t.sport);
+
+	cr_assert_eq(endpoint_segment(&t, 0x12), redirected()); /* SYN-ACK */
+	client_segment_seq(44100, 0x14, 1001, &verdict);
+	cr_assert_eq(verdict, redirected(), "the RST must still go through");
+	cr_assert(!flow_exists(44100), "an answered flow outlived its RST");
+	cr_assert_eq(endpoint_segment(&t, 0x10), passed(),
+		     "the reply entry outlived the RST");
+}
+
 /* An endpoint at one of the gateway's own addresses is refused. */
 static void local_endpoint_is_refused(void)
 {
@@ -482,6 +538,7 @@ BOTH(failed_apply_keeps_old_config)
 BOTH(snat_exhausted_drops_syn)
 BOTH(closed_ports_are_reclaimed)
 BOTH(fin_marks_both_entries)
+BOTH(rst_forgets_answered_flows_only)
 Test(tc, local_endpoint_is_refused, .init = setup_tc, .fini = teardown)
 {
 	local_endpoint_is_refused();
