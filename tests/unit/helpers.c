@@ -33,6 +33,19 @@ void t_read_ok(struct kn_config *cfg, const char *path)
 	cr_assert_eq(ret, 0, "reading %s failed: %s", path, err.msg);
 }
 
+void t_read_lab(struct kn_config *cfg, const char *vs)
+{
+	static const char *const base[] = { "gateway.yaml", "service.yaml",
+					    "destinationrule.yaml" };
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (int i = 0; i < 3; i++)
+		t_read_ok(cfg, t_lab(base[i]));
+	t_read_ok(cfg, "tests/lab/endpoints.yaml");
+	if (vs)
+		t_read_ok(cfg, t_lab(vs));
+}
+
 void t_read_buf_ok(struct kn_config *cfg, const char *name, const char *yaml)
 {
 	struct kn_err err = { .msg = "" };

@@ -20,21 +20,10 @@ static struct kn_config cfg;
 static struct kn_compiled out;
 static struct kn_err err;
 
+/* The lab's base manifests, the test endpoints, and vs if not NULL. */
 static void read_lab(const char *vs)
 {
-	static const char *const base[] = { "gateway.yaml", "service.yaml",
-					    "destinationrule.yaml" };
-
-	memset(&cfg, 0, sizeof(cfg));
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(kn_config_read_path(&cfg, t_lab(base[i]), &err), 0,
-			     "%s", err.msg);
-	cr_assert_eq(kn_config_read_path(&cfg, "tests/lab/endpoints.yaml",
-					 &err),
-		     0, "%s", err.msg);
-	if (vs)
-		cr_assert_eq(kn_config_read_path(&cfg, t_lab(vs), &err), 0,
-			     "%s", err.msg);
+	t_read_lab(&cfg, vs);
 }
 
 static void fini(void)
