@@ -537,65 +537,6 @@ static void frame_l7(struct pkt_buf *b, const char *saddr, const char *daddr,
 		die("L7 frame of %zu bytes", b->len);
 }
 
-/* NOP NOP TS(val, ecr): Linux's options on an established segment. */
-static void ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr)
-{
-	o[0] = 1;
-	o[1] = 1;
-	o[2] = 8;
-	o[3] = 10;
-	val = htonl(val);
-	ecr = htonl(ecr);
-	memcpy(o + 4, &val, 4);
-	memcpy(o + 8, &ecr, 4);
-}
-
-/* What the L7 checks read in a frame kanary sent. */
-struct seg {
-	struct pkt_tuple t;
-	uint32_t seq, ack;
-	uint16_t window;
-	bool has_ts;
-	uint32_t tsval, tsecr;
-	size_t len; /* payload */
-};
-
-/* Decode b into s; -1 when it is not IPv4/TCP with valid checksums. */
-static int seg_decode(const struct pkt_buf *b, struct seg *s)
-{
-	const uint8_t *tcp = b->data + 34, *o = tcp + 20;
-	size_t optlen, i = 0;
-	uint32_t v;
-
-	memset(s, 0, sizeof(*s));
-	if (pkt_check(b, &s->t))
-		return -1;
-	memcpy(&v, tcp + 4, 4);
-	s->seq = ntohl(v);
-	memcpy(&v, tcp + 8, 4);
-	s->ack = ntohl(v);
-	s->window = (tcp[14] << 8) | tcp[15];
-	optlen = (tcp[12] >> 4) * 4 - 20;
-	s->len = ((b->data[16] << 8) | b->data[17]) - 20 - (tcp[12] >> 4) * 4;
-	while (i < optlen && o[i]) {
-		if (o[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= optlen || o[i + 1] < 2)
-			return -1;
-		if (o[i] == 8 && o[i + 1] == 10 && i + 10 <= optlen) {
-			s->has_ts = true;
-			memcpy(&v, o + i + 2, 4);
-			s->tsval = ntohl(v);
-			memcpy(&v, o + i + 6, 4);
-			s->tsecr = ntohl(v);
-		}
-		i += o[i + 1];
-	}
-	return 0;
-}
-
 /* ---- the cases ---- */
 
 enum kase {
@@ -848,10 +789,10 @@ static void establish(struct kinst *ki, struct bench *bx, struct bench *bt)
 		frame(&b->est_fwd, CLIENT, VIP, EST_SPORT, 80, 0x10, 1001);
 		frame(&b->est_rev, ep, snat, 8501, fwd.sport, 0x10, 7001);
 		/* The same segments with NOP NOP TS, for the L7 copy. */
-		ts_opt(opts, CLIENT_TS + 10, EP_TS + 1);
+		pkt_ts_opt(opts, CLIENT_TS + 10, EP_TS + 1);
 		frame_l7(&b->l4ts_fwd, CLIENT, VIP, EST_SPORT, 80, 0x10, 1001,
 			 5000, 0, opts, sizeof(opts), NULL);
-		ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
+		pkt_ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
 		frame_l7(&b->l4ts_rev, ep, snat, 8501, fwd.sport, 0x10, 7001,
 			 5000, 0, opts, sizeof(opts), NULL);
 		b->l4_ep = fwd.daddr;
@@ -909,7 +850,7 @@ static void check_cases_l7(struct bench *b)
 		   gw3_mac[6] = { 2, 0, 0, 0, 3, 1 };
 	struct kinst *kl = b->kl;
 	static struct pkt_buf out, out2;
-	struct seg s, prev = { 0 };
+	struct pkt_seg s, prev = { 0 };
 	uint64_t nf;
 	size_t n;
 	int v, fd;
@@ -920,7 +861,7 @@ static void check_cases_l7(struct bench *b)
 	for (int i = 0; i < 4; i++) {
 		v = prog_run(fd, &b->c0, &b->l7syn, &out, i < 3 ? 1 : 2, NULL);
 		expect(v == b->v_tx, b, "l7-syn", "verdict %d", v);
-		expect(!seg_decode(&out, &s), b, "l7-syn", "bad checksum");
+		expect(!pkt_decode(&out, &s), b, "l7-syn", "bad checksum");
 		expect(s.t.saddr == pkt_addr(VIP) && s.t.sport == 80 &&
 			       is_vary_client(s.t.daddr, s.t.dport) &&
 			       s.t.flags == 0x12 && s.ack == CLIENT_ISN + 1 &&
@@ -950,7 +891,7 @@ static void check_cases_l7(struct bench *b)
 			     NULL);
 		expect(v == b->v_redirect, b, "l7-first-segment", "verdict %d",
 		       v);
-		expect(!seg_decode(&out, &s), b, "l7-first-segment",
+		expect(!pkt_decode(&out, &s), b, "l7-first-segment",
 		       "bad checksum");
 		expect(out.len == L7_SYN_FRAME_LEN && s.t.flags == 0x02 &&
 			       s.t.daddr == pkt_addr(EP3) &&
@@ -981,7 +922,7 @@ static void check_cases_l7(struct bench *b)
 	fd = wrap_l7(&b->c0, b->l7_fd, &b->l7est_fwd, false, false);
 	v = prog_run(fd, &b->c0, &b->l7est_fwd, &out, 1, NULL);
 	expect(v == b->v_redirect, b, "l7-est-to-endpoint", "verdict %d", v);
-	expect(!seg_decode(&out, &s) && s.t.daddr == pkt_addr(EP3) &&
+	expect(!pkt_decode(&out, &s) && s.t.daddr == pkt_addr(EP3) &&
 		       s.t.saddr == b->l7_snat &&
 		       s.t.sport == b->l7_snat_port && s.t.dport == 8501 &&
 		       s.t.flags == 0x10 &&
@@ -1002,7 +943,7 @@ static void check_cases_l7(struct bench *b)
 	fd = wrap_l7(&b->ep7, b->l7_fd, &b->l7est_rev, false, false);
 	v = prog_run(fd, &b->ep7, &b->l7est_rev, &out, 1, NULL);
 	expect(v == b->v_redirect, b, "l7-est-to-client", "verdict %d", v);
-	expect(!seg_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
+	expect(!pkt_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
 		       s.t.daddr == pkt_addr(CLIENT) && s.t.sport == 80 &&
 		       s.t.dport == L7_EST_SPORT && s.t.flags == 0x10 &&
 		       s.seq == b->gw_isn + 1 &&
@@ -1023,7 +964,7 @@ static void check_cases_l7(struct bench *b)
 	fd = wrap_l7(&b->c0, b->l7_fd, &b->l4ts_fwd, false, false);
 	v = prog_run(fd, &b->c0, &b->l4ts_fwd, &out, 2, NULL);
 	expect(v == b->v_redirect, b, kase_name[K_L4TS_FWD], "verdict %d", v);
-	expect(!seg_decode(&out, &s) && s.t.daddr == b->l4_ep &&
+	expect(!pkt_decode(&out, &s) && s.t.daddr == b->l4_ep &&
 		       s.t.saddr == b->l4_snat &&
 		       s.t.sport == b->l4_snat_port && s.t.dport == 8501 &&
 		       s.t.flags == 0x10 && s.seq == 1001 && s.ack == 5000 &&
@@ -1032,7 +973,7 @@ static void check_cases_l7(struct bench *b)
 	fd = wrap_l7(&b->ep, b->l7_fd, &b->l4ts_rev, false, false);
 	v = prog_run(fd, &b->ep, &b->l4ts_rev, &out, 2, NULL);
 	expect(v == b->v_redirect, b, kase_name[K_L4TS_REV], "verdict %d", v);
-	expect(!seg_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
+	expect(!pkt_decode(&out, &s) && s.t.saddr == pkt_addr(VIP) &&
 		       s.t.daddr == pkt_addr(CLIENT) && s.t.sport == 80 &&
 		       s.t.dport == EST_SPORT && s.t.flags == 0x10 &&
 		       s.seq == 7001 && s.ack == 5000 &&
@@ -1067,7 +1008,7 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 	size_t len = strlen(l7_request);
 	uint8_t opts[12];
 	struct pkt_buf in, out;
-	struct seg s;
+	struct pkt_seg s;
 	uint32_t gw_isn, gw_ts, v32;
 	uint16_t snat_port;
 	int v;
@@ -1095,7 +1036,7 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 	frame_l7(&in, CLIENT, VIP, L7_EST_SPORT, 80, 0x02, CLIENT_ISN, 0,
 		 64240, syn_opts, sizeof(syn_opts), NULL);
 	v = prog_run(kl->xdp_fd, &c0, &in, &out, 1, NULL);
-	if (v != XDP_TX_ || seg_decode(&out, &s) || s.t.flags != 0x12 ||
+	if (v != XDP_TX_ || pkt_decode(&out, &s) || s.t.flags != 0x12 ||
 	    !s.has_ts)
 		die("L7 connection: SYN verdict %d", v);
 	gw_isn = s.seq;
@@ -1105,11 +1046,11 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 		die("L7 connection: no kn_synq entry after the SYN");
 
 	/* 2. The first segment -> SYN to the canary endpoint. */
-	ts_opt(opts, CLIENT_TS + 5, gw_ts);
+	pkt_ts_opt(opts, CLIENT_TS + 5, gw_ts);
 	frame_l7(&in, CLIENT, VIP, L7_EST_SPORT, 80, 0x18, CLIENT_ISN + 1,
 		 gw_isn + 1, 502, opts, sizeof(opts), l7_request);
 	v = prog_run(kl->xdp_fd, &c0, &in, &out, 1, NULL);
-	if (v != XDP_REDIRECT_ || seg_decode(&out, &s) || s.t.flags != 0x02 ||
+	if (v != XDP_REDIRECT_ || pkt_decode(&out, &s) || s.t.flags != 0x02 ||
 	    s.t.daddr != pkt_addr(EP3))
 		die("L7 connection: first segment verdict %d", v);
 	kl->keep[0] = ck;
@@ -1137,18 +1078,18 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 	frame_l7(&in, EP3, snat, 8501, snat_port, 0x12, EP_ISN, CLIENT_ISN + 1,
 		 65160, ep_opts, sizeof(ep_opts), NULL);
 	v = prog_run(kl->tc_fd, &e3tc, &in, &out, 1, NULL);
-	if (v != TC_ACT_REDIRECT_ || seg_decode(&out, &s) ||
+	if (v != TC_ACT_REDIRECT_ || pkt_decode(&out, &s) ||
 	    s.t.flags != 0x18 || s.len != len || s.seq != CLIENT_ISN + 1 ||
 	    s.ack != EP_ISN + 1 || memcmp(out.data + out.len - len,
 					  l7_request, len))
 		die("L7 connection: endpoint SYN-ACK verdict %d", v);
 
 	/* 4. The endpoint acks the replayed segment: spliced. */
-	ts_opt(opts, EP_TS + 1, CLIENT_TS + 5);
+	pkt_ts_opt(opts, EP_TS + 1, CLIENT_TS + 5);
 	frame_l7(&in, EP3, snat, 8501, snat_port, 0x10, EP_ISN + 1,
 		 CLIENT_ISN + 1 + len, 502, opts, sizeof(opts), NULL);
 	v = prog_run(kl->xdp_fd, &e3, &in, &out, 1, NULL);
-	if (v != XDP_REDIRECT_ || seg_decode(&out, &s) ||
+	if (v != XDP_REDIRECT_ || pkt_decode(&out, &s) ||
 	    s.t.daddr != pkt_addr(CLIENT) || s.seq != gw_isn + 1 ||
 	    s.tsval != gw_ts + 1 || !l7_spliced(kl))
 		die("L7 connection: endpoint ACK verdict %d, not spliced", v);
@@ -1169,16 +1110,16 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 			 64240, syn_opts, sizeof(syn_opts), NULL);
 		/* Likewise: each run is the first segment of its own
 		 * half-open connection (synq_fill). */
-		ts_opt(opts, CLIENT_TS + 5, gw_ts);
+		pkt_ts_opt(opts, CLIENT_TS + 5, gw_ts);
 		frame_l7(&b->l7first, CLIENT, VIP, 1024, 80, 0x18,
 			 CLIENT_ISN + 1, gw_isn + 1, 502, opts, sizeof(opts),
 			 l7_request);
 		/* Pure ACKs with NOP NOP TS, both ways. */
-		ts_opt(opts, CLIENT_TS + 10, gw_ts + 1);
+		pkt_ts_opt(opts, CLIENT_TS + 10, gw_ts + 1);
 		frame_l7(&b->l7est_fwd, CLIENT, VIP, L7_EST_SPORT, 80, 0x10,
 			 CLIENT_ISN + 1 + len, gw_isn + 1, 502, opts,
 			 sizeof(opts), NULL);
-		ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
+		pkt_ts_opt(opts, EP_TS + 2, CLIENT_TS + 10);
 		frame_l7(&b->l7est_rev, EP3, snat, 8501, snat_port, 0x10,
 			 EP_ISN + 1, CLIENT_ISN + 1 + len, 502, opts,
 			 sizeof(opts), NULL);

@@ -137,3 +137,71 @@ int pkt_lab_netns(void)
 		       -1 :
 		       0;
 }
+
+int pkt_decode(const struct pkt_buf *b, struct pkt_seg *s)
+{
+	const struct iphdr *ip = (const void *)(b->data + sizeof(struct ethhdr));
+	const struct tcphdr *tcp = (const void *)(ip + 1);
+	const uint8_t *o = (const uint8_t *)(tcp + 1);
+	size_t optlen, i = 0;
+	uint32_t v;
+
+	memset(s, 0, sizeof(*s));
+	if (pkt_check(b, &s->t))
+		return -1;
+	s->seq = ntohl(tcp->seq);
+	s->ack = ntohl(tcp->ack_seq);
+	s->window = ntohs(tcp->window);
+	s->doff = tcp->doff;
+	s->mss = s->ws = s->sack_ok = -1;
+	optlen = tcp->doff * 4 - sizeof(*tcp);
+	while (i < optlen && o[i]) {
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= optlen || o[i + 1] < 2 || i + o[i + 1] > optlen)
+			return -1;
+		switch (o[i]) {
+		case 2:
+			s->mss = (o[i + 2] << 8) | o[i + 3];
+			break;
+		case 3:
+			s->ws = o[i + 2];
+			break;
+		case 4:
+			s->sack_ok = 1;
+			break;
+		case 5:
+			for (int k = 0; k + 2 < o[i + 1] && s->n_sack < 8;
+			     k += 4) {
+				memcpy(&v, o + i + 2 + k, 4);
+				s->sack[s->n_sack++] = ntohl(v);
+			}
+			break;
+		case 8:
+			s->has_ts = true;
+			memcpy(&v, o + i + 2, 4);
+			s->tsval = ntohl(v);
+			memcpy(&v, o + i + 6, 4);
+			s->tsecr = ntohl(v);
+			break;
+		}
+		i += o[i + 1];
+	}
+	s->payload = (const uint8_t *)tcp + tcp->doff * 4;
+	s->len = ntohs(ip->tot_len) - sizeof(*ip) - tcp->doff * 4;
+	return 0;
+}
+
+void pkt_ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr)
+{
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	val = htonl(val);
+	ecr = htonl(ecr);
+	memcpy(o + 4, &val, 4);
+	memcpy(o + 8, &ecr, 4);
+}

@@ -38,6 +38,27 @@ struct pkt_tuple {
 	uint8_t flags;
 };
 
+/* A TCP segment as the L7 checks read it, options decoded. */
+struct pkt_seg {
+	struct pkt_tuple t;
+	uint32_t seq, ack;
+	uint16_t window;
+	uint8_t doff;
+	int mss, ws, sack_ok; /* -1: absent */
+	bool has_ts;
+	uint32_t tsval, tsecr;
+	uint32_t sack[8]; /* SACK block edges, in order */
+	int n_sack;
+	const uint8_t *payload; /* into the decoded buffer */
+	size_t len;
+};
+
+/* Decode b into s; -1 when it is not IPv4/TCP with valid checksums and
+ * well-formed options. */
+int pkt_decode(const struct pkt_buf *b, struct pkt_seg *s);
+/* NOP NOP TS(val, ecr): Linux's options on an established segment. */
+void pkt_ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr);
+
 /* 0 when the frame is IPv4/TCP with a valid IP and TCP checksum. */
 int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t);
 uint32_t pkt_addr(const char *dotted);

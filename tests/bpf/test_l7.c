@@ -38,75 +38,10 @@ static const uint8_t syn_opts[20] = {
 	0xdb, 0x28, 0,	  0,	0, 0, 1, 3,  3,	   7,
 };
 
-/* A decoded frame the program sent. */
-struct seg {
-	struct pkt_tuple t;
-	uint32_t seq, ack;
-	uint16_t window;
-	uint8_t doff;
-	int mss, ws, sack_ok; /* -1: absent */
-	int has_ts;
-	uint32_t tsval, tsecr;
-	uint32_t sack[8];
-	int n_sack;
-	const uint8_t *payload;
-	size_t len;
-};
-
-static void decode(const struct pkt_buf *b, struct seg *s)
+/* A frame the program sent, decoded; its checksums must be valid. */
+static void decode(const struct pkt_buf *b, struct pkt_seg *s)
 {
-	const struct iphdr *ip =
-		(const void *)(b->data + sizeof(struct ethhdr));
-	const struct tcphdr *tcp = (const void *)(ip + 1);
-	const uint8_t *o = (const uint8_t *)(tcp + 1);
-	size_t optlen, i = 0;
-
-	memset(s, 0, sizeof(*s));
-	cr_assert_eq(pkt_check(b, &s->t), 0, "bad frame or checksum");
-	s->seq = ntohl(tcp->seq);
-	s->ack = ntohl(tcp->ack_seq);
-	s->window = ntohs(tcp->window);
-	s->doff = tcp->doff;
-	s->mss = s->ws = s->sack_ok = -1;
-	optlen = tcp->doff * 4 - sizeof(*tcp);
-	while (i < optlen) {
-		if (o[i] == 0)
-			break;
-		if (o[i] == 1) {
-			i++;
-			continue;
-		}
-		cr_assert(i + 1 < optlen && o[i + 1] >= 2, "bad option");
-		switch (o[i]) {
-		case 2:
-			s->mss = (o[i + 2] << 8) | o[i + 3];
-			break;
-		case 3:
-			s->ws = o[i + 2];
-			break;
-		case 4:
-			s->sack_ok = 1;
-			break;
-		case 5:
-			for (int k = 0; k + 2 < o[i + 1]; k += 4) {
-				uint32_t v;
-
-				memcpy(&v, o + i + 2 + k, 4);
-				s->sack[s->n_sack++] = ntohl(v);
-			}
-			break;
-		case 8:
-			s->has_ts = 1;
-			memcpy(&s->tsval, o + i + 2, 4);
-			memcpy(&s->tsecr, o + i + 6, 4);
-			s->tsval = ntohl(s->tsval);
-			s->tsecr = ntohl(s->tsecr);
-			break;
-		}
-		i += o[i + 1];
-	}
-	s->payload = (const uint8_t *)tcp + tcp->doff * 4;
-	s->len = ntohs(ip->tot_len) - sizeof(*ip) - tcp->doff * 4;
+	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
 }
 
 static int tx(void)
@@ -114,21 +49,9 @@ static int tx(void)
 	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
 }
 
-static void ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr)
-{
-	o[0] = 1;
-	o[1] = 1;
-	o[2] = 8;
-	o[3] = 10;
-	val = htonl(val);
-	ecr = htonl(ecr);
-	memcpy(o + 4, &val, 4);
-	memcpy(o + 8, &ecr, 4);
-}
-
 /* The client's SYN from port sport; returns the gateway's answer. */
 static int client_syn(uint16_t sport, const uint8_t *opts, size_t optlen,
-		      struct seg *out)
+		      struct pkt_seg *out)
 {
 	struct pkt_spec s = { .saddr = CLIENT,
 			      .daddr = VIP,
@@ -169,7 +92,7 @@ static int client_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack,
 			      .window = 502 };
 	struct pkt_buf in;
 
-	ts_opt(opts, CLIENT_TS + 5, tsecr);
+	pkt_ts_opt(opts, CLIENT_TS + 5, tsecr);
 	if (extra_len)
 		memcpy(opts + 12, extra, extra_len);
 	pkt_build(&s, &in);
@@ -190,7 +113,7 @@ static const char *request(const char *hdr)
 
 /* SYN, then the first segment with data; returns the verdict on it. */
 static int open_with(uint16_t sport, const char *data, size_t len,
-		     struct seg *synack, struct pkt_buf *o)
+		     struct pkt_seg *synack, struct pkt_buf *o)
 {
 	cr_assert_eq(client_syn(sport, syn_opts, sizeof(syn_opts), synack),
 		     tx());
@@ -236,7 +159,7 @@ static int map_count(int fd)
 
 static void synack_offers_one_segment(void)
 {
-	struct seg s;
+	struct pkt_seg s;
 
 	apply_vs(FOCUSED);
 	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &s), tx());
@@ -257,7 +180,7 @@ static void synack_offers_one_segment(void)
 		     "a SYN alone must not create a flow");
 
 	/* A retransmitted SYN gets the very same answer. */
-	struct seg again;
+	struct pkt_seg again;
 
 	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &again),
 		     tx());
@@ -267,7 +190,7 @@ static void synack_offers_one_segment(void)
 
 static void synack_without_options(void)
 {
-	struct seg s;
+	struct pkt_seg s;
 
 	apply_vs(FOCUSED);
 	cr_assert_eq(client_syn(41001, NULL, 0, &s), tx());
@@ -289,7 +212,7 @@ static void header_picks_subset(void)
 					      "user-group: Canary",
 					      "x-user-group: canary" };
 	struct pkt_buf o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	uint16_t port = 42000;
 
 	apply_vs(FOCUSED);
@@ -327,7 +250,7 @@ static void header_after_twenty_others(void)
 {
 	char hdrs[2048] = "";
 	struct pkt_buf o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	const char *r;
 
 	apply_vs(FOCUSED);
@@ -362,7 +285,7 @@ static void malformed_takes_default(void)
 	};
 	uint64_t before;
 	struct pkt_buf o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	uint16_t port = 43000;
 
 	/* A huge head: canary header inside, but no end in the segment. */
@@ -411,7 +334,7 @@ static void no_match_resets(void)
 		"    - destination: {host: image-classifier, subset: resnet101,"
 		" port: {number: 8501}}\n";
 	struct pkt_buf o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	const char *r = request(NULL);
 
 	apply_rules(vs);
@@ -452,7 +375,7 @@ static void splice(struct conn *c, uint16_t cport)
 				0, 0, 0,    0,	  0, 0, 1, 3,  3, 9 };
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	struct pkt_buf in, o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	uint32_t v;
 	int verdict;
 
@@ -520,7 +443,7 @@ static void translated_both_ways(void)
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	uint8_t opts[24], sack[12] = { 1, 1, 5, 10 };
 	struct pkt_buf in, o;
-	struct seg s;
+	struct pkt_seg s;
 	struct conn c;
 	uint32_t v;
 
@@ -531,7 +454,7 @@ static void translated_both_ways(void)
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c.ep) >> 8) & 0xff);
 
 	/* Endpoint -> client: its ACK of the replay, with 100 bytes. */
-	ts_opt(opts, EP_TS + 7, CLIENT_TS + 5);
+	pkt_ts_opt(opts, EP_TS + 7, CLIENT_TS + 5);
 	struct pkt_spec r = { .saddr = ep,
 			      .daddr = snat,
 			      .sport = 8501,
@@ -586,7 +509,7 @@ static void translated_both_ways(void)
 static void retransmitted_first_segment(void)
 {
 	struct pkt_buf o, o2;
-	struct seg syn, s, s2;
+	struct pkt_seg syn, s, s2;
 	const char *r = request("user-group: canary");
 
 	apply_vs(FOCUSED);
@@ -615,7 +538,7 @@ static void retransmitted_first_segment(void)
 static void rst_in_each_state(void)
 {
 	struct pkt_buf o;
-	struct seg syn;
+	struct pkt_seg syn;
 	struct conn c;
 	const char *r = request(NULL);
 	int v;
@@ -643,7 +566,7 @@ static void rst_in_each_state(void)
 	cr_assert_eq(client_seg(46002, 0x14, CLIENT_ISN + 1 + c.len,
 				c.gw_isn + 1, NULL, 0, c.gw_ts, NULL, 0, &o),
 		     redirected());
-	struct seg s;
+	struct pkt_seg s;
 
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags & 0x04, 0x04);
@@ -657,7 +580,7 @@ static void rules_are_counted(void)
 	struct kanary_rule_stats v[256];
 	struct kanary_rule_name name;
 	struct pkt_buf o;
-	struct seg syn;
+	struct pkt_seg syn;
 	const char *r;
 	uint64_t n[2] = { 0, 0 };
 	int cpus = libbpf_num_possible_cpus();
@@ -715,7 +638,7 @@ static void old_ack_for_syn_is_reset(void)
 {
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	struct pkt_buf in, o;
-	struct seg syn, s, again;
+	struct pkt_seg syn, s, again;
 	const char *r = request(NULL);
 	unsigned long tx;
 
@@ -822,7 +745,7 @@ static const char *head(const char *line, const char *hdrs)
 static int routed(uint16_t port, const char *r)
 {
 	struct pkt_buf o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 
 	if (open_with(port, r, strlen(r), &syn, &o) != redirected())
 		return 0;
@@ -915,7 +838,7 @@ static void no_timestamps_anywhere(void)
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	const char *r = request("user-group: canary");
 	struct pkt_buf in, o;
-	struct seg syn, s;
+	struct pkt_seg syn, s;
 	uint16_t snat_port;
 
 	apply_vs(FOCUSED);
@@ -987,7 +910,7 @@ static void no_timestamps_anywhere(void)
 static void rules_gone_before_first_segment(void)
 {
 	struct pkt_buf o;
-	struct seg syn;
+	struct pkt_seg syn;
 	const char *r = request("user-group: canary");
 
 	apply_vs(FOCUSED);
