@@ -77,17 +77,22 @@ static __always_inline int resolve_next_hop(void *ctx, struct kanary_flow *f,
 					    const struct pkt *p, __u32 ifindex,
 					    __u32 *egress)
 {
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib;
+	__u32 zero = 0;
 	int rc;
 
-	rc = fib_next_hop(ctx, &fib, f->saddr, f->daddr, f->sport, f->dport,
+	*egress = 0;
+	fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
+	if (!fib)
+		return -1;
+	rc = fib_next_hop(ctx, fib, f->saddr, f->daddr, f->sport, f->dport,
 			  bpf_ntohs(p->ip->tot_len), ifindex);
-	*egress = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fib.ifindex : 0;
+	*egress = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fib->ifindex : 0;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
-	__builtin_memcpy(f->smac, fib.smac, 6);
-	__builtin_memcpy(f->dmac, fib.dmac, 6);
-	f->ifindex = fib.ifindex;
+	__builtin_memcpy(f->smac, fib->smac, 6);
+	__builtin_memcpy(f->dmac, fib->dmac, 6);
+	f->ifindex = fib->ifindex;
 	return 0;
 }
 

@@ -57,7 +57,9 @@ struct http_vars {
 	__u32 method_len;
 	__u32 target_start;
 	__u32 target_len;
+	__u32 path_len; /* the target up to its query string */
 	__u32 found; /* bit k: names[k] seen */
+	__u32 dup; /* bit k: names[k] seen more than once */
 	__u32 cand; /* bit k: the name being read may be names[k] */
 	__u32 all; /* bit k set for each of the table's names */
 	__u32 failed; /* bit b: a condition of block b does not hold */
@@ -170,14 +172,22 @@ static __always_inline void name_end(struct http_scan *s, __u32 nlen)
 		s->v->cand &= ~(differs(t->name_len[k], nlen) << k);
 }
 
-/* A header line is complete: note its value if its name is asked for. */
+/*
+ * A header line is complete: note its value if its name is asked for.
+ * A name seen again is marked: Envoy matches the values of a repeated
+ * header joined by commas, which no exact value without a comma equals.
+ */
 static __always_inline void note_header(struct http_scan *s)
 {
-	__u32 bit = s->v->cand & -s->v->cand; /* the first name that matched */
+	__u32 bit = s->v->cand & -s->v->cand; /* the name that matched */
 	int k;
 
 	if (!bit)
 		return;
+	if (s->v->found & bit) {
+		s->v->dup |= bit;
+		return;
+	}
 #pragma unroll
 	for (k = 0; k < KANARY_L7_MAX_NAMES; k++) {
 		if (bit == 1u << k) {
@@ -207,8 +217,12 @@ static long http_step(__u32 i, struct http_scan *s)
 		}
 		return 0;
 	case H_TARGET:
+		if (c == '?' && !s->v->path_len)
+			s->v->path_len = i - s->v->target_start;
 		if (c == ' ' && i > s->v->target_start) {
 			s->v->target_len = i - s->v->target_start;
+			if (!s->v->path_len)
+				s->v->path_len = s->v->target_len;
 			s->v->mark = i + 1;
 			s->v->state = H_VERSION;
 		} else if (c <= ' ' || c >= 0x7f) {
@@ -246,8 +260,7 @@ static long http_step(__u32 i, struct http_scan *s)
 		} else if (is_tchar(c)) {
 			s->v->mark = i;
 			s->v->state = H_NAME;
-			/* First occurrence only: found names drop out. */
-			s->v->cand = s->v->all & ~s->v->found;
+			s->v->cand = s->v->all;
 			name_byte(s, 0, c);
 		} else {
 			goto bad; /* includes obsolete line folding */
@@ -341,7 +354,7 @@ static long http_cond(__u32 i, struct http_scan *s)
 {
 	const struct kanary_l7_cond *c;
 	__u32 off, len;
-	__u64 name;
+	__u64 name = 0;
 	bool found = true, holds;
 
 	__u64 ci = i;
@@ -359,8 +372,11 @@ static long http_cond(__u32 i, struct http_scan *s)
 		len = s->v->method_len;
 		break;
 	case KANARY_L7_URI:
+		/* Envoy: an exact path is matched without the query
+		 * string, a prefix against the whole target. */
 		off = s->v->target_start;
-		len = s->v->target_len;
+		len = c->op == KANARY_L7_EXACT ? s->v->path_len :
+						 s->v->target_len;
 		break;
 	default:
 		name = c->name & (KANARY_L7_MAX_NAMES - 1);
@@ -378,7 +394,10 @@ static long http_cond(__u32 i, struct http_scan *s)
 	else if (c->op == KANARY_L7_PRESENT)
 		holds = true;
 	else if (c->op == KANARY_L7_EXACT)
-		holds = len == c->len && span_eq(s->buf, off, c->value, c->len);
+		holds = len == c->len &&
+			!(c->field >= KANARY_L7_HEADER &&
+			  (s->v->dup & (1u << name))) &&
+			span_eq(s->buf, off, c->value, c->len);
 	else /* KANARY_L7_PREFIX */
 		holds = len >= c->len && span_eq(s->buf, off, c->value, c->len);
 	if (c->field == KANARY_L7_WITHOUT_HEADER)

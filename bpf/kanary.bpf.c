@@ -175,7 +175,15 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
 			return l7_replay(skb, f);
 		if (flags & TCP_FLAG_RST) {
-			forget_conn(fk, f);
+			/* The endpoint refuses our SYN: an RST that acks
+			 * it, nothing else (RFC 5961). */
+			struct kanary_flow_key ck = {};
+
+			twin_key(f, &ck);
+			h = bpf_map_lookup_elem(&kn_hold, &ck);
+			if (h && (flags & TCP_FLAG_ACK) &&
+			    bpf_ntohl(p.tcp->ack_seq) == h->syn.client_isn + 1)
+				forget_conn(fk, f);
 		} else if (f->l7 == KANARY_L7_SYN_SENT &&
 			   (flags & TCP_FLAG_ACK)) {
 			/* A bare ACK for our SYN: the endpoint still holds
@@ -185,8 +193,12 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		}
 		return V_DROP;
 	}
+	h = bpf_map_lookup_elem(&kn_hold, fk);
 	if (flags & TCP_FLAG_RST) {
-		forget_conn(fk, f);
+		/* Within what the client has sent, not blind (RFC 5961). */
+		if (h && bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <=
+				 h->len)
+			forget_conn(fk, f);
 		return V_DROP;
 	}
 	if (f->l7 != KANARY_L7_SYN_SENT) {
@@ -194,7 +206,6 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		return V_DROP;
 	}
 	/* The client resends its first segment: the SYN may be lost. */
-	h = bpf_map_lookup_elem(&kn_hold, fk);
 	if (!h || bpf_ntohl(p.tcp->seq) != h->syn.client_isn + 1) {
 		count_global(KANARY_G_L7_EARLY);
 		return V_DROP;

@@ -158,6 +158,15 @@ struct {
 	__array(values, struct kn_sync_inner);
 } kn_sync SEC(".maps");
 
+/* FIB lookups' parameters, off the stack: a program and the subprograms
+ * it calls share 512 bytes, and the L7 path needs them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} kn_fib_scratch SEC(".maps");
+
 static __always_inline void count_global(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&kn_global, &which);

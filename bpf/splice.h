@@ -4,7 +4,7 @@
  *
  *  client              gateway (this program)              endpoint
  *  SYN         ->      kn_synq entry, SYN-ACK back
- *              <-      (own ISN, window = one MSS)
+ *              <-      (own ISN, window = two MSS)
  *  ACK         ->      dropped (nothing to bind yet)
  *  first seg   ->      parse, pick route and endpoint,
  *                      keep payload in kn_hold, send       -> SYN
@@ -37,14 +37,6 @@
 #define TCP_FLAG_PSH 0x08
 #define IP_DF 0x4000
 #define L7_TTL 64
-
-/* l7_first's FIB lookup: off the stack, which its callers fill. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpf_fib_lookup);
-} kn_fib_scratch SEC(".maps");
 
 /* The SYN kanary sends to the endpoint: 20 bytes of options, NOP padded. */
 #define L7_SYN_TCP_LEN (sizeof(struct tcphdr) + 20)
@@ -209,21 +201,26 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 
 	old = bpf_map_lookup_elem(&kn_synq, fk);
 	if (old && old->client_isn == bpf_ntohl(tcp->seq)) {
-		q = *old;
+		/* A retransmission: the same ISN and TSval, so that either
+		 * SYN-ACK is right; the options as this SYN offers them
+		 * (some stacks drop options from later SYNs), so that the
+		 * endpoint hears what this SYN-ACK agreed to. */
+		q.gw_isn = old->gw_isn;
+		q.gw_tsval = old->gw_tsval;
 	} else {
-		q.client_isn = bpf_ntohl(tcp->seq);
 		q.gw_isn = bpf_get_prandom_u32();
 		/* A millisecond clock, like Linux's TSval. */
 		q.gw_tsval = bpf_ktime_get_ns() / 1000000;
-		q.client_tsval = so.tsval;
-		q.mss = so.mss;
-		q.wscale = so.wscale;
-		q.sack_ok = so.sack_ok;
-		q.ts_ok = so.ts_ok;
-		q.window = bpf_ntohs(tcp->window);
-		if (bpf_map_update_elem(&kn_synq, fk, &q, BPF_ANY))
-			return V_DROP;
 	}
+	q.client_isn = bpf_ntohl(tcp->seq);
+	q.client_tsval = so.tsval;
+	q.mss = so.mss;
+	q.wscale = so.wscale;
+	q.sack_ok = so.sack_ok;
+	q.ts_ok = so.ts_ok;
+	q.window = bpf_ntohs(tcp->window);
+	if (bpf_map_update_elem(&kn_synq, fk, &q, BPF_ANY))
+		return V_DROP;
 
 	/* Offer back only what the client offered: it fits in its space. */
 	ours = so;
@@ -386,7 +383,10 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		return V_PASS;
 	ctx_bounds(ctx, is_tc, &data, &data_end);
 	if (p.flags & TCP_FLAG_RST) {
-		bpf_map_delete_elem(&kn_synq, fk);
+		/* Only an RST at the very sequence number the client is at
+		 * (RFC 5961): a blind one cannot end a handshake. */
+		if (bpf_ntohl(p.tcp->seq) == q->client_isn + 1)
+			bpf_map_delete_elem(&kn_synq, fk);
 		return V_DROP;
 	}
 	if (!(p.flags & TCP_FLAG_ACK) ||
@@ -408,7 +408,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 			bpf_map_delete_elem(&kn_synq, fk);
 		return V_DROP;
 	}
-	/* More than the one segment the window allowed: not ours to keep. */
+	/* More than one segment (GRO, or a client past our MSS): not kept. */
 	if (plen > KANARY_L7_HOLD_LEN - 4)
 		return V_DROP;
 	/* XDP cannot grow a frame on every driver: tc makes the SYN. */
@@ -453,8 +453,9 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(KANARY_G_L7_DEFAULT);
 	if (block >= KANARY_L7_MAX_BLOCKS) {
 		count_global(KANARY_G_L7_NO_MATCH);
+		/* h->syn, not q: q is gone with its entry. */
 		bpf_map_delete_elem(&kn_synq, fk);
-		return reset_back(&p, q->gw_isn + 1, data_end);
+		return reset_back(&p, h->syn.gw_isn + 1, data_end);
 	}
 
 	hash = flow_hash(fk, cfg->hash_seed);
@@ -554,9 +555,6 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	struct iphdr *ip;
 	struct tcphdr *tcp;
 	void *data, *data_end;
-	__u8 smac[6], dmac[6];
-	__be32 saddr, daddr;
-	__be16 sport, dport;
 	__u32 ep_isn, tcp_hlen, len, sum;
 	bool ts_on;
 	struct pkt p;
@@ -574,34 +572,22 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	ep_isn = bpf_ntohl(p.tcp->seq);
 	ts_on = h->syn.ts_ok && eso.ts_ok;
 
-	/* The translation, in both entries. */
-	f->seq_delta = h->syn.gw_isn - ep_isn;
-	f->ts_delta = ts_on ? h->syn.gw_tsval - eso.tsval : 0;
-	f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 : KANARY_L7_WSCALE;
-	f->ws_ep = h->syn.wscale == TCP_WSCALE_NONE ||
-				   eso.wscale == TCP_WSCALE_NONE ?
-			   0 :
-			   eso.wscale;
-	/* Until the endpoint acks this far, the hold is kept for a replay. */
-	f->syn_seq = h->syn.client_isn + 1 + h->len;
-	if (f->l7 == KANARY_L7_SYN_SENT)
-		f->l7 = KANARY_L7_REPLAYED;
 	twin = bpf_map_lookup_elem(&kn_flows, &hk);
-	if (twin) {
-		twin->seq_delta = f->seq_delta;
-		twin->ts_delta = f->ts_delta;
-		twin->ws_gw = f->ws_gw;
-		twin->ws_ep = f->ws_ep;
-		twin->l7 = f->l7;
-	}
+	if (!twin)
+		return V_DROP;
 
-	/* Back where it came from: the addresses and MACs, reversed. */
-	__builtin_memcpy(smac, p.eth->h_dest, 6);
-	__builtin_memcpy(dmac, p.eth->h_source, 6);
-	saddr = p.ip->daddr;
-	daddr = p.ip->saddr;
-	sport = p.tcp->dest;
-	dport = p.tcp->source;
+	/* Back where it came from: the addresses and MACs, reversed, in
+	 * place (resizing the tail keeps the headers). */
+	swap_macs(p.eth);
+	{
+		__be32 a = p.ip->saddr;
+		__be16 port = p.tcp->source;
+
+		p.ip->saddr = p.ip->daddr;
+		p.ip->daddr = a;
+		p.tcp->source = p.tcp->dest;
+		p.tcp->dest = port;
+	}
 
 	len = h->len;
 	if (len < 1 || len > KANARY_L7_HOLD_LEN - 4)
@@ -622,24 +608,37 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	eth = data;
 	ip = (void *)(eth + 1);
 	tcp = (void *)(ip + 1);
-	if ((void *)tcp + sizeof(*tcp) + 12 > data_end)
+	/* Room for the header only: a first segment without timestamps can
+	 * be shorter than the 12 bytes of the TS option. */
+	if ((void *)(tcp + 1) > data_end)
 		return V_DROP;
-	__builtin_memcpy(eth->h_source, smac, 6);
-	__builtin_memcpy(eth->h_dest, dmac, 6);
-	ip->saddr = saddr;
-	ip->daddr = daddr;
-	__builtin_memset(tcp, 0, sizeof(*tcp));
-	tcp->source = sport;
-	tcp->dest = dport;
+	{
+		__be16 sport = tcp->source, dport = tcp->dest;
+
+		__builtin_memset(tcp, 0, sizeof(*tcp));
+		tcp->source = sport;
+		tcp->dest = dport;
+	}
 	tcp->seq = bpf_htonl(h->syn.client_isn + 1);
 	tcp->ack_seq = bpf_htonl(ep_isn + 1);
 	tcp->doff = tcp_hlen / 4;
 	((__u8 *)tcp)[13] = TCP_FLAG_ACK | TCP_FLAG_PSH |
 			    (h->flags & TCP_FLAG_FIN);
-	tcp->window = bpf_htons(h->window);
+	{
+		/* The endpoint reads windows unscaled if it did not agree to
+		 * the client's scale (see the translation below). */
+		__u32 w = h->window;
+
+		if (h->syn.wscale != TCP_WSCALE_NONE &&
+		    eso.wscale == TCP_WSCALE_NONE)
+			w <<= h->syn.wscale & 15;
+		tcp->window = bpf_htons(w > 0xffff ? 0xffff : w);
+	}
 	if (ts_on) {
 		__u8 *o = (__u8 *)(tcp + 1);
 
+		if ((void *)(o + 12) > data_end)
+			return V_DROP;
 		o[0] = TCPOPT_NOP;
 		o[1] = TCPOPT_NOP;
 		o[2] = TCPOPT_TS;
@@ -649,8 +648,53 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	}
 	sum = hold_sum(h);
 	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end);
+
+	/*
+	 * The replay is built: now the translation, in both entries. Window
+	 * scales, as (w << ws_ep) >> ws_gw in each entry's direction: toward
+	 * the client from the endpoint's scale (0 if it did not agree) to
+	 * the gateway's; toward the endpoint from the client's scale to the
+	 * one the endpoint agreed to (the client's, or none).
+	 */
+	{
+		__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
+							     h->syn.wscale;
+		bool agreed = h->syn.wscale != TCP_WSCALE_NONE &&
+			      eso.wscale != TCP_WSCALE_NONE;
+
+		f->seq_delta = h->syn.gw_isn - ep_isn;
+		f->ts_delta = ts_on ? h->syn.gw_tsval - eso.tsval : 0;
+		f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
+							      KANARY_L7_WSCALE;
+		f->ws_ep = agreed ? eso.wscale : 0;
+		twin->seq_delta = f->seq_delta;
+		twin->ts_delta = f->ts_delta;
+		twin->ws_ep = c_ws;
+		twin->ws_gw = agreed ? c_ws : 0;
+	}
+	/* Until the endpoint acks this far, the hold is kept for a replay. */
+	f->syn_seq = h->syn.client_isn + 1 + h->len;
+	/* Forward only: a late SYN-ACK must not undo a splice. */
+	if (f->l7 == KANARY_L7_SYN_SENT)
+		f->l7 = KANARY_L7_REPLAYED;
+	if (twin->l7 == KANARY_L7_SYN_SENT)
+		twin->l7 = KANARY_L7_REPLAYED;
+	/* A FIN in the held segment: the client closed, as if seen now. */
+	if (h->flags & TCP_FLAG_FIN) {
+		__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
+		__u64 now = bpf_ktime_get_ns();
+
+		f->fin_seq = fin_seq;
+		twin->fin_seq = fin_seq;
+		if (!f->closed_ns)
+			f->closed_ns = now;
+		if (!twin->closed_ns)
+			twin->closed_ns = now;
+		__sync_fetch_and_or(&f->fin, KANARY_FIN_FROM_CLIENT);
+		__sync_fetch_and_or(&twin->fin, KANARY_FIN_FROM_CLIENT);
+	}
 	count_global(KANARY_G_L7_REPLAY);
-	count_flow(twin ? twin : f, skb->len);
+	count_flow(twin, skb->len);
 	return V_TX;
 }
 
@@ -695,17 +739,7 @@ static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
 						       eo.ts + 2);
 			}
 		}
-		if (f->ws_ep != f->ws_gw) {
-			__u16 w = bpf_ntohs(tcp->window);
-			__u32 bytes = (__u32)w << (f->ws_ep & 15);
-			__u32 nw = bytes >> (f->ws_gw & 15);
-
-			if (nw > 0xffff)
-				nw = 0xffff;
-			tcp->window = bpf_htons(nw);
-			diff += csum_diff16(bpf_htons(w), bpf_htons(nw));
-		}
-		return diff;
+		goto window;
 	}
 
 	if (p->flags & TCP_FLAG_ACK) {
@@ -740,6 +774,17 @@ static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
 			diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new),
 					       at);
 		}
+	}
+window:
+	if (f->ws_ep != f->ws_gw) {
+		__u16 w = bpf_ntohs(tcp->window);
+		__u32 bytes = (__u32)w << (f->ws_ep & 15);
+		__u32 nw = bytes >> (f->ws_gw & 15);
+
+		if (nw > 0xffff)
+			nw = 0xffff;
+		tcp->window = bpf_htons(nw);
+		diff += csum_diff16(bpf_htons(w), bpf_htons(nw));
 	}
 	return diff;
 }

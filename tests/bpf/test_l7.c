@@ -793,7 +793,11 @@ static void match_kinds(void)
 		{ "POST / HTTP/1.1", "User-Agent: xcanary-bot/1.0", 50 },
 		{ "GET /health HTTP/1.1", NULL, 101 }, /* uri exact */
 		{ "GET /healthz HTTP/1.1", NULL, 50 },
-		{ "GET /health?x=1 HTTP/1.1", NULL, 50 },
+		/* Envoy: an exact path ignores the query string. */
+		{ "GET /health?x=1 HTTP/1.1", NULL, 101 },
+		{ "GET /healthz?x=1 HTTP/1.1", NULL, 50 },
+		/* A repeated header: Envoy joins the values, no exact match. */
+		{ "POST / HTTP/1.1", "X-Debug: 1\r\nx-skip: a\r\nX-Skip: b", 50 },
 	};
 	apply_rules(vs);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -923,6 +927,146 @@ static void rules_gone_before_first_segment(void)
 	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
 }
 
+/* The lab's rule and a repeated user-group header: Envoy matches the
+ * values joined ("canary,beta"), which is not "canary". */
+static void repeated_header_is_not_exact(void)
+{
+	apply_vs(FOCUSED);
+	cr_assert_eq(routed(53000, request("user-group: canary\r\n"
+					   "user-group: beta")),
+		     50);
+	cr_assert_eq(routed(53001, request("user-group: canary")), 101);
+}
+
+/* A client without timestamps whose first segment is a few bytes: the
+ * replay is shorter than a TS option and still goes out whole. */
+static void short_first_segment_without_timestamps(void)
+{
+	static const uint8_t opts[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+	struct pkt_seg syn, s;
+	int v;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(53100, opts, sizeof(opts), &syn), tx());
+	struct pkt_spec fs = { .saddr = CLIENT, .daddr = VIP, .sport = 53100,
+			       .dport = 80, .flags = 0x18,
+			       .seq = CLIENT_ISN + 1, .ack = syn.seq + 1,
+			       .data = "HELLO", .payload = 5, .window = 502 };
+	pkt_build(&fs, &in);
+	v = run(&in, &o);
+	if (!use_tc) {
+		/* 59 bytes: too short to become the SYN in XDP. */
+		cr_assert_eq(v, passed());
+		v = run_tc_on("c0", &in, &o);
+		cr_assert_eq(v, TC_ACT_REDIRECT_);
+	} else {
+		cr_assert_eq(v, redirected());
+	}
+	decode(&o, &s);
+	cr_assert(is_stable(s.t.daddr), "not HTTP: the default route");
+	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
+	struct pkt_spec sa = { .saddr = ep, .daddr = snat, .sport = 8501,
+			       .dport = s.t.sport, .flags = 0x12,
+			       .seq = EP_ISN, .ack = CLIENT_ISN + 1,
+			       .opts = opts, .optlen = sizeof(opts) };
+	pkt_build(&sa, &in);
+	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
+	decode(&o, &s);
+	cr_assert_eq(s.len, 5);
+	cr_assert_eq(memcmp(s.payload, "HELLO", 5), 0);
+	cr_assert_eq(s.seq, CLIENT_ISN + 1);
+}
+
+/* A SYN resent with the same ISN and fewer options (as some stacks do):
+ * the endpoint hears what the last SYN-ACK agreed to. */
+static void resent_syn_with_fewer_options(void)
+{
+	struct pkt_buf o;
+	struct pkt_seg syn, again, s;
+	const char *r = request(NULL);
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(53200, syn_opts, sizeof(syn_opts), &syn), tx());
+	cr_assert_eq(client_syn(53200, NULL, 0, &again), tx());
+	cr_assert_eq(again.seq, syn.seq, "a resent SYN must keep the ISN");
+	cr_assert_eq(again.ws, -1);
+	struct pkt_spec fs = { .saddr = CLIENT, .daddr = VIP, .sport = 53200,
+			       .dport = 80, .flags = 0x18,
+			       .seq = CLIENT_ISN + 1, .ack = again.seq + 1,
+			       .data = r, .payload = strlen(r) };
+	struct pkt_buf in;
+
+	pkt_build(&fs, &in);
+	cr_assert_eq(run(&in, &o), redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.ws, -1, "window scale the client did not offer last");
+	cr_assert(!s.has_ts);
+	cr_assert_eq(s.sack_ok, -1);
+}
+
+/* A blind RST (wrong sequence number) does not end a handshake. */
+static void blind_rst_is_ignored(void)
+{
+	struct pkt_buf o;
+	struct pkt_seg syn;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(53300, syn_opts, sizeof(syn_opts), &syn), tx());
+	client_seg(53300, 0x04, CLIENT_ISN + 99999, 0, NULL, 0, 0, NULL, 0,
+		   &o);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 1,
+		     "a blind RST ended the handshake");
+}
+
+/* An endpoint without window scaling: the client's scaled windows are
+ * unscaled toward it, its windows scaled toward the client. */
+static void endpoint_without_window_scale(void)
+{
+	static const uint8_t ep_opts[12] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2,
+					     1, 1, 1, 1 };
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	const char *r = request("user-group: canary");
+	struct pkt_buf in, o;
+	struct pkt_seg syn, s;
+	uint16_t snat_port;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(open_with(53400, r, strlen(r), &syn, &o), redirected());
+	decode(&o, &s);
+	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
+	snat_port = s.t.sport;
+	struct pkt_spec sa = { .saddr = ep, .daddr = snat, .sport = 8501,
+			       .dport = snat_port, .flags = 0x12,
+			       .seq = EP_ISN, .ack = CLIENT_ISN + 1,
+			       .opts = ep_opts, .optlen = sizeof(ep_opts) };
+	pkt_build(&sa, &in);
+	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
+	decode(&o, &s);
+	cr_assert_eq(s.window, 502 << 7, "replay window %u", s.window);
+	/* Endpoint -> client: 8000 bytes unscaled, >> 7 for the client. */
+	struct pkt_spec an = { .saddr = ep, .daddr = snat, .sport = 8501,
+			       .dport = snat_port, .flags = 0x10,
+			       .seq = EP_ISN + 1,
+			       .ack = CLIENT_ISN + 1 + strlen(r),
+			       .window = 8000 };
+	pkt_build(&an, &in);
+	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.window, 8000 >> 7, "window %u", s.window);
+	/* Client -> endpoint: 100 << 7 bytes, unscaled. */
+	cr_assert_eq(client_seg(53400, 0x10, CLIENT_ISN + 1 + strlen(r),
+				syn.seq + 1, NULL, 0, syn.tsval, NULL, 0, &o),
+		     redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.window, 502 << 7, "window %u", s.window);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -940,3 +1084,8 @@ BOTH(match_kinds)
 BOTH(matched_route_weights)
 BOTH(no_timestamps_anywhere)
 BOTH(rules_gone_before_first_segment)
+BOTH(repeated_header_is_not_exact)
+BOTH(short_first_segment_without_timestamps)
+BOTH(resent_syn_with_fewer_options)
+BOTH(blind_rst_is_ignored)
+BOTH(endpoint_without_window_scale)
