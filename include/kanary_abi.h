@@ -270,7 +270,7 @@ enum kanary_global_counter {
 #define KANARY_L7_WINDOW (2 * KANARY_L7_MSS)
 #define KANARY_L7_HOLD_LEN 1536
 #define KANARY_L7_WSCALE 7 /* the gateway's window scale toward clients */
-#define KANARY_SYNQ_DEFAULT 65536 /* half-open connections kept (LRU) */
+#define KANARY_SYNQ_DEFAULT 262144 /* half-open connections kept (LRU) */
 #define KANARY_HOLD_DEFAULT 16384 /* first segments held (LRU) */
 
 enum kanary_l7_field {
