@@ -41,12 +41,7 @@ static __always_inline void count_flow(const struct kanary_flow *f, __u32 len)
 	}
 }
 
-/*
- * Learn the next hop of a flow once and keep it in the flow: established
- * packets then need no FIB lookup. Returns 0 when f->ifindex is usable;
- * otherwise *egress is the interface the route leaves by when only the
- * neighbour is missing, or 0 when there is no route.
- */
+/* One FIB lookup for a packet from saddr to daddr; fib holds the answer. */
 static __always_inline int fib_next_hop(void *ctx, struct bpf_fib_lookup *fib,
 					__be32 saddr, __be32 daddr,
 					__be16 sport, __be16 dport,

@@ -231,7 +231,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 {
 	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f;
-	__u32 egress, d_l7 = 0;
+	__u32 egress = 0, d_l7 = 0;
 	bool syn, done = false;
 	struct pkt p;
 	int rc;
@@ -252,9 +252,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	    f->syn_seq != p.tcp->seq) {
 		/* The client reuses the port for a new connection (the old
 		 * one is closed or dead): decide again, under today's config. */
-		if (f->l7)
-			bpf_map_delete_elem(&kn_hold, &fk);
-		delete_flow(&fk, f);
+		forget_conn(&fk, f);
 		f = NULL;
 	}
 	if (!f) {
@@ -314,16 +312,9 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 						     out_ifindex);
 			}
 		}
-		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
 	}
 
-	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */
-	if ((p.flags & TCP_FLAG_SYN) && !f->answered &&
-	    f->dir == KANARY_DIR_TO_CLIENT)
-		note_answered(f);
-	/* Closing: from the first FIN or RST on, every packet is looked at. */
-	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
-		done = note_close(f, &p);
+	/* Before anything is written: XDP may have to pass the packet on. */
 	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
 		/*
@@ -337,19 +328,23 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			return V_PASS;
 		if (!egress)
 			return V_DROP; /* no route to the endpoint at all */
-		count_flow(f, len);
-		rewrite(ctx, is_tc, &p, f, d_l7);
-		*out_ifindex = egress;
-		if (done)
-			forget_conn(&fk, f);
-		return V_RESOLVE;
 	}
+
+	if (f->l7)
+		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
+	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */
+	if ((p.flags & TCP_FLAG_SYN) && !f->answered &&
+	    f->dir == KANARY_DIR_TO_CLIENT)
+		note_answered(f);
+	/* Closing: from the first FIN or RST on, every packet is looked at. */
+	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
+		done = note_close(f, &p);
 	count_flow(f, len);
 	rewrite(ctx, is_tc, &p, f, d_l7);
-	*out_ifindex = f->ifindex;
+	*out_ifindex = egress ? egress : f->ifindex;
 	if (done)
 		forget_conn(&fk, f);
-	return V_FORWARD;
+	return egress ? V_RESOLVE : V_FORWARD;
 }
 
 SEC("xdp")

@@ -1067,6 +1067,42 @@ static void endpoint_without_window_scale(void)
 	cr_assert_eq(s.window, 502 << 7, "window %u", s.window);
 }
 
+/* The client's neighbour unknown on the first packet toward it: XDP
+ * hands the frame to tc untouched (not translated: tc translates it),
+ * and tc sends it translated through the neighbour table. */
+static void unknown_client_neighbour(void)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+	struct pkt_seg s;
+	struct conn c;
+	int v;
+
+	apply_vs(FOCUSED);
+	splice(&c, 53500);
+	sh("ip neigh flush dev c0 nud all");
+	inet_ntop(AF_INET, &c.ep, ep, sizeof(ep));
+	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c.ep) >> 8) & 0xff);
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c.ep) >> 8) & 0xff);
+	struct pkt_spec an = { .saddr = ep, .daddr = snat, .sport = 8501,
+			       .dport = c.snat_port, .flags = 0x18,
+			       .seq = EP_ISN + 1,
+			       .ack = CLIENT_ISN + 1 + c.len, .payload = 10 };
+	pkt_build(&an, &in);
+	v = run_on(ifname, &in, &o);
+	if (!use_tc) {
+		cr_assert_eq(v, passed());
+		cr_assert_eq(o.len, in.len);
+		cr_assert_eq(memcmp(o.data, in.data, in.len), 0,
+			     "XDP must pass the frame unchanged to tc");
+		v = run_tc_on(ifname, &in, &o);
+	}
+	cr_assert_eq(v, TC_ACT_REDIRECT_);
+	decode(&o, &s);
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.seq, c.gw_isn + 1, "translated once, not twice");
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -1089,3 +1125,4 @@ BOTH(short_first_segment_without_timestamps)
 BOTH(resent_syn_with_fewer_options)
 BOTH(blind_rst_is_ignored)
 BOTH(endpoint_without_window_scale)
+BOTH(unknown_client_neighbour)
