@@ -703,6 +703,24 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
  * space, timestamps, SACK blocks and window in place. Returns the TCP
  * checksum diff (not pseudo-header) for the caller's rewrite.
  */
+/*
+ * Add delta to the 32-bit big-endian field at offset off of the TCP
+ * header (any alignment); returns the checksum diff, 0 if out of bounds.
+ */
+static __always_inline __u32 add_be32_at(struct tcphdr *tcp, __u32 off,
+					 __u32 delta, void *data_end)
+{
+	__u8 *o = (__u8 *)tcp + (off & 63);
+	__u32 old, new;
+
+	if ((void *)(o + 4) > data_end)
+		return 0;
+	old = load_be32(o);
+	new = old + delta;
+	store_be32(o, new);
+	return csum_diff32_at(bpf_htonl(old), bpf_htonl(new), off);
+}
+
 static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
 					  struct pkt *p,
 					  const struct kanary_flow *f,
@@ -711,8 +729,7 @@ static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
 	struct seg_opts eo = {};
 	struct tcphdr *tcp = p->tcp;
 	__u8 *first = (__u8 *)(tcp + 1);
-	__u32 diff = 0, old, new;
-	__u8 *o;
+	__u32 diff = 0;
 	int j;
 
 	/* Linux's established segments: NOP, NOP, TS and nothing else. */
@@ -724,62 +741,27 @@ static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
 		walk_opts(ctx, is_tc, tcp, NULL, &eo);
 
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		old = bpf_ntohl(tcp->seq);
-		new = old + f->seq_delta;
-		tcp->seq = bpf_htonl(new);
-		diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new), 4);
-		if (eo.ts) {
-			o = (__u8 *)tcp + (eo.ts & 63);
-			if ((void *)(o + 10) <= data_end) {
-				old = load_be32(o + 2);
-				new = old + f->ts_delta;
-				store_be32(o + 2, new);
-				diff += csum_diff32_at(bpf_htonl(old),
-						       bpf_htonl(new),
-						       eo.ts + 2);
-			}
-		}
-		goto window;
-	}
-
-	if (p->flags & TCP_FLAG_ACK) {
-		old = bpf_ntohl(tcp->ack_seq);
-		new = old - f->seq_delta;
-		tcp->ack_seq = bpf_htonl(new);
-		diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new), 8);
-	}
-	if (eo.ts) {
-		o = (__u8 *)tcp + (eo.ts & 63);
-		if ((void *)(o + 10) <= data_end) {
-			old = load_be32(o + 6);
-			new = old - f->ts_delta;
-			store_be32(o + 6, new);
-			diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new),
-					       eo.ts + 6);
-		}
-	}
-	if (eo.sack) {
+		diff += add_be32_at(tcp, 4, f->seq_delta, data_end); /* seq */
+		if (eo.ts) /* TSval */
+			diff += add_be32_at(tcp, eo.ts + 2, f->ts_delta,
+					    data_end);
+	} else {
+		if (p->flags & TCP_FLAG_ACK) /* ack */
+			diff += add_be32_at(tcp, 8, -f->seq_delta, data_end);
+		if (eo.ts) /* TSecr */
+			diff += add_be32_at(tcp, eo.ts + 6, -f->ts_delta,
+					    data_end);
 		/* SACK blocks name the gateway's (now the endpoint's) bytes. */
-		for (j = 0; j < 8; j++) {
-			__u32 at = eo.sack + 2 + j * 4;
-
+		for (j = 0; j < 8 && eo.sack; j++) {
 			if (2 + j * 4 >= eo.sack_len)
 				break;
-			o = (__u8 *)tcp + (at & 63);
-			if ((void *)(o + 4) > data_end)
-				break;
-			old = load_be32(o);
-			new = old - f->seq_delta;
-			store_be32(o, new);
-			diff += csum_diff32_at(bpf_htonl(old), bpf_htonl(new),
-					       at);
+			diff += add_be32_at(tcp, eo.sack + 2 + j * 4,
+					    -f->seq_delta, data_end);
 		}
 	}
-window:
 	if (f->ws_ep != f->ws_gw) {
 		__u16 w = bpf_ntohs(tcp->window);
-		__u32 bytes = (__u32)w << (f->ws_ep & 15);
-		__u32 nw = bytes >> (f->ws_gw & 15);
+		__u32 nw = ((__u32)w << (f->ws_ep & 15)) >> (f->ws_gw & 15);
 
 		if (nw > 0xffff)
 			nw = 0xffff;

@@ -131,6 +131,18 @@ static bool is_stable(uint32_t daddr)
 	return daddr == pkt_addr(EP1) || daddr == pkt_addr(EP2);
 }
 
+/* Which subset the first segment r went to: 101, 50, or 0 for none. */
+static int routed(uint16_t port, const char *r)
+{
+	struct pkt_buf o;
+	struct pkt_seg syn, s;
+
+	if (open_with(port, r, strlen(r), &syn, &o) != redirected())
+		return 0;
+	decode(&o, &s);
+	return is_canary(s.t.daddr) ? 101 : is_stable(s.t.daddr) ? 50 : 0;
+}
+
 static uint64_t global(int which)
 {
 	uint64_t v[256] = { 0 }, sum = 0;
@@ -233,15 +245,10 @@ static void header_picks_subset(void)
 		cr_assert_eq(s.sack_ok, 1);
 		cr_assert(s.has_ts && s.tsval == CLIENT_TS + 5 && !s.tsecr);
 	}
-	for (size_t i = 0; i < 5; i++, port++) {
-		const char *r = request(stable[i]);
-
-		cr_assert_eq(open_with(port, r, strlen(r), &syn, &o),
-			     redirected());
-		decode(&o, &s);
-		cr_assert(is_stable(s.t.daddr), "'%s' went to the canary",
-			  stable[i] ? stable[i] : "(none)");
-	}
+	for (size_t i = 0; i < 5; i++, port++)
+		cr_assert_eq(routed(port, request(stable[i])), 50,
+			     "'%s' went to the canary",
+			     stable[i] ? stable[i] : "(none)");
 	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
 	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 9);
 }
@@ -741,17 +748,6 @@ static const char *head(const char *line, const char *hdrs)
 	return buf;
 }
 
-/* Which subset the first segment r went to: 101, 50, or 0 for none. */
-static int routed(uint16_t port, const char *r)
-{
-	struct pkt_buf o;
-	struct pkt_seg syn, s;
-
-	if (open_with(port, r, strlen(r), &syn, &o) != redirected())
-		return 0;
-	decode(&o, &s);
-	return is_canary(s.t.daddr) ? 101 : is_stable(s.t.daddr) ? 50 : 0;
-}
 
 /* Every match field Istio has and the L7 path takes, in one config. */
 static void match_kinds(void)
