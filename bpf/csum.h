@@ -58,6 +58,24 @@ static __always_inline __u32 csum_pseudo_tcp(__be32 saddr, __be32 daddr,
 	       bpf_htons(tcp_len);
 }
 
+/*
+ * Is the TCP checksum left to offload (CHECKSUM_PARTIAL)? XDP cannot ask
+ * the skb, but it can read the sign: the field then holds the folded
+ * pseudo-header sum alone (Linux's __tcp_v4_send_check, and virtio's
+ * NEEDS_CSUM), which a full checksum equals by chance once in 65535
+ * packets. Those few take tc's path too, which is correct for both.
+ */
+static __always_inline bool tcp_csum_partial(const struct iphdr *ip,
+					     const struct tcphdr *tcp)
+{
+	__u32 s = csum_pseudo_tcp(ip->saddr, ip->daddr,
+				  bpf_ntohs(ip->tot_len) - sizeof(*ip));
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return tcp->check == (__u16)s;
+}
+
 /* Sum of the 16-bit words of a 20-byte IPv4 header, check field included. */
 static __always_inline __u16 ip_csum(struct iphdr *ip)
 {

@@ -41,6 +41,20 @@ static __always_inline void count_flow(const struct kanary_flow *f, __u32 len)
 	}
 }
 
+/*
+ * XDP only, before anything is written: can the packet leave by out as an
+ * XDP frame? For another interface this also sets up the redirect (the
+ * program then returns XDP_REDIRECT); out == in is XDP_TX, which a veth
+ * sends the same way. A frame sent to an interface whose driver takes no
+ * frames would be dropped: such packets go to tc untouched.
+ */
+static __always_inline bool xdp_prepare_send(__u32 out, __u32 in)
+{
+	if (out == in)
+		return bpf_map_lookup_elem(&kn_tx_ports, &out) != NULL;
+	return bpf_redirect_map(&kn_tx_ports, out, XDP_PASS) == XDP_REDIRECT;
+}
+
 /* One FIB lookup for a packet from saddr to daddr; fib holds the answer. */
 static __always_inline int fib_next_hop(void *ctx, struct bpf_fib_lookup *fib,
 					__be32 saddr, __be32 daddr,

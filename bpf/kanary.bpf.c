@@ -196,8 +196,8 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 	h = bpf_map_lookup_elem(&kn_hold, fk);
 	if (flags & TCP_FLAG_RST) {
 		/* Within what the client has sent, not blind (RFC 5961). */
-		if (h && bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <=
-				 h->len)
+		if (h &&
+		    bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <= h->len)
 			forget_conn(fk, f);
 		return V_DROP;
 	}
@@ -238,6 +238,11 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	if (parse_tcp4(data, data_end, len, &p)) {
 		count_global(KANARY_G_PASS_NOT_TCP);
+		return V_PASS;
+	}
+	/* XDP cannot finish a checksum left to offload: tc can. */
+	if (!is_tc && tcp_csum_partial(p.ip, p.tcp)) {
+		count_global(KANARY_G_XDP_PARTIAL_CSUM);
 		return V_PASS;
 	}
 	fk.saddr = p.ip->saddr;
@@ -329,6 +334,10 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!egress)
 			return V_DROP; /* no route to the endpoint at all */
 	}
+	if (!is_tc && !xdp_prepare_send(f->ifindex, in_ifindex)) {
+		count_global(KANARY_G_XDP_NO_TX);
+		return V_PASS;
+	}
 
 	if (f->l7)
 		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
@@ -358,9 +367,8 @@ int kanary_xdp(struct xdp_md *ctx)
 	case V_DROP:
 		return XDP_DROP;
 	case V_FORWARD:
-		if (out == in)
-			return XDP_TX;
-		return bpf_redirect(out, 0);
+		/* The redirect was set up before the packet was written. */
+		return out == in ? XDP_TX : XDP_REDIRECT;
 	case V_TX:
 		return XDP_TX;
 	default:

@@ -167,6 +167,20 @@ struct {
 	__type(value, struct bpf_fib_lookup);
 } kn_fib_scratch SEC(".maps");
 
+/*
+ * The interfaces XDP may send frames out of (redirect, or XDP_TX): the
+ * loader lists those whose driver takes XDP frames (a veth only when its
+ * peer runs XDP). XDP hands a packet for any other egress to tc. Not
+ * pinned: every load makes it anew for the programs it attaches (and the
+ * kernel marks a devmap in a way libbpf would not reuse).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, KANARY_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} kn_tx_ports SEC(".maps");
+
 static __always_inline void count_global(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&kn_global, &which);

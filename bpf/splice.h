@@ -475,6 +475,8 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		/* XDP: pass it, untouched, to the tc program behind it,
 		 * which resolves the neighbour. */
 		return is_tc ? V_DROP : V_PASS;
+	else if (!is_tc && !xdp_prepare_send(fib->ifindex, in_ifindex))
+		return V_PASS; /* an egress that takes no XDP frames: tc's */
 
 	rc = create_flow(fk, c.ep, c.stats, hash, bpf_htonl(q->client_isn),
 			 cfg->reclaim_ns, KANARY_L7_SYN_SENT);

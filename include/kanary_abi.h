@@ -23,6 +23,7 @@
 
 #define KANARY_SLOTS 2
 
+#define KANARY_MAX_IFACES 16 /* interfaces one load attaches to */
 #define KANARY_MAX_VIPS 1024 /* (address, port) pairs, per slot */
 #define KANARY_MAX_ROUTES 2048 /* per slot */
 #define KANARY_MAX_DESTS 16 /* weighted destinations in one route */
@@ -239,6 +240,8 @@ enum kanary_global_counter {
 	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */
 	KANARY_G_L7_SYN_REFUSED, /* endpoint answered our SYN with a bare ACK
 				  * (a TIME_WAIT on the port): reset it */
+	KANARY_G_XDP_PARTIAL_CSUM, /* XDP: checksum left to offload: to tc */
+	KANARY_G_XDP_NO_TX, /* XDP: egress takes no XDP frames: to tc */
 	KANARY_G_MAX,
 };
 

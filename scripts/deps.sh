@@ -9,6 +9,7 @@ pkgs=(
 	libbpf-dev bpftool  # loader library, skeleton generator, map inspection
 	libelf-dev zlib1g-dev
 	libyaml-dev         # the Istio manifests
+	libmnl-dev          # netlink: which XDP features an interface's driver has
 	libcriterion-dev    # unit tests
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server

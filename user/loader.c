@@ -13,6 +13,7 @@
 #include <linux/if_link.h>
 
 #include "kanary.skel.h"
+#include "hook.h"
 #include "kanary_abi.h"
 #include "loader.h"
 #include "pins.h"
@@ -29,8 +30,7 @@ static int link_pin(const char *pin_dir, const char *ifname, char *buf, int len)
 	return kn_pin_path(pin_dir, name, buf, len);
 }
 
-static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd,
-		      enum kn_mode mode)
+static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	char path[512];
@@ -49,12 +49,12 @@ static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd,
 				it->name, strerror(errno));
 		return rc;
 	}
-	lo.flags = mode == KN_MODE_XDP ? XDP_FLAGS_DRV_MODE :
-					 XDP_FLAGS_SKB_MODE;
+	lo.flags = it->hook == KN_MODE_XDP ? XDP_FLAGS_DRV_MODE :
+					     XDP_FLAGS_SKB_MODE;
 	fd = bpf_link_create(prog_fd, it->ifindex, BPF_XDP, &lo);
 	if (fd < 0) {
 		fprintf(stderr, "kanary: cannot attach XDP (%s) to %s: %s\n",
-			kn_mode_name(mode), it->name, strerror(errno));
+			kn_mode_name(it->hook), it->name, strerror(errno));
 		return -1;
 	}
 	if (bpf_obj_pin(fd, path)) {
@@ -92,36 +92,40 @@ static int attach_tc(struct kn_iface *it, int prog_fd)
 	return 0;
 }
 
+static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
+{
+	char path[512];
+	int fd;
+
+	/*
+	 * Detach explicitly before unpinning: the link's last reference goes
+	 * with an RCU grace period, and a load right after unload could
+	 * still find the interface busy.
+	 */
+	link_pin(pin_dir, it->name, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(path);
+}
+
 /*
- * Every mode has the tc program on clsact ingress; xdp modes put the XDP
- * program in front of it, and the tc one then only sees what XDP passes
- * (the packets whose neighbour must first be resolved, and foreign ones).
+ * Every interface has the tc program on clsact ingress; where the hook is
+ * XDP, the XDP program sits in front of it, and the tc one then only sees
+ * what XDP passes (partial checksums, egresses that take no XDP frames,
+ * neighbours to resolve, and foreign packets).
  */
-static void detach(const char *pin_dir, const struct kn_iface *it,
-		   enum kn_mode mode)
+static void detach(const char *pin_dir, const struct kn_iface *it)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
 		    .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
 		    .priority = KN_TC_PRIO);
 
-	if (mode != KN_MODE_TC) {
-		char path[512];
-		int fd;
-
-		/*
-		 * Detach explicitly before unpinning: the link's last
-		 * reference goes with an RCU grace period, and a load right
-		 * after unload could still find the interface busy.
-		 */
-		link_pin(pin_dir, it->name, path, sizeof(path));
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
-	}
+	if (it->hook != KN_MODE_TC)
+		detach_xdp(pin_dir, it);
 	bpf_tc_detach(&hook, &to);
 	if (it->made_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -129,8 +133,7 @@ static void detach(const char *pin_dir, const struct kn_iface *it,
 	}
 }
 
-int kn_attached(const char *pin_dir, const struct kn_iface *it,
-		enum kn_mode mode)
+int kn_attached(const char *pin_dir, const struct kn_iface *it)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
 		    .attach_point = BPF_TC_INGRESS);
@@ -143,7 +146,7 @@ int kn_attached(const char *pin_dir, const struct kn_iface *it,
 
 	if (bpf_tc_query(&hook, &to))
 		return 0;
-	if (mode == KN_MODE_TC)
+	if (it->hook == KN_MODE_TC)
 		return 1;
 	link_pin(pin_dir, it->name, path, sizeof(path));
 	fd = bpf_obj_get(path);
@@ -272,14 +275,44 @@ static int pinned_flow_entries(const struct kn_load_opts *o, __u32 *flows)
 	return 0;
 }
 
-/* Was this interface attached before this (re)load? */
-static bool was_attached(const struct kn_load_info *old, bool reload,
-			 const char *name)
+/* The interface as attached before this (re)load, or NULL. */
+static const struct kn_iface *was_attached(const struct kn_load_info *old,
+					   bool reload, const char *name)
 {
 	for (int i = 0; reload && i < old->n_ifaces; i++)
 		if (!strcmp(old->ifaces[i].name, name))
-			return true;
-	return false;
+			return &old->ifaces[i];
+	return NULL;
+}
+
+/*
+ * kn_tx_ports: the interfaces XDP may redirect frames to (see
+ * kn_hook_takes_frames); XDP hands a packet for any other egress to tc
+ * untouched. Rebuilt at every load: a reused pinned map may hold another
+ * load's interfaces.
+ */
+static int fill_tx_ports(struct kanary_bpf *skel, const struct kn_load_info *li)
+{
+	int fd = bpf_map__fd(skel->maps.kn_tx_ports);
+	__u32 key, next;
+
+	while (!bpf_map_get_next_key(fd, NULL, &next))
+		if (bpf_map_delete_elem(fd, &next))
+			break;
+	for (int i = 0; i < li->n_ifaces; i++) {
+		struct bpf_devmap_val v = { .ifindex = li->ifaces[i].ifindex };
+
+		if (!li->ifaces[i].takes_frames)
+			continue;
+		key = v.ifindex;
+		if (bpf_map_update_elem(fd, &key, &v, 0)) {
+			fprintf(stderr,
+				"kanary: cannot add %s to kn_tx_ports: %s\n",
+				li->ifaces[i].name, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int kn_load(const struct kn_load_opts *o)
@@ -293,6 +326,7 @@ int kn_load(const struct kn_load_opts *o)
 
 	for (int i = 0; i < o->n_ifaces; i++) {
 		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
+		struct kn_iface_facts facts;
 
 		snprintf(it->name, sizeof(it->name), "%s", o->ifaces[i]);
 		it->ifindex = if_nametoindex(o->ifaces[i]);
@@ -301,6 +335,16 @@ int kn_load(const struct kn_load_opts *o)
 				o->ifaces[i]);
 			return -1;
 		}
+		kn_iface_probe(it->name, it->ifindex, &facts);
+		if (kn_hook_choose(o->mode, &facts, it)) {
+			fprintf(stderr, "kanary: --mode %s: %s\n",
+				kn_mode_name(o->mode), it->why);
+			return -1;
+		}
+		it->takes_frames = kn_hook_takes_frames(
+			o->mode == KN_MODE_XDP_GENERIC ? KN_MODE_XDP_GENERIC :
+							 KN_MODE_XDP,
+			&facts);
 		for (int j = 0; reload && j < old.n_ifaces; j++)
 			if (!strcmp(old.ifaces[j].name, it->name))
 				it->made_qdisc = old.ifaces[j].made_qdisc;
@@ -339,22 +383,30 @@ int kn_load(const struct kn_load_opts *o)
 	tc_fd = bpf_program__fd(skel->progs.kanary_tc);
 	xdp_fd = bpf_program__fd(skel->progs.kanary_xdp);
 	for (int i = 0; i < li.n_ifaces; i++) {
-		int err = attach_tc(&li.ifaces[i], tc_fd);
+		struct kn_iface *it = &li.ifaces[i];
+		const struct kn_iface *was =
+			was_attached(&old, reload, it->name);
+		int err;
 
-		if (!err && o->mode != KN_MODE_TC)
-			err = attach_xdp(o->pin_dir, &li.ifaces[i], xdp_fd,
-					 o->mode);
+		/* The hook changed since the last load (a veth's peer lost
+		 * its XDP program, say): XDP goes, or comes, before tc. */
+		if (was && was->hook != KN_MODE_TC && was->hook != it->hook)
+			detach_xdp(o->pin_dir, was);
+		err = attach_tc(it, tc_fd);
+		if (!err && it->hook != KN_MODE_TC)
+			err = attach_xdp(o->pin_dir, it, xdp_fd);
 		if (err) {
 			/* Leave nothing half-attached that the saved state
 			 * does not know of. */
 			for (int j = 0; j <= i; j++)
 				if (!was_attached(&old, reload,
 						  li.ifaces[j].name))
-					detach(o->pin_dir, &li.ifaces[j],
-					       o->mode);
+					detach(o->pin_dir, &li.ifaces[j]);
 			goto out;
 		}
 	}
+	if (fill_tx_ports(skel, &li))
+		goto out;
 	for (int i = 0; i < li.n_ifaces; i++)
 		warn_forwarding(&li.ifaces[i]);
 	if (kn_state_save_load(o->pin_dir, &li)) {
@@ -377,7 +429,7 @@ int kn_unload(const char *pin_dir)
 
 	if (!kn_state_read_load(pin_dir, &li))
 		for (int i = 0; i < li.n_ifaces; i++)
-			detach(pin_dir, &li.ifaces[i], li.mode);
+			detach(pin_dir, &li.ifaces[i]);
 	for (int i = 0; i < KN_MAP_COUNT; i++)
 		if (!kn_pin_path(pin_dir, kn_map_names[i], path, sizeof(path)))
 			unlink(path);

@@ -11,7 +11,7 @@ struct kn_load_opts {
 	const char *pin_dir;
 	enum kn_mode mode;
 	int n_ifaces;
-	const char *ifaces[KN_MAX_IFACES];
+	const char *ifaces[KANARY_MAX_IFACES];
 	int n_vips;
 	uint32_t vips[KN_MAX_VIP_ADDRS]; /* none: the interfaces' addresses */
 	uint32_t flow_entries; /* 0: the default */
@@ -28,8 +28,7 @@ int kn_load(const struct kn_load_opts *o);
 /* Detach from every interface and remove every pin and state file. */
 int kn_unload(const char *pin_dir);
 
-/* 1 when the program is attached to ifindex in this mode, 0 when not. */
-int kn_attached(const char *pin_dir, const struct kn_iface *it,
-		enum kn_mode mode);
+/* 1 when the programs are attached to it with its hook, 0 when not. */
+int kn_attached(const char *pin_dir, const struct kn_iface *it);
 
 #endif /* KANARY_LOADER_H */

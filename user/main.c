@@ -115,7 +115,9 @@ static const char load_usage[] =
 	"                   [--vip ADDR ...] [--flows N] [--pin-dir DIR]\n"
 	"Load the data path and attach it to each interface.\n"
 	"  --iface IF      interface to attach to (client and endpoint side)\n"
-	"  --mode MODE     xdp (native, default), xdp-generic or tc\n"
+	"  --mode MODE     auto (default): per interface, native XDP where\n"
+	"                  the driver gives it full checksums, else tc;\n"
+	"                  xdp (native XDP everywhere), xdp-generic or tc\n"
 	"  --vip ADDR      IPv4 address to split (default: the addresses of\n"
 	"                  the interfaces); repeat for several\n"
 	"  --flows N       conntrack entries, two per connection (default "
@@ -132,7 +134,8 @@ static int cmd_load(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct kn_load_opts o = { .pin_dir = pin_dir_default };
+	struct kn_load_opts o = { .pin_dir = pin_dir_default,
+				  .mode = KN_MODE_AUTO };
 	char *end;
 	int c;
 
@@ -140,7 +143,7 @@ static int cmd_load(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+hi:m:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			if (o.n_ifaces == KN_MAX_IFACES)
+			if (o.n_ifaces == KANARY_MAX_IFACES)
 				return usage_error("load", "too many --iface");
 			o.ifaces[o.n_ifaces++] = optarg;
 			break;
@@ -325,8 +328,10 @@ static int cmd_stats(int argc, char **argv)
 }
 
 static const char status_usage[] =
-	"usage: kanary status [--pin-dir DIR]\n"
-	"Where kanary is attached, its VIPs, its config and its flows.\n" PIN_DIR_HELP;
+	"usage: kanary status [--json] [--pin-dir DIR]\n"
+	"Where kanary is attached and which hook rewrites on each interface,\n"
+	"its VIPs, its config, its flows and the data path's counters.\n"
+	"  --json          one JSON object\n" PIN_DIR_HELP;
 
 static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_PASS_NOT_TCP] = "passed (not IPv4 TCP, or malformed)",
@@ -348,6 +353,9 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_L7_REPLAY] = "L7: first segments replayed to the endpoint",
 	[KANARY_G_L7_SYN_REFUSED] =
 		"L7: endpoint answered the SYN with an old ACK (reset it)",
+	[KANARY_G_XDP_PARTIAL_CSUM] =
+		"XDP: passed to tc (TCP checksum left to offload)",
+	[KANARY_G_XDP_NO_TX] = "XDP: passed to tc (egress takes no XDP frames)",
 };
 
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */
@@ -414,49 +422,112 @@ static void print_routes(const struct kn_config *kc)
 	}
 }
 
-static int cmd_status(int argc, char **argv)
+static void print_status_json(const char *pin_dir,
+			      const struct kn_load_info *li,
+			      const struct kanary_cfg *cfg, long flows,
+			      const __u64 *g)
 {
 	char addr[INET_ADDRSTRLEN];
-	struct kn_load_info li;
-	struct kanary_cfg cfg;
+
+	printf("{\"pin_dir\":");
+	kn_json_str(stdout, pin_dir);
+	printf(",\"mode\":\"%s\",\"interfaces\":[", kn_mode_name(li->mode));
+	for (int i = 0; i < li->n_ifaces; i++) {
+		const struct kn_iface *it = &li->ifaces[i];
+
+		printf("%s{\"name\":", i ? "," : "");
+		kn_json_str(stdout, it->name);
+		printf(",\"ifindex\":%d,\"attached\":%s,\"hook\":\"%s\","
+		       "\"why\":",
+		       it->ifindex, kn_attached(pin_dir, it) ? "true" : "false",
+		       kn_mode_name(it->hook));
+		kn_json_str(stdout, it->why);
+		printf(",\"takes_xdp_frames\":%s}",
+		       it->takes_frames ? "true" : "false");
+	}
+	printf("],\"vips\":[");
+	for (int i = 0; i < li->n_vips; i++)
+		printf("%s\"%s\"", i ? "," : "",
+		       inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
+	printf("],\"generation\":%u,\"flows\":%ld,\"counters\":[",
+	       cfg ? cfg->generation : 0, flows);
+	for (int i = 0; g && i < KANARY_G_MAX; i++) {
+		printf("%s{\"what\":", i ? "," : "");
+		kn_json_str(stdout,
+			    global_names[i] ? global_names[i] : "(unnamed)");
+		printf(",\"packets\":%llu}", (unsigned long long)g[i]);
+	}
+	printf("]}\n");
+}
+
+static void print_status(const char *pin_dir, const struct kn_load_info *li,
+			 const struct kanary_cfg *cfg, long flows,
+			 const __u64 *g)
+{
+	char addr[INET_ADDRSTRLEN];
 	struct kn_config kc;
 	struct kn_err err;
+
+	printf("pin dir:     %s\nmode:        %s\ninterfaces: ", pin_dir,
+	       kn_mode_name(li->mode));
+	for (int i = 0; i < li->n_ifaces; i++)
+		printf(" %s(%s)", li->ifaces[i].name,
+		       kn_attached(pin_dir, &li->ifaces[i]) ? "attached" :
+							      "NOT ATTACHED");
+	printf("\n");
+	for (int i = 0; i < li->n_ifaces; i++) {
+		const struct kn_iface *it = &li->ifaces[i];
+
+		printf("  %-10s rewrites in %s (%s)%s\n", it->name,
+		       kn_mode_name(it->hook), it->why,
+		       it->takes_frames ? "; takes XDP frames" : "");
+	}
+	printf("vip addrs:  ");
+	for (int i = 0; i < li->n_vips; i++)
+		printf(" %s",
+		       inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
+	if (cfg)
+		printf("\nconfig:      generation %u, slot %u\n",
+		       cfg->generation, cfg->active_slot);
+	printf("flows:       %ld conntrack entries (two per connection)\n",
+	       flows);
+	if (!kn_state_read_config(pin_dir, &kc, &err)) {
+		print_routes(&kc);
+		kn_config_free(&kc);
+	}
+	for (int i = 0; g && i < KANARY_G_MAX; i++)
+		printf("%-12s %llu %s\n",
+		       i ? "" : "packets:", (unsigned long long)g[i],
+		       global_names[i] ? global_names[i] : "(unnamed)");
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct kn_load_info li;
+	struct kanary_cfg cfg;
 	const char *pin_dir;
 	__u64 g[KANARY_G_MAX];
+	bool json = false, have_cfg, have_g;
 	struct kn_maps m;
 	uint32_t zero = 0;
+	long flows;
 
-	if (common_opts(argc, argv, "status", status_usage, &pin_dir, NULL) !=
+	if (common_opts(argc, argv, "status", status_usage, &pin_dir, &json) !=
 	    argc)
 		return usage_error("status", "unexpected argument");
 	if (kn_state_read_load(pin_dir, &li) || kn_maps_open(pin_dir, &m)) {
 		fprintf(stderr, "kanary: not loaded at %s\n", pin_dir);
 		return 1;
 	}
-	printf("pin dir:     %s\nmode:        %s\ninterfaces: ", pin_dir,
-	       kn_mode_name(li.mode));
-	for (int i = 0; i < li.n_ifaces; i++)
-		printf(" %s(%s)", li.ifaces[i].name,
-		       kn_attached(pin_dir, &li.ifaces[i], li.mode) ?
-			       "attached" :
-			       "NOT ATTACHED");
-	printf("\nvip addrs:  ");
-	for (int i = 0; i < li.n_vips; i++)
-		printf(" %s",
-		       inet_ntop(AF_INET, &li.vips[i], addr, sizeof(addr)));
-	if (!bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &cfg))
-		printf("\nconfig:      generation %u, slot %u\n",
-		       cfg.generation, cfg.active_slot);
-	printf("flows:       %ld conntrack entries (two per connection)\n",
-	       count_flows(m.fd[KN_MAP_FLOWS]));
-	if (!kn_state_read_config(pin_dir, &kc, &err)) {
-		print_routes(&kc);
-		kn_config_free(&kc);
-	}
-	if (!kn_global_read(&m, g))
-		for (int i = 0; i < KANARY_G_MAX; i++)
-			printf("%-12s %llu %s\n", i ? "" : "packets:", g[i],
-			       global_names[i] ? global_names[i] : "(unnamed)");
+	have_cfg = !bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &cfg);
+	flows = count_flows(m.fd[KN_MAP_FLOWS]);
+	have_g = !kn_global_read(&m, g);
+	if (json)
+		print_status_json(pin_dir, &li, have_cfg ? &cfg : NULL, flows,
+				  have_g ? g : NULL);
+	else
+		print_status(pin_dir, &li, have_cfg ? &cfg : NULL, flows,
+			     have_g ? g : NULL);
 	kn_maps_close(&m);
 	return 0;
 }

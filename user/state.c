@@ -15,6 +15,7 @@ static const char *const mode_names[] = {
 	[KN_MODE_XDP] = "xdp",
 	[KN_MODE_XDP_GENERIC] = "xdp-generic",
 	[KN_MODE_TC] = "tc",
+	[KN_MODE_AUTO] = "auto",
 };
 
 const char *kn_mode_name(enum kn_mode mode)
@@ -103,9 +104,13 @@ int kn_state_save_load(const char *pin_dir, const struct kn_load_info *li)
 	if (!f)
 		return -1;
 	fprintf(f, "mode %s\n", kn_mode_name(li->mode));
-	for (int i = 0; i < li->n_ifaces; i++)
-		fprintf(f, "iface %s %d %d\n", li->ifaces[i].name,
-			li->ifaces[i].ifindex, li->ifaces[i].made_qdisc);
+	for (int i = 0; i < li->n_ifaces; i++) {
+		const struct kn_iface *it = &li->ifaces[i];
+
+		fprintf(f, "iface %s %d %d %s %d %s\n", it->name, it->ifindex,
+			it->made_qdisc, kn_mode_name(it->hook),
+			it->takes_frames, it->why);
+	}
 	for (int i = 0; i < li->n_vips; i++)
 		fprintf(f, "vip %s\n",
 			inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
@@ -114,8 +119,8 @@ int kn_state_save_load(const char *pin_dir, const struct kn_load_info *li)
 
 int kn_state_read_load(const char *pin_dir, struct kn_load_info *li)
 {
-	char path[600], line[256], a[64], b[64];
-	int ifindex, made;
+	char path[600], line[512], a[64], b[64];
+	int ifindex, made, takes, why = 0, n;
 	FILE *f;
 
 	memset(li, 0, sizeof(*li));
@@ -127,15 +132,23 @@ int kn_state_read_load(const char *pin_dir, struct kn_load_info *li)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "mode %63s", a) == 1) {
 			kn_mode_parse(a, &li->mode);
-		} else if (sscanf(line, "iface %63s %d %d", a, &ifindex,
-				  &made) == 3 &&
-			   li->n_ifaces < KN_MAX_IFACES) {
+		} else if ((n = sscanf(line, "iface %63s %d %d %63s %d %n", a,
+				       &ifindex, &made, b, &takes, &why)) >=
+				   3 &&
+			   li->n_ifaces < KANARY_MAX_IFACES) {
 			struct kn_iface *it = &li->ifaces[li->n_ifaces++];
 
 			snprintf(it->name, sizeof(it->name), "%.*s",
 				 (int)sizeof(it->name) - 1, a);
 			it->ifindex = ifindex;
 			it->made_qdisc = made;
+			/* A state file of an older kanary: one mode for all. */
+			it->hook = li->mode;
+			if (n < 5 || kn_mode_parse(b, &it->hook))
+				continue;
+			it->takes_frames = takes;
+			snprintf(it->why, sizeof(it->why), "%.*s",
+				 (int)strcspn(line + why, "\n"), line + why);
 		} else if (sscanf(line, "vip %63s", b) == 1 &&
 			   li->n_vips < KN_MAX_VIP_ADDRS) {
 			inet_pton(AF_INET, b, &li->vips[li->n_vips++]);

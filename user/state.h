@@ -12,22 +12,26 @@
 #include <net/if.h>
 
 #include "config.h"
+#include "kanary_abi.h"
 
-#define KN_MAX_IFACES 16
 #define KN_MAX_VIP_ADDRS 64
 
-enum kn_mode { KN_MODE_XDP, KN_MODE_XDP_GENERIC, KN_MODE_TC };
+/* The requested mode; an interface's hook is one of the first three. */
+enum kn_mode { KN_MODE_XDP, KN_MODE_XDP_GENERIC, KN_MODE_TC, KN_MODE_AUTO };
 
 struct kn_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	bool made_qdisc; /* tc: kanary created the clsact qdisc */
+	enum kn_mode hook; /* which program rewrites what comes in here */
+	bool takes_frames; /* in kn_tx_ports: XDP may redirect to it */
+	char why[160]; /* why this hook (hook.c) */
 };
 
 struct kn_load_info {
-	enum kn_mode mode;
+	enum kn_mode mode; /* as requested */
 	int n_ifaces;
-	struct kn_iface ifaces[KN_MAX_IFACES];
+	struct kn_iface ifaces[KANARY_MAX_IFACES];
 	int n_vips;
 	uint32_t vips[KN_MAX_VIP_ADDRS]; /* network byte order */
 };

@@ -170,7 +170,7 @@ int kn_rule_stats_read(const struct kn_maps *m, struct kn_rule_row **rows,
 }
 
 /* s as a JSON string: route names are free-form text. */
-static void json_str(FILE *f, const char *s)
+void kn_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -225,9 +225,9 @@ static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
 		bool first = true;
 
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, vss[i].vs);
+		kn_json_str(f, vss[i].vs);
 		fprintf(f, ",\"namespace\":");
-		json_str(f, vss[i].ns);
+		kn_json_str(f, vss[i].ns);
 		fprintf(f, ",\"subsets\":[");
 		for (int j = 0; j < n; j++) {
 			const struct kanary_subset_stats *s = &rows[j].sum;
@@ -236,7 +236,7 @@ static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
 			    strcmp(rows[j].vs, vss[i].vs))
 				continue;
 			fprintf(f, "%s{\"name\":", first ? "" : ",");
-			json_str(f, rows[j].subset);
+			kn_json_str(f, rows[j].subset);
 			fprintf(f,
 				",\"weight\":%d,"
 				"\"connections\":%llu,\"packets\":%llu,"
@@ -259,7 +259,7 @@ static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
 			    strcmp(rules[j].vs, vss[i].vs))
 				continue;
 			fprintf(f, "%s{\"name\":", first ? "" : ",");
-			json_str(f, rules[j].rule);
+			kn_json_str(f, rules[j].rule);
 			fprintf(f, ",\"connections\":%llu}",
 				(unsigned long long)rules[j].connections);
 			first = false;

@@ -44,4 +44,7 @@ int kn_dest_weight(const struct kn_http_route *hr, int d);
 /* The kn_global counters summed over CPUs. */
 int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
 
+/* s as a JSON string, quoted and escaped. */
+void kn_json_str(FILE *f, const char *s);
+
 #endif /* KANARY_STATS_H */

@@ -196,6 +196,10 @@ static void kinst_load(struct kinst *ki, struct bpf_object *obj,
 			die("no map %s", kn_map_names[i]);
 		ki->maps.fd[i] = bpf_map__fd(map);
 	}
+	/* An older object (--compare) may predate kn_tx_ports. */
+	map = bpf_object__find_map_by_name(obj, "kn_tx_ports");
+	if (map && pkt_fill_tx_ports(bpf_map__fd(map)))
+		die("kn_tx_ports: %s", strerror(errno));
 	ki->xdp_fd = bpf_program__fd(
 		bpf_object__find_program_by_name(obj, "kanary_xdp"));
 	ki->tc_fd = bpf_program__fd(

@@ -6,6 +6,8 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
 #include <string.h>
 
 #include "pkt.h"
@@ -138,9 +140,25 @@ int pkt_lab_netns(void)
 		       0;
 }
 
+int pkt_fill_tx_ports(int fd)
+{
+	static const char *const names[] = { "c0", "e1", "e2", "e3" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_devmap_val v = { .ifindex =
+						    if_nametoindex(names[i]) };
+		uint32_t key = v.ifindex;
+
+		if (!key || bpf_map_update_elem(fd, &key, &v, 0))
+			return -1;
+	}
+	return 0;
+}
+
 int pkt_decode(const struct pkt_buf *b, struct pkt_seg *s)
 {
-	const struct iphdr *ip = (const void *)(b->data + sizeof(struct ethhdr));
+	const struct iphdr *ip =
+		(const void *)(b->data + sizeof(struct ethhdr));
 	const struct tcphdr *tcp = (const void *)(ip + 1);
 	const uint8_t *o = (const uint8_t *)(tcp + 1);
 	size_t optlen, i = 0;

@@ -76,4 +76,8 @@ const char *pkt_lab_dir(void);
  */
 int pkt_lab_netns(void);
 
+/* kn_tx_ports (fd) as the loader fills it on the lab's gateway: every
+ * link takes XDP frames. Returns 0, or -1. */
+int pkt_fill_tx_ports(int fd);
+
 #endif

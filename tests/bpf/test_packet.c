@@ -461,8 +461,12 @@ static int endpoint_segment(const struct pkt_tuple *t, uint8_t flags)
 	inet_ntop(AF_INET, &t->daddr, ep, sizeof(ep));
 	inet_ntop(AF_INET, &t->saddr, snat, sizeof(snat));
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(t->daddr) >> 8) & 0xff);
-	struct pkt_spec s = { .saddr = ep, .daddr = snat, .sport = 8501,
-			      .dport = t->sport, .flags = flags, .seq = 9000,
+	struct pkt_spec s = { .saddr = ep,
+			      .daddr = snat,
+			      .sport = 8501,
+			      .dport = t->sport,
+			      .flags = flags,
+			      .seq = 9000,
 			      .ack = 1001 };
 	pkt_build(&s, &in);
 	return run_on(ifname, &in, &out);
@@ -495,7 +499,8 @@ static void rst_forgets_answered_flows_only(void)
 	cr_assert_eq(endpoint_segment(&t, 0x10), redirected()); /* TW ACK */
 	client_segment_seq(44100, 0x04, 1001, &verdict);
 	cr_assert_eq(verdict, redirected());
-	cr_assert(flow_exists(44100), "RST before the SYN-ACK dropped the flow");
+	cr_assert(flow_exists(44100),
+		  "RST before the SYN-ACK dropped the flow");
 	again = client_segment(44100, 0x02, &verdict);
 	cr_assert_eq(again.daddr, t.daddr);
 	cr_assert_eq(again.sport, t.sport);
@@ -526,6 +531,110 @@ static void local_endpoint_is_refused(void)
 		  "%s", err.msg);
 }
 
+/*
+ * What a sender with TX checksum offload puts in the TCP checksum field:
+ * the folded pseudo-header sum alone (CHECKSUM_PARTIAL), as a veth peer
+ * hands it to XDP on a machine left with its default offloads.
+ */
+static void make_partial(struct pkt_buf *b)
+{
+	uint8_t *ip = b->data + 14, *tcp = ip + 20;
+	uint32_t sum = IPPROTO_TCP + ((ip[2] << 8) | ip[3]) - 20;
+
+	for (int i = 12; i < 20; i += 2)
+		sum += (ip[i] << 8) | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	tcp[16] = sum >> 8;
+	tcp[17] = sum & 0xff;
+}
+
+static void expect_passed_unchanged(struct pkt_buf *in)
+{
+	struct pkt_buf out;
+
+	cr_assert_eq(run(in, &out), XDP_PASS_);
+	cr_assert_eq(out.len, in->len);
+	cr_assert_eq(memcmp(out.data, in->data, in->len), 0,
+		     "XDP must pass the frame unchanged to tc");
+}
+
+/*
+ * XDP cannot finish a checksum left to offload: after a rewrite and a
+ * redirect the receiver would drop the segment. Such frames, SYN or
+ * established, go to tc untouched; full checksums keep the XDP path.
+ */
+static void partial_checksum_goes_to_tc(void)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = 45000,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = 1000 };
+	struct pkt_buf in;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	pkt_build(&s, &in);
+	make_partial(&in);
+	expect_passed_unchanged(&in);
+	cr_assert_not(flow_exists(45000), "XDP made a flow it cannot serve");
+
+	client_segment(45001, 0x02, &verdict);
+	cr_assert_eq(verdict, XDP_REDIRECT_, "a full checksum stays in XDP");
+	s.sport = 45001, s.flags = 0x10, s.seq = 1001, s.payload = 100;
+	pkt_build(&s, &in);
+	make_partial(&in);
+	expect_passed_unchanged(&in);
+	cr_assert_eq(global_counter(KANARY_G_XDP_PARTIAL_CSUM), 2);
+}
+
+/*
+ * An egress whose driver takes no XDP frames (not in kn_tx_ports: a veth
+ * whose peer runs no XDP) would drop a redirected frame: XDP passes the
+ * packet untouched and tc, behind it, forwards it. Replies toward an
+ * interface that takes frames stay in XDP.
+ */
+static void egress_without_xdp_frames_goes_to_tc(void)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = 45100,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = 1000 };
+	struct pkt_buf in, out;
+	struct pkt_tuple t;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	for (int i = 1; i <= 3; i++) {
+		char name[4];
+		uint32_t ifindex;
+
+		snprintf(name, sizeof(name), "e%d", i);
+		ifindex = if_nametoindex(name);
+		cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(skel->maps.kn_tx_ports),
+						 &ifindex),
+			     0);
+	}
+	pkt_build(&s, &in);
+	expect_passed_unchanged(&in);
+	cr_assert_eq(global_counter(KANARY_G_XDP_NO_TX), 1);
+
+	/* tc, behind XDP on the same interface, forwards it. */
+	use_tc = true;
+	cr_assert_eq(run(&in, &out), TC_ACT_REDIRECT_);
+	use_tc = false;
+	cr_assert_eq(pkt_check(&out, &t), 0);
+	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
+	cr_assert_eq(global_counter(KANARY_G_NEW_FLOW), 1,
+		     "one connection, counted once");
+
+	/* The endpoint's answer leaves by c0, which takes frames. */
+	cr_assert_eq(endpoint_segment(&t, 0x12), XDP_REDIRECT_);
+}
+
 BOTH(syn_goes_to_stable_subset)
 BOTH(reply_is_translated_back)
 BOTH(established_flow_keeps_endpoint)
@@ -542,4 +651,13 @@ BOTH(rst_forgets_answered_flows_only)
 Test(tc, local_endpoint_is_refused, .init = setup_tc, .fini = teardown)
 {
 	local_endpoint_is_refused();
+}
+Test(xdp, partial_checksum_goes_to_tc, .init = setup_xdp, .fini = teardown)
+{
+	partial_checksum_goes_to_tc();
+}
+Test(xdp, egress_without_xdp_frames_goes_to_tc, .init = setup_xdp,
+     .fini = teardown)
+{
+	egress_without_xdp_frames_goes_to_tc();
 }

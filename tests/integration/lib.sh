@@ -32,16 +32,20 @@ client() { nsenter --net="/run/netns/$CLIENT_NS" "$@"; }
 kanary() { gw "$KANARY" --pin-dir "$PIN" "$@"; }
 kanary_cmd() { echo "nsenter --net=/run/netns/$GW_NS $KANARY --pin-dir $PIN $*"; }
 
-# lab_up MODE: namespaces, model servers, kanary loaded in MODE.
+# lab_up MODE: namespaces, model servers, kanary loaded in MODE; the
+# veths keep the kernel's default offloads unless LAB_UP_ARGS says
+# --full-checksums.
 lab_up() {
 	local kind=${LAB_KIND:-test}
 	PREFIX=kn-$kind-$$-$1
 	PIN=/sys/fs/bpf/kanary-$kind-$$-$1
 	export KANARY_STATE_ROOT=/run/kanary-$kind-$$
 	trap lab_down EXIT
-	bash "$LAB" up "$PREFIX" --servers
+	# shellcheck disable=SC2086 # LAB_UP_ARGS: words for lab.sh up
+	bash "$LAB" up "$PREFIX" --servers ${LAB_UP_ARGS:-}
 	eval "$(bash "$LAB" env "$PREFIX")"
-	# Native XDP_TX into a veth needs an XDP program on the peer (lab.sh).
+	# Native XDP_TX into a veth needs an XDP program on the peer (lab.sh);
+	# --mode xdp refuses a veth without one.
 	if [ "$1" = xdp ]; then
 		bash "$LAB" xdp-peers "$PREFIX" on || return 1
 	fi
