@@ -20,6 +20,14 @@
 #include "splice.h"
 
 /*
+ * May XDP see a TCP checksum left to offload? Set by the loader before
+ * load: true while any interface with XDP is of a driver that carries the
+ * local stack's packets (veth, tun); false where XDP only sees frames from
+ * a wire, and then the verifier drops the check below as dead code.
+ */
+const volatile bool kn_xdp_partial_csums = true;
+
+/*
  * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
  * and TCP checksums. tc uses the kernel's csum helpers, which also keep a
  * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
@@ -241,7 +249,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		return V_PASS;
 	}
 	/* XDP cannot finish a checksum left to offload: tc can. */
-	if (!is_tc && tcp_csum_partial(p.ip, p.tcp)) {
+	if (!is_tc && kn_xdp_partial_csums && tcp_csum_partial(p.ip, p.tcp)) {
 		count_global(KANARY_G_XDP_PARTIAL_CSUM);
 		return V_PASS;
 	}

@@ -141,6 +141,14 @@ static bool hands_partial_csums(const struct kn_iface_facts *f)
 	return !strcmp(f->driver, "veth") || !strcmp(f->driver, "tun");
 }
 
+bool kn_hook_may_see_partial(const struct kn_iface *it,
+			     const struct kn_iface_facts *f)
+{
+	if (it->hook == KN_MODE_TC)
+		return false;
+	return !f->driver[0] || hands_partial_csums(f);
+}
+
 static bool has(const struct kn_iface_facts *f, uint64_t act)
 {
 	return f->features_known && (f->xdp_features & act) == act;

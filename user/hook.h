@@ -52,4 +52,12 @@ int kn_hook_choose(enum kn_mode requested, const struct kn_iface_facts *facts,
  */
 bool kn_hook_takes_frames(enum kn_mode ingress, const struct kn_iface_facts *f);
 
+/*
+ * May the XDP program on it see TCP checksums left to offload (the data
+ * path then passes those packets to tc)? Drivers of the local stack's
+ * packets, or ones ethtool does not name; never where tc is the hook.
+ */
+bool kn_hook_may_see_partial(const struct kn_iface *it,
+			     const struct kn_iface_facts *f);
+
 #endif /* KANARY_HOOK_H */

@@ -322,6 +322,7 @@ int kn_load(const struct kn_load_opts *o)
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
 	struct kanary_bpf *skel;
 	int tc_fd, xdp_fd, rc = -1;
+	bool partial_csums = false;
 	__u32 flows = 0;
 
 	for (int i = 0; i < o->n_ifaces; i++) {
@@ -341,6 +342,7 @@ int kn_load(const struct kn_load_opts *o)
 				kn_mode_name(o->mode), it->why);
 			return -1;
 		}
+		partial_csums |= kn_hook_may_see_partial(it, &facts);
 		it->takes_frames = kn_hook_takes_frames(
 			o->mode == KN_MODE_XDP_GENERIC ? KN_MODE_XDP_GENERIC :
 							 KN_MODE_XDP,
@@ -368,6 +370,7 @@ int kn_load(const struct kn_load_opts *o)
 		goto out;
 	if (flows && bpf_map__set_max_entries(skel->maps.kn_flows, flows))
 		goto out;
+	skel->rodata->kn_xdp_partial_csums = partial_csums;
 	if (kanary_bpf__load(skel)) {
 		fprintf(stderr,
 			"kanary: cannot load the BPF programs (a map pinned "
