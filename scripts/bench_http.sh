@@ -64,7 +64,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/scripts/bench
 LAB=$ROOT/scripts/lab.sh
-LAB_DIR=${KANARY_LAB_DIR:-$ROOT/../shared/lab}
+LAB_DIR=${KANARY_LAB_DIR:-$ROOT/examples/lab}
 KANARY=${KANARY:-$ROOT/build/kanary}
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 
@@ -136,7 +136,8 @@ if [ ! -x "$KANARY" ]; then
 	make -C "$ROOT" all >&2 || die "make failed"
 fi
 for f in gateway service destinationrule virtualservice-weight-70 \
-	virtualservice-weight-100 virtualservice-focused-routing; do
+	virtualservice-weight-100 virtualservice-focused-routing \
+	workloadentries; do
 	[ -r "$LAB_DIR/$f.yaml" ] || die "cannot read $LAB_DIR/$f.yaml"
 done
 
@@ -377,11 +378,11 @@ done
 # the lab's 100/0 with ep1 as the only resnet50 endpoint.
 endpoints_file() {
 	if [ "$BACKENDS" = split ]; then
-		echo "$ROOT/tests/lab/endpoints.yaml"
+		echo "$LAB_DIR/workloadentries.yaml"
 		return
 	fi
 	awk 'BEGIN { RS = "---\n"; ORS = "---\n" } !/198\.18\.2\.2/' \
-		"$ROOT/tests/lab/endpoints.yaml" >"$TMP/endpoints-one.yaml"
+		"$LAB_DIR/workloadentries.yaml" >"$TMP/endpoints-one.yaml"
 	echo "$TMP/endpoints-one.yaml"
 }
 vs_file() { # CASE: the VirtualService it runs with

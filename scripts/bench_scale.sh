@@ -25,7 +25,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KANARY=$ROOT/build/kanary
 TOOL=$ROOT/build/bench/scale_tool
-LAB_DIR=${KANARY_LAB_DIR:-$ROOT/../shared/lab}
+LAB_DIR=${KANARY_LAB_DIR:-$ROOT/examples/lab}
 OUT=$ROOT/build/bench
 quick=0
 
@@ -72,11 +72,12 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF, namespaces)"
-for f in gateway.yaml service.yaml destinationrule.yaml virtualservice-weight-70.yaml; do
+for f in gateway.yaml service.yaml destinationrule.yaml workloadentries.yaml \
+	virtualservice-weight-70.yaml; do
 	[ -r "$LAB_DIR/$f" ] || die "no $LAB_DIR/$f (set KANARY_LAB_DIR)"
 done
 LAB_YAML=("$LAB_DIR/gateway.yaml" "$LAB_DIR/service.yaml"
-	"$LAB_DIR/destinationrule.yaml" "$ROOT/tests/lab/endpoints.yaml"
+	"$LAB_DIR/destinationrule.yaml" "$LAB_DIR/workloadentries.yaml"
 	"$LAB_DIR/virtualservice-weight-70.yaml")
 LAB_FILES=() LAB_CONFIG=() # as kanary apply and scale_tool take them
 for f in "${LAB_YAML[@]}"; do

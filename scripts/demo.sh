@@ -29,9 +29,9 @@ show "kanary load --mode $MODE --vip $VIP --iface c0 --iface e1 --iface e2 --ifa
 kanary status | sed -n '1,3p'
 
 step "Canary at 0 %: the lab's virtualservice-weight-100.yaml"
-show "kanary apply -f gateway.yaml -f service.yaml -f destinationrule.yaml -f endpoints.yaml -f virtualservice-weight-100.yaml"
+show "kanary apply -f gateway.yaml -f service.yaml -f destinationrule.yaml -f workloadentries.yaml -f virtualservice-weight-100.yaml"
 kanary apply -f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml" \
-	-f "$LAB_DIR/destinationrule.yaml" -f "$ROOT/tests/lab/endpoints.yaml" \
+	-f "$LAB_DIR/destinationrule.yaml" -f "$LAB_DIR/workloadentries.yaml" \
 	-f "$LAB_DIR/virtualservice-weight-100.yaml"
 echo "$N predict requests, each on a new connection (curl):"
 tally "$N"

@@ -217,7 +217,8 @@ static void kinst_load(struct kinst *ki, struct bpf_object *obj,
 static void apply_lab(const struct kinst *ki, const char *vs)
 {
 	const char *const files[] = { "gateway.yaml", "service.yaml",
-				      "destinationrule.yaml", NULL, vs };
+				      "destinationrule.yaml",
+				      "workloadentries.yaml", vs };
 	struct kn_load_info li = { .n_vips = 1 };
 	struct kn_config cfg;
 	struct kn_compiled c;
@@ -226,12 +227,7 @@ static void apply_lab(const struct kinst *ki, const char *vs)
 
 	memset(&cfg, 0, sizeof(cfg));
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (files[i])
-			snprintf(path, sizeof(path), "%s/%s", lab_dir(),
-				 files[i]);
-		else
-			snprintf(path, sizeof(path),
-				 "tests/lab/endpoints.yaml");
+		snprintf(path, sizeof(path), "%s/%s", lab_dir(), files[i]);
 		if (kn_config_read_path(&cfg, path, &err))
 			die("%s", err.msg);
 	}
@@ -1403,7 +1399,7 @@ static void usage(FILE *f)
 		"  another build of kanary.bpf.o\n"
 		"  in the same rounds and report the difference. Run as root "
 		"from the repository root\n"
-		"  (lab files in $KANARY_LAB_DIR or ../shared/lab).\n");
+		"  (lab files in $KANARY_LAB_DIR or examples/lab).\n");
 }
 
 int main(int argc, char **argv)

@@ -117,7 +117,7 @@ const char *pkt_lab_dir(void)
 {
 	const char *d = getenv("KANARY_LAB_DIR");
 
-	return d && *d ? d : "../shared/lab";
+	return d && *d ? d : "examples/lab";
 }
 
 int pkt_lab_netns(void)

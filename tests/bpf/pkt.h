@@ -63,7 +63,7 @@ void pkt_ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr);
 int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t);
 uint32_t pkt_addr(const char *dotted);
 
-/* ../shared/lab, or $KANARY_LAB_DIR. */
+/* examples/lab, or $KANARY_LAB_DIR; run from the repository root. */
 const char *pkt_lab_dir(void);
 
 /*

@@ -5,7 +5,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KANARY=${KANARY:-$ROOT/build/kanary}
 LAB=$ROOT/scripts/lab.sh
-LAB_DIR=${KANARY_LAB_DIR:-$ROOT/../shared/lab}
+LAB_DIR=${KANARY_LAB_DIR:-$ROOT/examples/lab}
 PASSED=0
 FAILED=0
 

@@ -9,7 +9,7 @@ echo "# L4 split in $MODE mode"
 lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
 
 base=(-f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml"
-	-f "$LAB_DIR/destinationrule.yaml" -f "$ROOT/tests/lab/endpoints.yaml")
+	-f "$LAB_DIR/destinationrule.yaml" -f "$LAB_DIR/workloadentries.yaml")
 
 # 100/0: nothing reaches resnet101.
 check "$MODE: apply the lab's 100/0" \

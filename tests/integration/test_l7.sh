@@ -87,7 +87,7 @@ print(canary.get("connections", -1), other.get("connections", -1),
 # ------------------------------------------------------------------ apply
 
 base=(-f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml"
-	-f "$LAB_DIR/destinationrule.yaml" -f "$ROOT/tests/lab/endpoints.yaml")
+	-f "$LAB_DIR/destinationrule.yaml" -f "$LAB_DIR/workloadentries.yaml")
 err=$(kanary apply "${base[@]}" -f "$LAB_DIR/virtualservice-focused-routing.yaml" 2>&1)
 rc=$?
 check "$MODE: apply the lab's virtualservice-focused-routing.yaml unchanged${err:+ ($err)}" \

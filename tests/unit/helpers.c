@@ -12,7 +12,7 @@ const char *t_lab_dir(void)
 {
 	const char *d = getenv("KANARY_LAB_DIR");
 
-	return d && *d ? d : "../shared/lab";
+	return d && *d ? d : "examples/lab";
 }
 
 const char *t_lab(const char *name)
@@ -41,7 +41,7 @@ void t_read_lab(struct kn_config *cfg, const char *vs)
 	memset(cfg, 0, sizeof(*cfg));
 	for (int i = 0; i < 3; i++)
 		t_read_ok(cfg, t_lab(base[i]));
-	t_read_ok(cfg, "tests/lab/endpoints.yaml");
+	t_read_ok(cfg, t_lab("workloadentries.yaml"));
 	if (vs)
 		t_read_ok(cfg, t_lab(vs));
 }

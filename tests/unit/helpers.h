@@ -7,12 +7,12 @@
 
 #define FIX "tests/unit/fixtures/config/"
 
-/* ../shared/lab, or $KANARY_LAB_DIR; tests run from the repo root. */
+/* examples/lab, or $KANARY_LAB_DIR; tests run from the repo root. */
 const char *t_lab_dir(void);
 /* Path of a lab file; up to 8 results may be alive at once. */
 const char *t_lab(const char *name);
 void t_read_ok(struct kn_config *cfg, const char *path);
-/* cfg := the lab's base manifests and test endpoints, plus lab file vs. */
+/* cfg := the lab's base manifests and WorkloadEntries, plus lab file vs. */
 void t_read_lab(struct kn_config *cfg, const char *vs);
 void t_read_buf_ok(struct kn_config *cfg, const char *name, const char *yaml);
 /* The whole config as YAML (malloc'ed): equal dumps, equal configs. */

@@ -4,7 +4,7 @@
  * every kind and field kanary reads, and every kind of bad input, with the
  * exact file and line of the message and a config left as it was.
  *
- * Run from the repository root; the lab is ../shared/lab unless
+ * Run from the repository root; the lab is examples/lab unless
  * KANARY_LAB_DIR says otherwise.
  */
 #include <arpa/inet.h>
@@ -129,7 +129,7 @@ Test(config_read, lab_every_file_reads)
 	int i, n, total = 0;
 
 	n = scandir(t_lab_dir(), &names, yaml_name, alphasort);
-	cr_assert_geq(n, 11, "lab has %d YAML files in %s", n, t_lab_dir());
+	cr_assert_geq(n, 12, "lab has %d YAML files in %s", n, t_lab_dir());
 	for (i = 0; i < n; i++) {
 		struct kn_config cfg = { 0 };
 
@@ -138,13 +138,15 @@ Test(config_read, lab_every_file_reads)
 		if (!strncmp(names[i]->d_name, "deployment", 10) ||
 		    !strncmp(names[i]->d_name, "configmap", 9))
 			cr_assert_eq(cfg.n_res, 0, "%s", names[i]->d_name);
+		else if (!strcmp(names[i]->d_name, "workloadentries.yaml"))
+			cr_assert_eq(cfg.n_res, 3, "%s", names[i]->d_name);
 		else
 			cr_assert_eq(cfg.n_res, 1, "%s", names[i]->d_name);
 		kn_config_free(&cfg);
 		free(names[i]);
 	}
 	free(names);
-	cr_assert_eq(total, 7);
+	cr_assert_eq(total, 10);
 }
 
 Test(config_read, lab_directory_in_name_order)
@@ -157,21 +159,27 @@ Test(config_read, lab_directory_in_name_order)
 		"virtualservice-weight-100.yaml",
 		"virtualservice-weight-70.yaml",
 		"virtualservice.yaml",
+		"workloadentries.yaml",
+		"workloadentries.yaml",
+		"workloadentries.yaml",
 	};
 	static const enum kn_kind kinds[] = {
 		KN_DESTINATIONRULE, KN_GATEWAY,	       KN_SERVICE,
 		KN_VIRTUALSERVICE,  KN_VIRTUALSERVICE, KN_VIRTUALSERVICE,
-		KN_VIRTUALSERVICE,
+		KN_VIRTUALSERVICE,  KN_WORKLOADENTRY,  KN_WORKLOADENTRY,
+		KN_WORKLOADENTRY,
 	};
+	/* workloadentries.yaml opens with a comment and has 3 documents. */
+	static const int lines[] = { 1, 1, 1, 1, 1, 1, 1, 3, 16, 29 };
 	struct kn_config cfg = { 0 };
 	int i;
 
 	t_read_ok(&cfg, t_lab_dir());
-	cr_assert_eq(cfg.n_res, 7);
-	for (i = 0; i < 7; i++) {
+	cr_assert_eq(cfg.n_res, 10);
+	for (i = 0; i < 10; i++) {
 		cr_assert_eq(cfg.res[i].kind, kinds[i]);
 		cr_assert_str_eq(cfg.res[i].src.file, t_lab(files[i]));
-		cr_assert_eq(cfg.res[i].src.line, 1);
+		cr_assert_eq(cfg.res[i].src.line, lines[i]);
 	}
 	kn_config_free(&cfg);
 }
@@ -394,8 +402,8 @@ Test(config_read, src_files_owned_by_config)
 
 	t_read_ok(&cfg, t_lab_dir());
 	t_read_ok(&cfg, FIX "endpoints.yaml");
-	/* Files with only skipped kinds are not kept: 7 + 1. */
-	cr_assert_eq(cfg.n_files, 8);
+	/* Files with only skipped kinds are not kept: the lab's 8 + 1. */
+	cr_assert_eq(cfg.n_files, 9);
 	for (i = 0; i < cfg.n_res; i++) {
 		r = &cfg.res[i];
 		assert_owned(&cfg, r->src.file);

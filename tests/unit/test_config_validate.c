@@ -109,7 +109,6 @@ Test(config_validate, whole_lab_has_four_versions_of_one_virtualservice)
 	char want[3 * PATH_MAX];
 
 	t_read_ok(&cfg, t_lab_dir());
-	t_read_ok(&cfg, FIX "endpoints.yaml");
 	snprintf(
 		want, sizeof(want),
 		"%s:1: duplicate VirtualService default/image-classifier (also at %s:1)",
