@@ -12,7 +12,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/integration/lib.sh"
-MODE=${KANARY_MODE:-xdp}
+MODE=${KANARY_MODE:-auto}
 LAB_KIND=demo
 N=${DEMO_REQUESTS:-500}
 
@@ -26,7 +26,8 @@ tally() { # N [curl args]: one line per model version, with its share
 step "Lab: client 198.18.0.2 -> gateway, VIP 198.18.0.1:80 -> resnet50 x2, resnet101 x1"
 lab_up "$MODE"
 show "kanary load --mode $MODE --vip $VIP --iface c0 --iface e1 --iface e2 --iface e3"
-kanary status | sed -n '1,3p'
+show "kanary status   (which hook rewrites on each interface, and why)"
+kanary status | sed -n '1,7p'
 
 step "Canary at 0 %: the lab's virtualservice-weight-100.yaml"
 show "kanary apply -f gateway.yaml -f service.yaml -f destinationrule.yaml -f workloadentries.yaml -f virtualservice-weight-100.yaml"

@@ -9,7 +9,7 @@ trap 'rm -f "$log"' EXIT
 passed=0 failed=0
 # Every mode on veths as the kernel makes them (default offloads); auto is
 # what "kanary load" does without --mode.
-for t in test_cli.sh "test_l4_split.sh auto" "test_l4_split.sh xdp" \
+for t in test_cli.sh test_modes.sh "test_l4_split.sh auto" "test_l4_split.sh xdp" \
 	"test_l4_split.sh xdp-generic" "test_l4_split.sh tc" \
 	"test_l7.sh auto" "test_l7.sh xdp" "test_l7.sh xdp-generic" \
 	"test_l7.sh tc" test_bench_smoke.sh; do

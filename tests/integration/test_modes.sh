@@ -20,13 +20,13 @@ lab_bare() {
 
 IFACES=(--iface c0 --iface e1 --iface e2 --iface e3)
 base=(-f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml"
-	-f "$LAB_DIR/destinationrule.yaml" -f "$ROOT/tests/lab/endpoints.yaml")
+	-f "$LAB_DIR/destinationrule.yaml" -f "$LAB_DIR/workloadentries.yaml")
 
 # hooks: "name=hook" per interface, from status --json.
 hooks() {
 	kanary status --json | python3 -c '
 import json, sys
-print(" ".join(f"{i[\"name\"]}={i[\"hook\"]}" for i in json.load(sys.stdin)["interfaces"]))'
+print(" ".join(i["name"] + "=" + i["hook"] for i in json.load(sys.stdin)["interfaces"]))'
 }
 
 # counter TEXT: a data path counter, by the words status prints for it.
