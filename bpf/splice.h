@@ -23,6 +23,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "kanary_abi.h"
 #include "maps.h"
@@ -68,6 +69,28 @@ static __always_inline __u32 ctx_len(void *ctx, const bool is_tc)
 		return ((struct __sk_buff *)ctx)->len;
 	ctx_bounds(ctx, is_tc, &data, &data_end);
 	return data_end - data;
+}
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+#define CHECKSUM_PARTIAL 3
+
+/*
+ * tc only: is the skb's TCP checksum left to offload? A packet kanary
+ * makes up over such an skb must then hold the pseudo-header sum in the
+ * field, not a full checksum: the NIC (or the kernel, for a device
+ * without checksum offload) finishes it from csum_start on. (The skb's
+ * csum_start and csum_offset still point at the TCP header and its
+ * check field: kanary keeps the Ethernet and IPv4 header sizes.)
+ */
+static __always_inline bool ctx_csum_partial(void *ctx, const bool is_tc)
+{
+	struct sk_buff *kskb;
+
+	if (!is_tc)
+		return false;
+	kskb = bpf_cast_to_kern_ctx(ctx);
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed) == CHECKSUM_PARTIAL;
 }
 
 /* Parse the packet again (after a resize, or in a function of its own). */
@@ -117,11 +140,14 @@ static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
 /*
  * Fill in the IP header of a packet kanary makes up (SYN-ACK, SYN,
  * replay, RST) and both checksums; the TCP header and payload are in
- * place, payload_sum is the payload's word sum.
+ * place, payload_sum is the payload's word sum. partial: the skb's TCP
+ * checksum is left to offload (ctx_csum_partial), so the field gets the
+ * pseudo-header sum alone.
  */
 static __always_inline void finish_headers(struct iphdr *ip, struct tcphdr *tcp,
 					   __u32 tcp_hlen, __u32 payload_len,
-					   __u32 payload_sum, void *data_end)
+					   __u32 payload_sum, void *data_end,
+					   bool partial)
 {
 	__u32 sum;
 
@@ -133,6 +159,10 @@ static __always_inline void finish_headers(struct iphdr *ip, struct tcphdr *tcp,
 
 	tcp->check = 0;
 	sum = csum_pseudo_tcp(ip->saddr, ip->daddr, tcp_hlen + payload_len);
+	if (partial) {
+		tcp->check = ~csum_fold(sum);
+		return;
+	}
 	sum = csum_add(sum, sum_tcp_header(tcp, tcp_hlen, data_end));
 	sum = csum_add(sum, payload_sum);
 	tcp->check = csum_fold(sum);
@@ -153,7 +183,7 @@ static __always_inline void swap_macs(struct ethhdr *eth)
  * that answered kanary's SYN with an ACK of an older connection.
  */
 static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
-					       void *data_end)
+					       void *data_end, bool partial)
 {
 	struct iphdr *ip = p->ip;
 	struct tcphdr *tcp = p->tcp;
@@ -172,7 +202,7 @@ static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
 	((__u8 *)tcp)[13] = TCP_FLAG_RST | TCP_FLAG_ACK;
 	tcp->window = 0;
 	tcp->urg_ptr = 0;
-	finish_headers(ip, tcp, sizeof(*tcp), 0, 0, data_end);
+	finish_headers(ip, tcp, sizeof(*tcp), 0, 0, data_end, partial);
 	return V_TX;
 }
 
@@ -253,7 +283,8 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 	/* Room for the first segment (see KANARY_L7_WINDOW). */
 	tcp->window = bpf_htons(KANARY_L7_WINDOW);
 	tcp->urg_ptr = 0;
-	finish_headers(p.ip, tcp, tcp->doff * 4, 0, 0, data_end);
+	finish_headers(p.ip, tcp, tcp->doff * 4, 0, 0, data_end,
+		       ctx_csum_partial(ctx, is_tc));
 	count_global(KANARY_G_L7_SYN);
 	return V_TX;
 }
@@ -307,7 +338,8 @@ static __always_inline int emit_syn(void *ctx, const bool is_tc,
 	n = put_syn_opts(opts, &so, tsval, 0, q->wscale);
 	for (i = 0; i < 20; i++)
 		((__u8 *)(tcp + 1))[i] = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
-	finish_headers(ip, tcp, L7_SYN_TCP_LEN, 0, 0, data_end);
+	finish_headers(ip, tcp, L7_SYN_TCP_LEN, 0, 0, data_end,
+		       ctx_csum_partial(ctx, is_tc));
 	return 0;
 }
 
@@ -334,7 +366,8 @@ l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 	if (!fwd || !h)
 		return V_DROP;
 	ctx_bounds(skb, true, &data, &data_end);
-	reset_back(p, bpf_ntohl(p->tcp->ack_seq), data_end);
+	reset_back(p, bpf_ntohl(p->tcp->ack_seq), data_end,
+		   ctx_csum_partial(skb, true));
 	if (bpf_clone_redirect(skb, skb->ifindex, 0))
 		return V_DROP;
 	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
@@ -455,7 +488,8 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(KANARY_G_L7_NO_MATCH);
 		/* h->syn, not q: q is gone with its entry. */
 		bpf_map_delete_elem(&kn_synq, fk);
-		return reset_back(&p, h->syn.gw_isn + 1, data_end);
+		return reset_back(&p, h->syn.gw_isn + 1, data_end,
+				  ctx_csum_partial(ctx, is_tc));
 	}
 
 	hash = flow_hash(fk, cfg->hash_seed);
@@ -649,7 +683,8 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 		store_be32(o + 8, eso.tsval);
 	}
 	sum = hold_sum(h);
-	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end);
+	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end,
+		       ctx_csum_partial(skb, true));
 
 	/*
 	 * The replay is built: now the translation, in both entries. Window

@@ -89,8 +89,34 @@ check "xdp, default offloads: partial checksums were passed to tc ($p)" \
 	test "$p" -ge 300
 lab_down
 
+# ------------------- egresses that finish checksums, as a NIC does
+# The other test that changes offloads: TX checksum offload off on the
+# gateway's own links, so that the kernel finishes every checksum left to
+# offload in software on the way out, from the field's value on, as a NIC
+# with TX checksum offload does in hardware. (Between two veths the
+# receiver trusts a partial skb and never checks.) The peers keep theirs:
+# their packets reach kanary with partial checksums, the case of pods on
+# a gateway node whose endpoints are behind a NIC.
+lab_bare nic || { not_ok "lab up"; summary; exit 1; }
+for dev in c0 e1 e2 e3; do gw ethtool -K "$dev" tx off >/dev/null; done
+check "finishing egresses: load (auto)" \
+	kanary load --vip "$VIP" "${IFACES[@]}"
+kanary apply "${base[@]}" -f "$LAB_DIR/virtualservice-weight-70.yaml"
+out=$(versions 100)
+n=$(awk '{ n += $1 } END { print n + 0 }' <<<"$out")
+check "finishing egresses: L4, 100 of 100 answered ($(echo $out))" \
+	test "$n" -eq 100
+kanary apply -f "$LAB_DIR/virtualservice-focused-routing.yaml"
+out=$(versions 50 -H 'user-group: canary')
+check "finishing egresses: L7 (SYN-ACK, SYN and replay made up in tc), 50 of 50 with the header to resnet101 ($(echo $out))" \
+	test "$(count_of resnet101 <<<"$out")" -eq 50
+out=$(versions 50)
+check "finishing egresses: L7, 50 of 50 without it to resnet50 ($(echo $out))" \
+	test "$(count_of resnet50 <<<"$out")" -eq 50
+lab_down
+
 # ---------------------------------------- the native XDP fast path
-# The one test that changes offloads: TX checksum offload off on the
+# The last test that changes offloads: TX checksum offload off on the
 # client and endpoint ends, so that frames reach the gateway with full
 # checksums, as from a NIC, and XDP rewrites and redirects them itself.
 lab_bare fast --full-checksums || { not_ok "lab up"; summary; exit 1; }
