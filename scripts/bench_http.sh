@@ -19,6 +19,12 @@
 # Every request carries "user-group: stable" (wrk and the set-up checks, every
 # case): the L7 cases then read a header that does not match the canary rule
 # and take the default route, resnet50, as the L4 weight VirtualService does.
+# The lab is up with --full-checksums (TX checksum offload off on the
+# client and endpoint ends, every case alike): frames reach the gateway
+# with full checksums, as from a NIC, where kanary's XDP path is the one
+# that runs. On veths left as the kernel makes them, XDP would hand every
+# packet to tc (partial checksums; see README) and the xdp cases would
+# measure tc behind an idle XDP program.
 # In xdp modes "lab.sh xdp-peers on" puts a bare XDP_PASS on the client and
 # endpoint ends before kanary loads and "off" after it unloads (XDP_TX out
 # of c0, the L7 path's SYN-ACK, is lost on veth without it).
@@ -732,7 +738,7 @@ load_before=$(awk '{ print $1 "," $2 "," $3 }' /proc/loadavg)
 
 say "lab $PREFIX; $ROUNDS round(s) of ${DURATION} s runs, wrk -t$THREADS -c$CONNS"
 lab_is_up=1
-bash "$LAB" up "$PREFIX"
+bash "$LAB" up "$PREFIX" --full-checksums
 for i in 1 2 3; do
 	start_nginx "ep$i" "$PREFIX-ep$i" "$BENCH/endpoint-nginx.conf.in" \
 		ADDR="${EP_ADDR[$i]}" VERSION="${EP_VERSION[$i]}" WORKERS=1

@@ -161,7 +161,10 @@ for i in 1 2 3; do
 	ip -n "$NS" neigh add "198.18.$i.2" lladdr "02:00:00:00:0$i:02" dev "e$i" nud permanent
 done
 ip -n "$NS" route add 198.19.0.0/16 via 198.18.1.2 dev e1
-IFACES=(--iface c0 --iface e1 --iface e2 --iface e3)
+# xdp-generic: scale_tool runs the attached XDP program (BPF_PROG_TEST_RUN)
+# to see when set-weight reaches the data path; --mode xdp would refuse
+# these veths (their peers run no XDP) and auto would pick tc.
+IFACES=(--mode xdp-generic --iface c0 --iface e1 --iface e2 --iface e3)
 
 # kload PIN ARGS...: kanary load. Retried while it fails with EBUSY: unload
 # unpins the XDP links, and the kernel frees a bpffs inode (and so detaches

@@ -462,6 +462,9 @@ static void inst_private(struct inst *in, const char *pin_dir, const char *vip,
 				     info.max_entries) ||
 	    kanary_bpf__load(in->skel))
 		die("cannot load the baseline copy: %s", strerror(errno));
+	/* As the loader fills it for the lab's links (xdp-generic: all). */
+	if (pkt_fill_tx_ports(bpf_map__fd(in->skel->maps.kn_tx_ports)))
+		die("cannot fill the baseline copy's kn_tx_ports");
 	m.fd[KN_MAP_CFG] = bpf_map__fd(in->skel->maps.kn_cfg);
 	m.fd[KN_MAP_VIPS] = bpf_map__fd(in->skel->maps.kn_vips);
 	m.fd[KN_MAP_ROUTES] = bpf_map__fd(in->skel->maps.kn_routes);
