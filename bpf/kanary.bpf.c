@@ -143,15 +143,15 @@ static __noinline int l7_first_tc(struct __sk_buff *skb,
 /* The endpoint acked the replayed segment: let the hold go. */
 static __always_inline void l7_spliced(struct kanary_flow *f)
 {
-	struct kanary_flow_key ck = {};
-	struct kanary_flow *tw;
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
 
-	twin_key(f, &ck);
+	twin_key(f, &tk);
 	f->l7 = KANARY_L7_SPLICED;
-	tw = bpf_map_lookup_elem(&kn_flows, &ck);
-	if (tw)
-		tw->l7 = KANARY_L7_SPLICED;
-	bpf_map_delete_elem(&kn_hold, &ck);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin)
+		twin->l7 = KANARY_L7_SPLICED;
+	bpf_map_delete_elem(&kn_hold, &tk);
 }
 
 /*
@@ -177,10 +177,10 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 		if (flags & TCP_FLAG_RST) {
 			/* The endpoint refuses our SYN: an RST that acks
 			 * it, nothing else (RFC 5961). */
-			struct kanary_flow_key ck = {};
+			struct kanary_flow_key tk = {};
 
-			twin_key(f, &ck);
-			h = bpf_map_lookup_elem(&kn_hold, &ck);
+			twin_key(f, &tk);
+			h = bpf_map_lookup_elem(&kn_hold, &tk);
 			if (h && (flags & TCP_FLAG_ACK) &&
 			    bpf_ntohl(p.tcp->ack_seq) == h->syn.client_isn + 1)
 				forget_conn(fk, f);
@@ -196,8 +196,8 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 	h = bpf_map_lookup_elem(&kn_hold, fk);
 	if (flags & TCP_FLAG_RST) {
 		/* Within what the client has sent, not blind (RFC 5961). */
-		if (h && bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <=
-				 h->len)
+		if (h &&
+		    bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <= h->len)
 			forget_conn(fk, f);
 		return V_DROP;
 	}

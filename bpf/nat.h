@@ -5,6 +5,8 @@
  * leaves with:
  *   client:cport -> vip:vport       =>  snat:sport -> endpoint:eport
  *   endpoint:eport -> snat:sport    =>  vip:vport  -> client:cport
+ * Names, here and in every file that uses them: fk and f are the entry a
+ * packet looked up (key, value), tk and twin the connection's other entry.
  */
 #ifndef KANARY_BPF_NAT_H
 #define KANARY_BPF_NAT_H
@@ -15,11 +17,6 @@
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
-/*
- * Reserve a SNAT port by inserting the reply-direction entry with
- * BPF_NOEXIST: the map itself is the allocator, so two connections to one
- * endpoint never share a port, even when created on two CPUs at once.
- */
 /* The key of a flow's other entry: its outgoing tuple, reversed (for a
  * to-client entry, the client's tuple: kn_hold's and kn_synq's key). */
 static __always_inline void twin_key(const struct kanary_flow *f,
@@ -35,18 +32,18 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 /*
  * A port held by a connection closed (FIN or RST) longer ago than the
  * endpoint's TIME_WAIT may be taken over: forget the old connection's
- * to-client entry (rk, holding the port) and its to-endpoint twin.
+ * to-client entry (at k, holding the port) and its to-endpoint twin.
  * Without this, a port would stay taken until the LRU evicted it, which a
  * table that is not full never does.
  */
-static __always_inline bool reclaim_port(const struct kanary_flow_key *rk,
+static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 					 __u64 reclaim_ns)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *old, *twin;
 	__u64 now;
 
-	old = bpf_map_lookup_elem(&kn_flows, rk);
+	old = bpf_map_lookup_elem(&kn_flows, k);
 	if (!old || !old->closed_ns)
 		return false;
 	now = bpf_ktime_get_ns();
@@ -54,7 +51,7 @@ static __always_inline bool reclaim_port(const struct kanary_flow_key *rk,
 		return false;
 	twin_key(old, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && twin->sport == rk->dport && twin->daddr == rk->saddr)
+	if (twin && twin->sport == k->dport && twin->daddr == k->saddr)
 		bpf_map_delete_elem(&kn_flows, &tk);
 	return true;
 }
@@ -71,41 +68,48 @@ struct {
 	__type(value, struct kanary_flow);
 } kn_flow_tmpl SEC(".maps");
 
+/*
+ * Create a connection's two entries: f at fk (to the endpoint) and its
+ * twin (to the client). The SNAT port is reserved by inserting the twin
+ * with BPF_NOEXIST: the map itself is the allocator, so two connections
+ * to one endpoint never share a port, even when created on two CPUs at
+ * once.
+ */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
 				       __u32 stats, __u32 hash, __u32 syn_seq,
 				       __u64 reclaim_ns, __u8 l7)
 {
-	struct kanary_flow_key rk = {
+	struct kanary_flow_key tk = {
 		.saddr = ep->addr,
 		.daddr = ep->snat_addr,
 		.sport = ep->port,
 		.proto = IPPROTO_TCP,
 	};
-	struct kanary_flow *rev, *fwd;
+	struct kanary_flow *f, *twin;
 	__u32 k0 = 0, k1 = 1;
 	int i;
 
-	rev = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
-	fwd = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
-	if (!rev || !fwd)
+	twin = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
+	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
+	if (!twin || !f)
 		return KANARY_G_SNAT_EXHAUSTED;
-	__builtin_memset(rev, 0, sizeof(*rev));
-	rev->saddr = fk->daddr;
-	rev->daddr = fk->saddr;
-	rev->sport = fk->dport;
-	rev->dport = fk->sport;
-	rev->stats = stats;
-	rev->dir = KANARY_DIR_TO_CLIENT;
-	rev->l7 = l7;
-	__builtin_memset(fwd, 0, sizeof(*fwd));
-	fwd->saddr = ep->snat_addr;
-	fwd->daddr = ep->addr;
-	fwd->dport = ep->port;
-	fwd->stats = stats;
-	fwd->dir = KANARY_DIR_TO_ENDPOINT;
-	fwd->syn_seq = syn_seq;
-	fwd->l7 = l7;
+	__builtin_memset(twin, 0, sizeof(*twin));
+	twin->saddr = fk->daddr;
+	twin->daddr = fk->saddr;
+	twin->sport = fk->dport;
+	twin->dport = fk->sport;
+	twin->stats = stats;
+	twin->dir = KANARY_DIR_TO_CLIENT;
+	twin->l7 = l7;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->saddr = ep->snat_addr;
+	f->daddr = ep->addr;
+	f->dport = ep->port;
+	f->stats = stats;
+	f->dir = KANARY_DIR_TO_ENDPOINT;
+	f->syn_seq = syn_seq;
+	f->l7 = l7;
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
@@ -116,20 +120,20 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		__u32 h = i ? mix32(hash + i * 0x9e3779b9) : hash;
 		__u16 port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
-		rk.dport = bpf_htons(port);
-		if (!bpf_map_update_elem(&kn_flows, &rk, rev, BPF_NOEXIST))
+		tk.dport = bpf_htons(port);
+		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
 			goto reserved;
-		if (reclaim_port(&rk, reclaim_ns) &&
-		    !bpf_map_update_elem(&kn_flows, &rk, rev, BPF_ANY))
+		if (reclaim_port(&tk, reclaim_ns) &&
+		    !bpf_map_update_elem(&kn_flows, &tk, twin, BPF_ANY))
 			goto reserved;
 	}
 	return KANARY_G_SNAT_EXHAUSTED;
 
 reserved:
-	fwd->sport = rk.dport;
-	if (bpf_map_update_elem(&kn_flows, fk, fwd, BPF_NOEXIST)) {
+	f->sport = tk.dport;
+	if (bpf_map_update_elem(&kn_flows, fk, f, BPF_NOEXIST)) {
 		/* Another CPU made this connection first: keep its entry. */
-		bpf_map_delete_elem(&kn_flows, &rk);
+		bpf_map_delete_elem(&kn_flows, &tk);
 	}
 	return 0;
 }
@@ -142,13 +146,13 @@ reserved:
 static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 					const struct kanary_flow *f)
 {
-	struct kanary_flow_key rk = {};
-	struct kanary_flow *rev;
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
 
-	twin_key(f, &rk);
-	rev = bpf_map_lookup_elem(&kn_flows, &rk);
-	if (rev && rev->daddr == fk->saddr && rev->dport == fk->sport)
-		bpf_map_delete_elem(&kn_flows, &rk);
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+		bpf_map_delete_elem(&kn_flows, &tk);
 	bpf_map_delete_elem(&kn_flows, fk);
 }
 
@@ -246,8 +250,10 @@ static __always_inline void note_answered(struct kanary_flow *f)
 static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 					struct kanary_flow *f)
 {
-	struct kanary_flow_key ck = *fk;
-	struct kanary_flow *fwd = f;
+	/* The connection's to-endpoint entry (ek, to_ep): f or its twin.
+	 * Its key is kn_hold's too. */
+	struct kanary_flow_key ek = *fk;
+	struct kanary_flow *to_ep = f;
 	bool l7;
 
 	if (bpf_map_lookup_elem(&kn_flows, fk) != f)
@@ -255,15 +261,15 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	l7 = f->l7 != KANARY_L7_OFF;
 
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		twin_key(f, &ck);
-		fwd = bpf_map_lookup_elem(&kn_flows, &ck);
+		twin_key(f, &ek);
+		to_ep = bpf_map_lookup_elem(&kn_flows, &ek);
 	}
-	if (fwd)
-		delete_flow(&ck, fwd);
+	if (to_ep)
+		delete_flow(&ek, to_ep);
 	else
 		bpf_map_delete_elem(&kn_flows, fk);
 	if (l7)
-		bpf_map_delete_elem(&kn_hold, &ck);
+		bpf_map_delete_elem(&kn_hold, &ek);
 }
 
 #endif /* KANARY_BPF_NAT_H */

@@ -323,15 +323,15 @@ static __always_inline int emit_syn(void *ctx, const bool is_tc,
 static __always_inline enum verdict
 l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 {
-	struct kanary_flow_key ck = {};
-	struct kanary_flow *fwd;
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
 	struct kanary_hold *h;
 	void *data, *data_end;
 
-	twin_key(f, &ck);
-	fwd = bpf_map_lookup_elem(&kn_flows, &ck);
-	h = bpf_map_lookup_elem(&kn_hold, &ck);
-	if (!fwd || !h)
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	h = bpf_map_lookup_elem(&kn_hold, &tk);
+	if (!twin || !h)
 		return V_DROP;
 	ctx_bounds(skb, true, &data, &data_end);
 	reset_back(p, bpf_ntohl(p->tcp->ack_seq), data_end);
@@ -339,7 +339,7 @@ l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 		return V_DROP;
 	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
 		return V_DROP;
-	if (emit_syn(skb, true, &h->syn, h->tsval, fwd))
+	if (emit_syn(skb, true, &h->syn, h->tsval, twin))
 		return V_DROP;
 	return V_TX;
 }
@@ -548,7 +548,7 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 					      struct kanary_flow *f)
 {
 	struct syn_opts eso = { .wscale = TCP_WSCALE_NONE };
-	struct kanary_flow_key hk = {};
+	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
 	struct kanary_hold *h;
 	struct ethhdr *eth;
@@ -562,8 +562,8 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	if (reparse(skb, true, &p))
 		return V_PASS;
 	ctx_bounds(skb, true, &data, &data_end);
-	twin_key(f, &hk);
-	h = bpf_map_lookup_elem(&kn_hold, &hk);
+	twin_key(f, &tk);
+	h = bpf_map_lookup_elem(&kn_hold, &tk);
 	if (!h)
 		return V_DROP;
 	if (bpf_ntohl(p.tcp->ack_seq) != h->syn.client_isn + 1)
@@ -572,7 +572,7 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	ep_isn = bpf_ntohl(p.tcp->seq);
 	ts_on = h->syn.ts_ok && eso.ts_ok;
 
-	twin = bpf_map_lookup_elem(&kn_flows, &hk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
 	if (!twin)
 		return V_DROP;
 
@@ -658,7 +658,7 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	 */
 	{
 		__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
-							     h->syn.wscale;
+							       h->syn.wscale;
 		bool agreed = h->syn.wscale != TCP_WSCALE_NONE &&
 			      eso.wscale != TCP_WSCALE_NONE;
 
