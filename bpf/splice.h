@@ -27,6 +27,7 @@
 #include "kanary_abi.h"
 #include "maps.h"
 #include "parse.h"
+#include "ctx.h"
 #include "csum.h"
 #include "select.h"
 #include "nat.h"
@@ -42,59 +43,6 @@
 #define L7_SYN_TCP_LEN (sizeof(struct tcphdr) + 20)
 #define L7_SYN_FRAME_LEN \
 	(sizeof(struct ethhdr) + sizeof(struct iphdr) + L7_SYN_TCP_LEN)
-
-static __always_inline void ctx_bounds(void *ctx, const bool is_tc, void **data,
-				       void **data_end)
-{
-	if (is_tc) {
-		struct __sk_buff *skb = ctx;
-
-		/* volatile: see kanary_tc */
-		*data = (void *)(long)*(volatile __u32 *)&skb->data;
-		*data_end = (void *)(long)*(volatile __u32 *)&skb->data_end;
-	} else {
-		struct xdp_md *xdp = ctx;
-
-		*data = (void *)(long)*(volatile __u32 *)&xdp->data;
-		*data_end = (void *)(long)*(volatile __u32 *)&xdp->data_end;
-	}
-}
-
-static __always_inline __u32 ctx_len(void *ctx, const bool is_tc)
-{
-	void *data, *data_end;
-
-	if (is_tc)
-		return ((struct __sk_buff *)ctx)->len;
-	ctx_bounds(ctx, is_tc, &data, &data_end);
-	return data_end - data;
-}
-
-/* Parse the packet again (after a resize, or in a function of its own). */
-static __always_inline int reparse(void *ctx, const bool is_tc, struct pkt *p)
-{
-	void *data, *data_end;
-
-	ctx_bounds(ctx, is_tc, &data, &data_end);
-	return parse_tcp4(data, data_end, ctx_len(ctx, is_tc), p);
-}
-
-static __always_inline int ctx_resize(void *ctx, const bool is_tc,
-				      __u32 new_len)
-{
-	if (is_tc)
-		return bpf_skb_change_tail(ctx, new_len, 0);
-	return bpf_xdp_adjust_tail(ctx,
-				   (int)new_len - (int)ctx_len(ctx, false));
-}
-
-static __always_inline int ctx_load(void *ctx, const bool is_tc, __u32 off,
-				    void *to, __u32 len)
-{
-	if (is_tc)
-		return bpf_skb_load_bytes(ctx, off, to, len);
-	return bpf_xdp_load_bytes(ctx, off, to, len);
-}
 
 /* Sum the 16-bit words of a TCP header of hlen bytes in the packet. */
 static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
