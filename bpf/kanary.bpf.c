@@ -212,9 +212,7 @@ static __noinline int l7_pending_tc(struct __sk_buff *skb,
 	}
 	if (!f->ifindex && resolve_next_hop(skb, f, &p, in, &egress) && !egress)
 		return V_DROP;
-	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
-		return V_DROP;
-	if (emit_syn(skb, true, &h->syn, h->tsval, f))
+	if (craft_syn(skb, true, &h->syn, h->tsval, f))
 		return V_DROP;
 	if (egress) {
 		*out = egress;

@@ -33,96 +33,8 @@
 #include "nat.h"
 #include "forward.h"
 #include "tcpopt.h"
+#include "craft.h"
 #include "http.h"
-
-#define TCP_FLAG_PSH 0x08
-#define IP_DF 0x4000
-#define L7_TTL 64
-
-/* The SYN kanary sends to the endpoint: 20 bytes of options, NOP padded. */
-#define L7_SYN_TCP_LEN (sizeof(struct tcphdr) + 20)
-#define L7_SYN_FRAME_LEN \
-	(sizeof(struct ethhdr) + sizeof(struct iphdr) + L7_SYN_TCP_LEN)
-
-/* Sum the 16-bit words of a TCP header of hlen bytes in the packet. */
-static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
-					    void *data_end)
-{
-	__u16 *w = (__u16 *)tcp;
-	__u32 sum = 0;
-	int i;
-
-	for (i = 0; i < 30; i++) {
-		if (i * 2 >= hlen)
-			break;
-		if ((void *)(w + i + 1) > data_end)
-			break;
-		sum += w[i];
-	}
-	return sum;
-}
-
-/*
- * Fill in the IP header of a packet kanary makes up (SYN-ACK, SYN,
- * replay, RST) and both checksums; the TCP header and payload are in
- * place, payload_sum is the payload's word sum.
- */
-static __always_inline void finish_headers(struct iphdr *ip, struct tcphdr *tcp,
-					   __u32 tcp_hlen, __u32 payload_len,
-					   __u32 payload_sum, void *data_end)
-{
-	__u32 sum;
-
-	ip->tot_len = bpf_htons(sizeof(*ip) + tcp_hlen + payload_len);
-	ip->id = 0;
-	ip->frag_off = bpf_htons(IP_DF);
-	ip->ttl = L7_TTL;
-	ip->check = ip_csum(ip);
-
-	tcp->check = 0;
-	sum = csum_pseudo_tcp(ip->saddr, ip->daddr, tcp_hlen + payload_len);
-	sum = csum_add(sum, sum_tcp_header(tcp, tcp_hlen, data_end));
-	sum = csum_add(sum, payload_sum);
-	tcp->check = csum_fold(sum);
-}
-
-static __always_inline void swap_macs(struct ethhdr *eth)
-{
-	__u8 tmp[6];
-
-	__builtin_memcpy(tmp, eth->h_source, 6);
-	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
-	__builtin_memcpy(eth->h_dest, tmp, 6);
-}
-
-/*
- * Turn the packet in p around into an RST with sequence number seq, sent
- * back the way it came: to a client when no rule matches, to an endpoint
- * that answered kanary's SYN with an ACK of an older connection.
- */
-static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
-					       void *data_end)
-{
-	struct iphdr *ip = p->ip;
-	struct tcphdr *tcp = p->tcp;
-	__be32 a = ip->saddr;
-	__be16 port = tcp->source;
-	__u32 ack = bpf_ntohl(tcp->seq);
-
-	swap_macs(p->eth);
-	ip->saddr = ip->daddr;
-	ip->daddr = a;
-	tcp->source = tcp->dest;
-	tcp->dest = port;
-	tcp->seq = bpf_htonl(seq);
-	tcp->ack_seq = bpf_htonl(ack);
-	tcp->doff = 5;
-	((__u8 *)tcp)[13] = TCP_FLAG_RST | TCP_FLAG_ACK;
-	tcp->window = 0;
-	tcp->urg_ptr = 0;
-	finish_headers(ip, tcp, sizeof(*tcp), 0, 0, data_end);
-	return V_TX;
-}
 
 /*
  * A SYN to an L7 VIP: answer it. A retransmitted SYN (same ISN) gets the
@@ -131,15 +43,11 @@ static __always_inline enum verdict reset_back(struct pkt *p, __u32 seq,
 static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 					   const struct kanary_flow_key *fk)
 {
-	struct syn_opts so = { .wscale = TCP_WSCALE_NONE }, ours;
+	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
 	struct kanary_synq q = {}, *old;
 	void *data, *data_end;
 	struct tcphdr *tcp;
-	__u32 optlen, n, i;
-	__u8 opts[32] = {};
 	struct pkt p;
-	__be32 a;
-	__be16 port;
 
 	if (reparse(ctx, is_tc, &p))
 		return V_PASS;
@@ -170,93 +78,10 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 	if (bpf_map_update_elem(&kn_synq, fk, &q, BPF_ANY))
 		return V_DROP;
 
-	/* Offer back only what the client offered: it fits in its space. */
-	ours = so;
-	if (ours.mss)
-		ours.mss = KANARY_L7_MSS;
-	n = put_syn_opts(opts, &ours, q.gw_tsval, so.tsval,
-			 so.wscale == TCP_WSCALE_NONE ? TCP_WSCALE_NONE :
-							KANARY_L7_WSCALE);
-	optlen = tcp->doff * 4 - sizeof(*tcp);
-	if (n > optlen)
+	if (craft_syn_ack(&p, &so, &q, data_end))
 		return V_DROP;
-	for (i = 0; i < TCP_MAX_OPTLEN; i++) {
-		__u8 *o = (__u8 *)(tcp + 1) + i;
-
-		if (i >= optlen || (void *)(o + 1) > data_end)
-			break;
-		*o = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
-	}
-
-	swap_macs(p.eth);
-	a = p.ip->saddr;
-	p.ip->saddr = p.ip->daddr;
-	p.ip->daddr = a;
-	port = tcp->source;
-	tcp->source = tcp->dest;
-	tcp->dest = port;
-	tcp->seq = bpf_htonl(q.gw_isn);
-	tcp->ack_seq = bpf_htonl(q.client_isn + 1);
-	((__u8 *)tcp)[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
-	/* Room for the first segment (see KANARY_L7_WINDOW). */
-	tcp->window = bpf_htons(KANARY_L7_WINDOW);
-	tcp->urg_ptr = 0;
-	finish_headers(p.ip, tcp, tcp->doff * 4, 0, 0, data_end);
 	count_global(KANARY_G_L7_SYN);
 	return V_TX;
-}
-
-/*
- * Write the SYN toward the endpoint over the packet (which must already
- * be L7_SYN_FRAME_LEN long): the client's ISN and the options it offered,
- * from f's tuple. MACs from f when its next hop is known.
- */
-static __always_inline int emit_syn(void *ctx, const bool is_tc,
-				    const struct kanary_synq *q, __u32 tsval,
-				    const struct kanary_flow *f)
-{
-	struct syn_opts so = {
-		.mss = q->mss,
-		.sack_ok = q->sack_ok,
-		.ts_ok = q->ts_ok,
-	};
-	struct ethhdr *eth;
-	struct iphdr *ip;
-	struct tcphdr *tcp;
-	void *data, *data_end;
-	__u8 opts[32] = {};
-	__u32 n, i;
-
-	ctx_bounds(ctx, is_tc, &data, &data_end);
-	eth = data;
-	ip = (void *)(eth + 1);
-	tcp = (void *)(ip + 1);
-	if ((void *)tcp + L7_SYN_TCP_LEN > data_end)
-		return -1;
-
-	if (f->ifindex) {
-		__builtin_memcpy(eth->h_source, f->smac, 6);
-		__builtin_memcpy(eth->h_dest, f->dmac, 6);
-	}
-	eth->h_proto = bpf_htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->protocol = IPPROTO_TCP;
-	ip->saddr = f->saddr;
-	ip->daddr = f->daddr;
-
-	__builtin_memset(tcp, 0, sizeof(*tcp));
-	tcp->source = f->sport;
-	tcp->dest = f->dport;
-	tcp->seq = bpf_htonl(q->client_isn);
-	tcp->doff = L7_SYN_TCP_LEN / 4;
-	((__u8 *)tcp)[13] = TCP_FLAG_SYN;
-	tcp->window = bpf_htons(q->window);
-	n = put_syn_opts(opts, &so, tsval, 0, q->wscale);
-	for (i = 0; i < 20; i++)
-		((__u8 *)(tcp + 1))[i] = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
-	finish_headers(ip, tcp, L7_SYN_TCP_LEN, 0, 0, data_end);
-	return 0;
 }
 
 /*
@@ -282,12 +107,10 @@ l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 	if (!twin || !h)
 		return V_DROP;
 	ctx_bounds(skb, true, &data, &data_end);
-	reset_back(p, bpf_ntohl(p->tcp->ack_seq), data_end);
+	craft_rst(p, bpf_ntohl(p->tcp->ack_seq), data_end);
 	if (bpf_clone_redirect(skb, skb->ifindex, 0))
 		return V_DROP;
-	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
-		return V_DROP;
-	if (emit_syn(skb, true, &h->syn, h->tsval, twin))
+	if (craft_syn(skb, true, &h->syn, h->tsval, twin))
 		return V_DROP;
 	return V_TX;
 }
@@ -403,7 +226,8 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(KANARY_G_L7_NO_MATCH);
 		/* h->syn, not q: q is gone with its entry. */
 		bpf_map_delete_elem(&kn_synq, fk);
-		return reset_back(&p, h->syn.gw_isn + 1, data_end);
+		craft_rst(&p, h->syn.gw_isn + 1, data_end);
+		return V_TX;
 	}
 
 	hash = flow_hash(fk, cfg->hash_seed);
@@ -453,9 +277,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	count_rule(t->blocks[block].rule);
 	count_global(KANARY_G_NEW_FLOW);
 
-	if (ctx_resize(ctx, is_tc, L7_SYN_FRAME_LEN))
-		return V_DROP;
-	if (emit_syn(ctx, is_tc, &h->syn, h->tsval, f))
+	if (craft_syn(ctx, is_tc, &h->syn, h->tsval, f))
 		return V_DROP;
 	count_flow(f, L7_SYN_FRAME_LEN);
 	if (egress) {
@@ -464,26 +286,6 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	}
 	*out_ifindex = f->ifindex;
 	return V_FORWARD;
-}
-
-/* Word sum of the held payload, in bpf_csum_diff's 512-byte steps. */
-static __always_inline __u32 hold_sum(const struct kanary_hold *h)
-{
-	__u32 words = (h->len + 3) & ~3u, sum = 0;
-	__u64 sz;
-	int k;
-
-	for (k = 0; k < 3; k++) {
-		if (words <= k * 512)
-			break;
-		sz = words - k * 512;
-		asm volatile("" : "+r"(sz)); /* one register, bounded below */
-		if (sz > 512)
-			sz = 512;
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)(h->data + k * 512), sz,
-				    sum);
-	}
-	return sum;
 }
 
 /*
@@ -499,17 +301,12 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
 	struct kanary_hold *h;
-	struct ethhdr *eth;
-	struct iphdr *ip;
-	struct tcphdr *tcp;
-	void *data, *data_end;
-	__u32 ep_isn, tcp_hlen, len, sum;
+	__u32 ep_isn;
 	bool ts_on;
 	struct pkt p;
 
 	if (reparse(skb, true, &p))
 		return V_PASS;
-	ctx_bounds(skb, true, &data, &data_end);
 	twin_key(f, &tk);
 	h = bpf_map_lookup_elem(&kn_hold, &tk);
 	if (!h)
@@ -524,78 +321,8 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	if (!twin)
 		return V_DROP;
 
-	/* Back where it came from: the addresses and MACs, reversed, in
-	 * place (resizing the tail keeps the headers). */
-	swap_macs(p.eth);
-	{
-		__be32 a = p.ip->saddr;
-		__be16 port = p.tcp->source;
-
-		p.ip->saddr = p.ip->daddr;
-		p.ip->daddr = a;
-		p.tcp->source = p.tcp->dest;
-		p.tcp->dest = port;
-	}
-
-	len = h->len;
-	if (len < 1 || len > KANARY_L7_HOLD_LEN - 4)
+	if (craft_replay(skb, &p, h, ep_isn, &eso, ts_on))
 		return V_DROP;
-	tcp_hlen = sizeof(struct tcphdr) + (ts_on ? 12 : 0);
-	if (bpf_skb_change_tail(skb,
-				sizeof(struct ethhdr) + sizeof(struct iphdr) +
-					tcp_hlen + len,
-				0))
-		return V_DROP;
-	if (bpf_skb_store_bytes(skb,
-				sizeof(struct ethhdr) + sizeof(struct iphdr) +
-					tcp_hlen,
-				h->data, len, 0))
-		return V_DROP;
-
-	ctx_bounds(skb, true, &data, &data_end);
-	eth = data;
-	ip = (void *)(eth + 1);
-	tcp = (void *)(ip + 1);
-	/* Room for the header only: a first segment without timestamps can
-	 * be shorter than the 12 bytes of the TS option. */
-	if ((void *)(tcp + 1) > data_end)
-		return V_DROP;
-	{
-		__be16 sport = tcp->source, dport = tcp->dest;
-
-		__builtin_memset(tcp, 0, sizeof(*tcp));
-		tcp->source = sport;
-		tcp->dest = dport;
-	}
-	tcp->seq = bpf_htonl(h->syn.client_isn + 1);
-	tcp->ack_seq = bpf_htonl(ep_isn + 1);
-	tcp->doff = tcp_hlen / 4;
-	((__u8 *)tcp)[13] = TCP_FLAG_ACK | TCP_FLAG_PSH |
-			    (h->flags & TCP_FLAG_FIN);
-	{
-		/* The endpoint reads windows unscaled if it did not agree to
-		 * the client's scale (see the translation below). */
-		__u32 w = h->window;
-
-		if (h->syn.wscale != TCP_WSCALE_NONE &&
-		    eso.wscale == TCP_WSCALE_NONE)
-			w <<= h->syn.wscale & 15;
-		tcp->window = bpf_htons(w > 0xffff ? 0xffff : w);
-	}
-	if (ts_on) {
-		__u8 *o = (__u8 *)(tcp + 1);
-
-		if ((void *)(o + 12) > data_end)
-			return V_DROP;
-		o[0] = TCPOPT_NOP;
-		o[1] = TCPOPT_NOP;
-		o[2] = TCPOPT_TS;
-		o[3] = 10;
-		store_be32(o + 4, h->tsval);
-		store_be32(o + 8, eso.tsval);
-	}
-	sum = hold_sum(h);
-	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end);
 
 	/*
 	 * The replay is built: now the translation, in both entries. Window
