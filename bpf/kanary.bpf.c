@@ -17,6 +17,7 @@
 #include "select.h"
 #include "nat.h"
 #include "forward.h"
+#include "bind.h"
 #include "splice.h"
 
 /*
@@ -57,56 +58,6 @@ static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 		p->tcp->check =
 			csum_update(p->tcp->check, csum_add(d_addr, d_port));
 	}
-}
-
-/* new_flow's answer for a VIP whose connections take the L7 path */
-#define NEW_FLOW_L7 (KANARY_G_MAX + 1)
-
-/* A SYN that matches no flow: is it for a VIP, and where does it go? */
-static __always_inline int new_flow(const struct kanary_flow_key *fk,
-				    __u32 syn_seq)
-{
-	struct kanary_vip_key vk = {
-		.addr = fk->daddr,
-		.port = fk->dport,
-		.proto = IPPROTO_TCP,
-	};
-	const struct kanary_cfg *cfg;
-	const struct kanary_vip *vip;
-	struct choice c;
-	__u32 zero = 0, hash;
-	int rc;
-
-	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
-	if (!cfg)
-		return KANARY_G_PASS_NO_FLOW;
-	/* Read the slot once: every lookup below sees one config. */
-	vk.slot = cfg->active_slot;
-	vip = bpf_map_lookup_elem(&kn_vips, &vk);
-	if (!vip)
-		return KANARY_G_PASS_NO_FLOW;
-	if (vip->l7 != KANARY_L7_NONE)
-		return NEW_FLOW_L7;
-
-	hash = flow_hash(fk, cfg->hash_seed);
-	rc = choose(vk.slot, vip->route, hash, &c);
-	if (rc)
-		return rc;
-	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq, cfg->reclaim_ns,
-			 KANARY_L7_OFF);
-	if (rc)
-		return rc;
-
-	{
-		struct kanary_subset_stats *s;
-		__u32 row = c.stats;
-
-		s = bpf_map_lookup_elem(&kn_stats, &row);
-		if (s)
-			s->connections++;
-	}
-	count_global(KANARY_G_NEW_FLOW);
-	return 0;
 }
 
 /*

@@ -31,6 +31,7 @@
 #include "csum.h"
 #include "select.h"
 #include "nat.h"
+#include "bind.h"
 #include "forward.h"
 #include "tcpopt.h"
 #include "craft.h"
@@ -133,19 +134,13 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 {
 	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
 	const struct kanary_l7_table *t;
-	const struct kanary_cfg *cfg;
 	const struct kanary_vip *vip;
-	struct kanary_vip_key vk = {
-		.addr = fk->daddr,
-		.port = fk->dport,
-		.proto = IPPROTO_TCP,
-	};
 	struct bpf_fib_lookup *fib;
 	struct kanary_hold *h;
 	struct kanary_flow *f;
-	struct choice c;
+	struct binding b;
 	void *data, *data_end;
-	__u32 zero = 0, hlen, plen, block, idx, hash, egress = 0;
+	__u32 zero = 0, hlen, plen, block, idx, egress = 0;
 	bool complete;
 	struct pkt p;
 	int rc;
@@ -202,11 +197,9 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	h->data[plen + 1] = 0;
 	h->data[plen + 2] = 0;
 
-	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
-	if (!cfg)
+	vip = bind_vip(fk, &b);
+	if (!b.cfg)
 		return V_DROP;
-	vk.slot = cfg->active_slot;
-	vip = bpf_map_lookup_elem(&kn_vips, &vk);
 	if (!vip || vip->l7 >= KANARY_MAX_L7) {
 		/* The VIP lost its rules since the SYN: forget the handshake
 		 * and let the kernel reset the client, which connects anew
@@ -214,7 +207,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		bpf_map_delete_elem(&kn_synq, fk);
 		return V_PASS;
 	}
-	idx = vk.slot * KANARY_MAX_L7 + vip->l7;
+	idx = b.slot * KANARY_MAX_L7 + vip->l7;
 	t = bpf_map_lookup_elem(&kn_l7, &idx);
 	if (!t)
 		return V_DROP;
@@ -230,8 +223,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		return V_TX;
 	}
 
-	hash = flow_hash(fk, cfg->hash_seed);
-	rc = choose(vk.slot, t->blocks[block].route, hash, &c);
+	rc = bind_choose(fk, &b, t->blocks[block].route);
 	if (rc) {
 		count_global(rc);
 		return V_DROP;
@@ -239,7 +231,8 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
 	if (!fib)
 		return V_DROP;
-	rc = fib_next_hop(ctx, fib, c.ep->snat_addr, c.ep->addr, 0, c.ep->port,
+	rc = fib_next_hop(ctx, fib, b.c.ep->snat_addr, b.c.ep->addr, 0,
+			  b.c.ep->port,
 			  L7_SYN_FRAME_LEN - sizeof(struct ethhdr), in_ifindex);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && is_tc)
 		egress = fib->ifindex;
@@ -248,8 +241,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		 * which resolves the neighbour. */
 		return is_tc ? V_DROP : V_PASS;
 
-	rc = create_flow(fk, c.ep, c.stats, hash, bpf_htonl(q->client_isn),
-			 cfg->reclaim_ns, KANARY_L7_SYN_SENT);
+	rc = bind_flow(fk, &b, bpf_htonl(q->client_isn), KANARY_L7_SYN_SENT);
 	if (rc) {
 		count_global(rc);
 		return V_DROP;
@@ -266,16 +258,8 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		return V_DROP;
 	bpf_map_delete_elem(&kn_synq, fk);
 
-	{
-		struct kanary_subset_stats *s;
-		__u32 row = c.stats;
-
-		s = bpf_map_lookup_elem(&kn_stats, &row);
-		if (s)
-			s->connections++;
-	}
+	count_bound(&b);
 	count_rule(t->blocks[block].rule);
-	count_global(KANARY_G_NEW_FLOW);
 
 	if (craft_syn(ctx, is_tc, &h->syn, h->tsval, f))
 		return V_DROP;
