@@ -18,7 +18,7 @@
 #include "nat.h"
 #include "forward.h"
 #include "bind.h"
-#include "splice.h"
+#include "l7_bind.h"
 
 /*
  * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
@@ -58,119 +58,6 @@ static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
 		p->tcp->check =
 			csum_update(p->tcp->check, csum_add(d_addr, d_port));
 	}
-}
-
-/*
- * The L7 slow paths, one copy per attach point (is_tc is a constant in
- * each), kept out of line so that the established path stays small for
- * the verifier and the instruction cache.
- */
-static __noinline int l7_syn_xdp(struct xdp_md *ctx,
-				 const struct kanary_flow_key *fk)
-{
-	return l7_syn(ctx, false, fk);
-}
-
-static __noinline int l7_syn_tc(struct __sk_buff *skb,
-				const struct kanary_flow_key *fk)
-{
-	return l7_syn(skb, true, fk);
-}
-
-static __noinline int l7_first_xdp(struct xdp_md *ctx,
-				   const struct kanary_flow_key *fk,
-				   struct kanary_synq *q, __u32 in, __u32 *out)
-{
-	return l7_first(ctx, false, fk, q, in, out);
-}
-
-static __noinline int l7_first_tc(struct __sk_buff *skb,
-				  const struct kanary_flow_key *fk,
-				  struct kanary_synq *q, __u32 in, __u32 *out)
-{
-	return l7_first(skb, true, fk, q, in, out);
-}
-
-/* The endpoint acked the replayed segment: let the hold go. */
-static __always_inline void l7_spliced(struct kanary_flow *f)
-{
-	struct kanary_flow_key tk = {};
-	struct kanary_flow *twin;
-
-	twin_key(f, &tk);
-	f->l7 = KANARY_L7_SPLICED;
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin)
-		twin->l7 = KANARY_L7_SPLICED;
-	bpf_map_delete_elem(&kn_hold, &tk);
-}
-
-/*
- * tc only: an L7 connection whose endpoint has not acked the held first
- * segment yet (SYN_SENT, REPLAYED).
- */
-static __noinline int l7_pending_tc(struct __sk_buff *skb,
-				    const struct kanary_flow_key *fk,
-				    struct kanary_flow *f, __u32 in, __u32 *out)
-{
-	struct kanary_hold *h;
-	__u32 egress = 0;
-	struct pkt p;
-	__u8 flags;
-
-	if (reparse(skb, true, &p))
-		return V_PASS;
-	flags = p.flags;
-	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
-		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
-			return l7_replay(skb, f);
-		if (flags & TCP_FLAG_RST) {
-			/* The endpoint refuses our SYN: an RST that acks
-			 * it, nothing else (RFC 5961). */
-			struct kanary_flow_key tk = {};
-
-			twin_key(f, &tk);
-			h = bpf_map_lookup_elem(&kn_hold, &tk);
-			if (h && (flags & TCP_FLAG_ACK) &&
-			    bpf_ntohl(p.tcp->ack_seq) == h->syn.client_isn + 1)
-				forget_conn(fk, f);
-		} else if (f->l7 == KANARY_L7_SYN_SENT &&
-			   (flags & TCP_FLAG_ACK)) {
-			/* A bare ACK for our SYN: the endpoint still holds
-			 * an old connection on this port (TIME_WAIT). */
-			count_global(KANARY_G_L7_SYN_REFUSED);
-			return l7_reset_endpoint(skb, &p, f);
-		}
-		return V_DROP;
-	}
-	h = bpf_map_lookup_elem(&kn_hold, fk);
-	if (flags & TCP_FLAG_RST) {
-		/* Within what the client has sent, not blind (RFC 5961). */
-		if (h &&
-		    bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <= h->len)
-			forget_conn(fk, f);
-		return V_DROP;
-	}
-	if (f->l7 != KANARY_L7_SYN_SENT) {
-		count_global(KANARY_G_L7_EARLY);
-		return V_DROP;
-	}
-	/* The client resends its first segment: the SYN may be lost. */
-	if (!h || bpf_ntohl(p.tcp->seq) != h->syn.client_isn + 1) {
-		count_global(KANARY_G_L7_EARLY);
-		return V_DROP;
-	}
-	if (!f->ifindex && resolve_next_hop(skb, f, &p, in, &egress) && !egress)
-		return V_DROP;
-	if (craft_syn(skb, true, &h->syn, h->tsval, f))
-		return V_DROP;
-	if (egress) {
-		*out = egress;
-		return V_RESOLVE;
-	}
-	*out = f->ifindex;
-	return V_FORWARD;
 }
 
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The L7 path: delayed binding, then a TCP splice.
+ * The L7 path up to the splice: delayed binding.
  *
  *  client              gateway (this program)              endpoint
  *  SYN         ->      kn_synq entry, SYN-ACK back
@@ -13,12 +13,13 @@
  *                      (tc: it needs room)                 -> first seg
  *  from then on: NAT plus seq/ack, timestamp, window and SACK translation
  *
- * The client's sequence space is the endpoint's (same ISN); only the
- * gateway's side differs, by constants set once the endpoint's SYN-ACK is
- * seen (kanary_flow.seq_delta, ts_delta, ws_ep, ws_gw).
+ * Here: answering the SYN (l7_syn), the first segment's decision
+ * (l7_first), the handshake with the endpoint until it has the first
+ * segment (l7_pending_tc), and letting the hold go (l7_spliced). The
+ * replay and the translation are l7_splice.h's.
  */
-#ifndef KANARY_BPF_SPLICE_H
-#define KANARY_BPF_SPLICE_H
+#ifndef KANARY_BPF_L7_BIND_H
+#define KANARY_BPF_L7_BIND_H
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,14 +29,13 @@
 #include "maps.h"
 #include "parse.h"
 #include "ctx.h"
-#include "csum.h"
-#include "select.h"
 #include "nat.h"
 #include "bind.h"
 #include "forward.h"
 #include "tcpopt.h"
 #include "craft.h"
 #include "http.h"
+#include "l7_splice.h"
 
 /*
  * A SYN to an L7 VIP: answer it. A retransmitted SYN (same ISN) gets the
@@ -273,161 +273,120 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 }
 
 /*
- * tc only. The endpoint's SYN-ACK of an L7 connection (f is its to-client
- * entry): learn the endpoint's ISN and options, set the translation of
- * both entries, and turn the packet into the held first segment, sent
- * back to the endpoint.
+ * The L7 slow paths, one copy per attach point (is_tc is a constant in
+ * each), kept out of line so that the established path stays small for
+ * the verifier and the instruction cache.
  */
-static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
-					      struct kanary_flow *f)
+static __noinline int l7_syn_xdp(struct xdp_md *ctx,
+				 const struct kanary_flow_key *fk)
 {
-	struct syn_opts eso = { .wscale = TCP_WSCALE_NONE };
+	return l7_syn(ctx, false, fk);
+}
+
+static __noinline int l7_syn_tc(struct __sk_buff *skb,
+				const struct kanary_flow_key *fk)
+{
+	return l7_syn(skb, true, fk);
+}
+
+static __noinline int l7_first_xdp(struct xdp_md *ctx,
+				   const struct kanary_flow_key *fk,
+				   struct kanary_synq *q, __u32 in_ifindex,
+				   __u32 *out_ifindex)
+{
+	return l7_first(ctx, false, fk, q, in_ifindex, out_ifindex);
+}
+
+static __noinline int l7_first_tc(struct __sk_buff *skb,
+				  const struct kanary_flow_key *fk,
+				  struct kanary_synq *q, __u32 in_ifindex,
+				  __u32 *out_ifindex)
+{
+	return l7_first(skb, true, fk, q, in_ifindex, out_ifindex);
+}
+
+/* The endpoint acked the replayed segment: let the hold go. */
+static __always_inline void l7_spliced(struct kanary_flow *f)
+{
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
+
+	twin_key(f, &tk);
+	f->l7 = KANARY_L7_SPLICED;
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin)
+		twin->l7 = KANARY_L7_SPLICED;
+	bpf_map_delete_elem(&kn_hold, &tk);
+}
+
+/*
+ * tc only: an L7 connection whose endpoint has not acked the held first
+ * segment yet (SYN_SENT, REPLAYED).
+ */
+static __noinline int l7_pending_tc(struct __sk_buff *skb,
+				    const struct kanary_flow_key *fk,
+				    struct kanary_flow *f, __u32 in_ifindex,
+				    __u32 *out_ifindex)
+{
 	struct kanary_hold *h;
-	__u32 ep_isn;
-	bool ts_on;
+	__u32 egress = 0;
 	struct pkt p;
+	__u8 flags;
 
 	if (reparse(skb, true, &p))
 		return V_PASS;
-	twin_key(f, &tk);
-	h = bpf_map_lookup_elem(&kn_hold, &tk);
-	if (!h)
-		return V_DROP;
-	if (bpf_ntohl(p.tcp->ack_seq) != h->syn.client_isn + 1)
-		return V_DROP;
-	walk_opts(skb, true, p.tcp, &eso, NULL);
-	ep_isn = bpf_ntohl(p.tcp->seq);
-	ts_on = h->syn.ts_ok && eso.ts_ok;
-
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (!twin)
-		return V_DROP;
-
-	if (craft_replay(skb, &p, h, ep_isn, &eso, ts_on))
-		return V_DROP;
-
-	/*
-	 * The replay is built: now the translation, in both entries. Window
-	 * scales, as (w << ws_ep) >> ws_gw in each entry's direction: toward
-	 * the client from the endpoint's scale (0 if it did not agree) to
-	 * the gateway's; toward the endpoint from the client's scale to the
-	 * one the endpoint agreed to (the client's, or none).
-	 */
-	{
-		__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
-							       h->syn.wscale;
-		bool agreed = h->syn.wscale != TCP_WSCALE_NONE &&
-			      eso.wscale != TCP_WSCALE_NONE;
-
-		f->seq_delta = h->syn.gw_isn - ep_isn;
-		f->ts_delta = ts_on ? h->syn.gw_tsval - eso.tsval : 0;
-		f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
-							      KANARY_L7_WSCALE;
-		f->ws_ep = agreed ? eso.wscale : 0;
-		twin->seq_delta = f->seq_delta;
-		twin->ts_delta = f->ts_delta;
-		twin->ws_ep = c_ws;
-		twin->ws_gw = agreed ? c_ws : 0;
-	}
-	/* Until the endpoint acks this far, the hold is kept for a replay. */
-	f->syn_seq = h->syn.client_isn + 1 + h->len;
-	/* Forward only: a late SYN-ACK must not undo a splice. */
-	if (f->l7 == KANARY_L7_SYN_SENT)
-		f->l7 = KANARY_L7_REPLAYED;
-	if (twin->l7 == KANARY_L7_SYN_SENT)
-		twin->l7 = KANARY_L7_REPLAYED;
-	/* A FIN in the held segment: the client closed, as if seen now. */
-	if (h->flags & TCP_FLAG_FIN) {
-		__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
-		__u64 now = bpf_ktime_get_ns();
-
-		f->fin_seq = fin_seq;
-		twin->fin_seq = fin_seq;
-		if (!f->closed_ns)
-			f->closed_ns = now;
-		if (!twin->closed_ns)
-			twin->closed_ns = now;
-		__sync_fetch_and_or(&f->fin, KANARY_FIN_FROM_CLIENT);
-		__sync_fetch_and_or(&twin->fin, KANARY_FIN_FROM_CLIENT);
-	}
-	count_global(KANARY_G_L7_REPLAY);
-	count_flow(twin, skb->len);
-	return V_TX;
-}
-
-/*
- * An established L7 packet (replayed or spliced): translate sequence
- * space, timestamps, SACK blocks and window in place. Returns the TCP
- * checksum diff (not pseudo-header) for the caller's rewrite.
- */
-/*
- * Add delta to the 32-bit big-endian field at offset off of the TCP
- * header (any alignment); returns the checksum diff, 0 if out of bounds.
- */
-static __always_inline __u32 add_be32_at(struct tcphdr *tcp, __u32 off,
-					 __u32 delta, void *data_end)
-{
-	__u8 *o = (__u8 *)tcp + (off & 63);
-	__u32 old, new;
-
-	if ((void *)(o + 4) > data_end)
-		return 0;
-	old = load_be32(o);
-	new = old + delta;
-	store_be32(o, new);
-	return csum_diff32_at(bpf_htonl(old), bpf_htonl(new), off);
-}
-
-static __always_inline __u32 l7_translate(void *ctx, const bool is_tc,
-					  struct pkt *p,
-					  const struct kanary_flow *f,
-					  void *data_end)
-{
-	struct seg_opts eo = {};
-	struct tcphdr *tcp = p->tcp;
-	__u8 *first = (__u8 *)(tcp + 1);
-	__u32 diff = 0;
-	int j;
-
-	/* Linux's established segments: NOP, NOP, TS and nothing else. */
-	if (tcp->doff == 8 && (void *)(first + 4) <= data_end &&
-	    first[0] == TCPOPT_NOP && first[1] == TCPOPT_NOP &&
-	    first[2] == TCPOPT_TS && first[3] == 10)
-		eo.ts = sizeof(*tcp) + 2;
-	else if (tcp->doff > 5)
-		walk_opts(ctx, is_tc, tcp, NULL, &eo);
-
+	flags = p.flags;
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		diff += add_be32_at(tcp, 4, f->seq_delta, data_end); /* seq */
-		if (eo.ts) /* TSval */
-			diff += add_be32_at(tcp, eo.ts + 2, f->ts_delta,
-					    data_end);
-	} else {
-		if (p->flags & TCP_FLAG_ACK) /* ack */
-			diff += add_be32_at(tcp, 8, -f->seq_delta, data_end);
-		if (eo.ts) /* TSecr */
-			diff += add_be32_at(tcp, eo.ts + 6, -f->ts_delta,
-					    data_end);
-		/* SACK blocks name the gateway's (now the endpoint's) bytes. */
-		for (j = 0; j < 8 && eo.sack; j++) {
-			if (2 + j * 4 >= eo.sack_len)
-				break;
-			diff += add_be32_at(tcp, eo.sack + 2 + j * 4,
-					    -f->seq_delta, data_end);
-		}
-	}
-	if (f->ws_ep != f->ws_gw) {
-		__u16 w = bpf_ntohs(tcp->window);
-		__u32 nw = ((__u32)w << (f->ws_ep & 15)) >> (f->ws_gw & 15);
+		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
+		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
+			return l7_replay(skb, f);
+		if (flags & TCP_FLAG_RST) {
+			/* The endpoint refuses our SYN: an RST that acks
+			 * it, nothing else (RFC 5961). */
+			struct kanary_flow_key tk = {};
 
-		if (nw > 0xffff)
-			nw = 0xffff;
-		tcp->window = bpf_htons(nw);
-		diff += csum_diff16(bpf_htons(w), bpf_htons(nw));
+			twin_key(f, &tk);
+			h = bpf_map_lookup_elem(&kn_hold, &tk);
+			if (h && (flags & TCP_FLAG_ACK) &&
+			    bpf_ntohl(p.tcp->ack_seq) == h->syn.client_isn + 1)
+				forget_conn(fk, f);
+		} else if (f->l7 == KANARY_L7_SYN_SENT &&
+			   (flags & TCP_FLAG_ACK)) {
+			/* A bare ACK for our SYN: the endpoint still holds
+			 * an old connection on this port (TIME_WAIT). */
+			count_global(KANARY_G_L7_SYN_REFUSED);
+			return l7_reset_endpoint(skb, &p, f);
+		}
+		return V_DROP;
 	}
-	return diff;
+	h = bpf_map_lookup_elem(&kn_hold, fk);
+	if (flags & TCP_FLAG_RST) {
+		/* Within what the client has sent, not blind (RFC 5961). */
+		if (h &&
+		    bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <= h->len)
+			forget_conn(fk, f);
+		return V_DROP;
+	}
+	if (f->l7 != KANARY_L7_SYN_SENT) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	/* The client resends its first segment: the SYN may be lost. */
+	if (!h || bpf_ntohl(p.tcp->seq) != h->syn.client_isn + 1) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	if (!f->ifindex && resolve_next_hop(skb, f, &p, in_ifindex, &egress) &&
+	    !egress)
+		return V_DROP;
+	if (craft_syn(skb, true, &h->syn, h->tsval, f))
+		return V_DROP;
+	if (egress) {
+		*out_ifindex = egress;
+		return V_RESOLVE;
+	}
+	*out_ifindex = f->ifindex;
+	return V_FORWARD;
 }
 
-#endif /* KANARY_BPF_SPLICE_H */
+#endif /* KANARY_BPF_L7_BIND_H */
