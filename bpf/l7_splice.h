@@ -27,10 +27,55 @@
 #include "craft.h"
 
 /*
+ * The translation of both entries, once the endpoint's SYN-ACK (its ISN
+ * ep_isn, its options eso) is known; f is the to-client entry. Window
+ * scales, as (w << ws_ep) >> ws_gw in each entry's direction: toward the
+ * client from the endpoint's scale (0 if it did not agree) to the
+ * gateway's; toward the endpoint from the client's scale to the one the
+ * endpoint agreed to (the client's, or none).
+ */
+static __always_inline void
+set_translation(struct kanary_flow *f, struct kanary_flow *twin,
+		const struct kanary_hold *h, __u32 ep_isn,
+		const struct syn_opts *eso, bool ts_on)
+{
+	__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 : h->syn.wscale;
+	bool agreed = h->syn.wscale != TCP_WSCALE_NONE &&
+		      eso->wscale != TCP_WSCALE_NONE;
+
+	f->seq_delta = h->syn.gw_isn - ep_isn;
+	f->ts_delta = ts_on ? h->syn.gw_tsval - eso->tsval : 0;
+	f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 : KANARY_L7_WSCALE;
+	f->ws_ep = agreed ? eso->wscale : 0;
+	twin->seq_delta = f->seq_delta;
+	twin->ts_delta = f->ts_delta;
+	twin->ws_ep = c_ws;
+	twin->ws_gw = agreed ? c_ws : 0;
+}
+
+/* A FIN in the held segment: the client closed, as if seen now. */
+static __always_inline void note_held_fin(struct kanary_flow *f,
+					  struct kanary_flow *twin,
+					  const struct kanary_hold *h)
+{
+	__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
+	__u64 now = bpf_ktime_get_ns();
+
+	f->fin_seq = fin_seq;
+	twin->fin_seq = fin_seq;
+	if (!f->closed_ns)
+		f->closed_ns = now;
+	if (!twin->closed_ns)
+		twin->closed_ns = now;
+	__sync_fetch_and_or(&f->fin, KANARY_FIN_FROM_CLIENT);
+	__sync_fetch_and_or(&twin->fin, KANARY_FIN_FROM_CLIENT);
+}
+
+/*
  * tc only. The endpoint's SYN-ACK of an L7 connection (f is its to-client
- * entry): learn the endpoint's ISN and options, set the translation of
- * both entries, and turn the packet into the held first segment, sent
- * back to the endpoint.
+ * entry): learn the endpoint's ISN and options, turn the packet into the
+ * held first segment, sent back to the endpoint, and set the translation
+ * of both entries.
  */
 static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 					      struct kanary_flow *f)
@@ -62,29 +107,7 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	if (craft_replay(skb, &p, h, ep_isn, &eso, ts_on))
 		return V_DROP;
 
-	/*
-	 * The replay is built: now the translation, in both entries. Window
-	 * scales, as (w << ws_ep) >> ws_gw in each entry's direction: toward
-	 * the client from the endpoint's scale (0 if it did not agree) to
-	 * the gateway's; toward the endpoint from the client's scale to the
-	 * one the endpoint agreed to (the client's, or none).
-	 */
-	{
-		__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
-							       h->syn.wscale;
-		bool agreed = h->syn.wscale != TCP_WSCALE_NONE &&
-			      eso.wscale != TCP_WSCALE_NONE;
-
-		f->seq_delta = h->syn.gw_isn - ep_isn;
-		f->ts_delta = ts_on ? h->syn.gw_tsval - eso.tsval : 0;
-		f->ws_gw = h->syn.wscale == TCP_WSCALE_NONE ? 0 :
-							      KANARY_L7_WSCALE;
-		f->ws_ep = agreed ? eso.wscale : 0;
-		twin->seq_delta = f->seq_delta;
-		twin->ts_delta = f->ts_delta;
-		twin->ws_ep = c_ws;
-		twin->ws_gw = agreed ? c_ws : 0;
-	}
+	set_translation(f, twin, h, ep_isn, &eso, ts_on);
 	/* Until the endpoint acks this far, the hold is kept for a replay. */
 	f->syn_seq = h->syn.client_isn + 1 + h->len;
 	/* Forward only: a late SYN-ACK must not undo a splice. */
@@ -92,20 +115,8 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 		f->l7 = KANARY_L7_REPLAYED;
 	if (twin->l7 == KANARY_L7_SYN_SENT)
 		twin->l7 = KANARY_L7_REPLAYED;
-	/* A FIN in the held segment: the client closed, as if seen now. */
-	if (h->flags & TCP_FLAG_FIN) {
-		__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
-		__u64 now = bpf_ktime_get_ns();
-
-		f->fin_seq = fin_seq;
-		twin->fin_seq = fin_seq;
-		if (!f->closed_ns)
-			f->closed_ns = now;
-		if (!twin->closed_ns)
-			twin->closed_ns = now;
-		__sync_fetch_and_or(&f->fin, KANARY_FIN_FROM_CLIENT);
-		__sync_fetch_and_or(&twin->fin, KANARY_FIN_FROM_CLIENT);
-	}
+	if (h->flags & TCP_FLAG_FIN)
+		note_held_fin(f, twin, h);
 	count_global(KANARY_G_L7_REPLAY);
 	count_flow(twin, skb->len);
 	return V_TX;
