@@ -3,8 +3,11 @@
  * kanary data path: one source, two attach points (XDP and tc ingress).
  * Read handle() top to bottom as the life of a packet:
  *   parse -> conntrack hit? rewrite, count, forward.
- *   SYN to a VIP? choose an endpoint, create the flow, then as above.
+ *   SYN to a VIP? choose an endpoint, create the flow, then as above
+ *   (bind.h); to an L7 VIP, answer it and bind on the first segment
+ *   (l7_bind.h).
  *   anything else passes untouched.
+ * The steps live in the headers, one concern each (docs/DESIGN.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,46 +22,6 @@
 #include "forward.h"
 #include "bind.h"
 #include "l7_bind.h"
-
-/*
- * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
- * and TCP checksums. tc uses the kernel's csum helpers, which also keep a
- * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
- */
-static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
-				    const struct kanary_flow *f, __u32 d_l7)
-{
-	__u32 d_addr =
-		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
-	__u32 d_port = csum_add(csum_diff_ports(p->tcp->source, p->tcp->dest,
-						f->sport, f->dport),
-				d_l7);
-
-	p->ip->saddr = f->saddr;
-	p->ip->daddr = f->daddr;
-	p->tcp->source = f->sport;
-	p->tcp->dest = f->dport;
-	/* The IP header checksum has no offload: update it inline. */
-	p->ip->check = csum_update(p->ip->check, d_addr);
-	if (f->ifindex) {
-		__builtin_memcpy(p->eth->h_source, f->smac, 6);
-		__builtin_memcpy(p->eth->h_dest, f->dmac, 6);
-	}
-
-	if (is_tc) {
-		struct __sk_buff *skb = ctx;
-		__u32 tcp_check = sizeof(struct ethhdr) + sizeof(struct iphdr) +
-				  offsetof(struct tcphdr, check);
-
-		/* Invalidates p: nothing may touch the packet after this. */
-		bpf_l4_csum_replace(skb, tcp_check, 0, d_addr,
-				    BPF_F_PSEUDO_HDR);
-		bpf_l4_csum_replace(skb, tcp_check, 0, d_port, 0);
-	} else {
-		p->tcp->check =
-			csum_update(p->tcp->check, csum_add(d_addr, d_port));
-	}
-}
 
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
@@ -83,35 +46,16 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
 	      TCP_FLAG_SYN;
-	f = bpf_map_lookup_elem(&kn_flows, &fk);
-	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
-	    f->syn_seq != p.tcp->seq) {
-		/* The client reuses the port for a new connection (the old
-		 * one is closed or dead): decide again, under today's config. */
-		forget_conn(&fk, f);
-		f = NULL;
-	}
+	f = lookup_flow(&fk, &p, syn);
 	if (!f) {
 		/* Only a SYN opens a connection; a stray segment passes,
 		 * unless it belongs to a handshake the gateway answered. */
-		if (!syn) {
-			struct kanary_synq *q;
-
-			q = bpf_map_lookup_elem(&kn_synq, &fk);
-			if (q)
-				return is_tc ? l7_first_tc(ctx, &fk, q,
-							   in_ifindex,
-							   out_ifindex) :
-					       l7_first_xdp(ctx, &fk, q,
-							    in_ifindex,
-							    out_ifindex);
-			count_global(KANARY_G_PASS_NO_FLOW);
-			return V_PASS;
-		}
+		if (!syn)
+			return stray_segment(ctx, is_tc, &fk, in_ifindex,
+					     out_ifindex);
 		rc = new_flow(&fk, p.tcp->seq);
 		if (rc == NEW_FLOW_L7)
-			return is_tc ? l7_syn_tc(ctx, &fk) :
-				       l7_syn_xdp(ctx, &fk);
+			return l7_syn_call(ctx, is_tc, &fk);
 		if (rc == KANARY_G_PASS_NO_FLOW) {
 			count_global(rc);
 			return V_PASS;
@@ -124,30 +68,12 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!f)
 			return V_DROP;
 	}
-
+	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
-		if (syn)
-			return V_DROP; /* a stale SYN of a bound connection */
-		if (f->l7 != KANARY_L7_SPLICED) {
-			if (f->l7 == KANARY_L7_REPLAYED &&
-			    f->dir == KANARY_DIR_TO_CLIENT &&
-			    !(p.flags & TCP_FLAG_SYN) &&
-			    (p.flags & TCP_FLAG_ACK) &&
-			    (__s32)(bpf_ntohl(p.tcp->ack_seq) - f->syn_seq) >=
-				    0) {
-				/* The endpoint has the first segment. */
-				l7_spliced(f);
-			} else if (f->l7 == KANARY_L7_REPLAYED &&
-				   (p.flags & TCP_FLAG_RST)) {
-				/* Both ends know the connection: pass it on. */
-			} else if (!is_tc) {
-				/* Handshake with the endpoint: tc's job. */
-				return V_PASS;
-			} else {
-				return l7_pending_tc(ctx, &fk, f, in_ifindex,
-						     out_ifindex);
-			}
-		}
+		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,
+			      out_ifindex);
+		if (rc != L7_NEXT)
+			return rc;
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */

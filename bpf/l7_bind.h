@@ -516,4 +516,64 @@ static __noinline int l7_first_tc(struct __sk_buff *skb,
 	return l7_first(skb, true, fk, q, in_ifindex, out_ifindex);
 }
 
+/* l7_syn, by the out-of-line copy of this attach point. */
+static __always_inline int l7_syn_call(void *ctx, const bool is_tc,
+				       const struct kanary_flow_key *fk)
+{
+	return is_tc ? l7_syn_tc(ctx, fk) : l7_syn_xdp(ctx, fk);
+}
+
+/*
+ * A segment that matches no flow: the handshake's ACK or the first
+ * segment of a half-open L7 connection goes to l7_first; anything else
+ * passes to the kernel.
+ */
+static __always_inline int stray_segment(void *ctx, const bool is_tc,
+					 const struct kanary_flow_key *fk,
+					 __u32 in_ifindex, __u32 *out_ifindex)
+{
+	struct kanary_synq *q;
+
+	q = bpf_map_lookup_elem(&kn_synq, fk);
+	if (q)
+		return is_tc ? l7_first_tc(ctx, fk, q, in_ifindex,
+					   out_ifindex) :
+			       l7_first_xdp(ctx, fk, q, in_ifindex,
+					    out_ifindex);
+	count_global(KANARY_G_PASS_NO_FLOW);
+	return V_PASS;
+}
+
+/*
+ * A packet of a bound L7 connection (f->l7 set): L7_NEXT when it goes the
+ * established way (NAT and translation), else its verdict. Until the
+ * endpoint has acked the held first segment, the connection's packets are
+ * tc's (l7_pending_tc): XDP passes them to it.
+ */
+static __always_inline int l7_bound(void *ctx, const bool is_tc,
+				    const struct kanary_flow_key *fk,
+				    struct kanary_flow *f, const struct pkt *p,
+				    bool syn, __u32 in_ifindex,
+				    __u32 *out_ifindex)
+{
+	if (syn)
+		return V_DROP; /* a stale SYN of a bound connection */
+	if (f->l7 == KANARY_L7_SPLICED)
+		return L7_NEXT;
+	if (f->l7 == KANARY_L7_REPLAYED && f->dir == KANARY_DIR_TO_CLIENT &&
+	    !(p->flags & TCP_FLAG_SYN) && (p->flags & TCP_FLAG_ACK) &&
+	    (__s32)(bpf_ntohl(p->tcp->ack_seq) - f->syn_seq) >= 0) {
+		/* The endpoint has the first segment. */
+		l7_spliced(f);
+		return L7_NEXT;
+	}
+	/* Both ends know the connection: an RST is passed on. */
+	if (f->l7 == KANARY_L7_REPLAYED && (p->flags & TCP_FLAG_RST))
+		return L7_NEXT;
+	/* Handshake with the endpoint: tc's job. */
+	if (!is_tc)
+		return V_PASS;
+	return l7_pending_tc(ctx, fk, f, in_ifindex, out_ifindex);
+}
+
 #endif /* KANARY_BPF_L7_BIND_H */

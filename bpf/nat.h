@@ -14,6 +14,7 @@
 #include "maps.h"
 #include "select.h" /* mix32 */
 #include "parse.h" /* TCP_FLAG_* */
+#include "csum.h"
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
@@ -270,6 +271,65 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 		bpf_map_delete_elem(&kn_flows, fk);
 	if (l7)
 		bpf_map_delete_elem(&kn_hold, &ek);
+}
+
+/*
+ * The conntrack lookup of a packet with tuple fk. A SYN that finds a
+ * to-endpoint entry with another ISN is a new connection reusing the
+ * client's port (the old one is closed or dead): the old one is forgotten
+ * and the SYN decided again, under today's config.
+ */
+static __always_inline struct kanary_flow *
+lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
+{
+	struct kanary_flow *f = bpf_map_lookup_elem(&kn_flows, fk);
+
+	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    f->syn_seq != p->tcp->seq) {
+		forget_conn(fk, f);
+		f = NULL;
+	}
+	return f;
+}
+
+/*
+ * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
+ * and TCP checksums. tc uses the kernel's csum helpers, which also keep a
+ * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
+ */
+static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
+				    const struct kanary_flow *f, __u32 d_l7)
+{
+	__u32 d_addr =
+		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
+	__u32 d_port = csum_add(csum_diff_ports(p->tcp->source, p->tcp->dest,
+						f->sport, f->dport),
+				d_l7);
+
+	p->ip->saddr = f->saddr;
+	p->ip->daddr = f->daddr;
+	p->tcp->source = f->sport;
+	p->tcp->dest = f->dport;
+	/* The IP header checksum has no offload: update it inline. */
+	p->ip->check = csum_update(p->ip->check, d_addr);
+	if (f->ifindex) {
+		__builtin_memcpy(p->eth->h_source, f->smac, 6);
+		__builtin_memcpy(p->eth->h_dest, f->dmac, 6);
+	}
+
+	if (is_tc) {
+		struct __sk_buff *skb = ctx;
+		__u32 tcp_check = sizeof(struct ethhdr) + sizeof(struct iphdr) +
+				  offsetof(struct tcphdr, check);
+
+		/* Invalidates p: nothing may touch the packet after this. */
+		bpf_l4_csum_replace(skb, tcp_check, 0, d_addr,
+				    BPF_F_PSEUDO_HDR);
+		bpf_l4_csum_replace(skb, tcp_check, 0, d_port, 0);
+	} else {
+		p->tcp->check =
+			csum_update(p->tcp->check, csum_add(d_addr, d_port));
+	}
 }
 
 #endif /* KANARY_BPF_NAT_H */
