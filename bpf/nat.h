@@ -69,6 +69,21 @@ struct {
 	__type(value, struct kanary_flow);
 } kn_flow_tmpl SEC(".maps");
 
+/* A new entry whose packets leave as saddr:sport -> daddr:dport. */
+static __always_inline void flow_init(struct kanary_flow *f, __be32 saddr,
+				      __be32 daddr, __be16 sport, __be16 dport,
+				      __u32 stats, __u8 dir, __u8 l7)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	f->saddr = saddr;
+	f->daddr = daddr;
+	f->sport = sport;
+	f->dport = dport;
+	f->stats = stats;
+	f->dir = dir;
+	f->l7 = l7;
+}
+
 /*
  * Create a connection's two entries: f at fk (to the endpoint) and its
  * twin (to the client). The SNAT port is reserved by inserting the twin
@@ -95,22 +110,12 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
 	if (!twin || !f)
 		return KANARY_G_SNAT_EXHAUSTED;
-	__builtin_memset(twin, 0, sizeof(*twin));
-	twin->saddr = fk->daddr;
-	twin->daddr = fk->saddr;
-	twin->sport = fk->dport;
-	twin->dport = fk->sport;
-	twin->stats = stats;
-	twin->dir = KANARY_DIR_TO_CLIENT;
-	twin->l7 = l7;
-	__builtin_memset(f, 0, sizeof(*f));
-	f->saddr = ep->snat_addr;
-	f->daddr = ep->addr;
-	f->dport = ep->port;
-	f->stats = stats;
-	f->dir = KANARY_DIR_TO_ENDPOINT;
+	flow_init(twin, fk->daddr, fk->saddr, fk->dport, fk->sport, stats,
+		  KANARY_DIR_TO_CLIENT, l7);
+	/* Its source port is the SNAT port, known once reserved. */
+	flow_init(f, ep->snat_addr, ep->addr, 0, ep->port, stats,
+		  KANARY_DIR_TO_ENDPOINT, l7);
 	f->syn_seq = syn_seq;
-	f->l7 = l7;
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
