@@ -5,7 +5,7 @@
  *   parse -> conntrack hit? rewrite, count, forward.
  *   SYN to a VIP? choose an endpoint, create the flow, then as above
  *   (bind.h); to an L7 VIP, answer it and bind on the first segment
- *   (l7_bind.h).
+ *   (l7_bind.h), and splice once the endpoint has it (l7_pending.h).
  *   anything else passes untouched.
  * The steps live in the headers, one concern each (docs/DESIGN.md).
  */
@@ -22,6 +22,7 @@
 #include "forward.h"
 #include "bind.h"
 #include "l7_bind.h"
+#include "l7_pending.h"
 
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
