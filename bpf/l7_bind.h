@@ -121,7 +121,7 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 }
 
 /*
- * l7_first, step 1: is this the first segment? An RST, the handshake's
+ * l7_first: is this the first segment? An RST, the handshake's
  * ACK and anything out of sequence end here. *plen: the payload's length.
  */
 static __always_inline int first_check(void *ctx, const bool is_tc,
@@ -164,7 +164,7 @@ static __always_inline int first_check(void *ctx, const bool is_tc,
 }
 
 /*
- * l7_first, step 2: the segment, as kn_hold will keep it, in per-CPU
+ * l7_first: the segment, as kn_hold will keep it, in per-CPU
  * scratch (plen payload bytes after the headers of p). NULL on failure.
  */
 static __always_inline struct kanary_hold *
@@ -195,7 +195,7 @@ first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
 }
 
 /*
- * l7_first, step 3: the VIP's rules read the request head in h (plen
+ * l7_first: the VIP's rules read the request head in h (plen
  * bytes) and name the block, *blk. No block: the client is reset (p
  * turned around into an RST).
  */
@@ -240,7 +240,7 @@ static __always_inline int first_rule(const struct kanary_flow_key *fk,
 }
 
 /*
- * l7_first, step 4: the chosen endpoint's next hop (*fib), asked before
+ * l7_first: the chosen endpoint's next hop (*fib), asked before
  * any state is created. When only its neighbour is unknown, tc sends the
  * SYN through the neighbour table (*egress) and XDP passes the segment,
  * untouched, to the tc program behind it.
@@ -265,7 +265,7 @@ first_next_hop(void *ctx, const bool is_tc, const struct kanary_endpoint *ep,
 }
 
 /*
- * l7_first, step 5, once both entries exist: the to-endpoint entry learns
+ * l7_first, once both entries exist: the to-endpoint entry learns
  * its next hop, the segment goes to kn_hold, the half-open entry goes.
  * The to-endpoint entry, or NULL on failure.
  */
