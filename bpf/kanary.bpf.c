@@ -3,8 +3,11 @@
  * kanary data path: one source, two attach points (XDP and tc ingress).
  * Read handle() top to bottom as the life of a packet:
  *   parse -> conntrack hit? rewrite, count, forward.
- *   SYN to a VIP? choose an endpoint, create the flow, then as above.
+ *   SYN to a VIP? choose an endpoint, create the flow, then as above
+ *   (bind.h); to an L7 VIP, answer it and bind on the first segment
+ *   (l7_bind.h), and splice once the endpoint has it (l7_pending.h).
  *   anything else passes untouched.
+ * The steps live in the headers, one concern each (docs/DESIGN.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,7 +20,9 @@
 #include "select.h"
 #include "nat.h"
 #include "forward.h"
-#include "splice.h"
+#include "bind.h"
+#include "l7_bind.h"
+#include "l7_pending.h"
 
 /*
  * May XDP see a TCP checksum left to offload? Set by the loader before
@@ -26,211 +31,6 @@
  * a wire, and then the verifier drops the check below as dead code.
  */
 const volatile bool kn_xdp_partial_csums = true;
-
-/*
- * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
- * and TCP checksums. tc uses the kernel's csum helpers, which also keep a
- * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
- */
-static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
-				    const struct kanary_flow *f, __u32 d_l7)
-{
-	__u32 d_addr =
-		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
-	__u32 d_port = csum_add(csum_diff_ports(p->tcp->source, p->tcp->dest,
-						f->sport, f->dport),
-				d_l7);
-
-	p->ip->saddr = f->saddr;
-	p->ip->daddr = f->daddr;
-	p->tcp->source = f->sport;
-	p->tcp->dest = f->dport;
-	/* The IP header checksum has no offload: update it inline. */
-	p->ip->check = csum_update(p->ip->check, d_addr);
-	if (f->ifindex) {
-		__builtin_memcpy(p->eth->h_source, f->smac, 6);
-		__builtin_memcpy(p->eth->h_dest, f->dmac, 6);
-	}
-
-	if (is_tc) {
-		struct __sk_buff *skb = ctx;
-		__u32 tcp_check = sizeof(struct ethhdr) + sizeof(struct iphdr) +
-				  offsetof(struct tcphdr, check);
-
-		/* Invalidates p: nothing may touch the packet after this. */
-		bpf_l4_csum_replace(skb, tcp_check, 0, d_addr,
-				    BPF_F_PSEUDO_HDR);
-		bpf_l4_csum_replace(skb, tcp_check, 0, d_port, 0);
-	} else {
-		p->tcp->check =
-			csum_update(p->tcp->check, csum_add(d_addr, d_port));
-	}
-}
-
-/* new_flow's answer for a VIP whose connections take the L7 path */
-#define NEW_FLOW_L7 (KANARY_G_MAX + 1)
-
-/* A SYN that matches no flow: is it for a VIP, and where does it go? */
-static __always_inline int new_flow(const struct kanary_flow_key *fk,
-				    __u32 syn_seq)
-{
-	struct kanary_vip_key vk = {
-		.addr = fk->daddr,
-		.port = fk->dport,
-		.proto = IPPROTO_TCP,
-	};
-	const struct kanary_cfg *cfg;
-	const struct kanary_vip *vip;
-	struct choice c;
-	__u32 zero = 0, hash;
-	int rc;
-
-	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
-	if (!cfg)
-		return KANARY_G_PASS_NO_FLOW;
-	/* Read the slot once: every lookup below sees one config. */
-	vk.slot = cfg->active_slot;
-	vip = bpf_map_lookup_elem(&kn_vips, &vk);
-	if (!vip)
-		return KANARY_G_PASS_NO_FLOW;
-	if (vip->l7 != KANARY_L7_NONE)
-		return NEW_FLOW_L7;
-
-	hash = flow_hash(fk, cfg->hash_seed);
-	rc = choose(vk.slot, vip->route, hash, &c);
-	if (rc)
-		return rc;
-	rc = create_flow(fk, c.ep, c.stats, hash, syn_seq, cfg->reclaim_ns,
-			 KANARY_L7_OFF);
-	if (rc)
-		return rc;
-
-	{
-		struct kanary_subset_stats *s;
-		__u32 row = c.stats;
-
-		s = bpf_map_lookup_elem(&kn_stats, &row);
-		if (s)
-			s->connections++;
-	}
-	count_global(KANARY_G_NEW_FLOW);
-	return 0;
-}
-
-/*
- * The L7 slow paths, one copy per attach point (is_tc is a constant in
- * each), kept out of line so that the established path stays small for
- * the verifier and the instruction cache.
- */
-static __noinline int l7_syn_xdp(struct xdp_md *ctx,
-				 const struct kanary_flow_key *fk)
-{
-	return l7_syn(ctx, false, fk);
-}
-
-static __noinline int l7_syn_tc(struct __sk_buff *skb,
-				const struct kanary_flow_key *fk)
-{
-	return l7_syn(skb, true, fk);
-}
-
-static __noinline int l7_first_xdp(struct xdp_md *ctx,
-				   const struct kanary_flow_key *fk,
-				   struct kanary_synq *q, __u32 in, __u32 *out)
-{
-	return l7_first(ctx, false, fk, q, in, out);
-}
-
-static __noinline int l7_first_tc(struct __sk_buff *skb,
-				  const struct kanary_flow_key *fk,
-				  struct kanary_synq *q, __u32 in, __u32 *out)
-{
-	return l7_first(skb, true, fk, q, in, out);
-}
-
-/* The endpoint acked the replayed segment: let the hold go. */
-static __always_inline void l7_spliced(struct kanary_flow *f)
-{
-	struct kanary_flow_key ck = {};
-	struct kanary_flow *tw;
-
-	twin_key(f, &ck);
-	f->l7 = KANARY_L7_SPLICED;
-	tw = bpf_map_lookup_elem(&kn_flows, &ck);
-	if (tw)
-		tw->l7 = KANARY_L7_SPLICED;
-	bpf_map_delete_elem(&kn_hold, &ck);
-}
-
-/*
- * tc only: an L7 connection whose endpoint has not acked the held first
- * segment yet (SYN_SENT, REPLAYED).
- */
-static __noinline int l7_pending_tc(struct __sk_buff *skb,
-				    const struct kanary_flow_key *fk,
-				    struct kanary_flow *f, __u32 in, __u32 *out)
-{
-	struct kanary_hold *h;
-	__u32 egress = 0;
-	struct pkt p;
-	__u8 flags;
-
-	if (reparse(skb, true, &p))
-		return V_PASS;
-	flags = p.flags;
-	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
-		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
-			return l7_replay(skb, f);
-		if (flags & TCP_FLAG_RST) {
-			/* The endpoint refuses our SYN: an RST that acks
-			 * it, nothing else (RFC 5961). */
-			struct kanary_flow_key ck = {};
-
-			twin_key(f, &ck);
-			h = bpf_map_lookup_elem(&kn_hold, &ck);
-			if (h && (flags & TCP_FLAG_ACK) &&
-			    bpf_ntohl(p.tcp->ack_seq) == h->syn.client_isn + 1)
-				forget_conn(fk, f);
-		} else if (f->l7 == KANARY_L7_SYN_SENT &&
-			   (flags & TCP_FLAG_ACK)) {
-			/* A bare ACK for our SYN: the endpoint still holds
-			 * an old connection on this port (TIME_WAIT). */
-			count_global(KANARY_G_L7_SYN_REFUSED);
-			return l7_reset_endpoint(skb, &p, f);
-		}
-		return V_DROP;
-	}
-	h = bpf_map_lookup_elem(&kn_hold, fk);
-	if (flags & TCP_FLAG_RST) {
-		/* Within what the client has sent, not blind (RFC 5961). */
-		if (h &&
-		    bpf_ntohl(p.tcp->seq) - (h->syn.client_isn + 1) <= h->len)
-			forget_conn(fk, f);
-		return V_DROP;
-	}
-	if (f->l7 != KANARY_L7_SYN_SENT) {
-		count_global(KANARY_G_L7_EARLY);
-		return V_DROP;
-	}
-	/* The client resends its first segment: the SYN may be lost. */
-	if (!h || bpf_ntohl(p.tcp->seq) != h->syn.client_isn + 1) {
-		count_global(KANARY_G_L7_EARLY);
-		return V_DROP;
-	}
-	if (!f->ifindex && resolve_next_hop(skb, f, &p, in, &egress) && !egress)
-		return V_DROP;
-	if (bpf_skb_change_tail(skb, L7_SYN_FRAME_LEN, 0))
-		return V_DROP;
-	if (emit_syn(skb, true, &h->syn, h->tsval, f))
-		return V_DROP;
-	if (egress) {
-		*out = egress;
-		return V_RESOLVE;
-	}
-	*out = f->ifindex;
-	return V_FORWARD;
-}
 
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
@@ -260,35 +60,16 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
 	      TCP_FLAG_SYN;
-	f = bpf_map_lookup_elem(&kn_flows, &fk);
-	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
-	    f->syn_seq != p.tcp->seq) {
-		/* The client reuses the port for a new connection (the old
-		 * one is closed or dead): decide again, under today's config. */
-		forget_conn(&fk, f);
-		f = NULL;
-	}
+	f = lookup_flow(&fk, &p, syn);
 	if (!f) {
 		/* Only a SYN opens a connection; a stray segment passes,
 		 * unless it belongs to a handshake the gateway answered. */
-		if (!syn) {
-			struct kanary_synq *q;
-
-			q = bpf_map_lookup_elem(&kn_synq, &fk);
-			if (q)
-				return is_tc ? l7_first_tc(ctx, &fk, q,
-							   in_ifindex,
-							   out_ifindex) :
-					       l7_first_xdp(ctx, &fk, q,
-							    in_ifindex,
-							    out_ifindex);
-			count_global(KANARY_G_PASS_NO_FLOW);
-			return V_PASS;
-		}
+		if (!syn)
+			return stray_segment(ctx, is_tc, &fk, in_ifindex,
+					     out_ifindex);
 		rc = new_flow(&fk, p.tcp->seq);
 		if (rc == NEW_FLOW_L7)
-			return is_tc ? l7_syn_tc(ctx, &fk) :
-				       l7_syn_xdp(ctx, &fk);
+			return l7_syn_call(ctx, is_tc, &fk);
 		if (rc == KANARY_G_PASS_NO_FLOW) {
 			count_global(rc);
 			return V_PASS;
@@ -301,30 +82,12 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!f)
 			return V_DROP;
 	}
-
+	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
-		if (syn)
-			return V_DROP; /* a stale SYN of a bound connection */
-		if (f->l7 != KANARY_L7_SPLICED) {
-			if (f->l7 == KANARY_L7_REPLAYED &&
-			    f->dir == KANARY_DIR_TO_CLIENT &&
-			    !(p.flags & TCP_FLAG_SYN) &&
-			    (p.flags & TCP_FLAG_ACK) &&
-			    (__s32)(bpf_ntohl(p.tcp->ack_seq) - f->syn_seq) >=
-				    0) {
-				/* The endpoint has the first segment. */
-				l7_spliced(f);
-			} else if (f->l7 == KANARY_L7_REPLAYED &&
-				   (p.flags & TCP_FLAG_RST)) {
-				/* Both ends know the connection: pass it on. */
-			} else if (!is_tc) {
-				/* Handshake with the endpoint: tc's job. */
-				return V_PASS;
-			} else {
-				return l7_pending_tc(ctx, &fk, f, in_ifindex,
-						     out_ifindex);
-			}
-		}
+		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,
+			      out_ifindex);
+		if (rc != L7_NEXT)
+			return rc;
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */

@@ -5,6 +5,8 @@
  * leaves with:
  *   client:cport -> vip:vport       =>  snat:sport -> endpoint:eport
  *   endpoint:eport -> snat:sport    =>  vip:vport  -> client:cport
+ * Names, here and in every file that uses them: fk and f are the entry a
+ * packet looked up (key, value), tk and twin the connection's other entry.
  */
 #ifndef KANARY_BPF_NAT_H
 #define KANARY_BPF_NAT_H
@@ -12,14 +14,10 @@
 #include "maps.h"
 #include "select.h" /* mix32 */
 #include "parse.h" /* TCP_FLAG_* */
+#include "csum.h"
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
-/*
- * Reserve a SNAT port by inserting the reply-direction entry with
- * BPF_NOEXIST: the map itself is the allocator, so two connections to one
- * endpoint never share a port, even when created on two CPUs at once.
- */
 /* The key of a flow's other entry: its outgoing tuple, reversed (for a
  * to-client entry, the client's tuple: kn_hold's and kn_synq's key). */
 static __always_inline void twin_key(const struct kanary_flow *f,
@@ -35,18 +33,18 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 /*
  * A port held by a connection closed (FIN or RST) longer ago than the
  * endpoint's TIME_WAIT may be taken over: forget the old connection's
- * to-client entry (rk, holding the port) and its to-endpoint twin.
+ * to-client entry (at k, holding the port) and its to-endpoint twin.
  * Without this, a port would stay taken until the LRU evicted it, which a
  * table that is not full never does.
  */
-static __always_inline bool reclaim_port(const struct kanary_flow_key *rk,
+static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 					 __u64 reclaim_ns)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *old, *twin;
 	__u64 now;
 
-	old = bpf_map_lookup_elem(&kn_flows, rk);
+	old = bpf_map_lookup_elem(&kn_flows, k);
 	if (!old || !old->closed_ns)
 		return false;
 	now = bpf_ktime_get_ns();
@@ -54,7 +52,7 @@ static __always_inline bool reclaim_port(const struct kanary_flow_key *rk,
 		return false;
 	twin_key(old, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && twin->sport == rk->dport && twin->daddr == rk->saddr)
+	if (twin && twin->sport == k->dport && twin->daddr == k->saddr)
 		bpf_map_delete_elem(&kn_flows, &tk);
 	return true;
 }
@@ -71,41 +69,53 @@ struct {
 	__type(value, struct kanary_flow);
 } kn_flow_tmpl SEC(".maps");
 
+/* A new entry whose packets leave as saddr:sport -> daddr:dport. */
+static __always_inline void flow_init(struct kanary_flow *f, __be32 saddr,
+				      __be32 daddr, __be16 sport, __be16 dport,
+				      __u32 stats, __u8 dir, __u8 l7)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	f->saddr = saddr;
+	f->daddr = daddr;
+	f->sport = sport;
+	f->dport = dport;
+	f->stats = stats;
+	f->dir = dir;
+	f->l7 = l7;
+}
+
+/*
+ * Create a connection's two entries: f at fk (to the endpoint) and its
+ * twin (to the client). The SNAT port is reserved by inserting the twin
+ * with BPF_NOEXIST: the map itself is the allocator, so two connections
+ * to one endpoint never share a port, even when created on two CPUs at
+ * once.
+ */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
 				       __u32 stats, __u32 hash, __u32 syn_seq,
 				       __u64 reclaim_ns, __u8 l7)
 {
-	struct kanary_flow_key rk = {
+	struct kanary_flow_key tk = {
 		.saddr = ep->addr,
 		.daddr = ep->snat_addr,
 		.sport = ep->port,
 		.proto = IPPROTO_TCP,
 	};
-	struct kanary_flow *rev, *fwd;
+	struct kanary_flow *f, *twin;
 	__u32 k0 = 0, k1 = 1;
 	int i;
 
-	rev = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
-	fwd = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
-	if (!rev || !fwd)
+	twin = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
+	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
+	if (!twin || !f)
 		return KANARY_G_SNAT_EXHAUSTED;
-	__builtin_memset(rev, 0, sizeof(*rev));
-	rev->saddr = fk->daddr;
-	rev->daddr = fk->saddr;
-	rev->sport = fk->dport;
-	rev->dport = fk->sport;
-	rev->stats = stats;
-	rev->dir = KANARY_DIR_TO_CLIENT;
-	rev->l7 = l7;
-	__builtin_memset(fwd, 0, sizeof(*fwd));
-	fwd->saddr = ep->snat_addr;
-	fwd->daddr = ep->addr;
-	fwd->dport = ep->port;
-	fwd->stats = stats;
-	fwd->dir = KANARY_DIR_TO_ENDPOINT;
-	fwd->syn_seq = syn_seq;
-	fwd->l7 = l7;
+	flow_init(twin, fk->daddr, fk->saddr, fk->dport, fk->sport, stats,
+		  KANARY_DIR_TO_CLIENT, l7);
+	/* Its source port is the SNAT port, known once reserved. */
+	flow_init(f, ep->snat_addr, ep->addr, 0, ep->port, stats,
+		  KANARY_DIR_TO_ENDPOINT, l7);
+	f->syn_seq = syn_seq;
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
@@ -116,20 +126,20 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		__u32 h = i ? mix32(hash + i * 0x9e3779b9) : hash;
 		__u16 port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
-		rk.dport = bpf_htons(port);
-		if (!bpf_map_update_elem(&kn_flows, &rk, rev, BPF_NOEXIST))
+		tk.dport = bpf_htons(port);
+		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
 			goto reserved;
-		if (reclaim_port(&rk, reclaim_ns) &&
-		    !bpf_map_update_elem(&kn_flows, &rk, rev, BPF_ANY))
+		if (reclaim_port(&tk, reclaim_ns) &&
+		    !bpf_map_update_elem(&kn_flows, &tk, twin, BPF_ANY))
 			goto reserved;
 	}
 	return KANARY_G_SNAT_EXHAUSTED;
 
 reserved:
-	fwd->sport = rk.dport;
-	if (bpf_map_update_elem(&kn_flows, fk, fwd, BPF_NOEXIST)) {
+	f->sport = tk.dport;
+	if (bpf_map_update_elem(&kn_flows, fk, f, BPF_NOEXIST)) {
 		/* Another CPU made this connection first: keep its entry. */
-		bpf_map_delete_elem(&kn_flows, &rk);
+		bpf_map_delete_elem(&kn_flows, &tk);
 	}
 	return 0;
 }
@@ -142,13 +152,13 @@ reserved:
 static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 					const struct kanary_flow *f)
 {
-	struct kanary_flow_key rk = {};
-	struct kanary_flow *rev;
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
 
-	twin_key(f, &rk);
-	rev = bpf_map_lookup_elem(&kn_flows, &rk);
-	if (rev && rev->daddr == fk->saddr && rev->dport == fk->sport)
-		bpf_map_delete_elem(&kn_flows, &rk);
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+		bpf_map_delete_elem(&kn_flows, &tk);
 	bpf_map_delete_elem(&kn_flows, fk);
 }
 
@@ -246,8 +256,10 @@ static __always_inline void note_answered(struct kanary_flow *f)
 static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 					struct kanary_flow *f)
 {
-	struct kanary_flow_key ck = *fk;
-	struct kanary_flow *fwd = f;
+	/* The connection's to-endpoint entry (ek, to_ep): f or its twin.
+	 * Its key is kn_hold's too. */
+	struct kanary_flow_key ek = *fk;
+	struct kanary_flow *to_ep = f;
 	bool l7;
 
 	if (bpf_map_lookup_elem(&kn_flows, fk) != f)
@@ -255,15 +267,74 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	l7 = f->l7 != KANARY_L7_OFF;
 
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
-		twin_key(f, &ck);
-		fwd = bpf_map_lookup_elem(&kn_flows, &ck);
+		twin_key(f, &ek);
+		to_ep = bpf_map_lookup_elem(&kn_flows, &ek);
 	}
-	if (fwd)
-		delete_flow(&ck, fwd);
+	if (to_ep)
+		delete_flow(&ek, to_ep);
 	else
 		bpf_map_delete_elem(&kn_flows, fk);
 	if (l7)
-		bpf_map_delete_elem(&kn_hold, &ck);
+		bpf_map_delete_elem(&kn_hold, &ek);
+}
+
+/*
+ * The conntrack lookup of a packet with tuple fk. A SYN that finds a
+ * to-endpoint entry with another ISN is a new connection reusing the
+ * client's port (the old one is closed or dead): the old one is forgotten
+ * and the SYN decided again, under today's config.
+ */
+static __always_inline struct kanary_flow *
+lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
+{
+	struct kanary_flow *f = bpf_map_lookup_elem(&kn_flows, fk);
+
+	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    f->syn_seq != p->tcp->seq) {
+		forget_conn(fk, f);
+		f = NULL;
+	}
+	return f;
+}
+
+/*
+ * Rewrite addresses and ports to the flow's outgoing tuple and fix the IP
+ * and TCP checksums. tc uses the kernel's csum helpers, which also keep a
+ * CHECKSUM_COMPLETE/PARTIAL skb consistent; XDP frames carry full sums.
+ */
+static __always_inline void rewrite(void *ctx, const bool is_tc, struct pkt *p,
+				    const struct kanary_flow *f, __u32 d_l7)
+{
+	__u32 d_addr =
+		csum_diff_addrs(p->ip->saddr, p->ip->daddr, f->saddr, f->daddr);
+	__u32 d_port = csum_add(csum_diff_ports(p->tcp->source, p->tcp->dest,
+						f->sport, f->dport),
+				d_l7);
+
+	p->ip->saddr = f->saddr;
+	p->ip->daddr = f->daddr;
+	p->tcp->source = f->sport;
+	p->tcp->dest = f->dport;
+	/* The IP header checksum has no offload: update it inline. */
+	p->ip->check = csum_update(p->ip->check, d_addr);
+	if (f->ifindex) {
+		__builtin_memcpy(p->eth->h_source, f->smac, 6);
+		__builtin_memcpy(p->eth->h_dest, f->dmac, 6);
+	}
+
+	if (is_tc) {
+		struct __sk_buff *skb = ctx;
+		__u32 tcp_check = sizeof(struct ethhdr) + sizeof(struct iphdr) +
+				  offsetof(struct tcphdr, check);
+
+		/* Invalidates p: nothing may touch the packet after this. */
+		bpf_l4_csum_replace(skb, tcp_check, 0, d_addr,
+				    BPF_F_PSEUDO_HDR);
+		bpf_l4_csum_replace(skb, tcp_check, 0, d_port, 0);
+	} else {
+		p->tcp->check =
+			csum_update(p->tcp->check, csum_add(d_addr, d_port));
+	}
 }
 
 #endif /* KANARY_BPF_NAT_H */

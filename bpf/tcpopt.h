@@ -10,6 +10,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 
+#include "ctx.h"
+
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
@@ -142,7 +144,6 @@ static __always_inline void walk_opts(void *ctx, const bool is_tc,
 {
 	__u32 optlen = tcp->doff * 4 - sizeof(*tcp), zero = 0;
 	struct opt_walk *w;
-	long rc;
 
 	if (so) {
 		__builtin_memset(so, 0, sizeof(*so));
@@ -160,11 +161,7 @@ static __always_inline void walk_opts(void *ctx, const bool is_tc,
 	w->so.wscale = TCP_WSCALE_NONE;
 	w->off = 0;
 	w->len = optlen;
-	if (is_tc)
-		rc = bpf_skb_load_bytes(ctx, TCP_OPT_OFF, w->b, optlen);
-	else
-		rc = bpf_xdp_load_bytes(ctx, TCP_OPT_OFF, w->b, optlen);
-	if (rc)
+	if (ctx_load(ctx, is_tc, TCP_OPT_OFF, w->b, optlen))
 		return;
 	{
 		struct opt_ref r = { .w = w };

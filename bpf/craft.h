@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The packets the L7 path makes up, each written over the packet that
+ * came in: the SYN-ACK to a client, the SYN to an endpoint, the replay of
+ * a held first segment, an RST. Turning a packet around (turn_around) and
+ * the IP header and both checksums of a made-up packet (finish_headers)
+ * are shared by all of them. Only bytes: what the connection's state
+ * becomes is the callers' (l7_bind.h, l7_splice.h).
+ */
+#ifndef KANARY_BPF_CRAFT_H
+#define KANARY_BPF_CRAFT_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "kanary_abi.h"
+#include "parse.h"
+#include "ctx.h"
+#include "csum.h"
+#include "tcpopt.h"
+
+#define TCP_FLAG_PSH 0x08
+#define IP_DF 0x4000
+#define L7_TTL 64
+
+/* The SYN kanary sends to the endpoint: 20 bytes of options, NOP padded. */
+#define L7_SYN_TCP_LEN (sizeof(struct tcphdr) + 20)
+#define L7_SYN_FRAME_LEN \
+	(sizeof(struct ethhdr) + sizeof(struct iphdr) + L7_SYN_TCP_LEN)
+
+/* Sum the 16-bit words of a TCP header of hlen bytes in the packet. */
+static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
+					    void *data_end)
+{
+	__u16 *w = (__u16 *)tcp;
+	__u32 sum = 0;
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		if (i * 2 >= hlen)
+			break;
+		if ((void *)(w + i + 1) > data_end)
+			break;
+		sum += w[i];
+	}
+	return sum;
+}
+
+/*
+ * Fill in the IP header of a packet kanary makes up (SYN-ACK, SYN,
+ * replay, RST) and both checksums; the TCP header and payload are in
+ * place, payload_sum is the payload's word sum. partial: the skb's TCP
+ * checksum is left to offload (ctx_csum_partial), so the field gets the
+ * pseudo-header sum alone, which the NIC finishes.
+ */
+static __always_inline void finish_headers(struct iphdr *ip, struct tcphdr *tcp,
+					   __u32 tcp_hlen, __u32 payload_len,
+					   __u32 payload_sum, void *data_end,
+					   bool partial)
+{
+	__u32 sum;
+
+	ip->tot_len = bpf_htons(sizeof(*ip) + tcp_hlen + payload_len);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->ttl = L7_TTL;
+	ip->check = ip_csum(ip);
+
+	tcp->check = 0;
+	sum = csum_pseudo_tcp(ip->saddr, ip->daddr, tcp_hlen + payload_len);
+	if (partial) {
+		tcp->check = ~csum_fold(sum);
+		return;
+	}
+	sum = csum_add(sum, sum_tcp_header(tcp, tcp_hlen, data_end));
+	sum = csum_add(sum, payload_sum);
+	tcp->check = csum_fold(sum);
+}
+
+static __always_inline void swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[6];
+
+	__builtin_memcpy(tmp, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, tmp, 6);
+}
+
+/* Send the packet back where it came from: MACs, addresses and ports
+ * swapped, in place. */
+static __always_inline void turn_around(struct pkt *p)
+{
+	__be32 addr = p->ip->saddr;
+	__be16 port = p->tcp->source;
+
+	swap_macs(p->eth);
+	p->ip->saddr = p->ip->daddr;
+	p->ip->daddr = addr;
+	p->tcp->source = p->tcp->dest;
+	p->tcp->dest = port;
+}
+
+/*
+ * Turn the packet in p around into an RST with sequence number seq, to be
+ * sent back the way it came: to a client when no rule matches, to an
+ * endpoint that answered kanary's SYN with an ACK of an older connection.
+ */
+static __always_inline void craft_rst(struct pkt *p, __u32 seq, void *data_end,
+				      bool partial)
+{
+	struct tcphdr *tcp = p->tcp;
+	__u32 ack = bpf_ntohl(tcp->seq);
+
+	turn_around(p);
+	tcp->seq = bpf_htonl(seq);
+	tcp->ack_seq = bpf_htonl(ack);
+	tcp->doff = 5;
+	((__u8 *)tcp)[13] = TCP_FLAG_RST | TCP_FLAG_ACK;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	finish_headers(p->ip, tcp, sizeof(*tcp), 0, 0, data_end, partial);
+}
+
+/*
+ * Turn the client's SYN in p, which offered so, around into the gateway's
+ * SYN-ACK for the half-open connection q. The options are rewritten into
+ * the SYN's own option bytes: the gateway offers back only what the client
+ * offered, so they fit (the rest is NOP). -1 if they do not. partial:
+ * see finish_headers.
+ */
+static __always_inline int craft_syn_ack(struct pkt *p,
+					 const struct syn_opts *so,
+					 const struct kanary_synq *q,
+					 void *data_end, bool partial)
+{
+	struct tcphdr *tcp = p->tcp;
+	struct syn_opts ours = *so;
+	__u32 optlen, n, i;
+	__u8 opts[32] = {};
+
+	if (ours.mss)
+		ours.mss = KANARY_L7_MSS;
+	n = put_syn_opts(opts, &ours, q->gw_tsval, so->tsval,
+			 so->wscale == TCP_WSCALE_NONE ? TCP_WSCALE_NONE :
+							 KANARY_L7_WSCALE);
+	optlen = tcp->doff * 4 - sizeof(*tcp);
+	if (n > optlen)
+		return -1;
+	for (i = 0; i < TCP_MAX_OPTLEN; i++) {
+		__u8 *o = (__u8 *)(tcp + 1) + i;
+
+		if (i >= optlen || (void *)(o + 1) > data_end)
+			break;
+		*o = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
+	}
+
+	turn_around(p);
+	tcp->seq = bpf_htonl(q->gw_isn);
+	tcp->ack_seq = bpf_htonl(q->client_isn + 1);
+	((__u8 *)tcp)[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
+	/* Room for the first segment (see KANARY_L7_WINDOW). */
+	tcp->window = bpf_htons(KANARY_L7_WINDOW);
+	tcp->urg_ptr = 0;
+	finish_headers(p->ip, tcp, tcp->doff * 4, 0, 0, data_end, partial);
+	return 0;
+}
+
+/*
+ * Cut the packet to L7_SYN_FRAME_LEN and write the SYN toward the
+ * endpoint over it: the client's ISN and the options it offered (q), from
+ * f's tuple. MACs from f when its next hop is known. -1 on failure.
+ */
+static __always_inline int craft_syn(void *ctx, const bool is_tc,
+				     const struct kanary_synq *q, __u32 tsval,
+				     const struct kanary_flow *f)
+{
+	struct syn_opts so = {
+		.mss = q->mss,
+		.sack_ok = q->sack_ok,
+		.ts_ok = q->ts_ok,
+	};
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	void *data, *data_end;
+	__u8 opts[32] = {};
+	__u32 n, i;
+
+	if (ctx_resize(ctx, is_tc, L7_SYN_FRAME_LEN))
+		return -1;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	eth = data;
+	ip = (void *)(eth + 1);
+	tcp = (void *)(ip + 1);
+	if ((void *)tcp + L7_SYN_TCP_LEN > data_end)
+		return -1;
+
+	if (f->ifindex) {
+		__builtin_memcpy(eth->h_source, f->smac, 6);
+		__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	}
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = f->saddr;
+	ip->daddr = f->daddr;
+
+	__builtin_memset(tcp, 0, sizeof(*tcp));
+	tcp->source = f->sport;
+	tcp->dest = f->dport;
+	tcp->seq = bpf_htonl(q->client_isn);
+	tcp->doff = L7_SYN_TCP_LEN / 4;
+	((__u8 *)tcp)[13] = TCP_FLAG_SYN;
+	tcp->window = bpf_htons(q->window);
+	n = put_syn_opts(opts, &so, tsval, 0, q->wscale);
+	for (i = 0; i < 20; i++)
+		((__u8 *)(tcp + 1))[i] = i < n ? opt_byte(opts, i) : TCPOPT_NOP;
+	finish_headers(ip, tcp, L7_SYN_TCP_LEN, 0, 0, data_end,
+		       ctx_csum_partial(ctx, is_tc));
+	return 0;
+}
+
+/* Word sum of the held payload, in bpf_csum_diff's 512-byte steps. */
+static __always_inline __u32 hold_sum(const struct kanary_hold *h)
+{
+	__u32 words = (h->len + 3) & ~3u, sum = 0;
+	__u64 sz;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		if (words <= k * 512)
+			break;
+		sz = words - k * 512;
+		asm volatile("" : "+r"(sz)); /* one register, bounded below */
+		if (sz > 512)
+			sz = 512;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)(h->data + k * 512), sz,
+				    sum);
+	}
+	return sum;
+}
+
+/*
+ * The window field of the replay. The endpoint reads windows unscaled if
+ * it did not agree to the client's scale (eso: its SYN-ACK's options).
+ */
+static __always_inline __be16 replay_window(const struct kanary_hold *h,
+					    const struct syn_opts *eso)
+{
+	__u32 w = h->window;
+
+	if (h->syn.wscale != TCP_WSCALE_NONE && eso->wscale == TCP_WSCALE_NONE)
+		w <<= h->syn.wscale & 15;
+	return bpf_htons(w > 0xffff ? 0xffff : w);
+}
+
+/*
+ * tc only. Turn the endpoint's SYN-ACK in p (its ISN ep_isn, its options
+ * eso) around into the held first segment h: seq = c + 1, ack = e + 1,
+ * the client's window, and with timestamps (ts_on) the client's TSval and
+ * the endpoint's as TSecr. The frame is resized to fit. -1 on failure.
+ */
+static __always_inline int craft_replay(struct __sk_buff *skb, struct pkt *p,
+					const struct kanary_hold *h,
+					__u32 ep_isn,
+					const struct syn_opts *eso, bool ts_on)
+{
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	void *data, *data_end;
+	__u32 tcp_hlen, len;
+
+	/* Back where it came from, in place (resizing the tail keeps the
+	 * headers). */
+	turn_around(p);
+
+	len = h->len;
+	if (len < 1 || len > KANARY_L7_HOLD_LEN - 4)
+		return -1;
+	tcp_hlen = sizeof(struct tcphdr) + (ts_on ? 12 : 0);
+	if (bpf_skb_change_tail(skb,
+				sizeof(struct ethhdr) + sizeof(struct iphdr) +
+					tcp_hlen + len,
+				0))
+		return -1;
+	if (bpf_skb_store_bytes(skb,
+				sizeof(struct ethhdr) + sizeof(struct iphdr) +
+					tcp_hlen,
+				h->data, len, 0))
+		return -1;
+
+	ctx_bounds(skb, true, &data, &data_end);
+	eth = data;
+	ip = (void *)(eth + 1);
+	tcp = (void *)(ip + 1);
+	/* Room for the header only: a first segment without timestamps can
+	 * be shorter than the 12 bytes of the TS option. */
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	{
+		__be16 sport = tcp->source, dport = tcp->dest;
+
+		__builtin_memset(tcp, 0, sizeof(*tcp));
+		tcp->source = sport;
+		tcp->dest = dport;
+	}
+	tcp->seq = bpf_htonl(h->syn.client_isn + 1);
+	tcp->ack_seq = bpf_htonl(ep_isn + 1);
+	tcp->doff = tcp_hlen / 4;
+	((__u8 *)tcp)[13] = TCP_FLAG_ACK | TCP_FLAG_PSH |
+			    (h->flags & TCP_FLAG_FIN);
+	tcp->window = replay_window(h, eso);
+	if (ts_on) {
+		__u8 *o = (__u8 *)(tcp + 1);
+
+		if ((void *)(o + 12) > data_end)
+			return -1;
+		o[0] = TCPOPT_NOP;
+		o[1] = TCPOPT_NOP;
+		o[2] = TCPOPT_TS;
+		o[3] = 10;
+		store_be32(o + 4, h->tsval);
+		store_be32(o + 8, eso->tsval);
+	}
+	finish_headers(ip, tcp, tcp_hlen, len, hold_sum(h), data_end,
+		       ctx_csum_partial(skb, true));
+	return 0;
+}
+
+#endif /* KANARY_BPF_CRAFT_H */

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The L7 path up to the splice: delayed binding.
+ *
+ *  client              gateway (this program)              endpoint
+ *  SYN         ->      kn_synq entry, SYN-ACK back
+ *              <-      (own ISN, window = two MSS)
+ *  ACK         ->      dropped (nothing to bind yet)
+ *  first seg   ->      parse, pick route and endpoint,
+ *                      keep payload in kn_hold, send       -> SYN
+ *                                                            (client ISN)
+ *                      SYN-ACK turns into the replay  <-    SYN-ACK
+ *                      (tc: it needs room)                 -> first seg
+ *  from then on: NAT plus seq/ack, timestamp, window and SACK translation
+ *
+ * Here, the client's side of it: answering the SYN (l7_syn), and the
+ * first segment's decision (l7_first), which binds the connection
+ * (bind.h) and sends the SYN to the endpoint. Until the endpoint has
+ * the first segment: l7_pending.h; the replay and the translation:
+ * l7_splice.h.
+ */
+#ifndef KANARY_BPF_L7_BIND_H
+#define KANARY_BPF_L7_BIND_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "kanary_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "ctx.h"
+#include "nat.h"
+#include "bind.h"
+#include "forward.h"
+#include "tcpopt.h"
+#include "craft.h"
+#include "http.h"
+
+/*
+ * The steps below return L7_NEXT when the packet goes on to the next step,
+ * or else the verdict that ends its way through the L7 path.
+ */
+#define L7_NEXT (-1)
+
+static __always_inline void count_rule(__u32 row)
+{
+	struct kanary_rule_stats *r = bpf_map_lookup_elem(&kn_rule_stats, &row);
+
+	if (r)
+		r->connections++;
+}
+
+/* Out to the endpoint: through the neighbour table (tc) while its MAC is
+ * unknown (egress), else by the flow's own next hop. */
+static __always_inline enum verdict
+to_endpoint(const struct kanary_flow *f, __u32 egress, __u32 *out_ifindex)
+{
+	if (egress) {
+		*out_ifindex = egress;
+		return V_RESOLVE;
+	}
+	*out_ifindex = f->ifindex;
+	return V_FORWARD;
+}
+
+/*
+ * The half-open entry for a client's SYN (tcp, offering so). A
+ * retransmitted SYN (same ISN) keeps the gateway's ISN and TSval, a new
+ * ISN on the tuple starts over.
+ */
+static __always_inline void synq_entry(const struct kanary_flow_key *fk,
+				       const struct tcphdr *tcp,
+				       const struct syn_opts *so,
+				       struct kanary_synq *q)
+{
+	struct kanary_synq *old;
+
+	old = bpf_map_lookup_elem(&kn_synq, fk);
+	if (old && old->client_isn == bpf_ntohl(tcp->seq)) {
+		/* A retransmission: the same ISN and TSval, so that either
+		 * SYN-ACK is right; the options as this SYN offers them
+		 * (some stacks drop options from later SYNs), so that the
+		 * endpoint hears what this SYN-ACK agreed to. */
+		q->gw_isn = old->gw_isn;
+		q->gw_tsval = old->gw_tsval;
+	} else {
+		q->gw_isn = bpf_get_prandom_u32();
+		/* A millisecond clock, like Linux's TSval. */
+		q->gw_tsval = bpf_ktime_get_ns() / 1000000;
+	}
+	q->client_isn = bpf_ntohl(tcp->seq);
+	q->client_tsval = so->tsval;
+	q->mss = so->mss;
+	q->wscale = so->wscale;
+	q->sack_ok = so->sack_ok;
+	q->ts_ok = so->ts_ok;
+	q->window = bpf_ntohs(tcp->window);
+}
+
+/* A SYN to an L7 VIP: remember it, and answer it with a SYN-ACK. */
+static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
+					   const struct kanary_flow_key *fk)
+{
+	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
+	struct kanary_synq q = {};
+	void *data, *data_end;
+	struct pkt p;
+
+	if (reparse(ctx, is_tc, &p))
+		return V_PASS;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	walk_opts(ctx, is_tc, p.tcp, &so, NULL);
+	synq_entry(fk, p.tcp, &so, &q);
+	if (bpf_map_update_elem(&kn_synq, fk, &q, BPF_ANY))
+		return V_DROP;
+	if (craft_syn_ack(&p, &so, &q, data_end, ctx_csum_partial(ctx, is_tc)))
+		return V_DROP;
+	count_global(KANARY_G_L7_SYN);
+	return V_TX;
+}
+
+/*
+ * l7_first: is this the first segment? An RST, the handshake's
+ * ACK and anything out of sequence end here. *plen: the payload's length.
+ */
+static __always_inline int first_check(void *ctx, const bool is_tc,
+				       const struct kanary_flow_key *fk,
+				       const struct kanary_synq *q,
+				       const struct pkt *p, __u32 *plen)
+{
+	if (p->flags & TCP_FLAG_RST) {
+		/* Only an RST at the very sequence number the client is at
+		 * (RFC 5961): a blind one cannot end a handshake. */
+		if (bpf_ntohl(p->tcp->seq) == q->client_isn + 1)
+			bpf_map_delete_elem(&kn_synq, fk);
+		return V_DROP;
+	}
+	if (!(p->flags & TCP_FLAG_ACK) ||
+	    bpf_ntohl(p->tcp->ack_seq) != q->gw_isn + 1) {
+		count_global(KANARY_G_L7_NO_SYN);
+		return V_DROP;
+	}
+	if (bpf_ntohl(p->tcp->seq) != q->client_isn + 1) {
+		count_global(KANARY_G_L7_EARLY);
+		return V_DROP;
+	}
+	*plen = bpf_ntohs(p->ip->tot_len) - sizeof(struct iphdr) -
+		p->tcp->doff * 4;
+	if (!*plen) {
+		/* The handshake's ACK: consumed. A FIN before any data
+		 * ends the half-open connection. */
+		if (p->flags & TCP_FLAG_FIN)
+			bpf_map_delete_elem(&kn_synq, fk);
+		return V_DROP;
+	}
+	/* More than one segment (GRO, or a client past our MSS): not kept. */
+	if (*plen > KANARY_L7_HOLD_LEN - 4)
+		return V_DROP;
+	/* XDP cannot grow a frame on every driver: tc makes the SYN. */
+	if (!is_tc && ctx_len(ctx, false) < L7_SYN_FRAME_LEN)
+		return V_PASS;
+	return L7_NEXT;
+}
+
+/*
+ * l7_first: the segment, as kn_hold will keep it, in per-CPU
+ * scratch (plen payload bytes after the headers of p). NULL on failure.
+ */
+static __always_inline struct kanary_hold *
+first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
+	   const struct pkt *p, __u32 plen)
+{
+	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
+	__u32 zero = 0, hlen;
+	struct kanary_hold *h;
+
+	hlen = sizeof(struct ethhdr) + sizeof(struct iphdr) + p->tcp->doff * 4;
+	h = bpf_map_lookup_elem(&kn_scratch, &zero);
+	if (!h)
+		return NULL;
+	walk_opts(ctx, is_tc, p->tcp, &so, NULL);
+	h->syn = *q;
+	h->len = plen;
+	h->tsval = so.tsval;
+	h->window = bpf_ntohs(p->tcp->window);
+	h->flags = p->flags;
+	if (ctx_load(ctx, is_tc, hlen, h->data, plen))
+		return NULL;
+	/* The replay's checksum sums whole words: zero the last one's tail. */
+	h->data[plen] = 0;
+	h->data[plen + 1] = 0;
+	h->data[plen + 2] = 0;
+	return h;
+}
+
+/*
+ * l7_first: the VIP's rules read the request head in h (plen
+ * bytes) and name the block, *blk. No block: the client is reset (p
+ * turned around into an RST; partial: ctx_csum_partial).
+ */
+static __always_inline int first_rule(const struct kanary_flow_key *fk,
+				      const struct kanary_hold *h, __u32 plen,
+				      struct pkt *p, void *data_end,
+				      bool partial, struct binding *b,
+				      const struct kanary_l7_block **blk)
+{
+	const struct kanary_l7_table *t;
+	const struct kanary_vip *vip;
+	__u32 block, idx;
+	bool complete;
+
+	vip = bind_vip(fk, b);
+	if (!b->cfg)
+		return V_DROP;
+	if (!vip || vip->l7 >= KANARY_MAX_L7) {
+		/* The VIP lost its rules since the SYN: forget the handshake
+		 * and let the kernel reset the client, which connects anew
+		 * under today's config. */
+		bpf_map_delete_elem(&kn_synq, fk);
+		return V_PASS;
+	}
+	idx = b->slot * KANARY_MAX_L7 + vip->l7;
+	t = bpf_map_lookup_elem(&kn_l7, &idx);
+	if (!t)
+		return V_DROP;
+
+	block = http_select(h->data, plen, t, &complete);
+	if (!complete)
+		count_global(KANARY_G_L7_DEFAULT);
+	if (block >= KANARY_L7_MAX_BLOCKS) {
+		count_global(KANARY_G_L7_NO_MATCH);
+		/* h->syn, not q: q is gone with its entry. */
+		bpf_map_delete_elem(&kn_synq, fk);
+		craft_rst(p, h->syn.gw_isn + 1, data_end, partial);
+		return V_TX;
+	}
+	*blk = &t->blocks[block];
+	return L7_NEXT;
+}
+
+/*
+ * l7_first: the chosen endpoint's next hop (*fib), asked before
+ * any state is created. When only its neighbour is unknown, tc sends the
+ * SYN through the neighbour table (*egress) and XDP passes the segment,
+ * untouched, to the tc program behind it.
+ */
+static __always_inline int
+first_next_hop(void *ctx, const bool is_tc, const struct kanary_endpoint *ep,
+	       __u32 in_ifindex, struct bpf_fib_lookup **fib, __u32 *egress)
+{
+	__u32 zero = 0;
+	int rc;
+
+	*fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
+	if (!*fib)
+		return V_DROP;
+	rc = fib_next_hop(ctx, *fib, ep->snat_addr, ep->addr, 0, ep->port,
+			  L7_SYN_FRAME_LEN - sizeof(struct ethhdr), in_ifindex);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && is_tc)
+		*egress = (*fib)->ifindex;
+	else if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return is_tc ? V_DROP : V_PASS;
+	else if (!is_tc && !xdp_prepare_send((*fib)->ifindex, in_ifindex))
+		return V_PASS; /* an egress that takes no XDP frames: tc's */
+	return L7_NEXT;
+}
+
+/*
+ * l7_first, once both entries exist: the to-endpoint entry learns
+ * its next hop, the segment goes to kn_hold, the half-open entry goes.
+ * The to-endpoint entry, or NULL on failure.
+ */
+static __always_inline struct kanary_flow *
+first_keep(const struct kanary_flow_key *fk, const struct kanary_hold *h,
+	   const struct bpf_fib_lookup *fib, __u32 egress)
+{
+	struct kanary_flow *f;
+
+	f = bpf_map_lookup_elem(&kn_flows, fk);
+	if (!f)
+		return NULL;
+	if (!egress) {
+		__builtin_memcpy(f->smac, fib->smac, 6);
+		__builtin_memcpy(f->dmac, fib->dmac, 6);
+		f->ifindex = fib->ifindex;
+	}
+	if (bpf_map_update_elem(&kn_hold, fk, h, BPF_ANY))
+		return NULL;
+	bpf_map_delete_elem(&kn_synq, fk);
+	return f;
+}
+
+/*
+ * A segment from the client of a half-open L7 connection (q): the
+ * handshake's ACK, or the first segment, which decides the connection:
+ * its rule picks the route, the route an endpoint (bind.h), and the
+ * segment becomes the SYN to that endpoint.
+ */
+static __always_inline enum verdict
+l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
+	 struct kanary_synq *q, __u32 in_ifindex, __u32 *out_ifindex)
+{
+	const struct kanary_l7_block *blk;
+	struct bpf_fib_lookup *fib;
+	struct kanary_hold *h;
+	struct kanary_flow *f;
+	struct binding b;
+	void *data, *data_end;
+	__u32 plen, egress = 0;
+	struct pkt p;
+	int rc;
+
+	if (reparse(ctx, is_tc, &p))
+		return V_PASS;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	rc = first_check(ctx, is_tc, fk, q, &p, &plen);
+	if (rc != L7_NEXT)
+		return rc;
+	h = first_hold(ctx, is_tc, q, &p, plen);
+	if (!h)
+		return V_DROP;
+	rc = first_rule(fk, h, plen, &p, data_end, ctx_csum_partial(ctx, is_tc),
+			&b, &blk);
+	if (rc != L7_NEXT)
+		return rc;
+
+	rc = bind_choose(fk, &b, blk->route);
+	if (rc) {
+		count_global(rc);
+		return V_DROP;
+	}
+	rc = first_next_hop(ctx, is_tc, b.c.ep, in_ifindex, &fib, &egress);
+	if (rc != L7_NEXT)
+		return rc;
+	rc = bind_flow(fk, &b, bpf_htonl(q->client_isn), KANARY_L7_SYN_SENT);
+	if (rc) {
+		count_global(rc);
+		return V_DROP;
+	}
+	f = first_keep(fk, h, fib, egress);
+	if (!f)
+		return V_DROP;
+	count_bound(&b);
+	count_rule(blk->rule);
+
+	if (craft_syn(ctx, is_tc, &h->syn, h->tsval, f))
+		return V_DROP;
+	count_flow(f, L7_SYN_FRAME_LEN);
+	return to_endpoint(f, egress, out_ifindex);
+}
+
+/*
+ * The L7 slow paths, one copy per attach point (is_tc is a constant in
+ * each), kept out of line so that the established path stays small for
+ * the verifier and the instruction cache.
+ */
+static __noinline int l7_syn_xdp(struct xdp_md *ctx,
+				 const struct kanary_flow_key *fk)
+{
+	return l7_syn(ctx, false, fk);
+}
+
+static __noinline int l7_syn_tc(struct __sk_buff *skb,
+				const struct kanary_flow_key *fk)
+{
+	return l7_syn(skb, true, fk);
+}
+
+static __noinline int l7_first_xdp(struct xdp_md *ctx,
+				   const struct kanary_flow_key *fk,
+				   struct kanary_synq *q, __u32 in_ifindex,
+				   __u32 *out_ifindex)
+{
+	return l7_first(ctx, false, fk, q, in_ifindex, out_ifindex);
+}
+
+static __noinline int l7_first_tc(struct __sk_buff *skb,
+				  const struct kanary_flow_key *fk,
+				  struct kanary_synq *q, __u32 in_ifindex,
+				  __u32 *out_ifindex)
+{
+	return l7_first(skb, true, fk, q, in_ifindex, out_ifindex);
+}
+
+/* l7_syn, by the out-of-line copy of this attach point. */
+static __always_inline int l7_syn_call(void *ctx, const bool is_tc,
+				       const struct kanary_flow_key *fk)
+{
+	return is_tc ? l7_syn_tc(ctx, fk) : l7_syn_xdp(ctx, fk);
+}
+
+/*
+ * A segment that matches no flow: the handshake's ACK or the first
+ * segment of a half-open L7 connection goes to l7_first; anything else
+ * passes to the kernel.
+ */
+static __always_inline int stray_segment(void *ctx, const bool is_tc,
+					 const struct kanary_flow_key *fk,
+					 __u32 in_ifindex, __u32 *out_ifindex)
+{
+	struct kanary_synq *q;
+
+	q = bpf_map_lookup_elem(&kn_synq, fk);
+	if (q)
+		return is_tc ? l7_first_tc(ctx, fk, q, in_ifindex,
+					   out_ifindex) :
+			       l7_first_xdp(ctx, fk, q, in_ifindex,
+					    out_ifindex);
+	count_global(KANARY_G_PASS_NO_FLOW);
+	return V_PASS;
+}
+
+#endif /* KANARY_BPF_L7_BIND_H */
