@@ -168,6 +168,18 @@ static const char *drv(const struct kn_iface_facts *f)
 
 #define WHY(it, ...) snprintf((it)->why, sizeof((it)->why), __VA_ARGS__)
 
+/* The hook the user asked for, and where XDP then hands frames to tc. */
+static void forced(enum kn_mode hook, const struct kn_iface_facts *f,
+		   struct kn_iface *it)
+{
+	it->hook = hook;
+	if (hook != KN_MODE_TC && hands_partial_csums(f))
+		WHY(it, "--mode %s; %s: partial checksums go to tc",
+		    kn_mode_name(hook), drv(f));
+	else
+		WHY(it, "--mode %s", kn_mode_name(hook));
+}
+
 static int choose_xdp(const struct kn_iface_facts *f, struct kn_iface *it)
 {
 	if (f->features_known && !has(f, KN_XDP_ACT_BASIC)) {
@@ -185,11 +197,7 @@ static int choose_xdp(const struct kn_iface_facts *f, struct kn_iface *it)
 		    it->name, drv(f));
 		return -1;
 	}
-	it->hook = KN_MODE_XDP;
-	if (hands_partial_csums(f))
-		WHY(it, "--mode xdp; %s: partial checksums go to tc", drv(f));
-	else
-		WHY(it, "--mode xdp");
+	forced(KN_MODE_XDP, f, it);
 	return 0;
 }
 
@@ -219,18 +227,8 @@ int kn_hook_choose(enum kn_mode requested, const struct kn_iface_facts *f,
 	case KN_MODE_XDP:
 		return choose_xdp(f, it);
 	case KN_MODE_XDP_GENERIC:
-		it->hook = KN_MODE_XDP_GENERIC;
-		if (hands_partial_csums(f))
-			WHY(it,
-			    "--mode xdp-generic; %s: partial checksums "
-			    "go to tc",
-			    drv(f));
-		else
-			WHY(it, "--mode xdp-generic");
-		return 0;
 	case KN_MODE_TC:
-		it->hook = KN_MODE_TC;
-		WHY(it, "--mode tc");
+		forced(requested, f, it);
 		return 0;
 	case KN_MODE_AUTO:
 	default:
