@@ -36,8 +36,11 @@ n50=$(count_of resnet50 <<<"$out")
 n101=$(count_of resnet101 <<<"$out")
 check "$MODE: 70/30 over 1000 new connections: all answered ($n50+$n101)" \
 	test $((n50 + n101)) -eq 1000
-check "$MODE: resnet101 share within 27-33 % (got $n101 of 1000)" \
-	test "$n101" -ge 270 -a "$n101" -le 330
+# 1000 draws at 30 %: one standard deviation is 14.5 connections, so
+# +-3 points failed about one run in 25 (332 was seen); +-5 points is 3.4
+# deviations, about one run in 1700.
+check "$MODE: resnet101 share within 25-35 % (got $n101 of 1000)" \
+	test "$n101" -ge 250 -a "$n101" -le 350
 # kanary, not the gateway's kernel, forwarded them: only the first packets
 # toward a neighbour not yet resolved go through the stack.
 fwd=$(kernel_forwarded)
