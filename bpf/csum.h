@@ -71,9 +71,7 @@ static __always_inline bool tcp_csum_partial(const struct iphdr *ip,
 	__u32 s = csum_pseudo_tcp(ip->saddr, ip->daddr,
 				  bpf_ntohs(ip->tot_len) - sizeof(*ip));
 
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return tcp->check == (__u16)s;
+	return tcp->check == (__u16)~csum_fold(s);
 }
 
 /* Sum of the 16-bit words of a 20-byte IPv4 header, check field included. */
