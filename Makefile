@@ -10,7 +10,11 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS := libbpf libelf zlib yaml-0.1 libmnl
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser \
+# user/ is grouped into rooms by concern (cli, config, compile, dataplane,
+# agent, ...); headers are included by name, so each room is on the path.
+USER_ROOMS := $(patsubst %/,%,$(sort $(dir $(wildcard user/*/*.c user/*/*.h))))
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude \
+	  $(addprefix -I,$(USER_ROOMS)) \
 	  -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml -lmnl)
 
@@ -22,9 +26,10 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_SRCS := $(filter-out user/cli/%,$(wildcard user/*/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
-USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+CLI_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(wildcard user/cli/*.c))
+USER_HDRS := $(wildcard user/*/*.h) $(wildcard include/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 PKT_SRCS := $(wildcard tests/bpf/*.c)
@@ -57,12 +62,13 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	mv $@.tmp $@
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(BUILD)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libkanary.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
-$(BUILD)/kanary: $(BUILD)/user/main.o $(BUILD)/libkanary.a
+$(BUILD)/kanary: $(CLI_OBJS) $(BUILD)/libkanary.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/unit: $(UNIT_SRCS) $(BUILD)/libkanary.a
@@ -110,7 +116,7 @@ bench: deps
 	bash scripts/bench.sh
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/bpf/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*/*.c user/*/*.h include/*.h tests/unit/*.c tests/bpf/*.c
 
 clean:
 	rm -rf $(BUILD)
