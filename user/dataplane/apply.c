@@ -399,8 +399,8 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 	return 0;
 }
 
-int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,
-		    void *edit_arg, struct kn_err *err)
+static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
+		 kn_edit_fn edit, void *edit_arg, struct kn_err *err)
 {
 	struct kn_load_info li;
 	struct kn_config cfg;
@@ -419,7 +419,9 @@ int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,
 		kn_maps_close(&m);
 		return fail(err, "cannot lock the state of %s", pin_dir);
 	}
-	if (kn_state_read_config(pin_dir, &cfg, err))
+	if (replace)
+		memset(&cfg, 0, sizeof(cfg));
+	else if (kn_state_read_config(pin_dir, &cfg, err))
 		goto out;
 	kn_config_merge(&cfg, upd);
 	if (edit && edit(&cfg, edit_arg, err))
@@ -442,4 +444,16 @@ out:
 	close(lock);
 	kn_maps_close(&m);
 	return rc;
+}
+
+int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,
+		    void *edit_arg, struct kn_err *err)
+{
+	return apply(pin_dir, upd, false, edit, edit_arg, err);
+}
+
+int kn_apply_replace(const char *pin_dir, struct kn_config *set,
+		     struct kn_err *err)
+{
+	return apply(pin_dir, set, true, NULL, NULL, err);
 }

@@ -25,6 +25,13 @@ typedef int (*kn_edit_fn)(struct kn_config *cfg, void *arg, struct kn_err *err);
 int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,
 		    void *edit_arg, struct kn_err *err);
 
+/*
+ * As kn_apply_config, but set is the whole config: what was applied before
+ * and is not in set is dropped (the agent's config directory).
+ */
+int kn_apply_replace(const char *pin_dir, struct kn_config *set,
+		     struct kn_err *err);
+
 /* The gateway's own source address toward addr (both network order). */
 int kn_source_addr_for(uint32_t addr, uint32_t *src);
 
