@@ -49,8 +49,34 @@ lab_up() {
 	if [ "$1" = xdp ]; then
 		bash "$LAB" xdp-peers "$PREFIX" on || return 1
 	fi
+	# LAB_LOAD=0: namespaces and servers only (the agent test loads).
+	[ "${LAB_LOAD:-1}" = 0 ] && return 0
 	kanary load --mode "$1" --vip "$VIP" --iface c0 --iface e1 \
 		--iface e2 --iface e3
+}
+
+# configmap_publish DIR FILE...: lay FILEs out in DIR the way the kubelet
+# updates a ConfigMap volume (its AtomicWriter): the files go into a new
+# timestamped directory, a ..data_tmp symlink to it is renamed over ..data
+# in one step, each file name is a symlink into ..data, names no longer
+# published are removed, and the old timestamped directory goes last.
+configmap_publish() {
+	local dir=$1 ts old f name
+	shift
+	ts=..$(date -u +%Y_%m_%d_%H_%M_%S.%N)
+	mkdir "$dir/$ts"
+	for f in "$@"; do cp "$f" "$dir/$ts/"; done
+	old=$(readlink "$dir/..data" 2>/dev/null || true)
+	ln -s "$ts" "$dir/..data_tmp"
+	mv -T "$dir/..data_tmp" "$dir/..data"
+	for f in "$@"; do
+		name=$(basename "$f")
+		[ -L "$dir/$name" ] || ln -s "..data/$name" "$dir/$name"
+	done
+	for f in "$dir"/*; do
+		[ -L "$f" ] && [ ! -e "$f" ] && rm -f "$f"
+	done
+	[ -z "$old" ] || rm -rf "${dir:?}/$old"
 }
 
 lab_down() {

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "cli.h"
 #include "compile.h"
 #include "loader.h"
 #include "pins.h"
@@ -18,12 +19,8 @@
 #include "state.h"
 #include "stats.h"
 
-#define PIN_DIR_HELP                                                                     \
-	"  --pin-dir DIR   where maps and links are pinned (default " KN_DEFAULT_PIN_DIR \
-	")\n"
-
 /* --pin-dir may also come before the command: kanary --pin-dir D stats */
-static const char *pin_dir_default = KN_DEFAULT_PIN_DIR;
+const char *pin_dir_default = KN_DEFAULT_PIN_DIR;
 
 struct command {
 	const char *name;
@@ -31,14 +28,12 @@ struct command {
 	const char *usage;
 };
 
-static int usage_error(const char *cmd, const char *msg)
+int usage_error(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "kanary %s: %s (see 'kanary %s --help')\n", cmd, msg,
 		cmd);
 	return 2;
 }
-
-enum { OPT_PIN_DIR = 256, OPT_FLOWS };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -113,73 +108,65 @@ static int reapply(const char *pin_dir)
 static const char load_usage[] =
 	"usage: kanary load --iface IF [--iface IF ...] [--mode MODE]\n"
 	"                   [--vip ADDR ...] [--flows N] [--pin-dir DIR]\n"
-	"Load the data path and attach it to each interface.\n"
-	"  --iface IF      interface to attach to (client and endpoint side)\n"
-	"  --mode MODE     auto (default): per interface, native XDP where\n"
-	"                  the driver gives it full checksums, else tc;\n"
-	"                  xdp (native XDP everywhere), xdp-generic or tc\n"
-	"  --vip ADDR      IPv4 address to split (default: the addresses of\n"
-	"                  the interfaces); repeat for several\n"
-	"  --flows N       conntrack entries, two per connection (default "
-	"524288)\n" PIN_DIR_HELP;
+	"Load the data path and attach it to each interface.\n" KN_CLI_LOAD_HELP
+		PIN_DIR_HELP;
+
+int kn_cli_load_opt(int c, const char *arg, struct kn_load_opts *o,
+		    const char *cmd)
+{
+	unsigned long long n;
+	char *end;
+
+	switch (c) {
+	case 'i':
+		if (o->n_ifaces == KANARY_MAX_IFACES)
+			return usage_error(cmd, "too many --iface");
+		o->ifaces[o->n_ifaces++] = arg;
+		return 0;
+	case 'm':
+		if (kn_mode_parse(arg, &o->mode))
+			return usage_error(cmd, "unknown --mode");
+		return 0;
+	case 'v':
+		if (o->n_vips == KN_MAX_VIP_ADDRS)
+			return usage_error(cmd, "too many --vip");
+		if (inet_pton(AF_INET, arg, &o->vips[o->n_vips++]) != 1)
+			return usage_error(cmd, "--vip takes an IPv4 address");
+		return 0;
+	case OPT_FLOWS:
+		errno = 0;
+		n = strtoull(arg, &end, 10);
+		if (errno || *end || *arg == '-' || n < 2 || n > (1ULL << 28))
+			return usage_error(cmd, "--flows takes 2 to 268435456");
+		o->flow_entries = n;
+		return 0;
+	case OPT_PIN_DIR:
+		o->pin_dir = arg;
+		return 0;
+	}
+	return usage_error(cmd, "bad option");
+}
 
 static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "vip", required_argument, NULL, 'v' },
-		{ "flows", required_argument, NULL, OPT_FLOWS },
-		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		KN_CLI_LOAD_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct kn_load_opts o = { .pin_dir = pin_dir_default,
 				  .mode = KN_MODE_AUTO };
-	char *end;
-	int c;
+	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+hi:m:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			if (o.n_ifaces == KANARY_MAX_IFACES)
-				return usage_error("load", "too many --iface");
-			o.ifaces[o.n_ifaces++] = optarg;
-			break;
-		case 'm':
-			if (kn_mode_parse(optarg, &o.mode))
-				return usage_error("load", "unknown --mode");
-			break;
-		case 'v':
-			if (o.n_vips == KN_MAX_VIP_ADDRS)
-				return usage_error("load", "too many --vip");
-			if (inet_pton(AF_INET, optarg, &o.vips[o.n_vips++]) !=
-			    1)
-				return usage_error(
-					"load", "--vip takes an IPv4 address");
-			break;
-		case OPT_FLOWS: {
-			unsigned long long n;
-
-			errno = 0;
-			n = strtoull(optarg, &end, 10);
-			if (errno || *end || *optarg == '-' || n < 2 ||
-			    n > (1ULL << 28))
-				return usage_error(
-					"load", "--flows takes 2 to 268435456");
-			o.flow_entries = n;
-			break;
-		}
-		case OPT_PIN_DIR:
-			o.pin_dir = optarg;
-			break;
-		case 'h':
+		if (c == 'h') {
 			fputs(load_usage, stdout);
 			return 0;
-		default:
-			return usage_error("load", "bad option");
 		}
+		rc = kn_cli_load_opt(c, optarg, &o, "load");
+		if (rc)
+			return rc;
 	}
 	if (optind != argc)
 		return usage_error("load", "unexpected argument");
@@ -333,31 +320,6 @@ static const char status_usage[] =
 	"its VIPs, its config, its flows and the data path's counters.\n"
 	"  --json          one JSON object\n" PIN_DIR_HELP;
 
-static const char *const global_names[KANARY_G_MAX] = {
-	[KANARY_G_PASS_NOT_TCP] = "passed (not IPv4 TCP, or malformed)",
-	[KANARY_G_PASS_NO_FLOW] = "passed (no flow, not a SYN to a VIP)",
-	[KANARY_G_NEW_FLOW] = "new connections",
-	[KANARY_G_NO_ROUTE] = "dropped (route without destination)",
-	[KANARY_G_NO_ENDPOINT] = "dropped (no endpoint)",
-	[KANARY_G_SNAT_EXHAUSTED] = "dropped (no free SNAT port)",
-	[KANARY_G_FIB_PASS] =
-		"neighbour unknown (XDP: passed to tc; tc: sent via the neighbour table)",
-	[KANARY_G_L7_SYN] = "L7: SYNs answered by the gateway",
-	[KANARY_G_L7_NO_SYN] =
-		"L7: segments for an L7 VIP with no half-open connection",
-	[KANARY_G_L7_DEFAULT] =
-		"L7: default route taken (request head incomplete or not HTTP/1.x)",
-	[KANARY_G_L7_NO_MATCH] = "L7: no rule matched, no default (reset)",
-	[KANARY_G_L7_EARLY] =
-		"L7: segments past the first before the splice (dropped)",
-	[KANARY_G_L7_REPLAY] = "L7: first segments replayed to the endpoint",
-	[KANARY_G_L7_SYN_REFUSED] =
-		"L7: endpoint answered the SYN with an old ACK (reset it)",
-	[KANARY_G_XDP_PARTIAL_CSUM] =
-		"XDP: passed to tc (TCP checksum left to offload)",
-	[KANARY_G_XDP_NO_TX] = "XDP: passed to tc (egress takes no XDP frames)",
-};
-
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */
 static long count_flows(int fd)
 {
@@ -453,8 +415,9 @@ static void print_status_json(const char *pin_dir,
 	       cfg ? cfg->generation : 0, flows);
 	for (int i = 0; g && i < KANARY_G_MAX; i++) {
 		printf("%s{\"what\":", i ? "," : "");
-		kn_json_str(stdout,
-			    global_names[i] ? global_names[i] : "(unnamed)");
+		kn_json_str(stdout, kn_global_names[i].text ?
+					    kn_global_names[i].text :
+					    "(unnamed)");
 		printf(",\"packets\":%llu}", (unsigned long long)g[i]);
 	}
 	printf("]}\n");
@@ -498,7 +461,8 @@ static void print_status(const char *pin_dir, const struct kn_load_info *li,
 	for (int i = 0; g && i < KANARY_G_MAX; i++)
 		printf("%-12s %llu %s\n",
 		       i ? "" : "packets:", (unsigned long long)g[i],
-		       global_names[i] ? global_names[i] : "(unnamed)");
+		       kn_global_names[i].text ? kn_global_names[i].text :
+						 "(unnamed)");
 }
 
 static int cmd_status(int argc, char **argv)
@@ -554,6 +518,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, stats_usage },
 	{ "status", cmd_status, status_usage },
 	{ "unload", cmd_unload, unload_usage },
+	{ "run", kn_cmd_run, kn_run_usage },
 };
 
 static void usage(FILE *f)

@@ -333,3 +333,35 @@ int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX])
 	free(per_cpu);
 	return 0;
 }
+
+const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
+	[KANARY_G_PASS_NOT_TCP] = { "pass_not_tcp",
+				    "passed (not IPv4 TCP, or malformed)" },
+	[KANARY_G_PASS_NO_FLOW] = { "pass_no_flow",
+				    "passed (no flow, not a SYN to a VIP)" },
+	[KANARY_G_NEW_FLOW] = { "new_flow", "new connections" },
+	[KANARY_G_NO_ROUTE] = { "no_route",
+				"dropped (route without destination)" },
+	[KANARY_G_NO_ENDPOINT] = { "no_endpoint", "dropped (no endpoint)" },
+	[KANARY_G_SNAT_EXHAUSTED] = { "snat_exhausted",
+				      "dropped (no free SNAT port)" },
+	[KANARY_G_FIB_PASS] = { "fib_pass",
+				"neighbour unknown (XDP: passed to tc; tc: sent via the neighbour table)" },
+	[KANARY_G_L7_SYN] = { "l7_syn", "L7: SYNs answered by the gateway" },
+	[KANARY_G_L7_NO_SYN] = { "l7_no_syn",
+				 "L7: segments for an L7 VIP with no half-open connection" },
+	[KANARY_G_L7_DEFAULT] = { "l7_default",
+				  "L7: default route taken (request head incomplete or not HTTP/1.x)" },
+	[KANARY_G_L7_NO_MATCH] = { "l7_no_match",
+				   "L7: no rule matched, no default (reset)" },
+	[KANARY_G_L7_EARLY] = { "l7_early",
+				"L7: segments past the first before the splice (dropped)" },
+	[KANARY_G_L7_REPLAY] = { "l7_replay",
+				 "L7: first segments replayed to the endpoint" },
+	[KANARY_G_L7_SYN_REFUSED] = { "l7_syn_refused",
+				      "L7: endpoint answered the SYN with an old ACK (reset it)" },
+	[KANARY_G_XDP_PARTIAL_CSUM] = { "xdp_partial_csum",
+					"XDP: passed to tc (TCP checksum left to offload)" },
+	[KANARY_G_XDP_NO_TX] = { "xdp_no_tx",
+				 "XDP: passed to tc (egress takes no XDP frames)" },
+};

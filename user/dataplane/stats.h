@@ -41,6 +41,16 @@ void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n,
 struct kn_http_route;
 int kn_dest_weight(const struct kn_http_route *hr, int d);
 
+/*
+ * What each kn_global counter counts: id names it in /metrics
+ * (kanary_datapath_packets_total{counter="id"}), text in `status`.
+ */
+struct kn_global_name {
+	const char *id;
+	const char *text;
+};
+extern const struct kn_global_name kn_global_names[KANARY_G_MAX];
+
 /* The kn_global counters summed over CPUs. */
 int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
 
