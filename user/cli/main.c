@@ -356,6 +356,7 @@ static const char *const global_names[KANARY_G_MAX] = {
 	[KANARY_G_XDP_PARTIAL_CSUM] =
 		"XDP: passed to tc (TCP checksum left to offload)",
 	[KANARY_G_XDP_NO_TX] = "XDP: passed to tc (egress takes no XDP frames)",
+	[KANARY_G_EJECTED_RESET] = "reset (flow to an ejected endpoint)",
 };
 
 /* Entries of kn_flows, counted in batches (one syscall per 8192). */
