@@ -102,16 +102,29 @@ static __always_inline void turn_around(struct pkt *p)
 }
 
 /*
- * Turn the packet in p around into an RST with sequence number seq, to be
- * sent back the way it came: to a client when no rule matches, to an
- * endpoint that answered kanary's SYN with an ACK of an older connection.
+ * Turn the segment in p around into the RST that answers it, as RFC 9293
+ * (3.10.7.1) and Linux's tcp_v4_send_reset do: when it carries an ACK,
+ * the RST's sequence number is that ACK's, which the sender accepts
+ * whatever state it is in (for an L7 client, its ack is already in the
+ * gateway's sequence space, the one it knows); without one (a SYN), seq
+ * 0 and an ack of everything it sent, which a client in SYN-SENT
+ * requires. The ack field is set either way: the segment's seq plus its
+ * length (payload, SYN and FIN count). Used for a client no rule takes,
+ * one whose pool has no endpoint, one on a flow to an ejected endpoint,
+ * and an endpoint that answered kanary's SYN with an ACK of an older
+ * connection. The frame keeps its length: see reset_back (reset.h).
  */
-static __always_inline void craft_rst(struct pkt *p, __u32 seq, void *data_end,
+static __always_inline void craft_rst(struct pkt *p, void *data_end,
 				      bool partial)
 {
 	struct tcphdr *tcp = p->tcp;
-	__u32 ack = bpf_ntohl(tcp->seq);
+	__u32 seq = 0, ack;
 
+	ack = bpf_ntohl(tcp->seq) + bpf_ntohs(p->ip->tot_len) -
+	      sizeof(struct iphdr) - tcp->doff * 4 +
+	      !!(p->flags & TCP_FLAG_SYN) + !!(p->flags & TCP_FLAG_FIN);
+	if (p->flags & TCP_FLAG_ACK)
+		seq = bpf_ntohl(tcp->ack_seq);
 	turn_around(p);
 	tcp->seq = bpf_htonl(seq);
 	tcp->ack_seq = bpf_htonl(ack);

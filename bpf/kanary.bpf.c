@@ -21,6 +21,7 @@
 #include "nat.h"
 #include "forward.h"
 #include "bind.h"
+#include "reset.h"
 #include "l7_bind.h"
 #include "l7_pending.h"
 
@@ -74,6 +75,12 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			count_global(rc);
 			return V_PASS;
 		}
+		/* The pool has no endpoint (health checking ejected them all):
+		 * an RST+ACK tells the client now, where a drop would leave it
+		 * resending its SYN for seconds. */
+		if (rc == KANARY_G_NO_ENDPOINT)
+			return reset_flow_call(ctx, is_tc, &fk, NULL,
+					       in_ifindex, rc);
 		if (rc) {
 			count_global(rc);
 			return V_DROP;
@@ -82,6 +89,19 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!f)
 			return V_DROP;
 	}
+	/*
+	 * The flow's endpoint was ejected (userspace marks both entries):
+	 * the client's segment is answered with an RST and the connection
+	 * forgotten, not forwarded to an endpoint that no longer answers. One
+	 * byte of the entry already loaded; the rest is out of line. Never an
+	 * RST for an RST: the client's goes on its way as usual. The
+	 * endpoint's packets are forwarded as usual too: it may be alive
+	 * after all, and the client then reads what it sent.
+	 */
+	if (f->ejected && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    !(p.flags & TCP_FLAG_RST))
+		return reset_flow_call(ctx, is_tc, &fk, f, in_ifindex,
+				       KANARY_G_EJECTED_RESET);
 	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
 		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,

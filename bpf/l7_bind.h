@@ -35,6 +35,7 @@
 #include "forward.h"
 #include "tcpopt.h"
 #include "craft.h"
+#include "reset.h"
 #include "http.h"
 
 /*
@@ -195,14 +196,33 @@ first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
 }
 
 /*
- * l7_first: the VIP's rules read the request head in h (plen
- * bytes) and name the block, *blk. No block: the client is reset (p
- * turned around into an RST; partial: ctx_csum_partial).
+ * l7_first: the connection cannot be bound (no rule takes it, or its
+ * route's pool has no endpoint): reset the client (the segment in p) and
+ * forget the handshake, counted as why. In XDP, where the client's
+ * interface takes no XDP frames, tc does it (reset_client).
  */
-static __always_inline int first_rule(const struct kanary_flow_key *fk,
+static __always_inline int first_refuse(void *ctx, const bool is_tc,
+					const struct kanary_flow_key *fk,
+					struct pkt *p, __u32 in_ifindex,
+					__u32 why)
+{
+	enum verdict v = reset_client(ctx, is_tc, p, in_ifindex, why);
+
+	if (v == V_TX)
+		bpf_map_delete_elem(&kn_synq, fk);
+	return v;
+}
+
+/*
+ * l7_first: the VIP's rules read the request head in h (plen
+ * bytes) and name the block, *blk. No block: the client is reset
+ * (first_refuse).
+ */
+static __always_inline int first_rule(void *ctx, const bool is_tc,
+				      const struct kanary_flow_key *fk,
 				      const struct kanary_hold *h, __u32 plen,
-				      struct pkt *p, void *data_end,
-				      bool partial, struct binding *b,
+				      struct pkt *p, __u32 in_ifindex,
+				      struct binding *b,
 				      const struct kanary_l7_block **blk)
 {
 	const struct kanary_l7_table *t;
@@ -228,13 +248,9 @@ static __always_inline int first_rule(const struct kanary_flow_key *fk,
 	block = http_select(h->data, plen, t, &complete);
 	if (!complete)
 		count_global(KANARY_G_L7_DEFAULT);
-	if (block >= KANARY_L7_MAX_BLOCKS) {
-		count_global(KANARY_G_L7_NO_MATCH);
-		/* h->syn, not q: q is gone with its entry. */
-		bpf_map_delete_elem(&kn_synq, fk);
-		craft_rst(p, h->syn.gw_isn + 1, data_end, partial);
-		return V_TX;
-	}
+	if (block >= KANARY_L7_MAX_BLOCKS)
+		return first_refuse(ctx, is_tc, fk, p, in_ifindex,
+				    KANARY_G_L7_NO_MATCH);
 	*blk = &t->blocks[block];
 	return L7_NEXT;
 }
@@ -306,26 +322,27 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	struct kanary_hold *h;
 	struct kanary_flow *f;
 	struct binding b;
-	void *data, *data_end;
 	__u32 plen, egress = 0;
 	struct pkt p;
 	int rc;
 
 	if (reparse(ctx, is_tc, &p))
 		return V_PASS;
-	ctx_bounds(ctx, is_tc, &data, &data_end);
 	rc = first_check(ctx, is_tc, fk, q, &p, &plen);
 	if (rc != L7_NEXT)
 		return rc;
 	h = first_hold(ctx, is_tc, q, &p, plen);
 	if (!h)
 		return V_DROP;
-	rc = first_rule(fk, h, plen, &p, data_end, ctx_csum_partial(ctx, is_tc),
-			&b, &blk);
+	rc = first_rule(ctx, is_tc, fk, h, plen, &p, in_ifindex, &b, &blk);
 	if (rc != L7_NEXT)
 		return rc;
 
 	rc = bind_choose(fk, &b, blk->route);
+	/* The route's pool has no endpoint (health checking ejected them
+	 * all): reset, as when no rule takes the connection. */
+	if (rc == KANARY_G_NO_ENDPOINT)
+		return first_refuse(ctx, is_tc, fk, &p, in_ifindex, rc);
 	if (rc) {
 		count_global(rc);
 		return V_DROP;

@@ -23,6 +23,7 @@
 #include "nat.h"
 #include "forward.h"
 #include "craft.h"
+#include "reset.h"
 #include "l7_bind.h"
 #include "l7_splice.h"
 
@@ -41,16 +42,15 @@ l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
 	struct kanary_hold *h;
-	void *data, *data_end;
 
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
 	h = bpf_map_lookup_elem(&kn_hold, &tk);
 	if (!twin || !h)
 		return V_DROP;
-	ctx_bounds(skb, true, &data, &data_end);
-	craft_rst(p, bpf_ntohl(p->tcp->ack_seq), data_end,
-		  ctx_csum_partial(skb, true));
+	/* Its seq is the ACK's ack (craft_rst). */
+	if (reset_back(skb, true, p))
+		return V_DROP;
 	if (bpf_clone_redirect(skb, skb->ifindex, 0))
 		return V_DROP;
 	if (craft_syn(skb, true, &h->syn, h->tsval, twin))

@@ -180,7 +180,21 @@ struct kanary_flow {
 	 * TIME_WAIT ACK) keeps the entries, so that the client's resent SYN
 	 * finds its connection instead of counting as a new one.
 	 */
-	__u32 answered;
+	__u8 answered;
+	/*
+	 * Set by userspace (kn_flows_mark_ejected), in both entries, when
+	 * health checking ejected the endpoint because it no longer answers:
+	 * the client's next segment is answered with an RST from the gateway
+	 * and the connection forgotten, instead of being forwarded into the
+	 * void. The data path reads it in the to-endpoint entry only.
+	 *
+	 * answered, ejected and pad_ej were one __u32 answered (0 or 1)
+	 * before: same size and offsets, and on little-endian the old value
+	 * reads as answered with ejected 0, so kn_flows pinned by the
+	 * previous version is reused as it is.
+	 */
+	__u8 ejected;
+	__u16 pad_ej;
 	/*
 	 * KANARY_FIN_* seen so far, in both entries, set with an atomic OR:
 	 * the two FINs of a simultaneous close are handled on two CPUs at
@@ -229,7 +243,7 @@ enum kanary_global_counter {
 	KANARY_G_PASS_NO_FLOW, /* TCP, no flow, not a SYN to a VIP: passed */
 	KANARY_G_NEW_FLOW,
 	KANARY_G_NO_ROUTE, /* SYN to a VIP with an empty route: dropped */
-	KANARY_G_NO_ENDPOINT, /* pool empty or stale: dropped */
+	KANARY_G_NO_ENDPOINT, /* pool empty or stale: the client is reset */
 	KANARY_G_SNAT_EXHAUSTED, /* no free SNAT port: dropped */
 	KANARY_G_FIB_PASS, /* neighbour unknown: resolved through the kernel */
 	KANARY_G_L7_SYN, /* SYN to an L7 VIP answered by the gateway */
@@ -242,6 +256,8 @@ enum kanary_global_counter {
 				  * (a TIME_WAIT on the port): reset it */
 	KANARY_G_XDP_PARTIAL_CSUM, /* XDP: checksum left to offload: to tc */
 	KANARY_G_XDP_NO_TX, /* XDP: egress takes no XDP frames: to tc */
+	KANARY_G_EJECTED_RESET, /* client segment on a flow to an ejected
+				 * endpoint: the client is reset */
 	KANARY_G_MAX,
 };
 

@@ -194,3 +194,45 @@ int passed(void)
 {
 	return use_tc ? TC_ACT_OK_ : XDP_PASS_;
 }
+
+/*
+ * Every pool of the active slot left without endpoints, as compile makes
+ * them once health checking has ejected all of a subset's endpoints.
+ */
+void empty_pools(void)
+{
+	static struct kanary_pool pool; /* 16 KiB: not on the stack */
+	struct kanary_pool_key k, next, *prev = NULL;
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+	int n = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	while (!bpf_map_get_next_key(maps.fd[KN_MAP_POOLS], prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.slot != cfg.active_slot)
+			continue;
+		cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_POOLS], &k,
+						 &pool),
+			     0);
+		pool.n_endpoints = 0;
+		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_POOLS], &k,
+						 &pool, BPF_EXIST),
+			     0);
+		n++;
+	}
+	cr_assert_gt(n, 0, "no pool in the active slot");
+}
+
+/* The kn_flows entry at k marked ejected, as kn_flows_mark_ejected does. */
+void set_ejected(const struct kanary_flow_key *k)
+{
+	struct kanary_flow v;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v), 0);
+	v.ejected = 1;
+	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], k, &v,
+					 BPF_EXIST),
+		     0);
+}

@@ -40,6 +40,8 @@ int run_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
 int run(struct pkt_buf *in, struct pkt_buf *out);
 int redirected(void);
 int passed(void);
+void empty_pools(void);
+void set_ejected(const struct kanary_flow_key *k);
 
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \

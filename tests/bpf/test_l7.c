@@ -15,6 +15,7 @@
 
 #include <bpf/bpf.h>
 
+#include "flows.h"
 #include "harness.h"
 
 #define FOCUSED "virtualservice-focused-routing.yaml"
@@ -1099,6 +1100,85 @@ static void unknown_client_neighbour(void)
 	cr_assert_eq(s.seq, c.gw_isn + 1, "translated once, not twice");
 }
 
+/*
+ * A spliced connection whose endpoint health checking ejected: the
+ * endpoint's packets still reach the client (it may be alive after all),
+ * the client's next segment gets an RST in the gateway's sequence space
+ * (its own ack), and the connection is forgotten.
+ */
+static void ejected_spliced_flow_is_reset(void)
+{
+	uint32_t cseq, eseq = EP_ISN + 1;
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(48200),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_flow f;
+	struct pkt_buf o;
+	struct pkt_seg s;
+	struct conn c;
+
+	apply_vs(FOCUSED);
+	splice(&c, 48200);
+	cseq = CLIENT_ISN + 1 + c.len;
+	close_seg(&c, false, 0x10, eseq, cseq); /* acks the replay */
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f), 0);
+	cr_assert_eq(f.l7, KANARY_L7_SPLICED);
+	cr_assert_eq(kn_flows_mark_ejected(&maps, c.ep, htons(8501)), 1);
+	close_seg(&c, false, 0x10, eseq, cseq); /* still forwarded */
+
+	cr_assert_eq(client_seg(c.cport, 0x18, cseq, c.gw_isn + 1, "next", 4,
+				c.gw_ts, NULL, 0, &o),
+		     tx());
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x14, "not RST+ACK: %#x", s.t.flags);
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.t.sport, 80);
+	cr_assert_eq(s.t.dport, c.cport);
+	cr_assert_eq(s.seq, c.gw_isn + 1, "seq %u: not the client's ack",
+		     s.seq);
+	cr_assert_eq(s.ack, cseq + 4);
+	cr_assert_eq(s.len, 0);
+	cr_assert_eq(o.len, 54);
+	cr_assert_eq(global(KANARY_G_EJECTED_RESET), 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 0);
+}
+
+/*
+ * The route's pool has no endpoint (all ejected) when the first segment
+ * comes: the gateway answered the SYN itself, so it resets the client, as
+ * when no rule matches, instead of dropping the segment.
+ */
+static void empty_pool_first_segment_is_reset(void)
+{
+	const char *r = request("user-group: canary");
+	struct pkt_seg syn, s;
+	struct pkt_buf o;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(client_syn(48300, syn_opts, sizeof(syn_opts), &syn), tx());
+	empty_pools();
+	cr_assert_eq(client_seg(48300, 0x18, CLIENT_ISN + 1, syn.seq + 1, r,
+				strlen(r), syn.tsval, NULL, 0, &o),
+		     tx());
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x14, "not RST+ACK: %#x", s.t.flags);
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.t.dport, 48300);
+	cr_assert_eq(s.seq, syn.seq + 1);
+	cr_assert_eq(s.ack, CLIENT_ISN + 1 + strlen(r));
+	cr_assert_eq(s.len, 0);
+	cr_assert_eq(o.len, 54);
+	cr_assert_eq(global(KANARY_G_NO_ENDPOINT), 1);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 0);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -1122,3 +1202,5 @@ BOTH(resent_syn_with_fewer_options)
 BOTH(blind_rst_is_ignored)
 BOTH(endpoint_without_window_scale)
 BOTH(unknown_client_neighbour)
+BOTH(ejected_spliced_flow_is_reset)
+BOTH(empty_pool_first_segment_is_reset)

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "flows.h"
 #include "harness.h"
 #include "set_weight.h"
 
@@ -631,6 +632,249 @@ static void egress_without_xdp_frames_goes_to_tc(void)
 	cr_assert_eq(endpoint_segment(&t, 0x12), XDP_REDIRECT_);
 }
 
+/* What a segment the program sent back out of the ingress interface
+ * returns: XDP_TX, or tc's redirect to that interface. */
+static int tx(void)
+{
+	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
+}
+
+static struct kanary_flow_key client_key(uint16_t sport)
+{
+	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
+				     .daddr = pkt_addr(VIP),
+				     .sport = htons(sport),
+				     .dport = htons(80),
+				     .proto = IPPROTO_TCP };
+	return k;
+}
+
+/* The to-client entry of the connection whose SYN went out as t. */
+static struct kanary_flow_key reply_key(const struct pkt_tuple *t)
+{
+	struct kanary_flow_key k = { .saddr = t->daddr,
+				     .daddr = t->saddr,
+				     .sport = htons(t->dport),
+				     .dport = htons(t->sport),
+				     .proto = IPPROTO_TCP };
+	return k;
+}
+
+/* A client segment of flags with payload bytes; the verdict, and the
+ * frame that left in *s (decoded, checksums checked) when it is tx. */
+static int client_data(uint16_t sport, uint8_t flags, uint32_t seq,
+		       uint32_t ack, size_t payload, struct pkt_buf *out)
+{
+	struct pkt_spec sp = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = sport,
+			       .dport = 80,
+			       .flags = flags,
+			       .seq = seq,
+			       .ack = ack,
+			       .payload = payload };
+	struct pkt_buf in;
+
+	pkt_build(&sp, &in);
+	return run(&in, out);
+}
+
+/* out is the gateway's RST to the client on port sport, and nothing more. */
+static void expect_rst(const struct pkt_buf *out, uint16_t sport, uint32_t seq,
+		       uint32_t ack)
+{
+	struct pkt_seg s;
+
+	cr_assert_eq(pkt_decode(out, &s), 0, "bad RST frame or checksum");
+	cr_assert(is_addr(s.t.saddr, VIP));
+	cr_assert(is_addr(s.t.daddr, CLIENT));
+	cr_assert_eq(s.t.sport, 80);
+	cr_assert_eq(s.t.dport, sport);
+	cr_assert_eq(s.t.flags, 0x14, "not RST+ACK: %#x", s.t.flags);
+	cr_assert_eq(s.seq, seq, "seq %u, want %u", s.seq, seq);
+	cr_assert_eq(s.ack, ack, "ack %u, want %u", s.ack, ack);
+	cr_assert_eq(s.len, 0);
+	cr_assert_eq(out->len, 54, "RST frame of %zu bytes", out->len);
+	/* Back to the client's MAC, from the gateway's. */
+	cr_assert_eq(memcmp(out->data, "\x02\x00\x00\x00\x00\x02", 6), 0);
+	cr_assert_eq(memcmp(out->data + 6, "\x02\x00\x00\x00\x00\x01", 6), 0);
+}
+
+/*
+ * A flow whose endpoint health checking ejected (both entries marked):
+ * the client's next segment gets an RST whose seq is its ack, and the
+ * connection is forgotten; a SYN resent on a flow the endpoint never
+ * answered gets RST+ACK of the ISN; the client's own RST is not answered;
+ * the pool's other flows go on.
+ */
+static void ejected_flow_is_reset(void)
+{
+	struct kanary_flow_key fk = client_key(44200), rk;
+	struct pkt_tuple a, b;
+	struct pkt_buf out;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	a = client_segment(44200, 0x02, &verdict);
+	cr_assert_eq(endpoint_segment(&a, 0x12), redirected());
+	b = client_segment(44201, 0x02, &verdict);
+	cr_assert_eq(endpoint_segment(&b, 0x12), redirected());
+	rk = reply_key(&a);
+	set_ejected(&fk);
+	set_ejected(&rk);
+
+	/* endpoint_segment's SYN-ACK had seq 9000: the client acks 9001. */
+	cr_assert_eq(client_data(44200, 0x18, 1001, 9001, 100, &out), tx());
+	expect_rst(&out, 44200, 9001, 1101);
+	cr_assert_eq(global_counter(KANARY_G_EJECTED_RESET), 1);
+	cr_assert_not(flow_exists(44200), "the ejected flow outlived its RST");
+	cr_assert_eq(endpoint_segment(&a, 0x10), passed(),
+		     "the reply entry outlived the RST");
+
+	/* Same pool, not marked: forwarded as before. */
+	cr_assert_eq(client_data(44201, 0x10, 1001, 9001, 0, &out),
+		     redirected());
+	cr_assert_eq(pkt_check(&out, &a), 0);
+	cr_assert_eq(a.daddr, b.daddr);
+	cr_assert_eq(a.sport, b.sport);
+
+	/* Never answered (the endpoint died first): the resent SYN. */
+	a = client_segment(44202, 0x02, &verdict);
+	fk = client_key(44202);
+	set_ejected(&fk);
+	cr_assert_eq(client_data(44202, 0x02, 1000, 0, 0, &out), tx());
+	expect_rst(&out, 44202, 0, 1001);
+	cr_assert_not(flow_exists(44202));
+
+	/* The client's RST goes to the endpoint, unanswered. */
+	a = client_segment(44203, 0x02, &verdict);
+	cr_assert_eq(endpoint_segment(&a, 0x12), redirected());
+	fk = client_key(44203);
+	set_ejected(&fk);
+	cr_assert_eq(client_data(44203, 0x14, 1001, 9001, 0, &out),
+		     redirected());
+	cr_assert_eq(pkt_check(&out, &b), 0);
+	cr_assert_eq(b.flags, 0x14);
+	cr_assert_eq(b.daddr, a.daddr);
+	cr_assert_eq(global_counter(KANARY_G_EJECTED_RESET), 2);
+}
+
+/* XDP sends the RST only out of an interface that takes XDP frames:
+ * else the segment goes to tc untouched, and tc resets the client. */
+static void ejected_reset_without_xdp_tx_goes_to_tc(void)
+{
+	struct kanary_flow_key fk = client_key(44210);
+	uint32_t c0 = if_nametoindex("c0");
+	struct pkt_tuple a;
+	struct pkt_spec sp = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = 44210,
+			       .dport = 80,
+			       .flags = 0x10,
+			       .seq = 1001,
+			       .ack = 9001 };
+	struct pkt_buf in, out;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	a = client_segment(44210, 0x02, &verdict);
+	cr_assert_eq(endpoint_segment(&a, 0x12), XDP_REDIRECT_);
+	set_ejected(&fk);
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(skel->maps.kn_tx_ports),
+					 &c0),
+		     0);
+	pkt_build(&sp, &in);
+	expect_frame_untouched(&in, "a segment on an ejected flow");
+	cr_assert(flow_exists(44210), "XDP forgot a flow it did not reset");
+	cr_assert_eq(global_counter(KANARY_G_EJECTED_RESET), 0);
+	cr_assert_eq(global_counter(KANARY_G_XDP_NO_TX), 1);
+
+	use_tc = true;
+	cr_assert_eq(run(&in, &out), TC_ACT_REDIRECT_);
+	expect_rst(&out, 44210, 9001, 1001);
+	use_tc = false;
+	cr_assert_not(flow_exists(44210));
+	cr_assert_eq(global_counter(KANARY_G_EJECTED_RESET), 1);
+}
+
+/*
+ * Every pool without endpoints (health checking ejected them all): a SYN
+ * is answered with RST+ACK of its ISN, not dropped into a blackhole. A
+ * Linux SYN with its 20 bytes of options: the RST is 54 bytes.
+ */
+static void empty_pool_syn_is_reset(void)
+{
+	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					  0, 1, 0,    0,    0, 0, 1, 3,	 3, 7 };
+	struct pkt_spec sp = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = 44300,
+			       .dport = 80,
+			       .flags = 0x02,
+			       .seq = 5000,
+			       .opts = opts,
+			       .optlen = sizeof(opts) };
+	struct pkt_buf in, out;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	empty_pools();
+	pkt_build(&sp, &in);
+	cr_assert_eq(run(&in, &out), tx(), "the SYN was not answered");
+	expect_rst(&out, 44300, 0, 5001);
+	cr_assert_eq(global_counter(KANARY_G_NO_ENDPOINT), 1);
+	cr_assert_eq(global_counter(KANARY_G_NEW_FLOW), 0);
+	cr_assert_not(flow_exists(44300));
+}
+
+/*
+ * kn_flows_mark_ejected: both entries of every connection to the endpoint
+ * (address and port), no other; more than one batch of entries; a second
+ * call finds nothing new; the data path then resets a marked flow.
+ */
+static void mark_ejected_marks_endpoint_flows(void)
+{
+	enum { N = 2100 }; /* 4200 entries: past one 4096-entry batch */
+	static struct pkt_tuple t[N];
+	struct kanary_flow_key fk, rk;
+	struct kanary_flow v;
+	struct pkt_buf out;
+	int verdict, n1 = 0, first = -1;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	for (int i = 0; i < N; i++) {
+		t[i] = client_segment(20000 + i, 0x02, &verdict);
+		if (is_addr(t[i].daddr, EP1)) {
+			n1++;
+			if (first < 0)
+				first = i;
+		}
+	}
+	cr_assert_gt(n1, 0);
+	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(9999)),
+		     0, "another port of the endpoint was marked");
+	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(8501)),
+		     n1);
+	for (int i = 0; i < N; i++) {
+		bool want = is_addr(t[i].daddr, EP1);
+
+		fk = client_key(20000 + i);
+		rk = reply_key(&t[i]);
+		cr_assert_eq(
+			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &v), 0);
+		cr_assert_eq(v.ejected, want, "to-endpoint entry %d", i);
+		cr_assert_eq(v.pad_ej, 0);
+		cr_assert_eq(
+			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &v), 0);
+		cr_assert_eq(v.ejected, want, "to-client entry %d", i);
+	}
+	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(8501)),
+		     0, "marked twice");
+
+	cr_assert_eq(client_data(20000 + first, 0x10, 1001, 9001, 0, &out),
+		     tx());
+	expect_rst(&out, 20000 + first, 9001, 1001);
+}
+
 BOTH(syn_goes_to_stable_subset)
 BOTH(reply_is_translated_back)
 BOTH(established_flow_keeps_endpoint)
@@ -656,4 +900,15 @@ Test(xdp, egress_without_xdp_frames_goes_to_tc, .init = setup_xdp,
      .fini = teardown)
 {
 	egress_without_xdp_frames_goes_to_tc();
+}
+BOTH(ejected_flow_is_reset)
+BOTH(empty_pool_syn_is_reset)
+Test(xdp, ejected_reset_without_xdp_tx_goes_to_tc, .init = setup_xdp,
+     .fini = teardown)
+{
+	ejected_reset_without_xdp_tx_goes_to_tc();
+}
+Test(tc, mark_ejected_marks_endpoint_flows, .init = setup_tc, .fini = teardown)
+{
+	mark_ejected_marks_endpoint_flows();
 }

@@ -342,7 +342,8 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 	[KANARY_G_NEW_FLOW] = { "new_flow", "new connections" },
 	[KANARY_G_NO_ROUTE] = { "no_route",
 				"dropped (route without destination)" },
-	[KANARY_G_NO_ENDPOINT] = { "no_endpoint", "dropped (no endpoint)" },
+	[KANARY_G_NO_ENDPOINT] = { "no_endpoint",
+				   "reset (pool without endpoint, or a stale one)" },
 	[KANARY_G_SNAT_EXHAUSTED] = { "snat_exhausted",
 				      "dropped (no free SNAT port)" },
 	[KANARY_G_FIB_PASS] = { "fib_pass",
@@ -364,4 +365,6 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 					"XDP: passed to tc (TCP checksum left to offload)" },
 	[KANARY_G_XDP_NO_TX] = { "xdp_no_tx",
 				 "XDP: passed to tc (egress takes no XDP frames)" },
+	[KANARY_G_EJECTED_RESET] = { "ejected_reset",
+				     "reset (flow to an ejected endpoint)" },
 };

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "flows.h"
+#include "kanary_abi.h"
+
+/* kn_flows entries read per syscall. */
+#define FLOW_BATCH 4096
+
+/*
+ * Is this entry one of a connection to (addr, port)? The to-endpoint
+ * entry leaves toward it (its value); the to-client entry is keyed by the
+ * endpoint's tuple, as its packets arrive.
+ */
+static bool to_endpoint(const struct kanary_flow_key *k,
+			const struct kanary_flow *v, uint32_t addr,
+			uint16_t port)
+{
+	if (v->dir == KANARY_DIR_TO_ENDPOINT)
+		return v->daddr == addr && v->dport == port;
+	return k->saddr == addr && k->sport == port;
+}
+
+/*
+ * Set ejected on the entry at k, read anew: the batch copy may be stale
+ * by now. 1 when this call marked it, 0 when it is gone, marked already,
+ * or no longer this endpoint's (its key was reused by a new connection).
+ *
+ * A race remains between the lookup and the update: a change the data
+ * path makes to the entry in between (a FIN noted, closed_ns stamped, the
+ * first packet's next hop, an L7 state step) is overwritten by this older
+ * copy. It is accepted: the connection is being torn down, and the
+ * client's next segment deletes both entries whatever they hold (the data
+ * path tests ejected before anything else). BPF_EXIST: an entry deleted
+ * in between is not brought back.
+ */
+static int mark_one(int fd, const struct kanary_flow_key *k, uint32_t addr,
+		    uint16_t port)
+{
+	struct kanary_flow v;
+
+	if (bpf_map_lookup_elem(fd, k, &v))
+		return errno == ENOENT ? 0 : -1;
+	if (v.ejected || !to_endpoint(k, &v, addr, port))
+		return 0;
+	v.ejected = 1;
+	if (bpf_map_update_elem(fd, k, &v, BPF_EXIST))
+		return errno == ENOENT ? 0 : -1;
+	return 1;
+}
+
+int kn_flows_mark_ejected(const struct kn_maps *m, uint32_t addr, uint16_t port)
+{
+	int fd = m->fd[KN_MAP_FLOWS], n = 0, rc = -1, saved;
+	struct kanary_flow_key *keys;
+	struct kanary_flow *vals;
+	__u8 in[64], out[64]; /* opaque batch tokens */
+	bool first = true, last = false;
+
+	keys = calloc(FLOW_BATCH, sizeof(*keys));
+	vals = calloc(FLOW_BATCH, sizeof(*vals));
+	if (!keys || !vals)
+		goto out;
+	/*
+	 * Both entries of a connection are in the walk, and each is marked
+	 * from its own key: no lookup of the twin. The count is of
+	 * to-endpoint entries, one per connection.
+	 */
+	while (!last) {
+		__u32 count = FLOW_BATCH;
+
+		if (bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals,
+					 &count, NULL)) {
+			if (errno != ENOENT)
+				goto out;
+			last = true; /* count holds the last entries */
+		}
+		for (__u32 i = 0; i < count; i++) {
+			int r;
+
+			if (vals[i].ejected ||
+			    !to_endpoint(&keys[i], &vals[i], addr, port))
+				continue;
+			r = mark_one(fd, &keys[i], addr, port);
+			if (r < 0)
+				goto out;
+			if (r && vals[i].dir == KANARY_DIR_TO_ENDPOINT)
+				n++;
+		}
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	rc = n;
+out:
+	saved = errno;
+	free(keys);
+	free(vals);
+	errno = saved;
+	return rc;
+}
