@@ -10,6 +10,7 @@ pkgs=(
 	libelf-dev zlib1g-dev
 	libyaml-dev         # the Istio manifests
 	libmnl-dev          # netlink: which XDP features an interface's driver has
+	libcurl4-openssl-dev # the agent's endpoint health checks (multi interface)
 	libcriterion-dev    # unit tests
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server
