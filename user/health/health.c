@@ -431,6 +431,7 @@ static void *health_thread(void *arg)
 {
 	struct kn_health *h = arg;
 	struct run_ctx ctx = { .h = h };
+	bool pending = false; /* a change the agent was not told of */
 
 	for (;;) {
 		int wait;
@@ -447,9 +448,13 @@ static void *health_thread(void *arg)
 			fprintf(stderr, "kanary: health: libcurl failed\n");
 			usleep(100000);
 		}
-		/* Saved first: the re-apply reads what was saved. */
-		if (!save(h) && ctx.changed)
+		/* Saved first: the re-apply reads what was saved. A save
+		 * that failed is tried again, and told, next time round. */
+		pending |= ctx.changed;
+		if (!save(h) && pending) {
 			notify(h);
+			pending = false;
+		}
 	}
 	return NULL;
 }
