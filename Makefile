@@ -8,7 +8,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS := libbpf libelf zlib yaml-0.1 libmnl libmicrohttpd
+PKGS := libbpf libelf zlib yaml-0.1 libmnl libmicrohttpd libcurl
 CFLAGS ?= -O2 -g
 # user/ is grouped into rooms by concern (cli, config, compile, dataplane,
 # agent, ...); headers are included by name, so each room is on the path.
@@ -16,7 +16,7 @@ USER_ROOMS := $(patsubst %/,%,$(sort $(dir $(wildcard user/*/*.c user/*/*.h))))
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude \
 	  $(addprefix -I,$(USER_ROOMS)) \
 	  -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml -lmnl -lmicrohttpd)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml -lmnl -lmicrohttpd -lcurl)
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	      -Iinclude -I$(BUILD)

@@ -11,6 +11,7 @@ pkgs=(
 	libyaml-dev         # the Istio manifests
 	libmnl-dev          # netlink: which XDP features an interface's driver has
 	libmicrohttpd-dev   # the agent's /healthz, /readyz, /metrics endpoint
+	libcurl4-openssl-dev # the agent's endpoint health checks (multi interface)
 	libcriterion-dev    # unit tests
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server

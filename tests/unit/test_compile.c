@@ -219,3 +219,114 @@ Test(compile, duplicate_workloadentries_are_one_endpoint)
 	cr_assert_eq(p101->n_endpoints, 1);
 	cr_assert_eq(out.n_eps, 3);
 }
+
+/* ------------------------------------------------------------------ */
+/* Ejected endpoints (health checks) */
+
+static struct kn_cendpoint ep(const char *a)
+{
+	return (struct kn_cendpoint){ .addr = addr(a), .port = htons(8501) };
+}
+
+Test(compile, ejected_endpoint_left_out_of_its_pool)
+{
+	struct kn_cendpoint ej[] = { ep("198.18.1.2") };
+	struct kn_compile_opts opts = { .ejected = ej, .n_ejected = 1 };
+	struct kn_compiled all = { 0 };
+	const struct kn_cpool *p50, *before;
+	int kept = 0, was_b = 0;
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_compile(&cfg, &all, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile_with(&cfg, &opts, &out, &err), 0, "%s",
+		     err.msg);
+	p50 = &out.pools[out.routes[0].dests[0].pool];
+	before = &all.pools[all.routes[0].dests[0].pool];
+	cr_assert_eq(p50->n_endpoints, 1);
+	for (int i = 0; i < KANARY_MAGLEV_SIZE; i++) {
+		cr_assert_eq(out.eps[p50->table[i]].addr, addr("198.18.2.2"));
+		/* Maglev: the other endpoint keeps every entry it had. */
+		if (all.eps[before->table[i]].addr == addr("198.18.2.2")) {
+			was_b++;
+			kept += out.eps[p50->table[i]].addr ==
+				addr("198.18.2.2");
+		}
+	}
+	cr_assert_eq(kept, was_b);
+	/* Weights are not touched without fallback. */
+	cr_assert_eq(out.routes[0].dests[0].cum_weight, 70);
+	kn_compiled_free(&all);
+}
+
+Test(compile, pool_with_every_endpoint_ejected_compiles_empty)
+{
+	struct kn_cendpoint ej[] = { ep("198.18.3.2") };
+	struct kn_compile_opts opts = { .ejected = ej, .n_ejected = 1 };
+
+	read_lab("virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_compile_with(&cfg, &opts, &out, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(out.pools[out.routes[0].dests[1].pool].n_endpoints, 0);
+	cr_assert_eq(out.pools[out.routes[0].dests[0].pool].n_endpoints, 2);
+	/* The empty pool keeps its 30 %: its connections are refused. */
+	cr_assert_eq(out.routes[0].dests[0].cum_weight, 70);
+	cr_assert_eq(out.routes[0].dests[1].cum_weight, 100);
+	/* 198.18.3.2 is no endpoint of this compile at all. */
+	for (int i = 0; i < out.n_eps; i++)
+		cr_assert_neq(out.eps[i].addr, addr("198.18.3.2"));
+}
+
+static void fallback_on(void)
+{
+	struct kn_resource *dr = kn_config_find(&cfg, KN_DESTINATIONRULE,
+						"default", "image-classifier");
+
+	cr_assert_not_null(dr);
+	dr->dr.check.fallback = true;
+}
+
+Test(compile, fallback_moves_an_empty_destination_share)
+{
+	struct kn_cendpoint ej[] = { ep("198.18.3.2") };
+	struct kn_compile_opts opts = { .ejected = ej, .n_ejected = 1 };
+
+	read_lab("virtualservice-weight-70.yaml");
+	fallback_on();
+	cr_assert_eq(kn_compile_with(&cfg, &opts, &out, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(out.routes[0].total_weight, 70);
+	cr_assert_eq(out.routes[0].dests[0].cum_weight, 70);
+	cr_assert_eq(out.routes[0].dests[1].cum_weight, 70);
+	/* The configured weight is still what stats shows. */
+	cr_assert_eq(out.routes[0].dests[1].weight, 30);
+}
+
+Test(compile, fallback_with_nothing_left_keeps_the_weights)
+{
+	struct kn_cendpoint ej[] = { ep("198.18.1.2"), ep("198.18.2.2"),
+				     ep("198.18.3.2") };
+	struct kn_compile_opts opts = { .ejected = ej, .n_ejected = 3 };
+
+	read_lab("virtualservice-weight-70.yaml");
+	fallback_on();
+	cr_assert_eq(kn_compile_with(&cfg, &opts, &out, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(out.routes[0].total_weight, 100);
+	cr_assert_eq(out.pools[0].n_endpoints, 0);
+	cr_assert_eq(out.pools[1].n_endpoints, 0);
+}
+
+Test(compile, fallback_to_a_zero_weight_destination_does_not_happen)
+{
+	struct kn_cendpoint ej[] = { ep("198.18.1.2"), ep("198.18.2.2") };
+	struct kn_compile_opts opts = { .ejected = ej, .n_ejected = 2 };
+
+	/* 100/0: resnet50 empty, resnet101 has weight 0: nothing to move
+	 * to, so the route stays as configured (and refuses). */
+	read_lab("virtualservice-weight-100.yaml");
+	fallback_on();
+	cr_assert_eq(kn_compile_with(&cfg, &opts, &out, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(out.routes[0].total_weight, 100);
+	cr_assert_eq(out.routes[0].dests[0].cum_weight, 100);
+}

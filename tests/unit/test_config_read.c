@@ -685,7 +685,7 @@ Test(config_read, destinationrule_traffic_policy_warns)
 	got = capture_end(&c);
 	cr_assert_str_eq(
 		got,
-		"kanary: dr.yaml:6: warning: 'trafficPolicy' is ignored by kanary\n");
+		"kanary: dr.yaml:7: warning: 'loadBalancer' is ignored by kanary\n");
 	cr_assert_eq(cfg.res[0].dr.n_subsets, 1);
 	free(got);
 	kn_config_free(&cfg);

@@ -107,6 +107,21 @@ static void eq_http(const struct kn_http_route *a,
 	}
 }
 
+static void eq_outlier(const struct kn_outlier *a, const struct kn_outlier *b)
+{
+	cr_assert_eq(a->set, b->set, "outlierDetection given");
+	cr_assert_eq(a->has_interval, b->has_interval);
+	cr_assert_eq(a->has_gateway_errors, b->has_gateway_errors);
+	cr_assert_eq(a->has_5xx_errors, b->has_5xx_errors);
+	cr_assert_eq(a->has_base_ejection, b->has_base_ejection);
+	cr_assert_eq(a->has_max_ejection, b->has_max_ejection);
+	cr_assert_eq(a->interval_ms, b->interval_ms);
+	cr_assert_eq(a->gateway_errors, b->gateway_errors);
+	cr_assert_eq(a->errors_5xx, b->errors_5xx);
+	cr_assert_eq(a->base_ejection_ms, b->base_ejection_ms);
+	cr_assert_eq(a->max_ejection_pct, b->max_ejection_pct);
+}
+
 static void eq_resource(const struct kn_resource *a,
 			const struct kn_resource *b)
 {
@@ -148,12 +163,23 @@ static void eq_resource(const struct kn_resource *a,
 		break;
 	case KN_DESTINATIONRULE:
 		eq_str(a->dr.host, b->dr.host, "host");
+		eq_outlier(&a->dr.outlier, &b->dr.outlier);
+		eq_str(a->dr.check.http_path, b->dr.check.http_path,
+		       "http-path");
+		eq_str(a->dr.check.http_expect, b->dr.check.http_expect,
+		       "http-expect");
+		cr_assert_eq(a->dr.check.timeout_ms, b->dr.check.timeout_ms);
+		cr_assert_eq(a->dr.check.healthy_threshold,
+			     b->dr.check.healthy_threshold);
+		cr_assert_eq(a->dr.check.fallback, b->dr.check.fallback);
 		cr_assert_eq(a->dr.n_subsets, b->dr.n_subsets);
 		for (i = 0; i < a->dr.n_subsets; i++) {
 			eq_str(a->dr.subsets[i].name, b->dr.subsets[i].name,
 			       "subset");
 			eq_labels(&a->dr.subsets[i].labels,
 				  &b->dr.subsets[i].labels);
+			eq_outlier(&a->dr.subsets[i].outlier,
+				   &b->dr.subsets[i].outlier);
 		}
 		break;
 	case KN_VIRTUALSERVICE:
@@ -652,4 +678,56 @@ Test(config_lookup, kind_names)
 	cr_assert_str_eq(kn_kind_name(KN_VIRTUALSERVICE), "VirtualService");
 	cr_assert_str_eq(kn_kind_name(KN_WORKLOADENTRY), "WorkloadEntry");
 	cr_assert_str_eq(kn_kind_name(KN_KIND_MAX), "?");
+}
+
+/* The health policy: outlierDetection at both levels and the annotations. */
+Test(config_write, health_policy_round_trips)
+{
+	static const char yaml[] =
+		"apiVersion: networking.istio.io/v1alpha3\n"
+		"kind: DestinationRule\n"
+		"metadata:\n"
+		"  name: r\n"
+		"  annotations:\n"
+		"    health.kanary.io/http-path: /v1/models/image_classifier\n"
+		"    health.kanary.io/http-expect: '\"state\": \"AVAILABLE\"'\n"
+		"    health.kanary.io/timeout: 1500ms\n"
+		"    health.kanary.io/healthy-threshold: \"2\"\n"
+		"    health.kanary.io/fallback: \"true\"\n"
+		"spec:\n"
+		"  host: svc\n"
+		"  trafficPolicy:\n"
+		"    outlierDetection:\n"
+		"      interval: 1m30s\n"
+		"      consecutiveGatewayErrors: 0\n"
+		"      consecutive5xxErrors: 4\n"
+		"      baseEjectionTime: 2h\n"
+		"      maxEjectionPercent: 50\n"
+		"  subsets:\n"
+		"  - name: v1\n"
+		"    labels: {version: v1}\n"
+		"    trafficPolicy:\n"
+		"      outlierDetection: {interval: 250ms}\n"
+		"  - name: v2\n"
+		"    labels: {version: v2}\n"
+		"    trafficPolicy:\n"
+		"      outlierDetection: {}\n";
+	struct kn_config cfg = { 0 };
+	const struct kn_destrule *dr;
+	char *text;
+
+	t_read_buf_ok(&cfg, "dr.yaml", yaml);
+	dr = &cfg.res[0].dr;
+	cr_assert_eq(dr->outlier.interval_ms, 90000);
+	cr_assert_eq(dr->outlier.base_ejection_ms, 7200000);
+	cr_assert(dr->subsets[1].outlier.set);
+	cr_assert(!dr->subsets[1].outlier.has_interval);
+	text = round_trip(&cfg);
+	cr_assert_not_null(strstr(text, "      interval: 90s\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "      baseEjectionTime: 2h\n"));
+	cr_assert_not_null(strstr(text, "health.kanary.io/timeout: 1500ms\n"));
+	cr_assert_not_null(
+		strstr(text, "health.kanary.io/healthy-threshold: '2'\n"));
+	free(text);
+	kn_config_free(&cfg);
 }

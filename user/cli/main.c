@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "compile.h"
+#include "health.h"
 #include "loader.h"
 #include "pins.h"
 #include "set_weight.h"
@@ -384,6 +385,33 @@ static void print_routes(const struct kn_config *kc)
 	}
 }
 
+/* "ejected":[{"endpoint":"a:p","service","subset","since","why"}] */
+static void print_ejected_json(const char *pin_dir)
+{
+	char addr[INET_ADDRSTRLEN], ep[INET_ADDRSTRLEN + 8];
+	struct kn_ejected *e = NULL;
+	int n = 0;
+
+	kn_state_read_ejected(pin_dir, &e, &n);
+	printf("\"ejected\":[");
+	for (int i = 0; i < n; i++) {
+		snprintf(ep, sizeof(ep), "%s:%u",
+			 inet_ntop(AF_INET, &e[i].addr, addr, sizeof(addr)),
+			 ntohs(e[i].port));
+		printf("%s{\"endpoint\":", i ? "," : "");
+		kn_json_str(stdout, ep);
+		printf(",\"service\":");
+		kn_json_str(stdout, e[i].service);
+		printf(",\"subset\":");
+		kn_json_str(stdout, e[i].subset);
+		printf(",\"since\":%lld,\"why\":", (long long)e[i].since);
+		kn_json_str(stdout, e[i].why);
+		printf("}");
+	}
+	printf("]");
+	free(e);
+}
+
 static void print_status_json(const char *pin_dir,
 			      const struct kn_load_info *li,
 			      const struct kanary_cfg *cfg, long flows,
@@ -411,8 +439,10 @@ static void print_status_json(const char *pin_dir,
 	for (int i = 0; i < li->n_vips; i++)
 		printf("%s\"%s\"", i ? "," : "",
 		       inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
-	printf("],\"generation\":%u,\"flows\":%ld,\"counters\":[",
-	       cfg ? cfg->generation : 0, flows);
+	printf("],\"generation\":%u,\"flows\":%ld,", cfg ? cfg->generation : 0,
+	       flows);
+	print_ejected_json(pin_dir);
+	printf(",\"counters\":[");
 	for (int i = 0; g && i < KANARY_G_MAX; i++) {
 		printf("%s{\"what\":", i ? "," : "");
 		kn_json_str(stdout, kn_global_names[i].text ?
@@ -458,6 +488,7 @@ static void print_status(const char *pin_dir, const struct kn_load_info *li,
 		print_routes(&kc);
 		kn_config_free(&kc);
 	}
+	kn_health_print_status(stdout, pin_dir);
 	for (int i = 0; g && i < KANARY_G_MAX; i++)
 		printf("%-12s %llu %s\n",
 		       i ? "" : "packets:", (unsigned long long)g[i],

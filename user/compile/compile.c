@@ -90,7 +90,19 @@ _Static_assert(!(EP_SLOTS & (EP_SLOTS - 1)), "EP_SLOTS: a power of 2");
 
 struct ep_table {
 	int32_t *slot; /* allocated by the first add_endpoint */
+	/* This compile's options: every pool consults them too. */
+	const struct kn_compile_opts *opts;
 };
+
+static bool ejected(const struct ep_table *t, uint32_t addr, uint16_t port)
+{
+	const struct kn_compile_opts *o = t->opts;
+
+	for (int i = 0; o && i < o->n_ejected; i++)
+		if (o->ejected[i].addr == addr && o->ejected[i].port == port)
+			return true;
+	return false;
+}
 
 static unsigned int ep_hash(uint32_t addr, uint16_t port)
 {
@@ -156,7 +168,7 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 	uint32_t local[KANARY_MAGLEV_SIZE];
 	struct kn_cpool *pool;
 	const int *wes;
-	int n = 0, n_wes;
+	int n = 0, n_wes, configured = 0;
 
 	if (c->n_pools >= KANARY_MAX_POOLS)
 		return fail(err, &d->src, "more than %d pools",
@@ -168,16 +180,21 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 	wes = kn_index_endpoints(cfg, svc, &n_wes);
 	for (int i = 0; i < n_wes; i++) {
 		const struct kn_resource *we = &cfg->res[wes[i]];
+		uint16_t port;
 		int ep;
 
 		if (!kn_config_is_endpoint(svc, subset, we))
+			continue;
+		configured++;
+		port = htons(kn_workloadentry_port(&we->we, sp));
+		/* Left out of the table, so Maglev moves only its share. */
+		if (ejected(et, we->we.addr, port))
 			continue;
 		if (n >= KANARY_MAX_POOL_ENDPOINTS)
 			return fail(err, &d->src,
 				    "more than %d endpoints in one subset",
 				    KANARY_MAX_POOL_ENDPOINTS);
-		ep = add_endpoint(c, et, we->we.addr,
-				  htons(kn_workloadentry_port(&we->we, sp)));
+		ep = add_endpoint(c, et, we->we.addr, port);
 		if (ep < 0)
 			return fail(err, &we->src, "more than %d endpoints",
 				    KANARY_MAX_ENDPOINTS);
@@ -188,12 +205,15 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 		pool->endpoints[n] = ep;
 		ids[n++] = kn_endpoint_id(c->eps[ep].addr, c->eps[ep].port);
 	}
-	if (!n)
+	if (!configured)
 		return fail(err, &d->src, "%s%s%s has no endpoints",
 			    subset ? "subset " : "host ",
 			    subset ? subset->name : d->host,
 			    subset ? " of the destination" : "");
 	pool->n_endpoints = n;
+	/* Every endpoint ejected: an empty pool, no table to build. */
+	if (!n)
+		return c->n_pools - 1;
 	if (kn_maglev_build(ids, n, local, KANARY_MAGLEV_SIZE))
 		return fail(err, &d->src, "cannot build the Maglev table");
 	for (int i = 0; i < KANARY_MAGLEV_SIZE; i++)
@@ -210,12 +230,40 @@ static const struct kn_subset *find_subset(const struct kn_resource *dr,
 	return NULL;
 }
 
+/*
+ * health.kanary.io/fallback: destinations whose pool is empty get weight 0,
+ * so that their share goes to the others in proportion to their weights;
+ * unless nothing would be left to pick, when the weights stay as they are
+ * (and the empty pools refuse, as without fallback).
+ */
+static void fallback(int32_t *weights, bool *has_weight, const bool *drop,
+		     int n)
+{
+	int64_t left = 0;
+
+	for (int i = 0; i < n; i++) {
+		int64_t w = has_weight[i] ? weights[i] : n == 1;
+
+		if (!drop[i] && w > 0)
+			left += w;
+	}
+	if (!left)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (!drop[i])
+			continue;
+		weights[i] = 0;
+		has_weight[i] = true;
+	}
+}
+
 static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 			 struct ep_table *et, const struct kn_resource *vs,
 			 const struct kn_http_route *hr, struct kn_err *err)
 {
 	int32_t weights[KANARY_MAX_DESTS];
 	bool has_weight[KANARY_MAX_DESTS];
+	bool fall_back[KANARY_MAX_DESTS];
 	uint32_t cum[KANARY_MAX_DESTS];
 	struct kn_croute *r;
 
@@ -232,7 +280,7 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 
 	for (int i = 0; i < hr->n_route; i++) {
 		const struct kn_destination *d = &hr->route[i];
-		const struct kn_resource *svc, *dr;
+		const struct kn_resource *svc, *dr = NULL;
 		const struct kn_service_port *sp;
 		const struct kn_subset *subset = NULL;
 		struct kn_cdest *cd = &r->dests[i];
@@ -256,6 +304,9 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 		if (pool < 0)
 			return -1;
 		cd->pool = pool;
+		dr = kn_config_destrule_for(cfg, svc);
+		fall_back[i] = dr && dr->dr.check.fallback &&
+			       !c->pools[pool].n_endpoints;
 		snprintf(cd->vs, sizeof(cd->vs), "%s", r->vs);
 		snprintf(cd->subset, sizeof(cd->subset), "%s",
 			 d->subset ? d->subset : svc->name);
@@ -267,6 +318,7 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 			     d->has_weight    ? d->weight :
 						0;
 	}
+	fallback(weights, has_weight, fall_back, hr->n_route);
 	if (kn_weights_compile(weights, has_weight, hr->n_route, cum,
 			       &r->total_weight))
 		return fail(err, &hr->src,
@@ -569,8 +621,15 @@ static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	       struct kn_err *err)
 {
+	return kn_compile_with(cfg, NULL, out, err);
+}
+
+int kn_compile_with(const struct kn_config *cfg,
+		    const struct kn_compile_opts *opts, struct kn_compiled *out,
+		    struct kn_err *err)
+{
 	struct kn_compiled c = { 0 };
-	struct ep_table et = { 0 };
+	struct ep_table et = { .opts = opts };
 
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *vs = &cfg->res[i];

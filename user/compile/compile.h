@@ -95,6 +95,24 @@ struct kn_compiled {
  */
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	       struct kn_err *err);
+
+/*
+ * What a compile may be told besides the config. Endpoints in ejected
+ * (the health checks', user/health/) are left out of every pool; a pool
+ * whose every endpoint is ejected compiles empty (the data path refuses
+ * its new connections), or, when the destination's DestinationRule has
+ * health.kanary.io/fallback, its destination leaves the route's weights
+ * while another destination of the route can still take connections.
+ */
+struct kn_compile_opts {
+	const struct kn_cendpoint *ejected;
+	int n_ejected;
+};
+
+/* kn_compile with options; opts may be NULL (kn_compile is that). */
+int kn_compile_with(const struct kn_config *cfg,
+		    const struct kn_compile_opts *opts, struct kn_compiled *out,
+		    struct kn_err *err);
 void kn_compiled_free(struct kn_compiled *c);
 
 /* True when a VirtualService has match rules (takes the L7 path). */

@@ -85,6 +85,8 @@ static void kn_destrule_free(struct kn_destrule *dr)
 	}
 	free(dr->subsets);
 	free(dr->host);
+	free(dr->check.http_path);
+	free(dr->check.http_expect);
 }
 
 static void kn_header_matches_free(int n, struct kn_header_match *h)

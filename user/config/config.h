@@ -60,9 +60,42 @@ struct kn_service {
 	struct kn_labels selector;
 };
 
+/*
+ * Istio's trafficPolicy.outlierDetection, the fields kanary's active
+ * health checks use (README, "Endpoint health"). Durations in ms. A field
+ * counts only when its has_ flag is set; `set` says the block was given at
+ * all: a subset's block replaces the rule's whole, as in Istio.
+ */
+struct kn_outlier {
+	bool set;
+	bool has_interval, has_gateway_errors, has_5xx_errors,
+		has_base_ejection, has_max_ejection;
+	uint32_t interval_ms;
+	uint32_t gateway_errors; /* consecutiveGatewayErrors */
+	uint32_t errors_5xx; /* consecutive5xxErrors */
+	uint32_t base_ejection_ms; /* baseEjectionTime */
+	uint32_t max_ejection_pct; /* maxEjectionPercent */
+	struct kn_src src;
+};
+
+/*
+ * The DestinationRule's health.kanary.io/ annotations: how kanary checks
+ * the endpoints of its host. 0 and NULL: not given.
+ */
+struct kn_health_check {
+	char *http_path; /* health.kanary.io/http-path; NULL: TCP connect */
+	char *http_expect; /* health.kanary.io/http-expect */
+	uint32_t timeout_ms; /* health.kanary.io/timeout */
+	uint32_t healthy_threshold; /* health.kanary.io/healthy-threshold */
+	/* health.kanary.io/fallback: a destination of this host whose pool
+	 * has no healthy endpoint leaves its route's weights. */
+	bool fallback;
+};
+
 struct kn_subset {
 	char *name;
 	struct kn_labels labels;
+	struct kn_outlier outlier; /* trafficPolicy.outlierDetection */
 	struct kn_src src;
 };
 
@@ -70,6 +103,8 @@ struct kn_destrule {
 	char *host;
 	int n_subsets;
 	struct kn_subset *subsets;
+	struct kn_outlier outlier; /* spec.trafficPolicy.outlierDetection */
+	struct kn_health_check check; /* metadata.annotations */
 };
 
 enum kn_str_match_kind {

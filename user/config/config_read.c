@@ -394,9 +394,176 @@ static int kn_rd_subset_labels(struct kn_rd *rd, const struct kn_yt_node *v,
 	return kn_yt_labels(&rd->c, v, "labels", &s->labels);
 }
 
+/*
+ * A protobuf Duration as Istio takes it in YAML, Go's time.ParseDuration
+ * syntax ("500ms", "2s", "1m30s", "1.5s"), in whole milliseconds: at least
+ * 1 ms (Istio's own minimum for these fields) and below 2^31 ms.
+ */
+static int kn_rd_duration(const struct kn_yt_ctx *c, const struct kn_yt_node *v,
+			  const char *what, uint32_t *out_ms)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {
+		/* Longest first: "ms" before "m". */
+		{ "ns", 1e-6 }, { "us", 1e-3 },	 { "\u00b5s", 1e-3 },
+		{ "ms", 1 },	{ "h", 3600e3 }, { "m", 60e3 },
+		{ "s", 1e3 },
+	};
+	const char *p;
+	double total = 0;
+
+	if (kn_yt_want(c, v, KN_YT_SCALAR, what))
+		return -1;
+	p = v->str;
+	if (!*p)
+		goto bad;
+	while (*p) {
+		double num = 0, scale = 1;
+		bool digits = false;
+		size_t i, len;
+
+		for (; *p >= '0' && *p <= '9'; p++, digits = true)
+			num = num * 10 + (*p - '0');
+		if (*p == '.')
+			for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+				num += (*p - '0') * (scale /= 10);
+		if (!digits)
+			goto bad;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			len = strlen(units[i].unit);
+			if (!strncmp(p, units[i].unit, len))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			goto bad;
+		p += len;
+		total += num * units[i].ms;
+		if (total >= 2147483648.0)
+			return kn_yt_error(
+				c, v->line,
+				"%s: '%s' is too long (at most 596h)", what,
+				v->str);
+	}
+	if (total < 1)
+		return kn_yt_error(c, v->line, "%s: '%s' is below 1ms", what,
+				   v->str);
+	*out_ms = (uint32_t)total;
+	return 0;
+bad:
+	return kn_yt_error(
+		c, v->line,
+		"%s: bad duration '%s' (a number and a unit: 500ms, 2s, 1m)",
+		what, v->str);
+}
+
+static int kn_rd_od_interval(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->has_interval = true;
+	return kn_rd_duration(&rd->c, v, "interval", &o->interval_ms);
+}
+
+static int kn_rd_od_count(struct kn_rd *rd, const struct kn_yt_node *v,
+			  const char *what, long long max, uint32_t *out)
+{
+	long long n;
+
+	if (kn_yt_int(&rd->c, v, what, 0, max, &n))
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int kn_rd_od_gateway(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->has_gateway_errors = true;
+	return kn_rd_od_count(rd, v, "consecutiveGatewayErrors", UINT32_MAX,
+			      &o->gateway_errors);
+}
+
+static int kn_rd_od_5xx(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->has_5xx_errors = true;
+	return kn_rd_od_count(rd, v, "consecutive5xxErrors", UINT32_MAX,
+			      &o->errors_5xx);
+}
+
+static int kn_rd_od_base(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->has_base_ejection = true;
+	return kn_rd_duration(&rd->c, v, "baseEjectionTime",
+			      &o->base_ejection_ms);
+}
+
+static int kn_rd_od_max(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->has_max_ejection = true;
+	return kn_rd_od_count(rd, v, "maxEjectionPercent", 100,
+			      &o->max_ejection_pct);
+}
+
+/*
+ * What the active checks take from Istio's passive outlier detection.
+ * minHealthPercent (Envoy's panic mode) and the local-origin fields are
+ * warned about like every other field kanary does not do.
+ */
+static const struct kn_rd_field kn_rd_od_fields[] = {
+	KN_USE("interval", kn_rd_od_interval),
+	KN_USE("consecutiveGatewayErrors", kn_rd_od_gateway),
+	KN_USE("consecutive5xxErrors", kn_rd_od_5xx),
+	KN_USE("baseEjectionTime", kn_rd_od_base),
+	KN_USE("maxEjectionPercent", kn_rd_od_max),
+	{},
+};
+
+static int kn_rd_outlier(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_outlier *o = obj;
+
+	o->set = true;
+	o->src = kn_rd_src(rd, v);
+	return kn_rd_fields(rd, v, "outlierDetection", kn_rd_od_fields,
+			    KN_RD_WARN, o);
+}
+
+/* Only outlierDetection: load balancing, TLS, pools... are Envoy's. */
+static const struct kn_rd_field kn_rd_policy_fields[] = {
+	KN_USE("outlierDetection", kn_rd_outlier),
+	{},
+};
+
+static int kn_rd_policy(struct kn_rd *rd, const struct kn_yt_node *v,
+			struct kn_outlier *o)
+{
+	return kn_rd_fields(rd, v, "trafficPolicy", kn_rd_policy_fields,
+			    KN_RD_WARN, o);
+}
+
+static int kn_rd_subset_policy(struct kn_rd *rd, const struct kn_yt_node *v,
+			       void *obj)
+{
+	return kn_rd_policy(rd, v, &((struct kn_subset *)obj)->outlier);
+}
+
 static const struct kn_rd_field kn_rd_subset_fields[] = {
 	KN_USE("name", kn_rd_subset_name),
 	KN_USE("labels", kn_rd_subset_labels),
+	KN_USE("trafficPolicy", kn_rd_subset_policy),
 	{},
 };
 
@@ -430,9 +597,16 @@ static int kn_rd_dr_subsets(struct kn_rd *rd, const struct kn_yt_node *v,
 			  &dr->n_subsets, (void **)&dr->subsets, kn_rd_subset);
 }
 
+static int kn_rd_dr_policy(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	return kn_rd_policy(rd, v, &((struct kn_destrule *)obj)->outlier);
+}
+
 static const struct kn_rd_field kn_rd_dr_fields[] = {
 	KN_USE("host", kn_rd_dr_host),
 	KN_USE("subsets", kn_rd_dr_subsets),
+	KN_USE("trafficPolicy", kn_rd_dr_policy),
 	{},
 };
 
@@ -922,9 +1096,139 @@ static int kn_rd_meta_namespace(struct kn_rd *rd, const struct kn_yt_node *v,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Annotations: health.kanary.io/ on a DestinationRule */
+
+#define KN_HEALTH_PREFIX "health.kanary.io/"
+
+static int kn_rd_hc_path(struct kn_rd *rd, const struct kn_yt_node *v,
+			 void *obj)
+{
+	struct kn_health_check *hc = obj;
+
+	if (kn_yt_string(&rd->c, v, KN_HEALTH_PREFIX "http-path", false,
+			 &hc->http_path))
+		return -1;
+	/* It becomes the request line: no blanks, no control bytes. */
+	for (const char *p = hc->http_path; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return kn_yt_error(&rd->c, v->line,
+					   KN_HEALTH_PREFIX
+					   "http-path: '%s' has a blank or a "
+					   "control character",
+					   hc->http_path);
+	if (hc->http_path[0] != '/')
+		return kn_yt_error(&rd->c, v->line,
+				   KN_HEALTH_PREFIX
+				   "http-path: '%s' does not start with '/'",
+				   hc->http_path);
+	return 0;
+}
+
+static int kn_rd_hc_expect(struct kn_rd *rd, const struct kn_yt_node *v,
+			   void *obj)
+{
+	struct kn_health_check *hc = obj;
+
+	return kn_yt_string(&rd->c, v, KN_HEALTH_PREFIX "http-expect", false,
+			    &hc->http_expect);
+}
+
+static int kn_rd_hc_timeout(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_health_check *hc = obj;
+
+	return kn_rd_duration(&rd->c, v, KN_HEALTH_PREFIX "timeout",
+			      &hc->timeout_ms);
+}
+
+/* Annotation values are strings in Kubernetes: "3" and 3 alike. */
+static int kn_rd_hc_healthy(struct kn_rd *rd, const struct kn_yt_node *v,
+			    void *obj)
+{
+	struct kn_health_check *hc = obj;
+	long long n;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_SCALAR,
+		       KN_HEALTH_PREFIX "healthy-threshold"))
+		return -1;
+	if (!kn_yt_parse_int(v->str, &n) || n < 1 || n > 1000000)
+		return kn_yt_error(&rd->c, v->line,
+				   KN_HEALTH_PREFIX "healthy-threshold: '%s' "
+						    "is not a count of checks "
+						    "(1 or more)",
+				   v->str);
+	hc->healthy_threshold = n;
+	return 0;
+}
+
+static int kn_rd_hc_fallback(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	struct kn_health_check *hc = obj;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_SCALAR, KN_HEALTH_PREFIX "fallback"))
+		return -1;
+	if (strcmp(v->str, "true") && strcmp(v->str, "false"))
+		return kn_yt_error(&rd->c, v->line,
+				   KN_HEALTH_PREFIX
+				   "fallback: '%s' is neither \"true\" nor "
+				   "\"false\"",
+				   v->str);
+	hc->fallback = !strcmp(v->str, "true");
+	return 0;
+}
+
+static const struct kn_rd_field kn_rd_hc_fields[] = {
+	KN_USE(KN_HEALTH_PREFIX "http-path", kn_rd_hc_path),
+	KN_USE(KN_HEALTH_PREFIX "http-expect", kn_rd_hc_expect),
+	KN_USE(KN_HEALTH_PREFIX "timeout", kn_rd_hc_timeout),
+	KN_USE(KN_HEALTH_PREFIX "healthy-threshold", kn_rd_hc_healthy),
+	KN_USE(KN_HEALTH_PREFIX "fallback", kn_rd_hc_fallback),
+	{},
+};
+
+/*
+ * Annotations are how Kubernetes attaches a vendor's settings to a
+ * resource; Istio ignores ours. Other annotations are silently someone
+ * else's; a health.kanary.io/ key kanary does not know is a typo worth a
+ * warning, as is one on a resource that is not a DestinationRule.
+ */
+static int kn_rd_meta_annotations(struct kn_rd *rd, const struct kn_yt_node *v,
+				  void *obj)
+{
+	struct kn_resource *r = obj;
+	const struct kn_rd_field *f;
+	const struct kn_yt_node *k;
+
+	if (kn_yt_want(&rd->c, v, KN_YT_MAP, "annotations"))
+		return -1;
+	for (int i = 0; i < v->n; i++) {
+		k = kn_yt_key(v, i);
+		if (strncmp(k->str, KN_HEALTH_PREFIX, strlen(KN_HEALTH_PREFIX)))
+			continue;
+		for (f = kn_rd_hc_fields; f->key && strcmp(f->key, k->str); f++)
+			;
+		if (!f->key || r->kind != KN_DESTINATIONRULE) {
+			kn_yt_warn(
+				&rd->c, k->line, "'%s' is ignored by kanary%s",
+				k->str,
+				f->key ? " (it belongs on a DestinationRule)" :
+					 "");
+			continue;
+		}
+		if (!kn_yt_is_null(kn_yt_val(v, i)) &&
+		    f->fn(rd, kn_yt_val(v, i), &r->dr.check))
+			return -1;
+	}
+	return 0;
+}
+
 static const struct kn_rd_field kn_rd_meta_fields[] = {
 	KN_USE("name", kn_rd_meta_name),
 	KN_USE("namespace", kn_rd_meta_namespace),
+	KN_USE("annotations", kn_rd_meta_annotations),
 	{},
 };
 

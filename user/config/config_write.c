@@ -204,11 +204,84 @@ static void kn_wr_service(struct kn_wr *w, const struct kn_service *svc)
 	kn_wr_labels(w, "selector", &svc->selector);
 }
 
+/* A duration in the largest unit that keeps it whole: 2s, 500ms, 1m. */
+static void kn_wr_duration(struct kn_wr *w, const char *key, uint32_t ms)
+{
+	char buf[24];
+
+	if (ms && !(ms % 3600000))
+		snprintf(buf, sizeof(buf), "%uh", ms / 3600000);
+	else if (ms && !(ms % 60000))
+		snprintf(buf, sizeof(buf), "%um", ms / 60000);
+	else if (ms && !(ms % 1000))
+		snprintf(buf, sizeof(buf), "%us", ms / 1000);
+	else
+		snprintf(buf, sizeof(buf), "%ums", ms);
+	/* A number and a unit is a string to every YAML reader: no quotes. */
+	kn_wr_str(w, key);
+	kn_wr_scalar(w, buf, YAML_PLAIN_SCALAR_STYLE);
+}
+
+static void kn_wr_policy(struct kn_wr *w, const struct kn_outlier *o)
+{
+	if (!o->set)
+		return;
+	kn_wr_str(w, "trafficPolicy");
+	kn_wr_map(w, false);
+	kn_wr_str(w, "outlierDetection");
+	kn_wr_map(w, false);
+	if (o->has_interval)
+		kn_wr_duration(w, "interval", o->interval_ms);
+	if (o->has_gateway_errors)
+		kn_wr_key_int(w, "consecutiveGatewayErrors", o->gateway_errors);
+	if (o->has_5xx_errors)
+		kn_wr_key_int(w, "consecutive5xxErrors", o->errors_5xx);
+	if (o->has_base_ejection)
+		kn_wr_duration(w, "baseEjectionTime", o->base_ejection_ms);
+	if (o->has_max_ejection)
+		kn_wr_key_int(w, "maxEjectionPercent", o->max_ejection_pct);
+	kn_wr_map_end(w);
+	kn_wr_map_end(w);
+}
+
+static bool kn_wr_has_check(const struct kn_health_check *hc)
+{
+	return hc->http_path || hc->http_expect || hc->timeout_ms ||
+	       hc->healthy_threshold || hc->fallback;
+}
+
+/* metadata.annotations of a DestinationRule: health.kanary.io/... */
+static void kn_wr_check(struct kn_wr *w, const struct kn_health_check *hc)
+{
+	if (!kn_wr_has_check(hc))
+		return;
+	kn_wr_str(w, "annotations");
+	kn_wr_map(w, false);
+	if (hc->http_path)
+		kn_wr_key_str(w, "health.kanary.io/http-path", hc->http_path);
+	if (hc->http_expect)
+		kn_wr_key_str(w, "health.kanary.io/http-expect",
+			      hc->http_expect);
+	if (hc->timeout_ms)
+		kn_wr_duration(w, "health.kanary.io/timeout", hc->timeout_ms);
+	if (hc->healthy_threshold) {
+		char buf[16];
+
+		/* Annotation values are strings: quoted by kn_wr_str. */
+		snprintf(buf, sizeof(buf), "%u", hc->healthy_threshold);
+		kn_wr_key_str(w, "health.kanary.io/healthy-threshold", buf);
+	}
+	if (hc->fallback)
+		kn_wr_key_str(w, "health.kanary.io/fallback", "true");
+	kn_wr_map_end(w);
+}
+
 static void kn_wr_destrule(struct kn_wr *w, const struct kn_destrule *dr)
 {
 	int i;
 
 	kn_wr_key_str(w, "host", dr->host);
+	kn_wr_policy(w, &dr->outlier);
 	if (!dr->n_subsets)
 		return;
 	kn_wr_str(w, "subsets");
@@ -217,6 +290,7 @@ static void kn_wr_destrule(struct kn_wr *w, const struct kn_destrule *dr)
 		kn_wr_map(w, false);
 		kn_wr_key_str(w, "name", dr->subsets[i].name);
 		kn_wr_labels(w, "labels", &dr->subsets[i].labels);
+		kn_wr_policy(w, &dr->subsets[i].outlier);
 		kn_wr_map_end(w);
 	}
 	kn_wr_seq_end(w);
@@ -366,6 +440,8 @@ static void kn_wr_resource(struct kn_wr *w, const struct kn_resource *r)
 	kn_wr_map(w, false);
 	kn_wr_key_str(w, "name", r->name);
 	kn_wr_key_str(w, "namespace", r->ns ? r->ns : "default");
+	if (r->kind == KN_DESTINATIONRULE)
+		kn_wr_check(w, &r->dr.check);
 	kn_wr_map_end(w);
 	kn_wr_str(w, "spec");
 	kn_wr_map(w, false);

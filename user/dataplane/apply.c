@@ -399,6 +399,38 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 	return 0;
 }
 
+/*
+ * Compile without the endpoints the health checks ejected (the state
+ * dir's list, read under the state lock the caller holds), so that an
+ * apply from the CLI beside the agent does not put them back.
+ */
+static int compile_healthy(const char *pin_dir, const struct kn_config *cfg,
+			   struct kn_compiled *c, struct kn_err *err)
+{
+	struct kn_compile_opts opts = { 0 };
+	struct kn_cendpoint *eps = NULL;
+	struct kn_ejected *ej;
+	int n, rc;
+
+	if (kn_state_read_ejected(pin_dir, &ej, &n))
+		return fail(err, "cannot read the ejected endpoints: %s",
+			    strerror(errno));
+	if (n && !(eps = calloc(n, sizeof(*eps)))) {
+		free(ej);
+		return fail(err, "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		eps[i].addr = ej[i].addr;
+		eps[i].port = ej[i].port;
+	}
+	opts.ejected = eps;
+	opts.n_ejected = n;
+	rc = kn_compile_with(cfg, &opts, c, err);
+	free(eps);
+	free(ej);
+	return rc;
+}
+
 static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 		 kn_edit_fn edit, void *edit_arg, struct kn_err *err)
 {
@@ -426,7 +458,8 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	kn_config_merge(&cfg, upd);
 	if (edit && edit(&cfg, edit_arg, err))
 		goto out_cfg;
-	if (kn_config_validate(&cfg, err) || kn_compile(&cfg, &c, err))
+	if (kn_config_validate(&cfg, err) ||
+	    compile_healthy(pin_dir, &cfg, &c, err))
 		goto out_cfg;
 	if (kn_apply_compiled(&m, &li, &c, err))
 		goto out_compiled;

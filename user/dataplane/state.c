@@ -206,9 +206,111 @@ int kn_state_lock(const char *pin_dir)
 	return fd;
 }
 
+int kn_state_save_ejected(const char *pin_dir, const struct kn_ejected *e,
+			  int n)
+{
+	char path[600], tmp[640], addr[INET_ADDRSTRLEN];
+	int lock, rc;
+	FILE *f;
+
+	if (state_path(pin_dir, "ejected", path, sizeof(path), true))
+		return -1;
+	lock = kn_state_lock(pin_dir);
+	if (lock < 0)
+		return -1;
+	f = open_for_replace(path, tmp, sizeof(tmp));
+	if (!f) {
+		close(lock);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		/* One line per endpoint, whatever the error says. */
+		char why[sizeof(e[i].why)];
+
+		snprintf(why, sizeof(why), "%s", e[i].why);
+		for (char *p = why; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		fprintf(f, "%s:%u since=%lld service=%s subset=%s why=%s\n",
+			inet_ntop(AF_INET, &e[i].addr, addr, sizeof(addr)),
+			ntohs(e[i].port), (long long)e[i].since,
+			e[i].service[0] ? e[i].service : "-",
+			e[i].subset[0] ? e[i].subset : "-", why);
+	}
+	rc = finish_replace(f, tmp, path);
+	close(lock);
+	return rc;
+}
+
+static void ejected_field(const char *line, const char *key, char *out,
+			  size_t len, bool rest)
+{
+	const char *p = strstr(line, key);
+	size_t n;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(key);
+	n = rest ? strcspn(p, "\n") : strcspn(p, " \n");
+	if (n == 1 && *p == '-')
+		return;
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+int kn_state_read_ejected(const char *pin_dir, struct kn_ejected **e, int *n)
+{
+	char path[600], line[1024], a[64], since[32];
+	struct kn_ejected *arr = NULL, *x;
+	unsigned int port;
+	int cap = 0;
+	FILE *f;
+
+	*e = NULL;
+	*n = 0;
+	if (state_path(pin_dir, "ejected", path, sizeof(path), false))
+		return -1;
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct in_addr in;
+
+		if (sscanf(line, "%63[0-9.]:%u", a, &port) != 2 ||
+		    inet_pton(AF_INET, a, &in) != 1 || !port || port > 65535)
+			continue;
+		if (*n == cap) {
+			void *p = realloc(arr, (cap = cap ? 2 * cap : 8) *
+						       sizeof(*arr));
+
+			if (!p) {
+				free(arr);
+				fclose(f);
+				return -1;
+			}
+			arr = p;
+		}
+		x = &arr[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->addr = in.s_addr;
+		x->port = htons(port);
+		ejected_field(line, " since=", since, sizeof(since), false);
+		x->since = atoll(since);
+		ejected_field(line, " service=", x->service,
+			      sizeof(x->service), false);
+		ejected_field(line, " subset=", x->subset, sizeof(x->subset),
+			      false);
+		ejected_field(line, " why=", x->why, sizeof(x->why), true);
+	}
+	fclose(f);
+	*e = arr;
+	return 0;
+}
+
 void kn_state_remove(const char *pin_dir)
 {
-	static const char *const files[] = { "load", "config.yaml", "lock" };
+	static const char *const files[] = { "load", "config.yaml", "ejected",
+					     "lock" };
 	char path[600];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)

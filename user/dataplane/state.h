@@ -48,6 +48,31 @@ int kn_state_read_load(const char *pin_dir, struct kn_load_info *li);
 int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
 			 struct kn_err *err);
 int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg);
+/*
+ * The endpoints the health checks ejected (user/health/), kept in the
+ * state dir so that every apply, the agent's or a CLI apply beside it,
+ * leaves them out of their pools, and so that a restarted agent adopts
+ * them. One line each: "addr:port since=T service=NS/NAME subset=S why=..."
+ * (apply needs only addr:port; the rest is for `status`).
+ */
+struct kn_ejected {
+	uint32_t addr; /* network byte order */
+	uint16_t port; /* network byte order */
+	int64_t since; /* unix time of the ejection */
+	char service[KANARY_NAME_LEN]; /* namespace/name of the Service */
+	char subset[KANARY_NAME_LEN]; /* "" when none */
+	char why[128]; /* the failing check's error */
+};
+
+/* Replace the set (n may be 0). Takes the state lock: never call it held. */
+int kn_state_save_ejected(const char *pin_dir, const struct kn_ejected *e,
+			  int n);
+/*
+ * The saved set; *e is malloc'ed (NULL when n is 0). No file: an empty
+ * set. Takes no lock: the file is replaced whole, by rename.
+ */
+int kn_state_read_ejected(const char *pin_dir, struct kn_ejected **e, int *n);
+
 /* Serialises apply and set-weight; returns an fd to close, or -1. */
 int kn_state_lock(const char *pin_dir);
 void kn_state_remove(const char *pin_dir);
