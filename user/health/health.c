@@ -25,6 +25,7 @@
 #include "config_index.h"
 #include "flows.h"
 #include "health.h"
+#include "log.h"
 #include "state.h"
 
 /* What the thread knows of an endpoint besides the state machine's. */
@@ -305,10 +306,9 @@ static int save(struct kn_health *h)
 	rc = kn_state_save_ejected(h->pin_dir, x, n);
 	free(x);
 	if (rc) {
-		fprintf(stderr,
-			"kanary: health: cannot save the ejected "
-			"endpoints: %s\n",
-			strerror(errno));
+		kn_log("health: cannot save the ejected "
+		       "endpoints: %s",
+		       strerror(errno));
 		pthread_mutex_lock(&h->mu);
 		h->dirty = true;
 		pthread_mutex_unlock(&h->mu);
@@ -322,8 +322,7 @@ static void notify(struct kn_health *h)
 
 	if (h->notify_fd >= 0 &&
 	    write(h->notify_fd, &one, sizeof(one)) != sizeof(one))
-		fprintf(stderr, "kanary: health: cannot notify: %s\n",
-			strerror(errno));
+		kn_log("health: cannot notify: %s", strerror(errno));
 }
 
 /* ------------------------------------------------------------------ */
@@ -341,17 +340,14 @@ static void log_change(const struct kn_hep *e, const struct kn_hinfo *in,
 
 	inet_ntop(AF_INET, &e->addr, a, sizeof(a));
 	if (ch == KN_HEALTH_EJECTED)
-		fprintf(stderr,
-			"kanary: health: %s:%u (%s%s%s) ejected after %u "
-			"failed checks (%s), for %llu ms\n",
-			a, ntohs(e->port), in->service,
-			in->subset[0] ? " " : "", in->subset, e->fails,
-			in->last_error,
-			(unsigned long long)(e->eject_until - e->since));
+		kn_log("health: %s:%u (%s%s%s) ejected after %u "
+		       "failed checks (%s), for %llu ms",
+		       a, ntohs(e->port), in->service, in->subset[0] ? " " : "",
+		       in->subset, e->fails, in->last_error,
+		       (unsigned long long)(e->eject_until - e->since));
 	else
-		fprintf(stderr, "kanary: health: %s:%u (%s%s%s) readmitted\n",
-			a, ntohs(e->port), in->service,
-			in->subset[0] ? " " : "", in->subset);
+		kn_log("health: %s:%u (%s%s%s) readmitted", a, ntohs(e->port),
+		       in->service, in->subset[0] ? " " : "", in->subset);
 }
 
 static void on_done(void *arg, const struct kn_check_result *r)
@@ -446,7 +442,7 @@ static void *health_thread(void *arg)
 		wait = start_due(h);
 		ctx.changed = false;
 		if (kn_checker_run(h->checker, wait, on_done, &ctx)) {
-			fprintf(stderr, "kanary: health: libcurl failed\n");
+			kn_log("health: libcurl failed");
 			usleep(100000);
 		}
 		/* Saved first: the re-apply reads what was saved. A save
@@ -587,12 +583,22 @@ void kn_health_after_apply(struct kn_health *h, const struct kn_maps *m)
 			mark[i].port = 0;
 	}
 	pthread_mutex_unlock(&h->mu);
-	for (int i = 0; i < n; i++)
-		if (mark[i].port &&
-		    kn_flows_mark_ejected(m, mark[i].addr, mark[i].port) < 0)
-			fprintf(stderr,
-				"kanary: health: cannot mark the flows of an "
-				"ejected endpoint\n");
+	for (int i = 0; i < n && m; i++) {
+		char a[INET_ADDRSTRLEN];
+		int marked;
+
+		if (!mark[i].port)
+			continue;
+		marked = kn_flows_mark_ejected(m, mark[i].addr, mark[i].port);
+		if (marked > 0)
+			kn_log("health: %s:%u: %d established connections "
+			       "marked: their clients get a reset",
+			       inet_ntop(AF_INET, &mark[i].addr, a, sizeof(a)),
+			       ntohs(mark[i].port), marked);
+		if (marked < 0)
+			kn_log("health: cannot mark the flows of an "
+			       "ejected endpoint");
+	}
 	free(mark);
 }
 

@@ -54,7 +54,8 @@ int kn_health_set_config(struct kn_health *h, const struct kn_config *cfg);
 /*
  * After the re-apply that followed a notify: flows to endpoints ejected
  * because they no longer answer are marked, so that the client's next
- * packet gets a reset rather than retransmitting into the void.
+ * packet gets a reset rather than retransmitting into the void. m NULL:
+ * the pending marks are dropped (nothing loaded to mark).
  */
 void kn_health_after_apply(struct kn_health *h, const struct kn_maps *m);
 /* A snapshot of every endpoint; *rows is malloc'ed. */
