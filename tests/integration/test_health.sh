@@ -68,7 +68,8 @@ write_dr ""
 # (300 ms), plus the re-apply; 1.5 s leaves room for a loaded machine.
 DETECT_MAX=1.5
 
-gw "$KANARY" run --pin-dir "$PIN" --iface c0 --iface e1 --iface e2 \
+# nsenter execs the agent: $! is the agent itself, not a subshell.
+nsenter --net="/run/netns/$GW_NS" "$KANARY" run --pin-dir "$PIN" --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 --iface e2 \
 	--iface e3 --config-dir "$CFG" --listen "127.0.0.1:$LISTEN_PORT" \
 	2>"$LOG" &
 AGENT=$!
@@ -189,6 +190,64 @@ sleep 0.3
 out=$(endpoints 90)
 check "$MODE: the readmitted endpoint takes new connections again ($(echo $out))" \
 	grep -q ' 198.18.1.2$' <<<"$out"
+
+# ---------------------------------------------------------------- a host goes dark
+# Its link goes down: no RST, no FIN, nothing. Established connections to
+# it must end with a reset from the gateway once it is ejected, not hang
+# on retransmissions. The host that goes dark is the one the first of 10
+# keep-alive connections landed on.
+holds=()
+for i in $(seq 10); do
+	client python3 "$ROOT/tests/tools/hold_conn.py" --host "$VIP" \
+		--seconds 10 --gap 0.1 >"$CFG/.hold$i" 2>&1 &
+	holds+=($!)
+done
+has_endpoint() { grep -q '^# endpoint ' "$1"; }
+for i in $(seq 10); do wait_for 10 has_endpoint "$CFG/.hold$i" >/dev/null; done
+dark=$(sed -n 's/^# endpoint //p' "$CFG/.hold1" | head -n 1)
+dark_ns=$LAB_PREFIX-ep$(cut -d. -f3 <<<"${dark:-0.0.0}")
+t_down=$(now)
+ip -n "$dark_ns" link set eth0 down
+if took=$(wait_for 10 is_ejected "$dark"); then
+	ok "$MODE: a dark host ($dark) is ejected (checks time out: $took s)"
+else
+	not_ok "$MODE: ${dark:-no host} was not ejected within 10 s"
+fi
+wait "${holds[@]}"
+cat "$CFG"/.hold* | grep -o 'endpoints=.*' | sort | uniq -c | sed 's/^/# held: /'
+on_dark=0 reset=0 slow=0 others_clean=1
+for i in $(seq 10); do
+	last=$(tail -n 1 "$CFG/.hold$i")
+	if grep -q "endpoints=$dark\$" <<<"$last"; then
+		on_dark=$((on_dark + 1))
+		err=$(grep '^# error' "$CFG/.hold$i")
+		at=$(sed -n 's/.* at \([0-9.]*\):.*/\1/p' <<<"$err")
+		echo "# on the dark host: $last; ${err:-no error}; $(elapsed "$t_down" "${at:-0}") s after the link went down"
+		grep -qE 'ConnectionReset|RemoteDisconnected|BrokenPipe' <<<"$err" &&
+			reset=$((reset + 1))
+		[ -n "$at" ] && le "$(elapsed "$t_down" "$at")" 4 || slow=$((slow + 1))
+	elif ! grep -q 'errors=0' <<<"$last"; then
+		others_clean=0
+		echo "# elsewhere, failed: $last"
+	fi
+done
+check "$MODE: held connections on the dark host: $on_dark of 10" test "$on_dark" -gt 0
+check "$MODE: each of them ended with a reset ($reset of $on_dark), not a timeout" \
+	test "$reset" -eq "$on_dark"
+check "$MODE: within 4 s of the link going down ($slow late)" test "$slow" -eq 0
+check "$MODE: connections on the other endpoints went on untouched" \
+	test "$others_clean" -eq 1
+resets=$(gw curl -s --max-time 2 "http://127.0.0.1:$LISTEN_PORT/metrics" |
+	awk '$1 == "kanary_datapath_packets_total{counter=\"ejected_reset\"}" { print $2 }')
+check "$MODE: the resets are counted in /metrics (${resets:-none})" \
+	test "${resets:-0}" -ge "$on_dark"
+ip -n "$dark_ns" link set eth0 up
+ip -n "$dark_ns" route replace default via "$(cut -d. -f1-3 <<<"$dark").1" 2>/dev/null
+if took=$(wait_for 15 bash -c "! grep -q '^$dark:8501 ' '$KANARY_STATE_ROOT/$(tr / _ <<<"$PIN")/ejected'"); then
+	ok "$MODE: the host back, it is readmitted ($took s)"
+else
+	not_ok "$MODE: $dark not readmitted within 15 s"
+fi
 
 # ---------------------------------------------------------------- a whole subset dies
 stop_server 3

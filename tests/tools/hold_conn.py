@@ -3,11 +3,12 @@
 
     hold_conn.py --host VIP [--port 80] --seconds S [--gap 0.05]
 
-Sends a GET of the model status on one persistent connection every GAP
+Sends a predict request on one persistent connection every GAP
 seconds for S seconds and prints "requests=N errors=E endpoints=A[,B...]":
-the endpoint addresses that answered (X-Served-By, or the served_by field).
+the endpoint addresses that answered (the served_by field), each also
+printed as "# endpoint ADDR" the moment it is first seen.
 An established connection that kept its endpoint shows exactly one. The
-first error ends the run (a broken connection is not reopened: that would
+first error ends the run, and its line says when (Unix time) and what (a broken connection is not reopened: that would
 hide what the test looks for).
 """
 import argparse
@@ -38,10 +39,11 @@ while time.monotonic() < end:
         who = json.loads(data)["served_by"].split(":")[0]
         if who not in seen:
             seen.append(who)
+            print(f"# endpoint {who}", flush=True)
         n += 1
     except Exception as e:  # noqa: BLE001 - any failure is the answer
         errors += 1
-        print(f"# error after {n} requests: {e!r}")
+        print(f"# error after {n} requests at {time.time():.3f}: {e!r}")
         break
     time.sleep(a.gap)
 print(f"requests={n} errors={errors} endpoints={','.join(seen)}")
