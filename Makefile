@@ -39,7 +39,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench
 .SECONDARY: $(BPF_OBJS)
 
 .PHONY: all deps test unit-test bpf-test integration-test demo bench \
-	bench-tools clean format
+	bench-tools clean format image-test
 
 all: $(BUILD)/kanary $(BPF_OBJS)
 
@@ -105,6 +105,12 @@ test: deps
 	$(MAKE) unit-test
 	$(MAKE) bpf-test
 	$(MAKE) integration-test
+
+# The node agent's image (deploy/Dockerfile, built offline with podman)
+# and its Kubernetes manifests; see docs/kubernetes.md. Builds its own
+# kanary inside the image, so it needs no host build.
+image-test: deps
+	bash tests/container/test_image.sh
 
 demo: deps
 	$(MAKE) all

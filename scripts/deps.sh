@@ -17,7 +17,12 @@ pkgs=(
 	curl wrk python3    # real clients; python3 runs the test model server
 	nginx-light haproxy # endpoint servers and the proxies kanary is benchmarked against
 	gnuplot-nox         # the benchmark chart
+	podman runc         # make image-test: builds and runs the agent's image
+	mmdebstrap          # ... from a Debian base made here, with no registry
 )
+# The manifests' checker (deploy/test) runs on Node.js; a machine that has
+# node from elsewhere keeps it (its npm comes with it).
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
