@@ -134,8 +134,8 @@ static int add_endpoint(struct kn_compiled *c, struct ep_table *t,
 	return c->n_eps - 1;
 }
 
-static const struct kn_service_port *service_port(const struct kn_resource *svc,
-						  uint16_t port)
+const struct kn_service_port *kn_service_port(const struct kn_resource *svc,
+					      uint16_t port)
 {
 	if (!port && svc->svc.n_ports == 1)
 		return &svc->svc.ports[0];
@@ -289,7 +289,7 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 		svc = kn_config_resolve_host(cfg, vs->ns, d->host);
 		if (!svc)
 			return fail(err, &d->src, "unknown host %s", d->host);
-		sp = service_port(svc, d->port);
+		sp = kn_service_port(svc, d->port);
 		if (!sp)
 			return fail(err, &d->src, "Service %s has no port %u",
 				    svc->name, d->port);

@@ -115,6 +115,13 @@ int kn_compile_with(const struct kn_config *cfg,
 		    struct kn_err *err);
 void kn_compiled_free(struct kn_compiled *c);
 
+/*
+ * The Service port a destination names (port 0: the Service's only one),
+ * or NULL.
+ */
+const struct kn_service_port *kn_service_port(const struct kn_resource *svc,
+					      uint16_t port);
+
 /* True when a VirtualService has match rules (takes the L7 path). */
 bool kn_vs_is_l7(const struct kn_resource *vs);
 

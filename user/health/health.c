@@ -153,17 +153,6 @@ static int add_ep(struct builder *b, uint32_t addr, uint16_t port,
 	return i;
 }
 
-static const struct kn_service_port *service_port(const struct kn_resource *svc,
-						  uint16_t port)
-{
-	if (!port && svc->svc.n_ports == 1)
-		return &svc->svc.ports[0];
-	for (int i = 0; i < svc->svc.n_ports; i++)
-		if (svc->svc.ports[i].port == port)
-			return &svc->svc.ports[i];
-	return NULL;
-}
-
 /* The pool of one destination, as kn_compile builds it, once. */
 static int add_pool(struct builder *b, const struct kn_config *cfg,
 		    const struct kn_resource *vs,
@@ -179,7 +168,7 @@ static int add_pool(struct builder *b, const struct kn_config *cfg,
 	void *p;
 
 	svc = kn_config_resolve_host(cfg, vs->ns, d->host);
-	if (!svc || !(sp = service_port(svc, d->port)))
+	if (!svc || !(sp = kn_service_port(svc, d->port)))
 		return 0; /* not compiled either */
 	dr = kn_config_destrule_for(cfg, svc);
 	for (int i = 0; d->subset && dr && i < dr->dr.n_subsets; i++)
