@@ -262,6 +262,15 @@ enum kanary_global_counter {
 };
 
 /*
+ * kn_global's size, with room to spare: a pinned map is reused by the next
+ * load only if its definition is unchanged, so a counter added by a newer
+ * kanary must not change max_entries (it did from 16 to 17 once, and an
+ * agent upgraded over the old pins would have been refused).
+ */
+#define KANARY_G_ROWS 64
+_Static_assert(KANARY_G_MAX <= KANARY_G_ROWS, "kn_global is too small");
+
+/*
  * The L7 path (delayed binding). A VIP whose VirtualService has routes
  * with `match` is answered by the gateway: SYN-ACK from kn_synq state,
  * first segment parsed and held in kn_hold, SYN to the chosen endpoint
