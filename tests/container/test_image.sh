@@ -27,8 +27,9 @@
 # shellcheck disable=SC2016 # bash -c scripts take their arguments as $1...
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-LAB=$ROOT/scripts/lab.sh
+# The integration tests' harness: ok, not_ok, check, versions, count_of,
+# configmap_publish (the kubelet's layout); ROOT and LAB.
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 CACHE=$ROOT/build/container
 BASE_TAR=$CACHE/kanary-base-bookworm.tar
 BASE_IMAGE=localhost/kanary-base:bookworm
@@ -41,10 +42,7 @@ NODE_IP=198.18.1.1
 VIP=198.18.0.1
 PASSED=0 FAILED=0 SKIPPED=0
 
-ok() { PASSED=$((PASSED + 1)); echo "ok   - $*"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
 skip() { SKIPPED=$((SKIPPED + 1)); echo "skip - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 step() { echo "# $*"; }
 die() { echo "test_image: $*" >&2; exit 1; }
 
@@ -180,31 +178,8 @@ pm run --rm --privileged -v /sys/fs/bpf:/sys/fs/bpf --entrypoint /bin/sh \
 check "the bpffs init container runs and leaves bpffs in place" \
 	test "$init_rc" = 0 -a "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs
 
-# The ConfigMap volume as the kubelet writes it: files in a timestamped
-# dir, ..data -> it, and a top-level link per key into ..data. An update
-# writes a new dir, renames a new ..data_tmp link over ..data (atomic),
-# fixes the top-level links, then removes the old dir.
+# The ConfigMap volume as the kubelet writes it (configmap_publish).
 CFG=$T/config
-cm_write() { # KEY=SRC_FILE...: the ConfigMap's new content, kubelet-style
-	local ts old kv key
-	ts=..$(date -u +%Y_%m_%d_%H_%M_%S).$RANDOM
-	mkdir -p "$CFG/$ts"
-	for kv in "$@"; do
-		cp "${kv#*=}" "$CFG/$ts/${kv%%=*}"
-	done
-	old=$(readlink "$CFG/..data" 2>/dev/null || true)
-	ln -sfn "$ts" "$CFG/..data_tmp"
-	mv -T "$CFG/..data_tmp" "$CFG/..data"
-	for kv in "$@"; do
-		key=${kv%%=*}
-		[ -L "$CFG/$key" ] || ln -s "..data/$key" "$CFG/$key"
-	done
-	for key in "$CFG"/*; do
-		[ -e "$CFG/$ts/$(basename "$key")" ] || rm -f "$key"
-	done
-	[ -n "$old" ] && rm -rf "${CFG:?}/$old"
-	return 0
-}
 L=$ROOT/examples/lab
 CM_BASE=(gateway.yaml="$L/gateway.yaml" service.yaml="$L/service.yaml"
 	destinationrule.yaml="$L/destinationrule.yaml"
@@ -212,7 +187,7 @@ CM_BASE=(gateway.yaml="$L/gateway.yaml" service.yaml="$L/service.yaml"
 mkdir -p "$CFG"
 # The ConfigMap's own keys, from deploy/kubernetes/configmap.yaml (they
 # equal examples/lab, validate checks that).
-cm_write "${CM_BASE[@]}" virtualservice-weight-70.yaml="$L/virtualservice-weight-70.yaml"
+configmap_publish "$CFG" "${CM_BASE[@]}" virtualservice-weight-70.yaml="$L/virtualservice-weight-70.yaml"
 
 # The pod: the DaemonSet's capabilities, seccomp and mounts.
 POD_OPTS=(--network "ns:$GW" --cap-drop ALL --cap-add "$caps"
@@ -220,14 +195,6 @@ POD_OPTS=(--network "ns:$GW" --cap-drop ALL --cap-add "$caps"
 	-v /sys/fs/bpf:/sys/fs/bpf -v "$T/state:/run/kanary"
 	-v "$CFG:/etc/kanary:ro")
 
-# versions N: N new connections through the VIP; "count version" lines.
-versions() {
-	client curl -s --max-time 20 -H 'Connection: close' \
-		-d '{"instances": [[0.1, 0.2]]}' \
-		"http://$VIP/v1/models/image_classifier:predict?n=[1-$1]" |
-		grep -o '"model_version": "[^"]*"' | cut -d'"' -f4 | sort | uniq -c
-}
-count_of() { awk -v v="$1" '$2 == v { n = $1 } END { print n + 0 }'; }
 split_is() { # N R50_MIN R50_MAX: of N connections, resnet50 got MIN..MAX
 	local out n50 n101
 	out=$(versions "$1")
@@ -328,11 +295,11 @@ check "the agent applied the ConfigMap: 70/30" weights_are 70 30
 check "70/30 split through the VIP" split_is 100 55 85
 
 # kubectl edit configmap: the key's content changes (100/0).
-cm_write "${CM_BASE[@]}" virtualservice-weight-70.yaml="$L/virtualservice-weight-100.yaml"
+configmap_publish "$CFG" "${CM_BASE[@]}" virtualservice-weight-70.yaml="$L/virtualservice-weight-100.yaml"
 check "a kubelet-style ConfigMap update moves the weights to 100/0" weights_are 100 0
 check "new connections follow: all 40 to resnet50" split_is 40 40 40
 # A key replaced by another (the file name changes too).
-cm_write "${CM_BASE[@]}" virtualservice.yaml="$L/virtualservice-weight-70.yaml"
+configmap_publish "$CFG" "${CM_BASE[@]}" virtualservice.yaml="$L/virtualservice-weight-70.yaml"
 check "a ConfigMap whose key was renamed applies too: 70/30" weights_are 70 30
 metrics=$(http "http://$NODE_IP:9901/metrics" || true)
 check "/metrics counts connections per subset" \

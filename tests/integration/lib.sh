@@ -55,29 +55,50 @@ lab_up() {
 		--iface e2 --iface e3
 }
 
-# configmap_publish DIR FILE...: lay FILEs out in DIR the way the kubelet
-# updates a ConfigMap volume (its AtomicWriter): the files go into a new
-# timestamped directory, a ..data_tmp symlink to it is renamed over ..data
-# in one step, each file name is a symlink into ..data, names no longer
-# published are removed, and the old timestamped directory goes last.
+# configmap_publish DIR [KEY=]FILE...: lay the FILEs out in DIR the way the
+# kubelet updates a ConfigMap volume (its AtomicWriter), each under its KEY
+# (default: its base name): the files go into a new timestamped directory,
+# a ..data_tmp symlink to it is renamed over ..data in one step, each key
+# is a symlink into ..data, keys no longer published are removed, and the
+# old timestamped directory goes last.
 configmap_publish() {
-	local dir=$1 ts old f name
+	local dir=$1 ts old kv key
 	shift
 	ts=..$(date -u +%Y_%m_%d_%H_%M_%S.%N)
 	mkdir "$dir/$ts"
-	for f in "$@"; do cp "$f" "$dir/$ts/"; done
+	for kv in "$@"; do
+		key=${kv%%=*}
+		[ "$key" = "$kv" ] && key=$(basename "$kv")
+		cp "${kv#*=}" "$dir/$ts/$key"
+	done
 	old=$(readlink "$dir/..data" 2>/dev/null || true)
 	ln -s "$ts" "$dir/..data_tmp"
 	mv -T "$dir/..data_tmp" "$dir/..data"
-	for f in "$@"; do
-		name=$(basename "$f")
-		[ -L "$dir/$name" ] || ln -s "..data/$name" "$dir/$name"
+	for key in "$dir/$ts"/*; do
+		key=$(basename "$key")
+		[ -L "$dir/$key" ] || ln -s "..data/$key" "$dir/$key"
 	done
-	for f in "$dir"/*; do
-		[ -L "$f" ] && [ ! -e "$f" ] && rm -f "$f"
+	for key in "$dir"/*; do
+		[ -L "$key" ] && [ ! -e "$key" ] && rm -f "$key"
 	done
 	[ -z "$old" ] || rm -rf "${dir:?}/$old"
+	return 0
 }
+
+# wait_for SECONDS command...: poll every 20 ms until the command succeeds;
+# prints nothing. time_until: the same, printing the seconds it took.
+time_until() {
+	local limit=$1 t0
+	shift
+	t0=$(date +%s.%N)
+	while ! "$@"; do
+		awk -v a="$t0" -v b="$(date +%s.%N)" -v l="$limit" \
+			'BEGIN { exit !(b - a <= l) }' || return 1
+		sleep 0.02
+	done
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'
+}
+wait_for() { time_until "$@" >/dev/null; }
 
 lab_down() {
 	[ -n "${PREFIX:-}" ] || return 0

@@ -35,16 +35,6 @@ agent_start() {
 }
 http_get() { gw curl -s --max-time 5 "$@"; }
 http_code() { gw curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
-# wait_for SECONDS command...: poll until the command succeeds.
-wait_for() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ready() { [ "$(http_code "http://$LISTEN/readyz")" = 200 ]; }
 not_ready() { [ "$(http_code "http://$LISTEN/readyz")" = 503 ]; }
 applied_count() { grep -c 'config: applied' "$AGENT_LOG"; }

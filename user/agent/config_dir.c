@@ -11,17 +11,6 @@
 
 #include "config_dir.h"
 
-/* The names kn_config_read_path reads in a directory. */
-static int yaml_name(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	if (d->d_name[0] == '.')
-		return 0;
-	return (n > 5 && !strcmp(d->d_name + n - 5, ".yaml")) ||
-	       (n > 4 && !strcmp(d->d_name + n - 4, ".yml"));
-}
-
 /* crc32 over one file, the name first; a file that vanished counts as gone. */
 static uint32_t digest_file(uint32_t crc, int dirfd, const char *name)
 {
@@ -49,7 +38,7 @@ uint64_t kn_config_dir_digest(const char *dir)
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return 0;
-	n = scandir(dir, &names, yaml_name, alphasort);
+	n = scandir(dir, &names, kn_config_yaml_entry, kn_config_name_order);
 	if (n < 0) {
 		close(dirfd);
 		return 0;

@@ -235,6 +235,14 @@ const char *kn_kind_name(enum kn_kind kind); /* "VirtualService", ... */
  */
 int kn_config_read_path(struct kn_config *cfg, const char *path,
 			struct kn_err *err);
+/*
+ * Which entries of a directory kn_config_read_path reads (a scandir
+ * filter: *.yaml and *.yml, no names starting with '.'), and in which
+ * order (bytes, not the locale's).
+ */
+struct dirent;
+int kn_config_yaml_entry(const struct dirent *d);
+int kn_config_name_order(const struct dirent **a, const struct dirent **b);
 int kn_config_read_buffer(struct kn_config *cfg, const char *name,
 			  const char *buf, size_t len, struct kn_err *err);
 

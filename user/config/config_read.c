@@ -1507,14 +1507,14 @@ static bool kn_rd_has_suffix(const char *s, const char *suffix)
 }
 
 /* Hidden files are editors' swap and backup files, not manifests. */
-static int kn_rd_yaml_name(const struct dirent *d)
+int kn_config_yaml_entry(const struct dirent *d)
 {
 	return d->d_name[0] != '.' && (kn_rd_has_suffix(d->d_name, ".yaml") ||
 				       kn_rd_has_suffix(d->d_name, ".yml"));
 }
 
 /* Byte order, not the locale's: the same directory reads the same way. */
-static int kn_rd_name_order(const struct dirent **a, const struct dirent **b)
+int kn_config_name_order(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
@@ -1541,7 +1541,7 @@ static int kn_rd_dir(struct kn_config *tmp, const char *dir, struct kn_err *err)
 	char *path;
 	size_t len;
 
-	n = scandir(dir, &names, kn_rd_yaml_name, kn_rd_name_order);
+	n = scandir(dir, &names, kn_config_yaml_entry, kn_config_name_order);
 	if (n < 0)
 		return kn_rd_sys_error(err, dir, NULL);
 	for (i = 0; i < n; i++) {
