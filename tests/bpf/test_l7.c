@@ -1125,7 +1125,7 @@ static void ejected_spliced_flow_is_reset(void)
 	close_seg(&c, false, 0x10, eseq, cseq); /* acks the replay */
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f), 0);
 	cr_assert_eq(f.l7, KANARY_L7_SPLICED);
-	cr_assert_eq(kn_flows_mark_ejected(&maps, c.ep, htons(8501)), 1);
+	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ c.ep, htons(8501) }, 1), 1);
 	close_seg(&c, false, 0x10, eseq, cseq); /* still forwarded */
 
 	cr_assert_eq(client_seg(c.cport, 0x18, cseq, c.gw_isn + 1, "next", 4,

@@ -835,6 +835,10 @@ static void mark_ejected_marks_endpoint_flows(void)
 {
 	enum { N = 2100 }; /* 4200 entries: past one 4096-entry batch */
 	static struct pkt_tuple t[N];
+	const struct kn_cendpoint rest[] = {
+		{ pkt_addr(EP2), htons(8501) },
+		{ pkt_addr(EP3), htons(8501) },
+	};
 	struct kanary_flow_key fk, rk;
 	struct kanary_flow v;
 	struct pkt_buf out;
@@ -850,9 +854,9 @@ static void mark_ejected_marks_endpoint_flows(void)
 		}
 	}
 	cr_assert_gt(n1, 0);
-	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(9999)),
+	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(9999) }, 1),
 		     0, "another port of the endpoint was marked");
-	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(8501)),
+	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
 		     n1);
 	for (int i = 0; i < N; i++) {
 		bool want = is_addr(t[i].daddr, EP1);
@@ -867,8 +871,10 @@ static void mark_ejected_marks_endpoint_flows(void)
 			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &v), 0);
 		cr_assert_eq(v.ejected, want, "to-client entry %d", i);
 	}
-	cr_assert_eq(kn_flows_mark_ejected(&maps, pkt_addr(EP1), htons(8501)),
+	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
 		     0, "marked twice");
+	/* Several endpoints in one walk: every other connection. */
+	cr_assert_eq(kn_flows_mark_ejected(&maps, rest, 2), N - n1);
 
 	cr_assert_eq(client_data(20000 + first, 0x10, 1001, 9001, 0, &out),
 		     tx());

@@ -13,17 +13,21 @@
 #define FLOW_BATCH 4096
 
 /*
- * Is this entry one of a connection to (addr, port)? The to-endpoint
- * entry leaves toward it (its value); the to-client entry is keyed by the
+ * Is this entry one of a connection to one of eps? The to-endpoint entry
+ * leaves toward it (its value); the to-client entry is keyed by the
  * endpoint's tuple, as its packets arrive.
  */
 static bool to_endpoint(const struct kanary_flow_key *k,
-			const struct kanary_flow *v, uint32_t addr,
-			uint16_t port)
+			const struct kanary_flow *v,
+			const struct kn_cendpoint *eps, int n_eps)
 {
-	if (v->dir == KANARY_DIR_TO_ENDPOINT)
-		return v->daddr == addr && v->dport == port;
-	return k->saddr == addr && k->sport == port;
+	uint32_t addr = v->dir == KANARY_DIR_TO_ENDPOINT ? v->daddr : k->saddr;
+	uint16_t port = v->dir == KANARY_DIR_TO_ENDPOINT ? v->dport : k->sport;
+
+	for (int i = 0; i < n_eps; i++)
+		if (eps[i].addr == addr && eps[i].port == port)
+			return true;
+	return false;
 }
 
 /*
@@ -39,14 +43,14 @@ static bool to_endpoint(const struct kanary_flow_key *k,
  * path tests ejected before anything else). BPF_EXIST: an entry deleted
  * in between is not brought back.
  */
-static int mark_one(int fd, const struct kanary_flow_key *k, uint32_t addr,
-		    uint16_t port)
+static int mark_one(int fd, const struct kanary_flow_key *k,
+		    const struct kn_cendpoint *eps, int n_eps)
 {
 	struct kanary_flow v;
 
 	if (bpf_map_lookup_elem(fd, k, &v))
 		return errno == ENOENT ? 0 : -1;
-	if (v.ejected || !to_endpoint(k, &v, addr, port))
+	if (v.ejected || !to_endpoint(k, &v, eps, n_eps))
 		return 0;
 	v.ejected = 1;
 	if (bpf_map_update_elem(fd, k, &v, BPF_EXIST))
@@ -54,7 +58,8 @@ static int mark_one(int fd, const struct kanary_flow_key *k, uint32_t addr,
 	return 1;
 }
 
-int kn_flows_mark_ejected(const struct kn_maps *m, uint32_t addr, uint16_t port)
+int kn_flows_mark_ejected(const struct kn_maps *m,
+			  const struct kn_cendpoint *eps, int n_eps)
 {
 	int fd = m->fd[KN_MAP_FLOWS], n = 0, rc = -1, saved;
 	struct kanary_flow_key *keys;
@@ -62,6 +67,8 @@ int kn_flows_mark_ejected(const struct kn_maps *m, uint32_t addr, uint16_t port)
 	__u8 in[64], out[64]; /* opaque batch tokens */
 	bool first = true, last = false;
 
+	if (!n_eps)
+		return 0;
 	keys = calloc(FLOW_BATCH, sizeof(*keys));
 	vals = calloc(FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals)
@@ -84,9 +91,9 @@ int kn_flows_mark_ejected(const struct kn_maps *m, uint32_t addr, uint16_t port)
 			int r;
 
 			if (vals[i].ejected ||
-			    !to_endpoint(&keys[i], &vals[i], addr, port))
+			    !to_endpoint(&keys[i], &vals[i], eps, n_eps))
 				continue;
-			r = mark_one(fd, &keys[i], addr, port);
+			r = mark_one(fd, &keys[i], eps, n_eps);
 			if (r < 0)
 				goto out;
 			if (r && vals[i].dir == KANARY_DIR_TO_ENDPOINT)

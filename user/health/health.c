@@ -557,7 +557,7 @@ out:
 void kn_health_after_apply(struct kn_health *h, const struct kn_maps *m)
 {
 	struct kn_cendpoint *mark;
-	int n;
+	int n, n_live = 0, marked;
 
 	pthread_mutex_lock(&h->mu);
 	mark = h->mark;
@@ -572,22 +572,18 @@ void kn_health_after_apply(struct kn_health *h, const struct kn_maps *m)
 			mark[i].port = 0;
 	}
 	pthread_mutex_unlock(&h->mu);
-	for (int i = 0; i < n && m; i++) {
-		char a[INET_ADDRSTRLEN];
-		int marked;
-
-		if (!mark[i].port)
-			continue;
-		marked = kn_flows_mark_ejected(m, mark[i].addr, mark[i].port);
-		if (marked > 0)
-			kn_log("health: %s:%u: %d established connections "
-			       "marked: their clients get a reset",
-			       inet_ntop(AF_INET, &mark[i].addr, a, sizeof(a)),
-			       ntohs(mark[i].port), marked);
-		if (marked < 0)
-			kn_log("health: cannot mark the flows of an "
-			       "ejected endpoint");
-	}
+	/* One walk of kn_flows for every endpoint to mark. */
+	for (int i = 0; i < n; i++)
+		if (mark[i].port)
+			mark[n_live++] = mark[i];
+	marked = m ? kn_flows_mark_ejected(m, mark, n_live) : 0;
+	if (marked > 0)
+		kn_log("health: %d connections to %d ejected endpoint%s "
+		       "marked: their clients get a reset",
+		       marked, n_live, n_live == 1 ? "" : "s");
+	if (marked < 0)
+		kn_log("health: cannot mark the flows of ejected endpoints: %s",
+		       strerror(errno));
 	free(mark);
 }
 
