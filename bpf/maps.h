@@ -66,6 +66,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_stats SEC(".maps");
 
+/* HTTP outcomes, same rows as kn_stats (bpf/outcome.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KANARY_MAX_STATS);
+	__type(key, __u32);
+	__type(value, struct kanary_http_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_http SEC(".maps");
+
+/* Final responses per (row, status code): a status code seen once in a
+ * row keeps its entry until unload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KANARY_MAX_CODES);
+	__type(key, struct kanary_code_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_codes SEC(".maps");
+
 /* L7 rule tables, double-buffered like the routes: slot * MAX_L7 + l7. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

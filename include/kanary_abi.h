@@ -202,6 +202,16 @@ struct kanary_flow {
 	 * clang's BPF target has no 32-bit atomic OR before -mcpu=v3.
 	 */
 	__u64 fin;
+	/*
+	 * HTTP outcomes (bpf/outcome.h), in the to-client entry only: when
+	 * the first byte of the request now waiting for its response reached
+	 * the gateway (bpf_ktime_get_ns), 0 when none waits. Set by a request
+	 * head toward the endpoint, read and cleared by the response's status
+	 * line: the request's duration, as Envoy's upstream time to first
+	 * byte. Growing the entry changes kn_flows' layout: pins of an older
+	 * kanary are refused (unload first).
+	 */
+	__u64 req_ns;
 };
 
 enum kanary_l7_state {
@@ -226,6 +236,34 @@ struct kanary_subset_stats {
 	__u64 packets_to_client;
 	__u64 bytes_to_client;
 };
+
+/*
+ * HTTP outcomes per (VirtualService, subset): kn_http has the same rows as
+ * kn_stats. The duration buckets are Istio's for
+ * istio_request_duration_milliseconds (Envoy's default histogram bounds):
+ * 0.5 1 5 10 25 50 100 250 500 1000 2500 5000 10000 30000 60000 300000
+ * 600000 1800000 3600000 ms, and +Inf. Each bucket counts the responses
+ * whose duration is <= its bound and > the bound before (not cumulative;
+ * /metrics sums them as Prometheus wants).
+ */
+#define KANARY_DURATION_BOUNDS 19
+#define KANARY_DURATION_BUCKETS (KANARY_DURATION_BOUNDS + 1) /* +Inf */
+
+/* kn_http: per-CPU, one row per kn_stats row */
+struct kanary_http_stats {
+	__u64 requests; /* request heads sent toward the endpoint */
+	__u64 responses; /* final responses (status >= 200) to a request */
+	__u64 duration_sum_us; /* of the responses counted, microseconds */
+	__u64 duration[KANARY_DURATION_BUCKETS];
+};
+
+/* kn_codes: per-CPU hash of __u64, final responses per status code */
+struct kanary_code_key {
+	__u32 stats; /* row in kanary_stats */
+	__u32 code; /* 200..599 */
+};
+
+#define KANARY_MAX_CODES 16384 /* (row, status code) pairs counted */
 
 /* kanary_stat_names: which (VirtualService, subset) a stats row counts */
 struct kanary_stat_name {

@@ -19,6 +19,7 @@ pkgs=(
 	gnuplot-nox         # the benchmark chart
 	podman runc         # make image-test: builds and runs the agent's image
 	mmdebstrap          # ... from a Debian base made here, with no registry
+	prometheus          # make test: a real Prometheus scrapes kanary's /metrics
 )
 # The manifests' checker (deploy/test) runs on Node.js; a machine that has
 # node from elsewhere keeps it (its npm comes with it).

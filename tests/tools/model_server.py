@@ -2,7 +2,7 @@
 """Stand-in for TensorFlow Serving's REST API, for the kanary lab tests.
 
     python3 tests/tools/model_server.py --addr 198.18.1.2 --port 8501 \
-        --version resnet50 [--quiet]
+        --version resnet50 [--quiet] [--error-share F] [--delay-ms N]
 
 Endpoints (any model name; query strings are ignored):
   POST /v1/models/<name>:predict
@@ -18,6 +18,10 @@ Endpoints (any model name; query strings are ignored):
       "X-Body-Sha256: <hexdigest>": a multi-MB answer a test can check
   GET  /healthz                          -> "ok"
   anything else                          -> 404 JSON (405 for a wrong method)
+
+--error-share F answers that share of predicts with 500 (evenly spread:
+0.2 fails the 5th, 10th, ...), --delay-ms N waits N ms before each
+predict's answer: a canary with a known success rate and latency.
 
 Every response has Content-Length and "X-Model-Version: <version>", and
 keeps the connection alive (HTTP/1.1) unless the client asks otherwise; an
@@ -39,6 +43,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -254,7 +259,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if verb is None and self.command in ("GET", "HEAD"):
             return self.reply(200, self.status(m))
         if verb == "predict" and self.command == "POST":
-            return self.reply(200, self.predict(m, nbytes, digest))
+            return self.answer_predict(m, nbytes, digest)
         if verb in (None, "predict"):
             return self.reply(405, {"error": "method %s not allowed" % self.command})
         return self.not_found(path)
@@ -286,6 +291,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "status": {"error_code": "OK", "error_message": ""},
             }],
         }
+
+    def answer_predict(self, m, nbytes, digest):
+        # --delay-ms: wait before the status line, with the gate open so
+        # that the delay is per request, not queued behind the others.
+        if self.server.delay:
+            with self.server.gate.opened():
+                time.sleep(self.server.delay)
+        # --error-share F: the n-th predict fails when floor(n * F) steps,
+        # so that any run of predicts holds the share to within one.
+        with self.server.count_lock:
+            n = self.server.predicts = self.server.predicts + 1
+        share = self.server.error_share
+        if int(n * share) != int((n - 1) * share):
+            return self.reply(500, {"error": "injected failure (--error-share)",
+                                    "model_version": self.server.model_version})
+        return self.reply(200, self.predict(m, nbytes, digest))
 
     def predict(self, m, nbytes, digest):
         # Deterministic top-5, different per version and per body.
@@ -336,12 +357,21 @@ def main():
     ap.add_argument("--version", required=True,
                     help="model version string reported in every answer")
     ap.add_argument("--quiet", action="store_true", help="no per-request log")
+    ap.add_argument("--error-share", type=float, default=0.0,
+                    help="share of predicts answered 500, spread evenly "
+                         "(0.2: the 5th, 10th, ... predict)")
+    ap.add_argument("--delay-ms", type=float, default=0.0,
+                    help="wait this long before answering each predict")
     args = ap.parse_args()
 
     srv = Server((args.addr, args.port), Handler)
     srv.gate = FifoGate()
     srv.model_version = args.version
     srv.quiet = args.quiet
+    srv.error_share = args.error_share
+    srv.delay = args.delay_ms / 1000.0
+    srv.predicts = 0
+    srv.count_lock = threading.Lock()
 
     def stop(signum, frame):
         # shutdown() blocks until serve_forever() returns: call it elsewhere.

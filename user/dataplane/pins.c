@@ -28,6 +28,8 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_RULE_NAMES] = "kn_rule_names",
 	[KN_MAP_SYNQ] = "kn_synq",
 	[KN_MAP_HOLD] = "kn_hold",
+	[KN_MAP_HTTP] = "kn_http",
+	[KN_MAP_CODES] = "kn_codes",
 };
 
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)

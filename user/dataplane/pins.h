@@ -22,6 +22,8 @@ enum kn_map {
 	KN_MAP_RULE_NAMES,
 	KN_MAP_SYNQ,
 	KN_MAP_HOLD,
+	KN_MAP_HTTP,
+	KN_MAP_CODES,
 	KN_MAP_COUNT,
 };
 

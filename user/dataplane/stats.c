@@ -72,6 +72,69 @@ static void sum_cpus(const struct kanary_subset_stats *per_cpu, int ncpu,
 	}
 }
 
+static void sum_http(const struct kanary_http_stats *per_cpu, int ncpu,
+		     struct kanary_http_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < ncpu; i++) {
+		sum->requests += per_cpu[i].requests;
+		sum->responses += per_cpu[i].responses;
+		sum->duration_sum_us += per_cpu[i].duration_sum_us;
+		for (int b = 0; b < KANARY_DURATION_BUCKETS; b++)
+			sum->duration[b] += per_cpu[i].duration[b];
+	}
+}
+
+/* count more responses with code in row r, keeping codes ascending */
+static void add_code(struct kn_stat_row *r, __u32 code, __u64 count)
+{
+	int i;
+
+	for (i = 0; i < r->n_codes && r->codes[i].code < code; i++)
+		;
+	if (i < r->n_codes && r->codes[i].code == code) {
+		r->codes[i].count += count;
+		return;
+	}
+	if (r->n_codes == KN_ROW_CODES) {
+		r->codes_dropped += count;
+		return;
+	}
+	memmove(&r->codes[i + 1], &r->codes[i],
+		(r->n_codes - i) * sizeof(r->codes[0]));
+	r->codes[i].code = code;
+	r->codes[i].count = count;
+	r->n_codes++;
+}
+
+/* Every (row, code) of kn_codes, summed over CPUs, into the rows read. */
+static int read_codes(const struct kn_maps *m, struct kn_stat_row *rows,
+		      const int *row_of, int ncpu)
+{
+	struct kanary_code_key key, next, *prev = NULL;
+	__u64 *per_cpu = calloc(ncpu, sizeof(*per_cpu));
+
+	if (!per_cpu)
+		return -1;
+	while (!bpf_map_get_next_key(m->fd[KN_MAP_CODES], prev, &next)) {
+		__u64 count = 0;
+
+		key = next;
+		prev = &key;
+		if (key.stats >= KANARY_MAX_STATS || row_of[key.stats] < 0 ||
+		    key.code < 100 || key.code > 599)
+			continue;
+		if (bpf_map_lookup_elem(m->fd[KN_MAP_CODES], &key, per_cpu))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			count += per_cpu[c];
+		if (count)
+			add_code(&rows[row_of[key.stats]], key.code, count);
+	}
+	free(per_cpu);
+	return 0;
+}
+
 /* "namespace/name", as counter rows name a VirtualService, in two parts. */
 static void split_vs(const char *nsname, char *ns, size_t ns_len, char *vs,
 		     size_t vs_len)
@@ -87,14 +150,19 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct kanary_subset_stats *per_cpu;
+	struct kanary_http_stats *http_cpu;
 	struct kn_config cfg;
 	struct kn_err err;
-	int have_cfg;
+	int have_cfg, *row_of;
 
 	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	http_cpu = calloc(ncpu, sizeof(*http_cpu));
+	row_of = malloc(KANARY_MAX_STATS * sizeof(*row_of));
 	*rows = calloc(KANARY_MAX_STATS, sizeof(**rows));
-	if (!per_cpu || !*rows)
+	if (!per_cpu || !http_cpu || !row_of || !*rows)
 		goto bad;
+	for (int i = 0; i < KANARY_MAX_STATS; i++)
+		row_of[i] = -1;
 	have_cfg = !kn_state_read_config(pin_dir, &cfg, &err);
 
 	*n = 0;
@@ -108,6 +176,9 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		if (bpf_map_lookup_elem(m->fd[KN_MAP_STATS], &i, per_cpu))
 			continue;
 		sum_cpus(per_cpu, ncpu, &r->sum);
+		if (!bpf_map_lookup_elem(m->fd[KN_MAP_HTTP], &i, http_cpu))
+			sum_http(http_cpu, ncpu, &r->http);
+		row_of[i] = *n;
 		r->weight = have_cfg ?
 				    configured_weight(&cfg, name.virtualservice,
 						      name.subset) :
@@ -119,9 +190,15 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 	}
 	if (have_cfg)
 		kn_config_free(&cfg);
+	if (read_codes(m, *rows, row_of, ncpu))
+		goto bad;
+	free(row_of);
+	free(http_cpu);
 	free(per_cpu);
 	return 0;
 bad:
+	free(row_of);
+	free(http_cpu);
 	free(per_cpu);
 	free(*rows);
 	*rows = NULL;

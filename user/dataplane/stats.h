@@ -9,12 +9,28 @@
 #include "kanary_abi.h"
 #include "pins.h"
 
+/* Final responses with one status code, over all CPUs. */
+struct kn_code_count {
+	__u32 code;
+	__u64 count;
+};
+
+/* Distinct status codes kept per row (a subset sees a handful). */
+#define KN_ROW_CODES 64
+
 struct kn_stat_row {
 	char ns[KANARY_NAME_LEN];
 	char vs[KANARY_NAME_LEN];
 	char subset[KANARY_NAME_LEN];
+	/* The destination's Service (its host's short name), as /metrics'
+	 * destination_service_name; "" when the config no longer says. */
+	char service[KANARY_NAME_LEN];
 	int weight; /* configured now; -1 when no longer routed to */
 	struct kanary_subset_stats sum; /* over all CPUs */
+	struct kanary_http_stats http; /* over all CPUs */
+	int n_codes;
+	struct kn_code_count codes[KN_ROW_CODES]; /* ascending by code */
+	__u64 codes_dropped; /* responses of codes past KN_ROW_CODES */
 };
 
 /* One http route of a VirtualService with match rules (the L7 path). */
