@@ -49,13 +49,8 @@ static int serve(const char *listen, const char *pin_dir)
 	sigset_t set;
 	int sig;
 
-	if (kn_agent_parse_listen(listen, &addr)) {
-		fprintf(stderr,
-			"kanary metrics: --listen takes IPv4ADDR:PORT, not "
-			"'%s'\n",
-			listen);
-		return 1;
-	}
+	if (kn_agent_parse_listen(listen, &addr))
+		return usage_error("metrics", "--listen takes IPv4ADDR:PORT");
 	/* Blocked before the server's thread starts, so that it inherits. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
