@@ -176,9 +176,9 @@ timeout -s INT --preserve-status 1.5 "$KANARY" --pin-dir "$PIN" stats --watch >/
 rc=$?
 check "$MODE: Ctrl-C ends stats --watch with 0 (got $rc)" test "$rc" -eq 0
 tty_out=$(script -qec "$(kanary_cmd stats --watch --interval 0.2 --count 2)" /dev/null)
-check "$MODE: on a terminal each frame starts at home, cleared, and the cursor comes back" \
-	bash -c '[ "$(grep -o $'"'"'\e\[H\e\[J'"'"' <<<"$1" | wc -l)" -eq 2 ] &&
-		grep -q $'"'"'\e\[?25h'"'"' <<<"$1"' _ "$tty_out"
+homes=$(grep -o $'\e\\[H\e\\[J' <<<"$tty_out" | wc -l)
+check "$MODE: on a terminal both frames start at home, cleared ($homes), and the cursor comes back" \
+	test "$homes" -eq 2 -a -n "$(grep -F $'\e[?25h' <<<"$tty_out")"
 
 cleanup
 trap - EXIT
