@@ -53,4 +53,7 @@ int kn_cli_load_opt(int c, const char *arg, struct kn_load_opts *o,
 extern const char kn_run_usage[];
 int kn_cmd_run(int argc, char **argv);
 
+extern const char kn_promote_usage[];
+int kn_cmd_promote(int argc, char **argv);
+
 #endif /* KANARY_CLI_H */
