@@ -422,6 +422,7 @@ struct promote {
 	char stable[KANARY_NAME_LEN]; /* the other destination */
 	char row[KANARY_NAME_LEN]; /* the canary's counter row */
 	struct split set; /* what promote set last (or found at the start) */
+	struct split found; /* what an overruled write found instead */
 	struct split good; /* of the last step that passed, or the start */
 	struct kn_maps m;
 };
@@ -508,10 +509,17 @@ static void text_split(const struct promote *p, const struct split *s)
 
 /* ---------------------------------------------------------- the writes */
 
+enum write_rc {
+	WRITE_OK,
+	WRITE_FAILED,
+	WRITE_CHANGED, /* the weights are not what promote set */
+	WRITE_GONE, /* the route no longer fits promote */
+};
+
 struct cas {
 	const struct promote *p;
 	struct split expect, to;
-	bool overruled; /* the config did not hold what promote set */
+	enum write_rc rc;
 	struct split found;
 };
 
@@ -527,14 +535,14 @@ static int cas_edit(struct kn_config *cfg, void *arg, struct kn_err *err)
 	struct route rt;
 
 	if (find_route(cfg, c->p->vs, c->p->o->canary, &rt, err)) {
-		c->overruled = true;
+		c->rc = WRITE_GONE;
 		return -1;
 	}
 	c->found.canary = kn_dest_weight(rt.hr, rt.canary);
 	c->found.stable = kn_dest_weight(rt.hr, rt.stable);
 	if (c->found.canary != c->expect.canary ||
 	    c->found.stable != c->expect.stable) {
-		c->overruled = true;
+		c->rc = WRITE_CHANGED;
 		return fail(err, "the weights changed under promote");
 	}
 	snprintf(pair_c, sizeof(pair_c), "%s=%d", c->p->o->canary,
@@ -543,17 +551,19 @@ static int cas_edit(struct kn_config *cfg, void *arg, struct kn_err *err)
 	return kn_set_weights(cfg, c->p->vs, 2, pairs, err);
 }
 
-enum write_rc { WRITE_OK, WRITE_FAILED, WRITE_OVERRULED };
-
 /* Set the split through apply, as set-weight does. */
 static enum write_rc write_split(struct promote *p, struct split to,
 				 struct kn_err *err)
 {
-	struct cas c = { .p = p, .expect = p->set, .to = to };
+	struct cas c = {
+		.p = p, .expect = p->set, .to = to, .rc = WRITE_FAILED
+	};
 	struct kn_config none = { 0 };
 
-	if (kn_apply_config(p->o->pin_dir, &none, cas_edit, &c, err))
-		return c.overruled ? WRITE_OVERRULED : WRITE_FAILED;
+	if (kn_apply_config(p->o->pin_dir, &none, cas_edit, &c, err)) {
+		p->found = c.found;
+		return c.rc;
+	}
 	p->set = to;
 	return WRITE_OK;
 }
@@ -618,6 +628,10 @@ static bool went_back(const struct kn_stat_row *before,
 
 /* ------------------------------------------------------------- endings */
 
+/*
+ * Another writer changed the route: found is what the config holds now,
+ * or NULL when the route is gone (why says how).
+ */
 static int overruled(struct promote *p, const struct split *found,
 		     const char *why)
 {
@@ -628,17 +642,19 @@ static int overruled(struct promote *p, const struct split *found,
 		json_split("promote_set", &p->set);
 		if (found)
 			json_split("found", found);
-		printf(",\"why\":");
-		kn_json_str(stdout, why);
+		if (why) {
+			printf(",\"why\":");
+			kn_json_str(stdout, why);
+		}
 		printf("}\n");
 	} else {
 		stamp(t);
 		printf("stopped: another writer changed %s (", p->vs);
 		if (found)
 			text_split(p, found);
-		else
-			printf("%s", why);
-		printf(", promote had set ");
+		if (why)
+			printf("%s%s", found ? "; " : "", why);
+		printf("; promote had set ");
 		text_split(p, &p->set);
 		printf("). The config (apply, set-weight, the agent's config "
 		       "directory) wins: promote leaves it as it is.\n");
@@ -651,7 +667,9 @@ static int overruled(struct promote *p, const struct split *found,
 static int write_failed(struct promote *p, enum write_rc rc,
 			const struct kn_err *err)
 {
-	if (rc == WRITE_OVERRULED)
+	if (rc == WRITE_CHANGED)
+		return overruled(p, &p->found, NULL);
+	if (rc == WRITE_GONE)
 		return overruled(p, NULL, err->msg);
 	fprintf(stderr, "kanary promote: %s\n", err->msg);
 	return 1;
