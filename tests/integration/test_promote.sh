@@ -3,7 +3,8 @@
 # canary that fails 20 % of its predicts is rolled back at the first step,
 # fast (the time from the clients' first 500 to weight 0 is measured and
 # printed); a healthy one is promoted to 100; SIGINT leaves the last good
-# weights; another writer (set-weight) wins and promote stops.
+# weights; another writer (set-weight, the agent's config directory) wins
+# and promote stops.
 #   tests/integration/test_promote.sh [MODE]   (default tc)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,8 +20,11 @@ lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
 
 OUT=$(mktemp)
 LOAD=$(mktemp)
+CFG=$(mktemp -d)
+AGENT_LOG=$(mktemp)
 LOADER=
 PROMOTE=
+AGENT=
 stop_load() {
 	[ -n "$LOADER" ] || return 0
 	kill "$LOADER" 2>/dev/null
@@ -33,7 +37,11 @@ cleanup() {
 		kill "$PROMOTE" 2>/dev/null
 		wait "$PROMOTE" 2>/dev/null
 	fi
-	rm -f "$OUT" "$LOAD"
+	if [ -n "$AGENT" ]; then
+		kill "$AGENT" 2>/dev/null
+		wait "$AGENT" 2>/dev/null
+	fi
+	rm -rf "$OUT" "$LOAD" "$CFG" "$AGENT_LOG"
 	lab_down
 }
 trap cleanup EXIT
@@ -241,6 +249,35 @@ check "$MODE: set-weight during promote: exit 4 within 1 s (${took} s)" \
 check "$MODE: it says who wins" has_event overruled
 sleep 0.3
 check "$MODE: the other writer's weights stay (70/30)" \
+	weights_are "resnet50=70 resnet101=30"
+
+# --- (e) the node agent's config directory changes during a step: the
+# directory wins, as over set-weight
+files() { local f; for f in "$@"; do echo "$LAB_DIR/$f"; done; }
+# shellcheck disable=SC2046
+configmap_publish "$CFG" $(files gateway.yaml service.yaml \
+	destinationrule.yaml workloadentries.yaml virtualservice-weight-100.yaml)
+# nsenter execs the agent: $! is the agent itself. It adopts the load.
+nsenter --net="/run/netns/$GW_NS" "$KANARY" run --pin-dir "$PIN" \
+	--mode "$MODE" --vip "$VIP" --iface c0 --iface e1 --iface e2 \
+	--iface e3 --config-dir "$CFG" --no-health 2>"$AGENT_LOG" &
+AGENT=$!
+check "$MODE: the agent applies its directory (100/0)" \
+	wait_for 20 weights_are "resnet50=100 resnet101=0"
+start_promote --steps 10,50,100 --interval 10s
+wait_for 5 has_event step 1
+# shellcheck disable=SC2046
+configmap_publish "$CFG" $(files gateway.yaml service.yaml \
+	destinationrule.yaml workloadentries.yaml virtualservice-weight-70.yaml)
+t_set=$(date +%s.%N)
+wait_promote
+rc=$?
+took=$(awk -v a="$t_set" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+check "$MODE: the agent applies a new directory during promote: exit 4 within 2 s (${took} s)" \
+	awk -v rc="$rc" -v t="$took" 'BEGIN { exit !(rc == 4 && t <= 2) }'
+[ "$rc" -eq 4 ] || { show_out; sed 's/^/    agent: /' "$AGENT_LOG"; }
+sleep 0.3
+check "$MODE: the directory's weights stay (70/30)" \
 	weights_are "resnet50=70 resnet101=30"
 stop_load
 

@@ -300,8 +300,8 @@ void kn_verdict_text(enum kn_verdict v, const struct kn_promote_gates *g,
 		break;
 	case KN_VERDICT_FAIL_TRAFFIC:
 		snprintf(buf, len,
-			 "not enough traffic to judge (%llu responses < %llu, "
-			 "%d intervals held)",
+			 "not enough traffic to judge (%llu responses < %llu "
+			 "after %d holds)",
 			 (unsigned long long)w->responses,
 			 (unsigned long long)g->min_requests, g->max_holds);
 		break;
@@ -822,8 +822,8 @@ static void print_verdict(const struct promote *p, int step, enum kn_verdict v,
 static int watch_step(struct promote *p, int step)
 {
 	const struct kn_promote_opts *o = p->o;
+	double m0, end, t_5xx = 0, m_5xx = 0;
 	struct kn_stat_row before, now;
-	double m0, t_5xx = 0, m_5xx = 0;
 	struct kn_window w;
 	struct kn_err err;
 	int holds = 0;
@@ -833,8 +833,9 @@ static int watch_step(struct promote *p, int step)
 		return 1;
 	}
 	m0 = mono_ms();
+	end = m0 + o->interval_ms;
 	for (;;) {
-		double left = m0 + o->interval_ms - mono_ms();
+		double left = end - mono_ms(), m;
 		enum kn_verdict v;
 		struct split s;
 
@@ -850,18 +851,20 @@ static int watch_step(struct promote *p, int step)
 				"kanary promote: cannot read the counters\n");
 			return 1;
 		}
+		m = mono_ms();
 		if (went_back(&before, &now)) {
 			before = now;
-			m0 = mono_ms();
+			m0 = m;
+			end = m0 + o->interval_ms;
+			t_5xx = 0;
 			continue;
 		}
-		kn_window_between(&before, &now, (mono_ms() - m0) / 1e3, &w);
+		kn_window_between(&before, &now, (m - m0) / 1e3, &w);
 		if (w.errors && !t_5xx) {
 			t_5xx = wall_s();
-			m_5xx = mono_ms();
+			m_5xx = m;
 		}
-		v = kn_promote_judge(&o->gates, &w,
-				     mono_ms() >= m0 + o->interval_ms, holds);
+		v = kn_promote_judge(&o->gates, &w, m >= end, holds);
 		switch (v) {
 		case KN_VERDICT_WATCH:
 			continue;
@@ -869,10 +872,10 @@ static int watch_step(struct promote *p, int step)
 			print_verdict(p, step, v, &w, holds);
 			return -1;
 		case KN_VERDICT_HOLD:
+			/* The window grows by an interval: what the thin
+			 * one saw still counts. */
 			print_verdict(p, step, v, &w, ++holds);
-			before = now;
-			m0 = mono_ms();
-			t_5xx = 0;
+			end += o->interval_ms;
 			continue;
 		default:
 			return roll_back(p, step, v, &w, t_5xx, m_5xx);

@@ -32,7 +32,7 @@ struct kn_promote_gates {
 	double min_success_pct; /* non-5xx / final responses; 99 */
 	double max_p99_ms; /* 500 */
 	__u64 min_requests; /* final responses a window needs to judge; 20 */
-	int max_holds; /* thin intervals held in a row before giving up; 5 */
+	int max_holds; /* times a step's window is extended; 5 */
 };
 
 struct kn_promote_opts {
@@ -66,16 +66,18 @@ int kn_promote_parse(int argc, char **argv, const char *pin_dir,
 enum kn_verdict {
 	KN_VERDICT_WATCH, /* the interval is not over, no gate failed yet */
 	KN_VERDICT_PASS, /* the interval is over and every gate passed */
-	KN_VERDICT_HOLD, /* over, too few responses: watch another interval */
+	KN_VERDICT_HOLD, /* over, too few responses: extend the window */
 	KN_VERDICT_FAIL_SUCCESS, /* success rate below the gate */
 	KN_VERDICT_FAIL_P99, /* p99 above the gate, at the interval's end */
-	KN_VERDICT_FAIL_TRAFFIC, /* too few responses, max_holds times over */
+	KN_VERDICT_FAIL_TRAFFIC, /* still too few after max_holds holds */
 };
 
 /*
- * The verdict on the window so far (w: from the start of the interval,
- * or of the last hold, to now). over: the interval has ended. holds: how
- * many intervals of this step were held in a row before this one.
+ * The verdict on the window so far (w: from the step's start to now).
+ * over: the window's time is up. holds: how many times this step's
+ * window was held (extended by another interval) so far: a hold keeps
+ * what the thin interval saw, so a slow trickle is judged on
+ * 1 + max_holds intervals before promote gives up.
  *
  * The success gate is judged at every poll: once the window has
  * min_requests responses and its success rate is below the gate, it fails

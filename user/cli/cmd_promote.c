@@ -25,9 +25,10 @@ const char kn_promote_usage[] =
 	"  --max-p99 D         p99 request duration (default 500ms), judged at\n"
 	"                      the end of the interval\n"
 	"  --min-requests N    responses a window needs to be judged (default\n"
-	"                      20); fewer: the step is held another interval\n"
-	"  --max-holds N       holds in a row before rolling back with \"not\n"
-	"                      enough traffic to judge\" (default 5)\n"
+	"                      20); fewer: the step is held, its window\n"
+	"                      extended by another interval\n"
+	"  --max-holds N       holds of one step before rolling back with\n"
+	"                      \"not enough traffic to judge\" (default 5)\n"
 	"  --json              one JSON object per line (per step and decision)\n" PIN_DIR_HELP
 	"If anything else changes the weights meanwhile (apply, set-weight, the\n"
 	"agent's config directory), it wins: promote stops and touches nothing.\n"
