@@ -203,7 +203,7 @@ after=$(awk -v t="${t_rollback:-0}" '$1 > t + 0.05' "$LOAD" | wc -l)
 check "$MODE: connections after the rollback all go to resnet50 ($after, $late elsewhere)" \
 	test "$after" -gt 0 -a "$late" -eq 0
 out=$(versions 40)
-check "$MODE: 40 new connections after it: all resnet50 ($(echo $out))" \
+check "$MODE: 40 new connections after it: all resnet50 (${out//$'\n'/ })" \
 	test "$(count_of resnet50 <<<"$out")" -eq 40
 
 # --- (b) a healthy canary: promoted, 0/100
