@@ -768,9 +768,8 @@ static void print_step(const struct promote *p, int step)
 	double t = wall_s();
 
 	if (p->o->json) {
-		printf("{\"event\":\"step\",\"time\":%.6f,\"step\":%d,"
-		       "\"steps\":%d",
-		       t, step + 1, p->o->n_steps);
+		json_head(p, "step", t);
+		printf(",\"step\":%d,\"steps\":%d", step + 1, p->o->n_steps);
 		json_split("weights", &p->set);
 		printf("}\n");
 	} else {
