@@ -59,4 +59,7 @@ int kn_cmd_stats(int argc, char **argv);
 extern const char kn_metrics_usage[];
 int kn_cmd_metrics(int argc, char **argv);
 
+extern const char kn_promote_usage[];
+int kn_cmd_promote(int argc, char **argv);
+
 #endif /* KANARY_CLI_H */

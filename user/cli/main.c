@@ -512,6 +512,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, status_usage },
 	{ "unload", cmd_unload, unload_usage },
 	{ "run", kn_cmd_run, kn_run_usage },
+	{ "promote", kn_cmd_promote, kn_promote_usage },
 };
 
 static void usage(FILE *f)
