@@ -24,6 +24,7 @@
 #include "reset.h"
 #include "l7_bind.h"
 #include "l7_pending.h"
+#include "outcome.h"
 
 /*
  * May XDP see a TCP checksum left to offload? Set by the loader before
@@ -130,6 +131,9 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		return V_PASS;
 	}
 
+	/* HTTP outcomes: here, once the packet is sure to leave by this
+	 * program, and before the rewrite (tc's invalidates p). */
+	count_outcome(ctx, is_tc, &fk, f, &p);
 	if (f->l7)
 		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
 	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */

@@ -37,6 +37,7 @@
 #include "craft.h"
 #include "reset.h"
 #include "http.h"
+#include "outcome.h"
 
 /*
  * The steps below return L7_NEXT when the packet goes on to the next step,
@@ -360,6 +361,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		return V_DROP;
 	count_bound(&b);
 	count_rule(blk->rule);
+	count_held_request(fk, f, h->data, plen);
 
 	if (craft_syn(ctx, is_tc, &h->syn, h->tsval, f))
 		return V_DROP;

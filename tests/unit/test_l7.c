@@ -865,6 +865,13 @@ static const struct kn_rule_row rule_rows[] = {
 	{ .ns = "other", .vs = "gone", .rule = "http[0]", .connections = 2 },
 };
 
+/* The HTTP fields of a subset that saw no request (test_metrics.c: more). */
+#define NO_HTTP                                                 \
+	",\"requests\":0,\"responses\":0,\"codes\":{},"         \
+	"\"success_pct\":null,\"p50_ms\":null,\"p99_ms\":null," \
+	"\"duration_sum_ms\":0.000,\"duration_buckets\":"       \
+	"[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"
+
 Test(l7, stats_json_has_rules)
 {
 	char *s = print_stats(stat_rows, 2, rule_rows, 3, true);
@@ -872,16 +879,18 @@ Test(l7, stats_json_has_rules)
 	cr_assert_str_eq(
 		s, "{\"virtualservices\":["
 		   "{\"name\":\"l4\",\"namespace\":\"default\",\"subsets\":["
-		   "{\"name\":\"a\",\"weight\":100,\"connections\":3,"
+		   "{\"name\":\"a\",\"service\":\"\",\"weight\":100,"
+		   "\"connections\":3,"
 		   "\"packets\":0,\"bytes\":0,\"packets_to_endpoint\":0,"
 		   "\"bytes_to_endpoint\":0,\"packets_to_client\":0,"
-		   "\"bytes_to_client\":0}],\"rules\":[]},"
+		   "\"bytes_to_client\":0" NO_HTTP "}],\"rules\":[]},"
 		   "{\"name\":\"image-classifier\",\"namespace\":\"default\","
 		   "\"subsets\":["
-		   "{\"name\":\"resnet101\",\"weight\":100,\"connections\":7,"
+		   "{\"name\":\"resnet101\",\"service\":\"\",\"weight\":100,"
+		   "\"connections\":7,"
 		   "\"packets\":0,\"bytes\":0,\"packets_to_endpoint\":0,"
 		   "\"bytes_to_endpoint\":0,\"packets_to_client\":0,"
-		   "\"bytes_to_client\":0}],\"rules\":["
+		   "\"bytes_to_client\":0" NO_HTTP "}],\"rules\":["
 		   "{\"name\":\"canary\",\"connections\":7},"
 		   "{\"name\":\"say \\\"hi\\\"\\\\\",\"connections\":0}]},"
 		   "{\"name\":\"gone\",\"namespace\":\"other\",\"subsets\":[],"

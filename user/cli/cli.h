@@ -14,7 +14,9 @@ enum {
 	OPT_CONFIG_DIR,
 	OPT_LISTEN,
 	OPT_UNLOAD_ON_EXIT,
-	OPT_NO_HEALTH
+	OPT_NO_HEALTH,
+	OPT_INTERVAL,
+	OPT_COUNT
 };
 
 #define PIN_DIR_HELP                                                                     \
@@ -52,5 +54,9 @@ int kn_cli_load_opt(int c, const char *arg, struct kn_load_opts *o,
 
 extern const char kn_run_usage[];
 int kn_cmd_run(int argc, char **argv);
+extern const char kn_stats_usage[];
+int kn_cmd_stats(int argc, char **argv);
+extern const char kn_metrics_usage[];
+int kn_cmd_metrics(int argc, char **argv);
 
 #endif /* KANARY_CLI_H */

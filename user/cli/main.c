@@ -276,45 +276,6 @@ static int cmd_set_weight(int argc, char **argv)
 	return 0;
 }
 
-static const char stats_usage[] =
-	"usage: kanary stats [--json] [--pin-dir DIR]\n"
-	"Connections, packets and bytes per VirtualService and subset, and\n"
-	"connections per http route of VirtualServices with match rules.\n"
-	"  --json          {\"virtualservices\":[{\"name\":...,\"subsets\":"
-	"[...],\"rules\":[...]}]}\n" PIN_DIR_HELP;
-
-static int cmd_stats(int argc, char **argv)
-{
-	struct kn_rule_row *rules;
-	struct kn_stat_row *rows;
-	const char *pin_dir;
-	bool json = false;
-	struct kn_maps m;
-	int n, n_rules;
-
-	if (common_opts(argc, argv, "stats", stats_usage, &pin_dir, &json) !=
-	    argc)
-		return usage_error("stats", "unexpected argument");
-	if (kn_maps_open(pin_dir, &m))
-		return 1;
-	if (kn_stats_read(pin_dir, &m, &rows, &n)) {
-		fprintf(stderr, "kanary: cannot read the counters\n");
-		kn_maps_close(&m);
-		return 1;
-	}
-	if (kn_rule_stats_read(&m, &rules, &n_rules)) {
-		fprintf(stderr, "kanary: cannot read the rule counters\n");
-		free(rows);
-		kn_maps_close(&m);
-		return 1;
-	}
-	kn_stats_print(stdout, rows, n, rules, n_rules, json);
-	free(rules);
-	free(rows);
-	kn_maps_close(&m);
-	return 0;
-}
-
 static const char status_usage[] =
 	"usage: kanary status [--json] [--pin-dir DIR]\n"
 	"Where kanary is attached and which hook rewrites on each interface,\n"
@@ -546,7 +507,8 @@ static const struct command commands[] = {
 	{ "load", cmd_load, load_usage },
 	{ "apply", cmd_apply, apply_usage },
 	{ "set-weight", cmd_set_weight, set_weight_usage },
-	{ "stats", cmd_stats, stats_usage },
+	{ "stats", kn_cmd_stats, kn_stats_usage },
+	{ "metrics", kn_cmd_metrics, kn_metrics_usage },
 	{ "status", cmd_status, status_usage },
 	{ "unload", cmd_unload, unload_usage },
 	{ "run", kn_cmd_run, kn_run_usage },

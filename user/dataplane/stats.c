@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "analysis.h"
 #include "compile.h"
 #include "state.h"
 #include "stats.h"
@@ -17,15 +18,46 @@ int kn_dest_weight(const struct kn_http_route *hr, int d)
 }
 
 /*
- * The weight a (VirtualService, subset) row has in the accepted config,
- * read straight from the config: compiling it (Maglev tables and all)
- * only to print weights costs seconds at 10000 endpoints. With match
- * rules, every http route is a route: the subset's weight in the first
- * route that has it.
+ * The Service a destination points at, as /metrics names it: resolved,
+ * or else read from the host ("svc", "svc.ns", "svc.ns.svc.cluster...").
  */
-static int configured_weight(const struct kn_config *cfg, const char *vs,
-			     const char *subset)
+static void set_service(struct kn_stat_row *row, const struct kn_resource *svc,
+			const char *vs_ns, const char *host)
 {
+	const char *dot = host ? strchr(host, '.') : NULL;
+	const char *ns_end;
+
+	if (svc) {
+		snprintf(row->service, sizeof(row->service), "%s", svc->name);
+		snprintf(row->service_ns, sizeof(row->service_ns), "%s",
+			 svc->ns);
+		return;
+	}
+	if (!host)
+		return;
+	snprintf(row->service, sizeof(row->service), "%.*s",
+		 dot ? (int)(dot - host) : (int)strlen(host), host);
+	if (!dot) {
+		snprintf(row->service_ns, sizeof(row->service_ns), "%s", vs_ns);
+		return;
+	}
+	ns_end = strchr(dot + 1, '.');
+	snprintf(row->service_ns, sizeof(row->service_ns), "%.*s",
+		 ns_end ? (int)(ns_end - dot - 1) : (int)strlen(dot + 1),
+		 dot + 1);
+}
+
+/*
+ * The weight a (VirtualService, subset) row has in the accepted config,
+ * and the Service its destination points at, read straight from the
+ * config: compiling it (Maglev tables and all) only to print weights
+ * costs seconds at 10000 endpoints. With match rules, every http route is
+ * a route: the subset's weight in the first route that has it.
+ */
+static void configured_dest(const struct kn_config *cfg, const char *vs,
+			    struct kn_stat_row *row)
+{
+	row->weight = -1;
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *r = &cfg->res[i];
 		char name[2 * KANARY_NAME_LEN];
@@ -46,17 +78,18 @@ static int configured_weight(const struct kn_config *cfg, const char *vs,
 				const struct kn_resource *svc;
 				const char *dname = dst->subset;
 
-				if (!dname) {
-					svc = kn_config_resolve_host(cfg, r->ns,
-								     dst->host);
+				svc = kn_config_resolve_host(cfg, r->ns,
+							     dst->host);
+				if (!dname)
 					dname = svc ? svc->name : dst->host;
-				}
-				if (!strcmp(dname, subset))
-					return kn_dest_weight(hr, d);
+				if (strcmp(dname, row->subset))
+					continue;
+				row->weight = kn_dest_weight(hr, d);
+				set_service(row, svc, r->ns, dst->host);
+				return;
 			}
 		}
 	}
-	return -1;
 }
 
 static void sum_cpus(const struct kanary_subset_stats *per_cpu, int ncpu,
@@ -179,13 +212,12 @@ int kn_stats_read(const char *pin_dir, const struct kn_maps *m,
 		if (!bpf_map_lookup_elem(m->fd[KN_MAP_HTTP], &i, http_cpu))
 			sum_http(http_cpu, ncpu, &r->http);
 		row_of[i] = *n;
-		r->weight = have_cfg ?
-				    configured_weight(&cfg, name.virtualservice,
-						      name.subset) :
-				    -1;
 		split_vs(name.virtualservice, r->ns, sizeof(r->ns), r->vs,
 			 sizeof(r->vs));
 		snprintf(r->subset, sizeof(r->subset), "%s", name.subset);
+		r->weight = -1;
+		if (have_cfg)
+			configured_dest(&cfg, name.virtualservice, r);
 		(*n)++;
 	}
 	if (have_cfg)
@@ -288,6 +320,37 @@ static int collect_vs(const struct kn_stat_row *rows, int n,
 	return k;
 }
 
+/* A number, or null when v is negative (analysis' "none"). */
+static void json_num(FILE *f, const char *key, double v)
+{
+	if (v < 0)
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.6g", key, v);
+}
+
+/* The HTTP outcomes of a row over its lifetime, as subset fields. */
+static void print_http_json(FILE *f, const struct kn_stat_row *r)
+{
+	struct kn_window w;
+
+	kn_window_between(NULL, r, 0, &w);
+	fprintf(f, ",\"requests\":%llu,\"responses\":%llu,\"codes\":{",
+		r->http.requests, r->http.responses);
+	for (int i = 0; i < r->n_codes; i++)
+		fprintf(f, "%s\"%u\":%llu", i ? "," : "", r->codes[i].code,
+			r->codes[i].count);
+	fputc('}', f);
+	json_num(f, "success_pct", w.success_pct);
+	json_num(f, "p50_ms", w.p50_ms);
+	json_num(f, "p99_ms", w.p99_ms);
+	fprintf(f, ",\"duration_sum_ms\":%.3f,\"duration_buckets\":[",
+		r->http.duration_sum_us / 1000.0);
+	for (int b = 0; b < KANARY_DURATION_BUCKETS; b++)
+		fprintf(f, "%s%llu", b ? "," : "", r->http.duration[b]);
+	fputc(']', f);
+}
+
 static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
 		       const struct kn_rule_row *rules, int n_rules)
 {
@@ -314,19 +377,23 @@ static void print_json(FILE *f, const struct kn_stat_row *rows, int n,
 				continue;
 			fprintf(f, "%s{\"name\":", first ? "" : ",");
 			kn_json_str(f, rows[j].subset);
+			fprintf(f, ",\"service\":");
+			kn_json_str(f, rows[j].service);
 			fprintf(f,
 				",\"weight\":%d,"
 				"\"connections\":%llu,\"packets\":%llu,"
 				"\"bytes\":%llu,\"packets_to_endpoint\":%llu,"
 				"\"bytes_to_endpoint\":%llu,"
 				"\"packets_to_client\":%llu,"
-				"\"bytes_to_client\":%llu}",
+				"\"bytes_to_client\":%llu",
 				rows[j].weight < 0 ? 0 : rows[j].weight,
 				s->connections,
 				s->packets_to_endpoint + s->packets_to_client,
 				s->bytes_to_endpoint + s->bytes_to_client,
 				s->packets_to_endpoint, s->bytes_to_endpoint,
 				s->packets_to_client, s->bytes_to_client);
+			print_http_json(f, &rows[j]);
+			fputc('}', f);
 			first = false;
 		}
 		fprintf(f, "],\"rules\":[");
@@ -362,23 +429,44 @@ static void print_rules(FILE *f, const struct kn_rule_row *rules, int n_rules)
 	}
 }
 
+/* v with prec decimals, or "-" when negative (analysis' "none"). */
+static const char *opt_num(char *buf, size_t len, double v, int prec)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f", prec, v);
+	return buf;
+}
+
 static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
 {
-	fprintf(f, "%-32s %-16s %6s %12s %12s %14s\n", "VIRTUALSERVICE",
-		"SUBSET", "WEIGHT", "CONNECTIONS", "PACKETS", "BYTES");
+	fprintf(f, "%-32s %-16s %6s %12s %12s %14s %10s %10s %8s %9s %9s\n",
+		"VIRTUALSERVICE", "SUBSET", "WEIGHT", "CONNECTIONS", "PACKETS",
+		"BYTES", "REQUESTS", "RESPONSES", "SUCCESS%", "P50_MS",
+		"P99_MS");
 	for (int i = 0; i < n; i++) {
 		const struct kanary_subset_stats *s = &rows[i].sum;
 		char vs[2 * KANARY_NAME_LEN + 2], weight[16];
+		char ok[16], p50[16], p99[16];
+		struct kn_window w;
 
+		kn_window_between(NULL, &rows[i], 0, &w);
 		snprintf(vs, sizeof(vs), "%s/%s", rows[i].ns, rows[i].vs);
 		if (rows[i].weight < 0)
 			snprintf(weight, sizeof(weight), "-");
 		else
 			snprintf(weight, sizeof(weight), "%d", rows[i].weight);
-		fprintf(f, "%-32s %-16s %6s %12llu %12llu %14llu\n", vs,
-			rows[i].subset, weight, s->connections,
+		fprintf(f,
+			"%-32s %-16s %6s %12llu %12llu %14llu %10llu %10llu "
+			"%8s %9s %9s\n",
+			vs, rows[i].subset, weight, s->connections,
 			s->packets_to_endpoint + s->packets_to_client,
-			s->bytes_to_endpoint + s->bytes_to_client);
+			s->bytes_to_endpoint + s->bytes_to_client,
+			rows[i].http.requests, rows[i].http.responses,
+			opt_num(ok, sizeof(ok), w.success_pct, 1),
+			opt_num(p50, sizeof(p50), w.p50_ms, 2),
+			opt_num(p99, sizeof(p99), w.p99_ms, 2));
 	}
 }
 

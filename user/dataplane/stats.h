@@ -25,6 +25,7 @@ struct kn_stat_row {
 	/* The destination's Service (its host's short name), as /metrics'
 	 * destination_service_name; "" when the config no longer says. */
 	char service[KANARY_NAME_LEN];
+	char service_ns[KANARY_NAME_LEN]; /* the Service's namespace, or "" */
 	int weight; /* configured now; -1 when no longer routed to */
 	struct kanary_subset_stats sum; /* over all CPUs */
 	struct kanary_http_stats http; /* over all CPUs */

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 
+#include "analysis.h"
 #include "loader.h"
 #include "metrics.h"
 #include "pins.h"
@@ -76,6 +77,108 @@ static void write_subsets(FILE *f, const struct kn_stat_row *rows, int n)
 			      rows[i].weight);
 }
 
+/*
+ * The labels Istio's sidecars put on istio_requests_total, those that
+ * canary queries select on. destination_workload is "<service>-<subset>",
+ * as Istio's own samples name a version's Deployment (reviews-v2) and as
+ * the lab's Deployments are named: Flagger's and Iter8's queries select on
+ * it and on destination_workload_namespace.
+ */
+static void istio_labels(FILE *f, const struct kn_stat_row *r)
+{
+	const char *svc = r->service[0] ? r->service : "unknown";
+	const char *ns = r->service_ns[0] ? r->service_ns : r->ns;
+
+	fputs("reporter=\"kanary\",destination_service=\"", f);
+	if (r->service[0]) {
+		kn_metrics_label(f, svc);
+		fputc('.', f);
+		kn_metrics_label(f, ns);
+		fputs(".svc.cluster.local", f);
+	} else {
+		fputs("unknown", f);
+	}
+	fputs("\",destination_service_name=\"", f);
+	kn_metrics_label(f, svc);
+	fputs("\",destination_service_namespace=\"", f);
+	kn_metrics_label(f, ns);
+	fputs("\",destination_workload=\"", f);
+	kn_metrics_label(f, svc);
+	fputc('-', f);
+	kn_metrics_label(f, r->subset);
+	fputs("\",destination_workload_namespace=\"", f);
+	kn_metrics_label(f, ns);
+	fputs("\",destination_version=\"", f);
+	kn_metrics_label(f, r->subset);
+	fputs("\",request_protocol=\"http\",virtualservice=\"", f);
+	kn_metrics_label(f, r->ns);
+	fputc('/', f);
+	kn_metrics_label(f, r->vs);
+	fputc('"', f);
+}
+
+#define DURATION "istio_request_duration_milliseconds"
+
+/*
+ * The kernel's histogram is per subset, not per response code: the
+ * duration family has no response_code label.
+ */
+static void write_istio(FILE *f, const struct kn_stat_row *rows, int n)
+{
+	kn_metrics_family(f, "kanary_http_requests_total", "counter",
+			  "HTTP request heads sent toward an endpoint per "
+			  "VirtualService and subset.");
+	for (int i = 0; i < n; i++)
+		subset_sample(f, "kanary_http_requests_total", &rows[i], "",
+			      rows[i].http.requests);
+	kn_metrics_family(f, "istio_requests_total", "counter",
+			  "Final HTTP responses per destination subset and "
+			  "response code, counted by kanary's data path.");
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < rows[i].n_codes; c++) {
+			fputs("istio_requests_total{", f);
+			istio_labels(f, &rows[i]);
+			fprintf(f, ",response_code=\"%u\"} %llu\n",
+				rows[i].codes[c].code,
+				(unsigned long long)rows[i].codes[c].count);
+		}
+	kn_metrics_family(f, DURATION, "histogram",
+			  "From the request's first byte to the response's "
+			  "first byte, per destination subset (all codes).");
+	for (int i = 0; i < n; i++) {
+		const struct kanary_http_stats *h = &rows[i].http;
+		unsigned long long cum = 0;
+
+		for (int b = 0; b < KANARY_DURATION_BUCKETS; b++) {
+			char le[32];
+
+			cum += h->duration[b];
+			if (b < KANARY_DURATION_BOUNDS)
+				/* %g: what Envoy and Go clients print */
+				snprintf(le, sizeof(le), "%g",
+					 kn_duration_bounds_ms[b]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			fputs(DURATION "_bucket{", f);
+			istio_labels(f, &rows[i]);
+			fprintf(f, ",le=\"%s\"} %llu\n", le, cum);
+		}
+		fputs(DURATION "_sum{", f);
+		istio_labels(f, &rows[i]);
+		fprintf(f, "} %.3f\n", h->duration_sum_us / 1000.0);
+		/* the +Inf bucket, as Prometheus requires of _count */
+		fputs(DURATION "_count{", f);
+		istio_labels(f, &rows[i]);
+		fprintf(f, "} %llu\n", cum);
+	}
+}
+
+void kn_metrics_write_rows(FILE *f, const struct kn_stat_row *rows, int n)
+{
+	write_subsets(f, rows, n);
+	write_istio(f, rows, n);
+}
+
 static void write_rules(FILE *f, const struct kn_rule_row *rules, int n)
 {
 	kn_metrics_family(f, "kanary_rule_connections_total", "counter",
@@ -146,7 +249,7 @@ int kn_metrics_write_datapath(FILE *f, const char *pin_dir)
 	if (kn_maps_open(pin_dir, &m))
 		return -1;
 	if (!kn_stats_read(pin_dir, &m, &rows, &n))
-		write_subsets(f, rows, n);
+		kn_metrics_write_rows(f, rows, n);
 	if (!kn_rule_stats_read(&m, &rules, &n_rules))
 		write_rules(f, rules, n_rules);
 	write_globals(f, &m);

@@ -15,6 +15,13 @@
 /* 0, or -1 when nothing is loaded at pin_dir (nothing written then). */
 int kn_metrics_write_datapath(FILE *f, const char *pin_dir);
 
+struct kn_stat_row;
+/*
+ * The per-subset families of rows read (kn_stats_read): kanary's own, and
+ * Istio's istio_requests_total and istio_request_duration_milliseconds.
+ */
+void kn_metrics_write_rows(FILE *f, const struct kn_stat_row *rows, int n);
+
 /* s as the inside of a label value: \ " and newline escaped. */
 void kn_metrics_label(FILE *f, const char *s);
 
