@@ -39,7 +39,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench
 .SECONDARY: $(BPF_OBJS)
 
 .PHONY: all deps test unit-test bpf-test integration-test demo bench \
-	bench-tools clean format image-test
+	bench-tools clean format image-test deploy-test
 
 all: $(BUILD)/kanary $(BPF_OBJS)
 
@@ -111,6 +111,18 @@ test: deps
 # kanary inside the image, so it needs no host build.
 image-test: deps
 	bash tests/container/test_image.sh
+
+# Only the offline checks of deploy/: the Kubernetes manifests and the
+# canary analysis templates (Flagger, Argo Rollouts) against their schemas,
+# each with its self-test; no podman. image-test runs them too.
+deploy-test:
+	cd deploy/test && { [ node_modules/.kanary-lock -nt package-lock.json ] || \
+		{ npm ci --no-audit --no-fund --loglevel=error >/dev/null && \
+		  touch node_modules/.kanary-lock; }; }
+	node deploy/test/validate.mjs
+	node deploy/test/validate.mjs --self-test
+	node deploy/test/analysis.mjs
+	node deploy/test/analysis.mjs --self-test
 
 demo: deps
 	$(MAKE) all

@@ -3,7 +3,8 @@
 #
 #  1. the manifests: deploy/kubernetes/*.yaml against the Kubernetes API
 #     schema and kanary's own rules (deploy/test/validate.mjs), and proof
-#     that the checker catches broken ones;
+#     that the checker catches broken ones; the same for the canary
+#     analysis templates (deploy/analysis/, deploy/test/analysis.mjs);
 #  2. the image, built offline: a Debian bookworm base made with mmdebstrap
 #     from this machine's mirror (cached in build/container/), then
 #     deploy/Dockerfile with podman; the binary runs, its libraries are
@@ -110,6 +111,16 @@ sed 's/number: 80$/number: 8080/' "$ROOT/deploy/kubernetes/configmap.yaml" \
 	>"$T/drift.yaml"
 check "a ConfigMap that drifted from examples/lab fails validation" \
 	bash -c '! node "$1" "$2" 2>/dev/null' _ "$V" "$T/drift.yaml"
+# The canary analysis templates (deploy/analysis/): Flagger's and Argo
+# Rollouts' schemas and kanary's rules, and proof that broken ones fail.
+A=$ROOT/deploy/test/analysis.mjs
+check "the analysis templates validate (Flagger, Argo Rollouts)" node "$A"
+check "the checker catches each way of breaking them (analysis --self-test)" \
+	node "$A" --self-test
+sed 's|^apiVersion: argoproj.io/v1alpha1|apiVersion: argoproj.io/v1|' \
+	"$ROOT/deploy/analysis/argo.yaml" >"$T/broken-analysis.yaml"
+check "an AnalysisTemplate of a wrong apiVersion fails validation" \
+	bash -c '! node "$1" "$2" 2>/dev/null' _ "$A" "$T/broken-analysis.yaml"
 mapfile -t DS_ARGS < <(node "$V" --print args)
 mapfile -t DS_CAPS < <(node "$V" --print caps)
 caps=$(IFS=,; echo "${DS_CAPS[*]}")
