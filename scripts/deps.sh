@@ -15,6 +15,7 @@ pkgs=(
 	libcriterion-dev    # unit tests
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server
+	jq                  # tests read the commands' JSON
 	nginx-light haproxy # endpoint servers and the proxies kanary is benchmarked against
 	gnuplot-nox         # the benchmark chart
 	podman runc         # make image-test: builds and runs the agent's image

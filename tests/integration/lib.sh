@@ -170,3 +170,28 @@ wrk_clean() {
 	grep -qE '^ +[0-9]+ requests in' <<<"$1" &&
 		! grep -qE 'Socket errors|Non-2xx' <<<"$1"
 }
+
+# The lab's model server on endpoint N (1..3), stopped or started again
+# with model_server.py OPTIONS (--error-share, --delay-ms, ...); its pid
+# stays where lab.sh looks for it, so that lab_down stops it.
+server_stop() { # N
+	local pid
+	pid=$(cat "$RUN_DIR/ep$1.pid")
+	kill -KILL "$pid" 2>/dev/null
+	wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
+}
+server_start() { # N [OPTIONS...]: returns once it answers /healthz
+	local n=$1 ns addr version
+	shift
+	ns=EP${n}_NS addr=EP$n version=EP${n}_VERSION
+	ip netns exec "${!ns}" python3 "$ROOT/tests/tools/model_server.py" \
+		--addr "${!addr}" --port "$PORT" --version "${!version}" \
+		--quiet "$@" </dev/null >>"$RUN_DIR/ep$n.log" 2>&1 &
+	echo $! >"$RUN_DIR/ep$n.pid"
+	disown $!
+	wait_for 10 ip netns exec "${!ns}" curl -sf -o /dev/null --max-time 1 \
+		"http://${!addr}:$PORT/healthz"
+}
+server_restart() { # N [OPTIONS...]
+	server_stop "$1" && server_start "$@"
+}

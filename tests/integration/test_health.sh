@@ -98,16 +98,6 @@ ejected_file() {
 is_ejected() { ejected_file | grep -q "^$1:8501 "; }
 
 
-server_pid() { cat "$RUN_DIR/ep$1.pid"; }
-stop_server() { kill -KILL "$(server_pid "$1")"; }
-start_server() { # N VERSION: as lab.sh starts it, pid where lab.sh looks
-	ip netns exec "$LAB_PREFIX-ep$1" python3 "$ROOT/tests/tools/model_server.py" \
-		--addr "198.18.$1.2" --port 8501 --version "$2" --quiet \
-		</dev/null >>"$RUN_DIR/ep$1.log" 2>&1 &
-	echo $! >"$RUN_DIR/ep$1.pid"
-	disown $!
-}
-
 # Load: new connections one after the other, each line "start end rc
 # served_by" (curl's exit status: 28 is its --max-time, a hang).
 start_load() {
@@ -141,7 +131,7 @@ check "$MODE: nothing is ejected at first" test -z "$(ejected_file)"
 start_load
 sleep 1
 t_kill=$(now)
-stop_server 1
+server_stop 1
 if took=$(time_until 10 is_ejected 198.18.1.2); then
 	echo "# 198.18.1.2 ejected ${took} s after its server was killed (at most ${DETECT_MAX} s expected)"
 	check "$MODE: ejected within ${DETECT_MAX} s (took $took s)" le "$took" "$DETECT_MAX"
@@ -172,7 +162,7 @@ check "$MODE: /metrics answers" gw curl -sf -o /dev/null --max-time 2 \
 
 # ---------------------------------------------------------------- it comes back
 t_start=$(now)
-start_server 1 resnet50
+server_start 1
 if took=$(time_until 15 bash -c "! grep -q '^198.18.1.2:8501 ' '$KANARY_STATE_ROOT/$(tr / _ <<<"$PIN")/ejected'"); then
 	echo "# 198.18.1.2 readmitted ${took} s after its server started again"
 	ok "$MODE: readmitted once it answers (after $took s)"
@@ -243,7 +233,7 @@ else
 fi
 
 # ---------------------------------------------------------------- a whole subset dies
-stop_server 3
+server_stop 3
 if took=$(time_until 10 is_ejected 198.18.3.2); then
 	ok "$MODE: resnet101's only endpoint ejected ($took s)"
 else
@@ -269,7 +259,7 @@ n50=$(count_of resnet50 <<<"$out")
 check "$MODE: fallback: 100 of 100 new connections answered by resnet50 (got $n50)" \
 	test "$n50" -eq 100
 
-start_server 3 resnet101
+server_start 3
 if took=$(time_until 15 bash -c "! grep -q '^198.18.3.2:8501 ' '$KANARY_STATE_ROOT/$(tr / _ <<<"$PIN")/ejected'"); then
 	ok "$MODE: resnet101 readmitted ($took s)"
 else

@@ -51,18 +51,9 @@ base=(-f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml"
 check "$MODE: apply the lab's 70/30" \
 	kanary apply "${base[@]}" -f "$LAB_DIR/virtualservice-weight-70.yaml"
 
-# The canary's server again, now with a known error share and delay; it
-# goes where lab.sh looks for it, so that lab_down stops it.
-kill -KILL "$(cat "$RUN_DIR/ep3.pid")" 2>/dev/null
-ip netns exec "$EP3_NS" python3 "$ROOT/tests/tools/model_server.py" \
-	--addr "$EP3" --port "$PORT" --version "$EP3_VERSION" --quiet \
-	--error-share "$ERROR_SHARE" --delay-ms "$DELAY_MS" \
-	</dev/null >>"$RUN_DIR/ep3.log" 2>&1 &
-echo $! >"$RUN_DIR/ep3.pid"
-disown $!
+# The canary's server again, now with a known error share and delay.
 check "$MODE: the canary's server is back with --error-share $ERROR_SHARE --delay-ms $DELAY_MS" \
-	wait_for 10 ip netns exec "$EP3_NS" curl -sf -o /dev/null \
-	"http://$EP3:$PORT/healthz"
+	server_restart 3 --error-share "$ERROR_SHARE" --delay-ms "$DELAY_MS"
 
 MPORT=$(free_port)
 # nsenter execs kanary: $! is kanary's pid.

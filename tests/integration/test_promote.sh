@@ -47,36 +47,11 @@ cleanup() {
 trap cleanup EXIT
 
 # Load: 4 clients, each a new connection per predict; one line per
-# answer, "start end status version" (status 0: no answer within 2 s).
+# answer, "start end status version" (tests/tools/predict_load.py).
 start_load() {
 	: >"$LOAD"
-	nsenter --net="/run/netns/$CLIENT_NS" python3 -c '
-import http.client, sys, threading, time
-vip, lock = sys.argv[1], threading.Lock()
-body = b"{\"instances\": [[0.1, 0.2]]}"
-def run():
-    while True:
-        s = time.time()
-        status, version = 0, "-"
-        try:
-            c = http.client.HTTPConnection(vip, 80, timeout=2)
-            c.request("POST", "/v1/models/image_classifier:predict", body,
-                      {"Connection": "close",
-                       "Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            status, version = r.status, r.getheader("X-Model-Version", "-")
-            c.close()
-        except Exception:
-            time.sleep(0.01)
-        with lock:
-            sys.stdout.write("%.6f %.6f %d %s\n" % (s, time.time(), status,
-                                                    version))
-            sys.stdout.flush()
-for _ in range(4):
-    threading.Thread(target=run, daemon=True).start()
-threading.Event().wait()
-' "$VIP" >>"$LOAD" 2>/dev/null &
+	nsenter --net="/run/netns/$CLIENT_NS" python3 \
+		"$ROOT/tests/tools/predict_load.py" "$VIP" >>"$LOAD" 2>/dev/null &
 	LOADER=$!
 }
 
@@ -92,21 +67,6 @@ weights_stats() {
 }
 weights_are() {
 	[ "$(weights_status)" = "$1" ] && [ "$(weights_stats)" = "$1" ]
-}
-
-# Restart the canary's model server (ep3) with model_server.py OPTIONS.
-restart_canary() {
-	local pid
-	pid=$(cat "$RUN_DIR/ep3.pid")
-	kill -KILL "$pid" 2>/dev/null
-	wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
-	ip netns exec "$EP3_NS" python3 "$ROOT/tests/tools/model_server.py" \
-		--addr "$EP3" --port 8501 --version resnet101 --quiet "$@" \
-		</dev/null >>"$RUN_DIR/ep3.log" 2>&1 &
-	echo $! >"$RUN_DIR/ep3.pid"
-	disown $!
-	wait_for 10 ip netns exec "$EP3_NS" curl -sf -o /dev/null --max-time 1 \
-		"http://$EP3:8501/healthz"
 }
 
 # promote in the background, its JSON lines in $OUT, its pid in PROMOTE.
@@ -170,7 +130,7 @@ check "$MODE: no traffic: back to 100/0" weights_are "resnet50=100 resnet101=0"
 
 # --- (a) a canary failing 20 % of its predicts: rolled back at step 1
 check "$MODE: the canary restarts with --error-share 0.2" \
-	restart_canary --error-share 0.2
+	server_restart 3 --error-share 0.2
 start_load
 wait_for 5 test -s "$LOAD"
 start_promote --steps 10,50,100 --interval 10s --min-requests 20
@@ -207,7 +167,7 @@ check "$MODE: 40 new connections after it: all resnet50 (${out//$'\n'/ })" \
 	test "$(count_of resnet50 <<<"$out")" -eq 40
 
 # --- (b) a healthy canary: promoted, 0/100
-check "$MODE: the canary restarts healthy" restart_canary
+check "$MODE: the canary restarts healthy" server_restart 3
 start_load
 wait_for 5 test -s "$LOAD"
 start_promote --steps 10,50,100 --interval 3s
