@@ -7,7 +7,9 @@
 #   3. shift with set-weight;
 #   4. the lab's focused routing: `user-group: canary` to ResNet101, decided
 #      in the kernel from the request's header (kanary's L7 path);
-#   5. show kanary stats and the pinned maps.
+#   5. canary analysis: a canary failing 20 % of its predicts is rolled
+#      back by kanary promote at its first gate, a healthy one promoted;
+#   6. show kanary stats and the pinned maps.
 # Everything it creates is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +56,37 @@ echo "$N requests with 'user-group: canary', each on a new connection:"
 tally "$N" -H 'user-group: canary'
 echo "$N requests without it:"
 tally "$N"
+
+step "Canary analysis: a gated promotion, from the kernel's HTTP counters"
+show "kanary apply -f virtualservice-weight-100.yaml"
+kanary apply -f "$LAB_DIR/virtualservice-weight-100.yaml"
+echo "ResNet101 restarted to fail 20 % of its predicts; 4 clients send predicts"
+echo "on new connections throughout (tests/tools/predict_load.py)."
+server_restart 3 --error-share 0.2
+LOAD_LOG=$(mktemp)
+client python3 "$ROOT/tests/tools/predict_load.py" "$VIP" >"$LOAD_LOG" &
+LOADER=$!
+trap 'kill $LOADER 2>/dev/null; rm -f "$LOAD_LOG"; lab_down' EXIT
+show "kanary promote image-classifier --to resnet101 --steps 10,50,100 --interval 5s"
+rc=0
+kanary promote image-classifier --to resnet101 --steps 10,50,100 \
+	--interval 5s || rc=$?
+echo "(exit $rc: rolled back)"
+show "kanary status   (the route)"
+kanary status | grep '^route:'
+echo "ResNet101 restarted healthy:"
+server_restart 3
+show "kanary promote image-classifier --to resnet101 --steps 10,50,100 --interval 3s"
+kanary promote image-classifier --to resnet101 --steps 10,50,100 --interval 3s
+show "kanary stats --watch --interval 1 --count 1"
+kanary stats --watch --interval 1 --count 1
+kill "$LOADER" 2>/dev/null
+wait "$LOADER" 2>/dev/null || true
+echo "The clients saw, per version and status:"
+awk '{ n[$4 " " $3]++ } END { for (k in n) printf "   %-16s %6d\n", k, n[k] }' \
+	"$LOAD_LOG" | sort
+show "kanary metrics | grep istio_requests_total"
+kanary metrics | grep '^istio_requests_total'
 
 step "Counters"
 show "kanary stats"
