@@ -64,8 +64,7 @@ void load(void)
 	maps.fd[KN_MAP_RULE_NAMES] = bpf_map__fd(skel->maps.kn_rule_names);
 	maps.fd[KN_MAP_SYNQ] = bpf_map__fd(skel->maps.kn_synq);
 	maps.fd[KN_MAP_HOLD] = bpf_map__fd(skel->maps.kn_hold);
-	cr_assert_eq(pkt_fill_tx_ports(bpf_map__fd(skel->maps.kn_tx_ports)),
-		     0);
+	cr_assert_eq(pkt_fill_tx_ports(bpf_map__fd(skel->maps.kn_tx_ports)), 0);
 	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
 		     0);
 }
@@ -235,4 +234,47 @@ void set_ejected(const struct kanary_flow_key *k)
 	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], k, &v,
 					 BPF_EXIST),
 		     0);
+}
+
+/* The kn_flows entry at k, which must exist. */
+struct kanary_flow flow_at(const struct kanary_flow_key *k)
+{
+	struct kanary_flow v;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v), 0,
+		     "no flow entry");
+	return v;
+}
+
+/* kn_http's row, summed over the CPUs. */
+void http_stats(uint32_t row, struct kanary_http_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kanary_http_stats v[ncpu];
+
+	memset(sum, 0, sizeof(*sum));
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.kn_http), &row,
+					 v),
+		     0);
+	for (int c = 0; c < ncpu; c++) {
+		sum->requests += v[c].requests;
+		sum->responses += v[c].responses;
+		sum->duration_sum_us += v[c].duration_sum_us;
+		for (int b = 0; b < KANARY_DURATION_BUCKETS; b++)
+			sum->duration[b] += v[c].duration[b];
+	}
+}
+
+/* kn_codes' count of (row, code), summed over the CPUs; 0 if absent. */
+uint64_t code_count(uint32_t row, uint32_t code)
+{
+	struct kanary_code_key k = { .stats = row, .code = code };
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[ncpu], sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.kn_codes), &k, v))
+		return 0;
+	for (int c = 0; c < ncpu; c++)
+		sum += v[c];
+	return sum;
 }

@@ -4,6 +4,7 @@
 #define KANARY_TEST_HARNESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "apply.h"
 #include "compile.h"
@@ -42,6 +43,9 @@ int redirected(void);
 int passed(void);
 void empty_pools(void);
 void set_ejected(const struct kanary_flow_key *k);
+struct kanary_flow flow_at(const struct kanary_flow_key *k);
+void http_stats(uint32_t row, struct kanary_http_stats *sum);
+uint64_t code_count(uint32_t row, uint32_t code);
 
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \

@@ -749,7 +749,6 @@ static const char *head(const char *line, const char *hdrs)
 	return buf;
 }
 
-
 /* Every match field Istio has and the L7 path takes, in one config. */
 static void match_kinds(void)
 {
@@ -794,7 +793,8 @@ static void match_kinds(void)
 		{ "GET /health?x=1 HTTP/1.1", NULL, 101 },
 		{ "GET /healthz?x=1 HTTP/1.1", NULL, 50 },
 		/* A repeated header: Envoy joins the values, no exact match. */
-		{ "POST / HTTP/1.1", "X-Debug: 1\r\nx-skip: a\r\nX-Skip: b", 50 },
+		{ "POST / HTTP/1.1", "X-Debug: 1\r\nx-skip: a\r\nX-Skip: b",
+		  50 },
 	};
 	apply_rules(vs);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -947,10 +947,16 @@ static void short_first_segment_without_timestamps(void)
 
 	apply_vs(FOCUSED);
 	cr_assert_eq(client_syn(53100, opts, sizeof(opts), &syn), tx());
-	struct pkt_spec fs = { .saddr = CLIENT, .daddr = VIP, .sport = 53100,
-			       .dport = 80, .flags = 0x18,
-			       .seq = CLIENT_ISN + 1, .ack = syn.seq + 1,
-			       .data = "HELLO", .payload = 5, .window = 502 };
+	struct pkt_spec fs = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = 53100,
+			       .dport = 80,
+			       .flags = 0x18,
+			       .seq = CLIENT_ISN + 1,
+			       .ack = syn.seq + 1,
+			       .data = "HELLO",
+			       .payload = 5,
+			       .window = 502 };
 	pkt_build(&fs, &in);
 	v = run(&in, &o);
 	if (!use_tc) {
@@ -966,10 +972,15 @@ static void short_first_segment_without_timestamps(void)
 	inet_ntop(AF_INET, &s.t.daddr, ep, sizeof(ep));
 	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
-	struct pkt_spec sa = { .saddr = ep, .daddr = snat, .sport = 8501,
-			       .dport = s.t.sport, .flags = 0x12,
-			       .seq = EP_ISN, .ack = CLIENT_ISN + 1,
-			       .opts = opts, .optlen = sizeof(opts) };
+	struct pkt_spec sa = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = s.t.sport,
+			       .flags = 0x12,
+			       .seq = EP_ISN,
+			       .ack = CLIENT_ISN + 1,
+			       .opts = opts,
+			       .optlen = sizeof(opts) };
 	pkt_build(&sa, &in);
 	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
 	decode(&o, &s);
@@ -991,10 +1002,15 @@ static void resent_syn_with_fewer_options(void)
 	cr_assert_eq(client_syn(53200, NULL, 0, &again), tx());
 	cr_assert_eq(again.seq, syn.seq, "a resent SYN must keep the ISN");
 	cr_assert_eq(again.ws, -1);
-	struct pkt_spec fs = { .saddr = CLIENT, .daddr = VIP, .sport = 53200,
-			       .dport = 80, .flags = 0x18,
-			       .seq = CLIENT_ISN + 1, .ack = again.seq + 1,
-			       .data = r, .payload = strlen(r) };
+	struct pkt_spec fs = { .saddr = CLIENT,
+			       .daddr = VIP,
+			       .sport = 53200,
+			       .dport = 80,
+			       .flags = 0x18,
+			       .seq = CLIENT_ISN + 1,
+			       .ack = again.seq + 1,
+			       .data = r,
+			       .payload = strlen(r) };
 	struct pkt_buf in;
 
 	pkt_build(&fs, &in);
@@ -1013,8 +1029,7 @@ static void blind_rst_is_ignored(void)
 
 	apply_vs(FOCUSED);
 	cr_assert_eq(client_syn(53300, syn_opts, sizeof(syn_opts), &syn), tx());
-	client_seg(53300, 0x04, CLIENT_ISN + 99999, 0, NULL, 0, 0, NULL, 0,
-		   &o);
+	client_seg(53300, 0x04, CLIENT_ISN + 99999, 0, NULL, 0, 0, NULL, 0, &o);
 	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 1,
 		     "a blind RST ended the handshake");
 }
@@ -1023,8 +1038,8 @@ static void blind_rst_is_ignored(void)
  * unscaled toward it, its windows scaled toward the client. */
 static void endpoint_without_window_scale(void)
 {
-	static const uint8_t ep_opts[12] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2,
-					     1, 1, 1, 1 };
+	static const uint8_t ep_opts[12] = { 2, 4, 0x05, 0xb4, 1, 1,
+					     4, 2, 1,	 1,    1, 1 };
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	const char *r = request("user-group: canary");
 	struct pkt_buf in, o;
@@ -1038,17 +1053,25 @@ static void endpoint_without_window_scale(void)
 	inet_ntop(AF_INET, &s.t.saddr, snat, sizeof(snat));
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(s.t.daddr) >> 8) & 0xff);
 	snat_port = s.t.sport;
-	struct pkt_spec sa = { .saddr = ep, .daddr = snat, .sport = 8501,
-			       .dport = snat_port, .flags = 0x12,
-			       .seq = EP_ISN, .ack = CLIENT_ISN + 1,
-			       .opts = ep_opts, .optlen = sizeof(ep_opts) };
+	struct pkt_spec sa = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = snat_port,
+			       .flags = 0x12,
+			       .seq = EP_ISN,
+			       .ack = CLIENT_ISN + 1,
+			       .opts = ep_opts,
+			       .optlen = sizeof(ep_opts) };
 	pkt_build(&sa, &in);
 	cr_assert_eq(run_tc_on(ifname, &in, &o), TC_ACT_REDIRECT_);
 	decode(&o, &s);
 	cr_assert_eq(s.window, 502 << 7, "replay window %u", s.window);
 	/* Endpoint -> client: 8000 bytes unscaled, >> 7 for the client. */
-	struct pkt_spec an = { .saddr = ep, .daddr = snat, .sport = 8501,
-			       .dport = snat_port, .flags = 0x10,
+	struct pkt_spec an = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = snat_port,
+			       .flags = 0x10,
 			       .seq = EP_ISN + 1,
 			       .ack = CLIENT_ISN + 1 + strlen(r),
 			       .window = 8000 };
@@ -1081,10 +1104,14 @@ static void unknown_client_neighbour(void)
 	inet_ntop(AF_INET, &c.ep, ep, sizeof(ep));
 	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c.ep) >> 8) & 0xff);
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c.ep) >> 8) & 0xff);
-	struct pkt_spec an = { .saddr = ep, .daddr = snat, .sport = 8501,
-			       .dport = c.snat_port, .flags = 0x18,
+	struct pkt_spec an = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = c.snat_port,
+			       .flags = 0x18,
 			       .seq = EP_ISN + 1,
-			       .ack = CLIENT_ISN + 1 + c.len, .payload = 10 };
+			       .ack = CLIENT_ISN + 1 + c.len,
+			       .payload = 10 };
 	pkt_build(&an, &in);
 	v = run_on(ifname, &in, &o);
 	if (!use_tc) {
@@ -1125,7 +1152,10 @@ static void ejected_spliced_flow_is_reset(void)
 	close_seg(&c, false, 0x10, eseq, cseq); /* acks the replay */
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f), 0);
 	cr_assert_eq(f.l7, KANARY_L7_SPLICED);
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ c.ep, htons(8501) }, 1), 1);
+	cr_assert_eq(kn_flows_mark_ejected(
+			     &maps, &(struct kn_cendpoint){ c.ep, htons(8501) },
+			     1),
+		     1);
 	close_seg(&c, false, 0x10, eseq, cseq); /* still forwarded */
 
 	cr_assert_eq(client_seg(c.cport, 0x18, cseq, c.gw_isn + 1, "next", 4,
@@ -1179,6 +1209,137 @@ static void empty_pool_first_segment_is_reset(void)
 	cr_assert_eq(map_count(maps.fd[KN_MAP_HOLD]), 0);
 }
 
+/* The endpoint's segment of spliced connection c, at seq, with data. */
+static void ep_data(const struct conn *c, uint32_t seq, uint32_t ack,
+		    const char *data)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	uint8_t opts[12];
+	struct pkt_buf in, o;
+	struct pkt_seg s;
+
+	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
+	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
+	pkt_ts_opt(opts, EP_TS + 7, CLIENT_TS + 5);
+	struct pkt_spec r = { .saddr = ep,
+			      .daddr = snat,
+			      .sport = 8501,
+			      .dport = c->snat_port,
+			      .flags = 0x18,
+			      .seq = seq,
+			      .ack = ack,
+			      .data = data,
+			      .payload = strlen(data),
+			      .opts = opts,
+			      .optlen = 12,
+			      .window = 100 };
+	pkt_build(&r, &in);
+	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.len, strlen(data));
+	cr_assert_eq(memcmp(s.payload, data, s.len), 0);
+}
+
+/* The to-client entry of spliced connection c. */
+static struct kanary_flow conn_to_client(const struct conn *c)
+{
+	struct kanary_flow_key k = { .saddr = c->ep,
+				     .sport = htons(8501),
+				     .dport = htons(c->snat_port),
+				     .proto = IPPROTO_TCP };
+
+	k.daddr = htonl(ntohl(c->ep) - 1); /* the SNAT address */
+	return flow_at(&k);
+}
+
+/*
+ * HTTP outcomes on the L7 path: the held first request is counted when it
+ * binds the connection (once, although the endpoint gets it by the
+ * replay), its response once spliced, and a keep-alive connection's next
+ * request and response on the established path.
+ */
+static void http_outcomes_l7(void)
+{
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+	static const char err[] = "HTTP/1.1 503 Service Unavailable\r\n\r\n";
+	static const char again[] =
+		"GET /v1/models/x HTTP/1.1\r\nHost: y\r\n\r\n";
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(44900),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_http_stats h;
+	struct pkt_buf o;
+	struct pkt_seg s;
+	struct conn c;
+	uint32_t row;
+
+	apply_vs(FOCUSED);
+	splice(&c, 44900);
+	row = flow_at(&fk).stats;
+	http_stats(row, &h);
+	cr_assert_eq(h.requests, 1, "the held request: %lu",
+		     (unsigned long)h.requests);
+	cr_assert_eq(h.responses, 0);
+	cr_assert_neq(conn_to_client(&c).req_ns, 0);
+
+	ep_data(&c, EP_ISN + 1, CLIENT_ISN + 1 + c.len, ok);
+	http_stats(row, &h);
+	cr_assert_eq(h.responses, 1);
+	cr_assert_eq(code_count(row, 200), 1);
+	cr_assert_eq(conn_to_client(&c).req_ns, 0);
+
+	/* Keep-alive: the next request and its response. */
+	cr_assert_eq(client_seg(c.cport, 0x18, CLIENT_ISN + 1 + c.len,
+				c.gw_isn + 1 + strlen(ok), again, strlen(again),
+				c.gw_ts + 7, NULL, 0, &o),
+		     redirected());
+	decode(&o, &s);
+	cr_assert_eq(s.t.daddr, c.ep);
+	http_stats(row, &h);
+	cr_assert_eq(h.requests, 2);
+	ep_data(&c, EP_ISN + 1 + strlen(ok),
+		CLIENT_ISN + 1 + c.len + strlen(again), err);
+	http_stats(row, &h);
+	cr_assert_eq(h.requests, 2);
+	cr_assert_eq(h.responses, 2);
+	cr_assert_eq(code_count(row, 200), 1);
+	cr_assert_eq(code_count(row, 503), 1);
+}
+
+/* A first segment that is no request head (TLS to an L7 VIP takes the
+ * default route) binds the connection, but is not counted. */
+static void held_non_request_not_counted(void)
+{
+	static const char tls[] =
+		"\x16\x03\x01\x02\x01\x01\x01\x01\xfc\x03\x03";
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(44901),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_http_stats h;
+	struct pkt_seg syn;
+	struct pkt_buf o;
+
+	apply_vs(FOCUSED);
+	cr_assert_eq(open_with(44901, tls, sizeof(tls) - 1, &syn, &o),
+		     redirected());
+	http_stats(flow_at(&fk).stats, &h);
+	cr_assert_eq(h.requests, 0);
+	/* A request head in the same place is. */
+	fk.sport = htons(44902);
+	cr_assert_eq(open_with(44902, request(NULL), strlen(request(NULL)),
+			       &syn, &o),
+		     redirected());
+	http_stats(flow_at(&fk).stats, &h);
+	cr_assert_eq(h.requests, 1);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -1204,3 +1365,5 @@ BOTH(endpoint_without_window_scale)
 BOTH(unknown_client_neighbour)
 BOTH(ejected_spliced_flow_is_reset)
 BOTH(empty_pool_first_segment_is_reset)
+BOTH(http_outcomes_l7)
+BOTH(held_non_request_not_counted)
