@@ -64,9 +64,17 @@ echo "ResNet101 restarted to fail 20 % of its predicts; 4 clients send predicts"
 echo "on new connections throughout (tests/tools/predict_load.py)."
 server_restart 3 --error-share 0.2
 LOAD_LOG=$(mktemp)
-client python3 "$ROOT/tests/tools/predict_load.py" "$VIP" >"$LOAD_LOG" &
+# nsenter execs python: $! is the load itself, which stop_load ends.
+nsenter --net="/run/netns/$CLIENT_NS" python3 \
+	"$ROOT/tests/tools/predict_load.py" "$VIP" >"$LOAD_LOG" &
 LOADER=$!
-trap 'kill $LOADER 2>/dev/null; rm -f "$LOAD_LOG"; lab_down' EXIT
+stop_load() {
+	[ -n "${LOADER:-}" ] || return 0
+	kill "$LOADER" 2>/dev/null || true
+	wait "$LOADER" 2>/dev/null || true
+	LOADER=
+}
+trap 'stop_load; rm -f "$LOAD_LOG"; lab_down' EXIT
 show "kanary promote image-classifier --to resnet101 --steps 10,50,100 --interval 5s"
 rc=0
 kanary promote image-classifier --to resnet101 --steps 10,50,100 \
@@ -80,8 +88,7 @@ show "kanary promote image-classifier --to resnet101 --steps 10,50,100 --interva
 kanary promote image-classifier --to resnet101 --steps 10,50,100 --interval 3s
 show "kanary stats --watch --interval 1 --count 1"
 kanary stats --watch --interval 1 --count 1
-kill "$LOADER" 2>/dev/null
-wait "$LOADER" 2>/dev/null || true
+stop_load
 echo "The clients saw, per version and status:"
 awk '{ n[$4 " " $3]++ } END { for (k in n) printf "   %-16s %6d\n", k, n[k] }' \
 	"$LOAD_LOG" | sort
