@@ -66,6 +66,18 @@ check "agent: /metrics has the data path's counters and attachments" \
 		grep -q "^kanary_interface_attached{interface=\"c0\",hook=\"tc\"} 1" <<<"$1"' _ "$m"
 check "agent: /metrics is valid exposition text (a HELP and TYPE per family)" \
 	test "$(grep -c '^# TYPE' <<<"$m")" -eq "$(grep -c '^# HELP' <<<"$m")"
+# The same Istio-named HTTP outcomes as `kanary metrics`: the 40 predicts.
+istio() { # FAMILY SUBSET [CODE]: the value of that series in $m
+	awk -v f="$1" -v s="destination_version=\"$2\"" \
+		-v c="${3:+response_code=\"$3\"}" \
+		'index($0, f "{") == 1 && index($0, s) && index($0, c) { print $NF }' <<<"$m"
+}
+n200=$(istio istio_requests_total resnet50 200)
+check "agent: /metrics has istio_requests_total, resnet50 code 200: the 40 predicts ($n200)" \
+	test "${n200:-0}" -eq 40
+ncount=$(istio istio_request_duration_milliseconds_count resnet50)
+check "agent: /metrics has istio_request_duration_milliseconds, 40 for resnet50 ($ncount)" \
+	test "${ncount:-0}" -eq 40
 
 # The kubelet's update: a new timestamped dir, ..data swapped.
 n=$(applied_count)
