@@ -6,7 +6,7 @@ set -uo pipefail
 PIN=/sys/fs/bpf/kanary-test-cli-$$
 echo "# command line"
 
-for cmd in load apply set-weight stats status unload; do
+for cmd in load apply set-weight stats status unload run promote metrics; do
 	out=$("$KANARY" "$cmd" --help 2>&1)
 	rc=$?
 	check "$cmd --help exits 0 and shows usage" \
@@ -32,6 +32,13 @@ expect 1 "apply before load" "$KANARY" apply --pin-dir "$PIN" -f "$LAB_DIR/gatew
 expect 1 "stats before load" "$KANARY" stats --pin-dir "$PIN"
 expect 1 "status before load" "$KANARY" status --pin-dir "$PIN"
 expect 1 "set-weight before load" "$KANARY" set-weight --pin-dir "$PIN" vs a=1
+expect 1 "promote before load" "$KANARY" promote --pin-dir "$PIN" vs \
+	--to canary --steps 10,100 --interval 1s
+expect 1 "metrics before load" "$KANARY" metrics --pin-dir "$PIN"
+expect 2 "promote without --to" "$KANARY" promote --pin-dir "$PIN" vs \
+	--steps 10,100 --interval 1s
+expect 2 "metrics with a bad --listen" "$KANARY" metrics --pin-dir "$PIN" \
+	--listen nowhere
 err=$("$KANARY" set-weight vs a=1 --pin-dir "$PIN" 2>&1)
 check "options may follow the arguments ($err)" grep -q "not loaded" <<<"$err"
 expect 2 "load with --flows out of range" "$KANARY" load --pin-dir "$PIN" --iface lo --flows 4294967300
