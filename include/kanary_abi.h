@@ -190,8 +190,7 @@ struct kanary_flow {
 	 *
 	 * answered, ejected and pad_ej were one __u32 answered (0 or 1)
 	 * before: same size and offsets, and on little-endian the old value
-	 * reads as answered with ejected 0, so kn_flows pinned by the
-	 * previous version is reused as it is.
+	 * reads as answered with ejected 0.
 	 */
 	__u8 ejected;
 	__u16 pad_ej;
@@ -208,10 +207,15 @@ struct kanary_flow {
 	 * the gateway (bpf_ktime_get_ns), 0 when none waits. Set by a request
 	 * head toward the endpoint, read and cleared by the response's status
 	 * line: the request's duration, as Envoy's upstream time to first
-	 * byte. Growing the entry changes kn_flows' layout: pins of an older
-	 * kanary are refused (unload first).
+	 * byte.
 	 */
 	__u64 req_ns;
+	/*
+	 * kanary_flow only grows, at its end: a load over the pins of an
+	 * older kanary carries its entries into the new kn_flows, the new
+	 * fields zero (user/dataplane/upgrade.c), so that an upgrade keeps
+	 * the established connections.
+	 */
 };
 
 enum kanary_l7_state {

@@ -17,6 +17,7 @@
 #include "kanary_abi.h"
 #include "loader.h"
 #include "pins.h"
+#include "upgrade.h"
 
 /* tc filter identity: kanary's own handle and priority on clsact ingress. */
 #define KN_TC_HANDLE 0x6b6e
@@ -321,8 +322,9 @@ int kn_load(const struct kn_load_opts *o)
 	struct kn_load_info li = { .mode = o->mode }, old;
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
 	struct kanary_bpf *skel;
+	struct kn_upgrade up = { .old_fd = -1 };
 	int tc_fd, xdp_fd, rc = -1;
-	bool partial_csums = false;
+	bool partial_csums = false, pinned = false;
 	__u32 flows = 0;
 
 	for (int i = 0; i < o->n_ifaces; i++) {
@@ -371,13 +373,18 @@ int kn_load(const struct kn_load_opts *o)
 	if (flows && bpf_map__set_max_entries(skel->maps.kn_flows, flows))
 		goto out;
 	skel->rodata->kn_xdp_partial_csums = partial_csums;
+	if (kn_upgrade_check(skel->obj, &up))
+		goto out;
 	if (kanary_bpf__load(skel)) {
-		fprintf(stderr,
-			"kanary: cannot load the BPF programs (a map pinned "
-			"in %s may be of an older layout: unload first): %s\n",
-			o->pin_dir, strerror(errno));
+		fprintf(stderr, "kanary: cannot load the BPF programs: %s\n",
+			strerror(errno));
+		kn_upgrade_end(&up, false);
 		goto out;
 	}
+	pinned = true;
+	/* Connections of an older kanary: now, and again once its programs
+	 * are replaced (those it opened in between). */
+	kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
 	if (seed_cfg(skel)) {
 		fprintf(stderr, "kanary: cannot seed kn_cfg\n");
 		goto out;
@@ -408,6 +415,14 @@ int kn_load(const struct kn_load_opts *o)
 			goto out;
 		}
 	}
+	if (up.old_fd >= 0) {
+		kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
+		fprintf(stderr,
+			"kanary: carried %ld conntrack entries over from the "
+			"older layout\n",
+			up.carried);
+	}
+	kn_upgrade_end(&up, true);
 	if (fill_tx_ports(skel, &li))
 		goto out;
 	for (int i = 0; i < li.n_ifaces; i++)
@@ -419,9 +434,15 @@ int kn_load(const struct kn_load_opts *o)
 	}
 	rc = 0;
 out:
+	kn_upgrade_end(&up,
+		       true); /* after a load, the new kn_flows is pinned */
 	kanary_bpf__destroy(skel);
-	if (rc && !reload)
-		kn_unload(o->pin_dir); /* a failed first load leaves no pins */
+	/* A failed first load leaves no pins; pins it did not make (refused
+	 * above, say) are not its to remove. */
+	if (rc && !reload && pinned)
+		kn_unload(o->pin_dir);
+	else if (rc && !reload)
+		rmdir(o->pin_dir); /* only if kn_pins_prepare made it empty */
 	return rc;
 }
 

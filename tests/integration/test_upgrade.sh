@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Loading over an older kanary's pins, as a DaemonSet's rolling update
+# does: a kn_flows of the layout before req_ns (72-byte entries) is
+# carried into the new map, and a keep-alive connection busy across the
+# load keeps its endpoint with no error; a pin whose layout cannot be
+# carried is refused by name and left as it was.
+#   tests/integration/test_upgrade.sh [MODE]   (default tc)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+MODE=${1:-tc}
+OLD_FLOW_SIZE=72 # sizeof(struct kanary_flow) before req_ns
+
+echo "# upgrade ($MODE)"
+lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
+T=$(mktemp -d)
+P2=/sys/fs/bpf/kanary-test-upgrade-$$
+HOLD=
+cleanup() {
+	[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null
+	wait 2>/dev/null
+	gw "$KANARY" unload --pin-dir "$P2" >/dev/null 2>&1
+	rm -rf "$T" "$P2"
+	lab_down
+}
+trap cleanup EXIT
+
+check "$MODE: the lab's 70/30 applies" \
+	kanary apply -f "$LAB_DIR/gateway.yaml" -f "$LAB_DIR/service.yaml" \
+	-f "$LAB_DIR/destinationrule.yaml" -f "$LAB_DIR/workloadentries.yaml" \
+	-f "$LAB_DIR/virtualservice-weight-70.yaml"
+
+# One keep-alive connection, a request every 50 ms, across the upgrade
+# (nsenter execs python: $! is the client).
+nsenter --net="/run/netns/$CLIENT_NS" python3 "$ROOT/tests/tools/hold_conn.py" \
+	--host "$VIP" --seconds 6 >"$T/hold" 2>&1 &
+HOLD=$!
+check "$MODE: the held connection is up" wait_for 5 grep -q '^# endpoint' "$T/hold"
+
+# What an older kanary leaves pinned: kn_flows with 72-byte entries, here
+# the live entries cut to that size. The running programs keep the map
+# they have; the load below finds the older one at the pin.
+python3 - "$PIN/kn_flows" "$OLD_FLOW_SIZE" >"$T/made" <<'PY'
+import json, os, subprocess, sys
+path, size = sys.argv[1], int(sys.argv[2])
+def bpftool(*a):
+    return subprocess.run(["bpftool", "-j", *a], check=True,
+                          capture_output=True, text=True).stdout
+elems = json.loads(bpftool("map", "dump", "pinned", path) or "[]")
+entries = json.loads(bpftool("map", "show", "pinned", path))["max_entries"]
+os.unlink(path)
+bpftool("map", "create", path, "type", "lru_hash", "key", "16", "value",
+        str(size), "entries", str(entries), "name", "kn_flows")
+for e in elems:
+    hexes = lambda f: [b[2:] for b in e[f]]
+    bpftool("map", "update", "pinned", path, "key", "hex", *hexes("key"),
+            "value", "hex", *hexes("value")[:size])
+print(len(elems))
+PY
+value_size() { bpftool -j map show pinned "$1" | jq .bytes_value; }
+made=$(cat "$T/made")
+check "$MODE: an older kn_flows is pinned ($made entries of $OLD_FLOW_SIZE bytes)" \
+	test "${made:-0}" -ge 2 -a "$(value_size "$PIN/kn_flows")" = "$OLD_FLOW_SIZE"
+
+out=$(kanary load --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 \
+	--iface e2 --iface e3 2>&1)
+rc=$?
+check "$MODE: load over it succeeds and carries its entries ($out)" \
+	test "$rc" -eq 0 -a -n "$(grep 'carried [1-9][0-9]* conntrack entries' <<<"$out")"
+size=$(value_size "$PIN/kn_flows")
+check "$MODE: kn_flows has this kanary's layout ($size-byte entries)" \
+	test "$size" -gt "$OLD_FLOW_SIZE"
+
+wait "$HOLD"
+HOLD=
+result=$(tail -n 1 "$T/hold")
+check "$MODE: the connection busy across the upgrade: no error, one endpoint ($result)" \
+	grep -Eq '^requests=[1-9][0-9]* errors=0 endpoints=[0-9.]+$' <<<"$result"
+out=$(versions 40)
+check "$MODE: new connections are served after the upgrade" \
+	test "$(($(count_of resnet50 <<<"$out") + $(count_of resnet101 <<<"$out")))" -eq 40
+
+# A pin no kanary version can carry over (kn_stats of another size): the
+# load is refused, by name, before anything is attached or unpinned.
+mkdir -p "$P2"
+bpftool map create "$P2/kn_stats" type percpu_array key 4 value 8 \
+	entries 4096 name kn_stats
+out=$(gw "$KANARY" load --pin-dir "$P2" --mode tc --vip 198.18.0.1 --iface lo 2>&1)
+rc=$?
+check "$MODE: another layout of kn_stats is refused by name (exit $rc: $out)" \
+	test "$rc" -eq 1 -a -n "$(grep 'kn_stats was pinned by a kanary with another layout' <<<"$out")"
+check "$MODE: ... and left as it was, nothing attached" \
+	test "$(value_size "$P2/kn_stats")" = 8 -a \
+	-z "$(gw tc filter show dev lo ingress)"
+
+summary
