@@ -84,14 +84,6 @@ static bool first_of_vs(const struct reading *r, int i)
 	return true;
 }
 
-static void json_num(FILE *f, const char *key, double v)
-{
-	if (v < 0)
-		fprintf(f, ",\"%s\":null", key);
-	else
-		fprintf(f, ",\"%s\":%.6g", key, v);
-}
-
 static const char *num(char *buf, size_t len, double v, int prec)
 {
 	if (v < 0)
@@ -167,10 +159,10 @@ static void frame(FILE *f, const struct reading *before,
 					r->weight < 0 ? 0 : r->weight,
 					w[j].requests, w[j].responses,
 					w[j].errors, w[j].rps);
-				json_num(f, "success_pct", w[j].success_pct);
-				json_num(f, "p50_ms", w[j].p50_ms);
-				json_num(f, "p99_ms", w[j].p99_ms);
-				json_num(f, "share_pct", share);
+				kn_json_num(f, "success_pct", w[j].success_pct);
+				kn_json_num(f, "p50_ms", w[j].p50_ms);
+				kn_json_num(f, "p99_ms", w[j].p99_ms);
+				kn_json_num(f, "share_pct", share);
 				fputc('}', f);
 				first = false;
 				continue;

@@ -320,8 +320,7 @@ static int collect_vs(const struct kn_stat_row *rows, int n,
 	return k;
 }
 
-/* A number, or null when v is negative (analysis' "none"). */
-static void json_num(FILE *f, const char *key, double v)
+void kn_json_num(FILE *f, const char *key, double v)
 {
 	if (v < 0)
 		fprintf(f, ",\"%s\":null", key);
@@ -341,9 +340,9 @@ static void print_http_json(FILE *f, const struct kn_stat_row *r)
 		fprintf(f, "%s\"%u\":%llu", i ? "," : "", r->codes[i].code,
 			r->codes[i].count);
 	fputc('}', f);
-	json_num(f, "success_pct", w.success_pct);
-	json_num(f, "p50_ms", w.p50_ms);
-	json_num(f, "p99_ms", w.p99_ms);
+	kn_json_num(f, "success_pct", w.success_pct);
+	kn_json_num(f, "p50_ms", w.p50_ms);
+	kn_json_num(f, "p99_ms", w.p99_ms);
 	fprintf(f, ",\"duration_sum_ms\":%.3f,\"duration_buckets\":[",
 		r->http.duration_sum_us / 1000.0);
 	for (int b = 0; b < KANARY_DURATION_BUCKETS; b++)

@@ -74,4 +74,7 @@ int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
 /* s as a JSON string, quoted and escaped. */
 void kn_json_str(FILE *f, const char *s);
 
+/* ,"key":v, or ,"key":null when v is negative (analysis' "none"). */
+void kn_json_num(FILE *f, const char *key, double v);
+
 #endif /* KANARY_STATS_H */
