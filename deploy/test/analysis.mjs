@@ -17,7 +17,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Ajv from "ajv";
-import { load, loadDir, selfTest } from "./common.mjs";
+import { load, loadDir, report, selfTest } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const templateDir = join(here, "..", "analysis");
@@ -393,12 +393,7 @@ function main(argv) {
     console.error("analysis: no objects to check");
     return 1;
   }
-  const failures = check(docs);
-  for (const f of failures) console.error(`analysis: ${f}`);
-  console.error(
-    `analysis: ${docs.length} objects, ${failures.length ? failures.length + " problems" : "all valid"}`,
-  );
-  return failures.length ? 1 : 0;
+  return report("analysis", docs, check(docs));
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -49,3 +49,12 @@ export function selfTest({ tool, what, real, check, baseCheck = check, mutations
   console.log(`${tool} self-test: ${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
 }
+
+// Print each failure and a summary on stderr; returns the exit status.
+export function report(tool, docs, failures) {
+  for (const f of failures) console.error(`${tool}: ${f}`);
+  console.error(
+    `${tool}: ${docs.length} objects, ${failures.length ? failures.length + " problems" : "all valid"}`,
+  );
+  return failures.length ? 1 : 0;
+}

@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Namespace, ServiceAccount, ConfigMap } from "kubernetes-models/v1";
 import { DaemonSet } from "kubernetes-models/apps/v1";
-import { load, loadDir, selfTest } from "./common.mjs";
+import { load, loadDir, report, selfTest } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -257,12 +257,7 @@ function main(argv) {
     console.error(`validate: ${e.message}`);
     return 1;
   }
-  const failures = check(docs);
-  for (const f of failures) console.error(`validate: ${f}`);
-  console.error(
-    `validate: ${docs.length} objects, ${failures.length ? failures.length + " problems" : "all valid"}`,
-  );
-  return failures.length ? 1 : 0;
+  return report("validate", docs, check(docs));
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -428,8 +428,7 @@ static void print_rules(FILE *f, const struct kn_rule_row *rules, int n_rules)
 	}
 }
 
-/* v with prec decimals, or "-" when negative (analysis' "none"). */
-static const char *opt_num(char *buf, size_t len, double v, int prec)
+const char *kn_num_text(char *buf, size_t len, double v, int prec)
 {
 	if (v < 0)
 		snprintf(buf, len, "-");
@@ -463,9 +462,9 @@ static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
 			s->packets_to_endpoint + s->packets_to_client,
 			s->bytes_to_endpoint + s->bytes_to_client,
 			rows[i].http.requests, rows[i].http.responses,
-			opt_num(ok, sizeof(ok), w.success_pct, 1),
-			opt_num(p50, sizeof(p50), w.p50_ms, 2),
-			opt_num(p99, sizeof(p99), w.p99_ms, 2));
+			kn_num_text(ok, sizeof(ok), w.success_pct, 1),
+			kn_num_text(p50, sizeof(p50), w.p50_ms, 2),
+			kn_num_text(p99, sizeof(p99), w.p99_ms, 2));
 	}
 }
 

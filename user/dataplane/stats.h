@@ -77,4 +77,7 @@ void kn_json_str(FILE *f, const char *s);
 /* ,"key":v, or ,"key":null when v is negative (analysis' "none"). */
 void kn_json_num(FILE *f, const char *key, double v);
 
+/* v with prec decimals in buf, or "-" when negative; returns buf. */
+const char *kn_num_text(char *buf, size_t len, double v, int prec);
+
 #endif /* KANARY_STATS_H */
