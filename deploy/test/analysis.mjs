@@ -14,11 +14,10 @@
 // refused, where the API server would silently prune them (a misspelt
 // successCondition would then pass every analysis). rules() adds what
 // makes a template read kanary's metrics at all.
-import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join, basename } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as yaml from "js-yaml";
 import Ajv from "ajv";
+import { load, loadDir, report, selfTest } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const templateDir = join(here, "..", "analysis");
@@ -219,13 +218,6 @@ const validators = {
   "argoproj.io/v1alpha1/AnalysisTemplate": ajv.compile(analysisTemplate),
 };
 
-function load(file) {
-  return yaml
-    .loadAll(readFileSync(file, "utf8"))
-    .filter((d) => d != null)
-    .map((obj, i) => ({ file: basename(file), index: i, obj }));
-}
-
 // The series kanary serves (user/http, docs/analysis.md).
 const KANARY_SERIES = [
   "istio_requests_total",
@@ -322,10 +314,7 @@ function check(docs) {
 }
 
 function templates() {
-  return readdirSync(templateDir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .flatMap((f) => load(join(templateDir, f)));
+  return loadDir(templateDir);
 }
 
 const byKind = (docs, kind) => docs.find((d) => d.obj.kind === kind).obj;
@@ -372,36 +361,27 @@ const mutations = {
   },
 };
 
-function selfTest() {
-  let passed = 0;
-  let failed = 0;
-  const base = check(templates());
-  const kinds = new Set(templates().map((d) => d.obj.kind));
-  if (base.length || !kinds.has("MetricTemplate") || !kinds.has("AnalysisTemplate")) {
-    console.log("FAIL - the real templates do not pass:\n  " + base.join("\n  "));
-    failed++;
-  } else {
-    console.log("ok   - the real templates pass");
-    passed++;
-  }
-  for (const [name, mutate] of Object.entries(mutations)) {
-    const docs = structuredClone(templates());
-    mutate(docs);
-    const f = check(docs);
-    if (f.length) {
-      console.log(`ok   - caught: ${name}: ${f[0]}`);
-      passed++;
-    } else {
-      console.log(`FAIL - not caught: ${name}`);
-      failed++;
-    }
-  }
-  console.log(`analysis self-test: ${passed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
+// The real templates must hold one of each kind, or a mutation of the
+// missing kind would throw instead of being caught.
+function checkReal(docs) {
+  const kinds = new Set(docs.map((d) => d.obj.kind));
+  return check(docs).concat(
+    ["MetricTemplate", "AnalysisTemplate"]
+      .filter((k) => !kinds.has(k))
+      .map((k) => `no ${k}`),
+  );
 }
 
 function main(argv) {
-  if (argv[0] === "--self-test") return selfTest();
+  if (argv[0] === "--self-test")
+    return selfTest({
+      tool: "analysis",
+      what: "templates",
+      real: templates,
+      check,
+      baseCheck: checkReal,
+      mutations,
+    });
   let docs;
   try {
     docs = argv.length ? argv.flatMap((f) => load(f)) : templates();
@@ -413,12 +393,7 @@ function main(argv) {
     console.error("analysis: no objects to check");
     return 1;
   }
-  const failures = check(docs);
-  for (const f of failures) console.error(`analysis: ${f}`);
-  console.error(
-    `analysis: ${docs.length} objects, ${failures.length ? failures.length + " problems" : "all valid"}`,
-  );
-  return failures.length ? 1 : 0;
+  return report("analysis", docs, check(docs));
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -14,12 +14,12 @@
 // the kubelet enforce elsewhere, nor kanary's own contract, so those are
 // checked here too (rules() below). The ConfigMap kanary-config must hold
 // examples/lab's files byte for byte (deploy/gen-configmap.sh writes it).
-import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join, basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as yaml from "js-yaml";
 import { Namespace, ServiceAccount, ConfigMap } from "kubernetes-models/v1";
 import { DaemonSet } from "kubernetes-models/apps/v1";
+import { load, loadDir, report, selfTest } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -33,13 +33,6 @@ const models = {
   "v1/ConfigMap": ConfigMap,
   "apps/v1/DaemonSet": DaemonSet,
 };
-
-function load(file) {
-  return yaml
-    .loadAll(readFileSync(file, "utf8"))
-    .filter((d) => d != null)
-    .map((obj, i) => ({ file: basename(file), index: i, obj }));
-}
 
 function agentContainer(ds) {
   return (ds.spec?.template?.spec?.containers ?? []).find(
@@ -184,10 +177,7 @@ function check(docs) {
 }
 
 function manifests() {
-  return readdirSync(manifestDir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .flatMap((f) => load(join(manifestDir, f)));
+  return loadDir(manifestDir);
 }
 
 // Each mutation breaks the real manifests in one way; each must be caught.
@@ -221,32 +211,13 @@ const mutations = {
   },
 };
 
-function selfTest() {
-  let passed = 0;
-  let failed = 0;
-  const base = check(manifests());
-  if (base.length) {
-    console.log("FAIL - the real manifests do not pass:\n  " + base.join("\n  "));
-    failed++;
-  } else {
-    console.log("ok   - the real manifests pass");
-    passed++;
-  }
-  for (const [name, mutate] of Object.entries(mutations)) {
-    const docs = structuredClone(manifests());
-    mutate(docs.find((d) => d.obj.kind === "DaemonSet").obj, docs);
-    const f = check(docs);
-    if (f.length) {
-      console.log(`ok   - caught: ${name}: ${f[0]}`);
-      passed++;
-    } else {
-      console.log(`FAIL - not caught: ${name}`);
-      failed++;
-    }
-  }
-  console.log(`validate self-test: ${passed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
-}
+// Each mutation is given the DaemonSet and all the documents.
+const onDaemonSet = Object.fromEntries(
+  Object.entries(mutations).map(([name, mutate]) => [
+    name,
+    (docs) => mutate(docs.find((d) => d.obj.kind === "DaemonSet").obj, docs),
+  ]),
+);
 
 function print(what) {
   const ds = manifests().find((d) => d.obj.kind === "DaemonSet").obj;
@@ -270,7 +241,14 @@ function print(what) {
 }
 
 function main(argv) {
-  if (argv[0] === "--self-test") return selfTest();
+  if (argv[0] === "--self-test")
+    return selfTest({
+      tool: "validate",
+      what: "manifests",
+      real: manifests,
+      check,
+      mutations: onDaemonSet,
+    });
   if (argv[0] === "--print") return print(argv[1]);
   let docs;
   try {
@@ -279,12 +257,7 @@ function main(argv) {
     console.error(`validate: ${e.message}`);
     return 1;
   }
-  const failures = check(docs);
-  for (const f of failures) console.error(`validate: ${f}`);
-  console.error(
-    `validate: ${docs.length} objects, ${failures.length ? failures.length + " problems" : "all valid"}`,
-  );
-  return failures.length ? 1 : 0;
+  return report("validate", docs, check(docs));
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -84,23 +84,6 @@ static bool first_of_vs(const struct reading *r, int i)
 	return true;
 }
 
-static void json_num(FILE *f, const char *key, double v)
-{
-	if (v < 0)
-		fprintf(f, ",\"%s\":null", key);
-	else
-		fprintf(f, ",\"%s\":%.6g", key, v);
-}
-
-static const char *num(char *buf, size_t len, double v, int prec)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.*f", prec, v);
-	return buf;
-}
-
 /* One interval, from before to now, as text or as one line of JSON. */
 static void frame(FILE *f, const struct reading *before,
 		  const struct reading *now, double interval, bool json)
@@ -167,10 +150,10 @@ static void frame(FILE *f, const struct reading *before,
 					r->weight < 0 ? 0 : r->weight,
 					w[j].requests, w[j].responses,
 					w[j].errors, w[j].rps);
-				json_num(f, "success_pct", w[j].success_pct);
-				json_num(f, "p50_ms", w[j].p50_ms);
-				json_num(f, "p99_ms", w[j].p99_ms);
-				json_num(f, "share_pct", share);
+				kn_json_num(f, "success_pct", w[j].success_pct);
+				kn_json_num(f, "p50_ms", w[j].p50_ms);
+				kn_json_num(f, "p99_ms", w[j].p99_ms);
+				kn_json_num(f, "share_pct", share);
 				fputc('}', f);
 				first = false;
 				continue;
@@ -185,11 +168,12 @@ static void frame(FILE *f, const struct reading *before,
 					 r->weight);
 			fprintf(f, "  %-16s %6s %9s %8s %9s %9s  %s %6s%%\n",
 				r->subset, weight,
-				num(rps, sizeof(rps), w[j].rps, 1),
-				num(ok, sizeof(ok), w[j].success_pct, 1),
-				num(p50, sizeof(p50), w[j].p50_ms, 2),
-				num(p99, sizeof(p99), w[j].p99_ms, 2), bar,
-				num(pct, sizeof(pct), share, 1));
+				kn_num_text(rps, sizeof(rps), w[j].rps, 1),
+				kn_num_text(ok, sizeof(ok), w[j].success_pct,
+					    1),
+				kn_num_text(p50, sizeof(p50), w[j].p50_ms, 2),
+				kn_num_text(p99, sizeof(p99), w[j].p99_ms, 2),
+				bar, kn_num_text(pct, sizeof(pct), share, 1));
 		}
 		if (json)
 			fprintf(f, "]}");

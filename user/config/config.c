@@ -5,6 +5,8 @@
  * the name resolution shared by the validator and the compiler, through
  * the lookup tables of config_index.c.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,16 @@ const char *kn_kind_name(enum kn_kind kind)
 	if ((unsigned int)kind >= KN_KIND_MAX)
 		return "?";
 	return names[kind];
+}
+
+int kn_err_set(struct kn_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,6 +392,36 @@ struct kn_resource *kn_config_find(const struct kn_config *cfg,
 	int at = kn_index_find(cfg, kind, ns, name);
 
 	return at < 0 ? NULL : &cfg->res[at];
+}
+
+struct kn_resource *kn_config_find_vs(const struct kn_config *cfg,
+				      const char *ref, struct kn_err *err)
+{
+	const char *slash = strchr(ref, '/');
+	struct kn_resource *found = NULL;
+	int n = 0;
+
+	for (int i = 0; i < cfg->n_res; i++) {
+		struct kn_resource *r = &cfg->res[i];
+
+		if (r->kind != KN_VIRTUALSERVICE)
+			continue;
+		if (slash ? (strlen(r->ns) == (size_t)(slash - ref) &&
+			     !strncmp(r->ns, ref, slash - ref) &&
+			     !strcmp(r->name, slash + 1)) :
+			    !strcmp(r->name, ref)) {
+			found = r;
+			n++;
+		}
+	}
+	if (n == 1)
+		return found;
+	kn_err_set(err,
+		   n ? "VirtualService %s is in several namespaces; say "
+		       "namespace/name" :
+		       "no VirtualService %s has been applied",
+		   ref);
+	return NULL;
 }
 
 /*

@@ -21,6 +21,10 @@ struct kn_err {
 	char msg[1024]; /* "file:line: problem" */
 };
 
+/* err->msg from a printf format; returns -1, for "return kn_err_set(...)". */
+int kn_err_set(struct kn_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 struct kn_label {
 	char *key;
 	char *value;
@@ -277,6 +281,14 @@ void kn_config_index_drop(struct kn_config *cfg);
 struct kn_resource *kn_config_find(const struct kn_config *cfg,
 				   enum kn_kind kind, const char *ns,
 				   const char *name);
+
+/*
+ * The VirtualService a user names: "name" (in whatever namespace it is)
+ * or "namespace/name". NULL with err set when there is none, or when a
+ * bare name is in several namespaces.
+ */
+struct kn_resource *kn_config_find_vs(const struct kn_config *cfg,
+				      const char *ref, struct kn_err *err);
 
 /*
  * Resolve a VirtualService destination host ("svc", "svc.ns",

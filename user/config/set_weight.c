@@ -7,36 +7,6 @@
 #include "kanary_abi.h"
 #include "set_weight.h"
 
-static struct kn_resource *find_vs(struct kn_config *cfg, const char *ref,
-				   struct kn_err *err)
-{
-	const char *slash = strchr(ref, '/');
-	struct kn_resource *found = NULL;
-	int n = 0;
-
-	for (int i = 0; i < cfg->n_res; i++) {
-		struct kn_resource *r = &cfg->res[i];
-
-		if (r->kind != KN_VIRTUALSERVICE)
-			continue;
-		if (slash ? (strlen(r->ns) == (size_t)(slash - ref) &&
-			     !strncmp(r->ns, ref, slash - ref) &&
-			     !strcmp(r->name, slash + 1)) :
-			    !strcmp(r->name, ref)) {
-			found = r;
-			n++;
-		}
-	}
-	if (n == 1)
-		return found;
-	snprintf(err->msg, sizeof(err->msg),
-		 n ? "VirtualService %s is in several namespaces; "
-		     "say namespace/name" :
-		     "no VirtualService %s has been applied",
-		 ref);
-	return NULL;
-}
-
 /* The destination of hr that "name=..." names, or -1. */
 static int find_dest(const struct kn_http_route *hr, const char *pair,
 		     size_t len)
@@ -131,7 +101,7 @@ int kn_set_weights(struct kn_config *cfg, const char *vs, int n_pairs,
 	struct kn_resource *r;
 	int idx[KANARY_MAX_DESTS] = { 0 };
 
-	r = find_vs(cfg, vs, err);
+	r = kn_config_find_vs(cfg, vs, err);
 	if (!r)
 		return -1;
 	if (!r->vs.n_http) {

@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +12,6 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
-
-static int fail(struct kn_err *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /*
  * Ask the kernel's routing table, as a connect() on a UDP socket does: the
@@ -191,21 +180,23 @@ static int write_endpoints(const struct kn_maps *m, uint32_t slot,
 			ep.addr = c->eps[i].addr;
 			ep.port = c->eps[i].port;
 			if (kn_source_addr_for(ep.addr, &ep.snat_addr))
-				return fail(err,
-					    "no route from the gateway to "
-					    "endpoint %s",
-					    inet_ntop(AF_INET, &ep.addr, addr,
-						      sizeof(addr)));
+				return kn_err_set(
+					err,
+					"no route from the gateway to "
+					"endpoint %s",
+					inet_ntop(AF_INET, &ep.addr, addr,
+						  sizeof(addr)));
 			if (ep.snat_addr == ep.addr)
-				return fail(err,
-					    "endpoint %s is an address of the "
-					    "gateway itself",
-					    inet_ntop(AF_INET, &ep.addr, addr,
-						      sizeof(addr)));
+				return kn_err_set(
+					err,
+					"endpoint %s is an address of the "
+					"gateway itself",
+					inet_ntop(AF_INET, &ep.addr, addr,
+						  sizeof(addr)));
 		}
 		if (bpf_map_update_elem(fd, &key, &ep, 0))
-			return fail(err, "cannot write kn_endpoints: %s",
-				    strerror(errno));
+			return kn_err_set(err, "cannot write kn_endpoints: %s",
+					  strerror(errno));
 	}
 	return 0;
 }
@@ -217,10 +208,11 @@ static int write_pools(const struct kn_maps *m, uint32_t slot,
 	int fd = m->fd[KN_MAP_POOLS];
 
 	if (!pool)
-		return fail(err, "out of memory");
+		return kn_err_set(err, "out of memory");
 	if (clear_slot(fd, sizeof(struct kanary_pool_key), slot)) {
 		free(pool);
-		return fail(err, "cannot clear kn_pools: %s", strerror(errno));
+		return kn_err_set(err, "cannot clear kn_pools: %s",
+				  strerror(errno));
 	}
 	for (int i = 0; i < c->n_pools; i++) {
 		struct kanary_pool_key key = { .slot = slot, .pool = i };
@@ -229,8 +221,8 @@ static int write_pools(const struct kn_maps *m, uint32_t slot,
 		memcpy(pool->table, c->pools[i].table, sizeof(pool->table));
 		if (bpf_map_update_elem(fd, &key, pool, 0)) {
 			free(pool);
-			return fail(err, "cannot write kn_pools: %s",
-				    strerror(errno));
+			return kn_err_set(err, "cannot write kn_pools: %s",
+					  strerror(errno));
 		}
 	}
 	free(pool);
@@ -251,11 +243,13 @@ static int write_route(const struct kn_maps *m, struct name_rows *rows,
 		r.dests[d].cum_weight = cr->dests[d].cum_weight;
 		if (name_row(rows, cr->dests[d].vs, cr->dests[d].subset,
 			     &r.dests[d].stats))
-			return fail(err, "no free counter row (%d in use)",
-				    KANARY_MAX_STATS);
+			return kn_err_set(err,
+					  "no free counter row (%d in use)",
+					  KANARY_MAX_STATS);
 	}
 	if (bpf_map_update_elem(m->fd[KN_MAP_ROUTES], &key, &r, 0))
-		return fail(err, "cannot write kn_routes: %s", strerror(errno));
+		return kn_err_set(err, "cannot write kn_routes: %s",
+				  strerror(errno));
 	return 0;
 }
 
@@ -269,7 +263,7 @@ static int write_routes(const struct kn_maps *m, uint32_t slot,
 			   sizeof(struct kanary_subset_stats),
 			   KANARY_MAX_STATS)) {
 		name_rows_free(&rows);
-		return fail(err, "cannot read kn_stat_names");
+		return kn_err_set(err, "cannot read kn_stat_names");
 	}
 	for (int i = 0; i < c->n_routes && !rc; i++)
 		rc = write_route(m, &rows, slot, c, i, err);
@@ -293,21 +287,22 @@ static int write_l7(const struct kn_maps *m, uint32_t slot,
 	if (!c->n_l7)
 		return 0;
 	if (c->n_l7 > KANARY_MAX_L7)
-		return fail(err, "more than %d L7 VirtualServices",
-			    KANARY_MAX_L7);
+		return kn_err_set(err, "more than %d L7 VirtualServices",
+				  KANARY_MAX_L7);
 	row = calloc(c->n_rules ? c->n_rules : 1, sizeof(*row));
 	if (!row)
-		return fail(err, "out of memory");
+		return kn_err_set(err, "out of memory");
 	if (name_rows_read(
 		    &rows, m->fd[KN_MAP_RULE_NAMES], m->fd[KN_MAP_RULE_STATS],
 		    sizeof(struct kanary_rule_stats), KANARY_MAX_RULES)) {
-		rc = fail(err, "cannot read kn_rule_names");
+		rc = kn_err_set(err, "cannot read kn_rule_names");
 		goto out;
 	}
 	for (int i = 0; i < c->n_rules && !rc; i++)
 		if (name_row(&rows, c->rules[i].vs, c->rules[i].rule, &row[i]))
-			rc = fail(err, "no free rule counter row (%d in use)",
-				  KANARY_MAX_RULES);
+			rc = kn_err_set(err,
+					"no free rule counter row (%d in use)",
+					KANARY_MAX_RULES);
 	for (int i = 0; i < c->n_l7 && !rc; i++) {
 		uint32_t key = slot * KANARY_MAX_L7 + i;
 
@@ -315,8 +310,8 @@ static int write_l7(const struct kn_maps *m, uint32_t slot,
 		for (uint32_t b = 0; b < table.n_blocks; b++)
 			table.blocks[b].rule = row[table.blocks[b].rule];
 		if (bpf_map_update_elem(m->fd[KN_MAP_L7], &key, &table, 0))
-			rc = fail(err, "cannot write kn_l7: %s",
-				  strerror(errno));
+			rc = kn_err_set(err, "cannot write kn_l7: %s",
+					strerror(errno));
 	}
 out:
 	name_rows_free(&rows);
@@ -331,7 +326,8 @@ static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
 	int fd = m->fd[KN_MAP_VIPS];
 
 	if (clear_slot(fd, sizeof(struct kanary_vip_key), slot))
-		return fail(err, "cannot clear kn_vips: %s", strerror(errno));
+		return kn_err_set(err, "cannot clear kn_vips: %s",
+				  strerror(errno));
 	for (int a = 0; a < li->n_vips; a++) {
 		for (int l = 0; l < c->n_listeners; l++) {
 			struct kanary_vip_key key = {
@@ -346,8 +342,9 @@ static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
 			};
 
 			if (bpf_map_update_elem(fd, &key, &v, 0))
-				return fail(err, "cannot write kn_vips: %s",
-					    strerror(errno));
+				return kn_err_set(err,
+						  "cannot write kn_vips: %s",
+						  strerror(errno));
 		}
 	}
 	return 0;
@@ -378,12 +375,13 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 	uint32_t zero = 0, slot;
 
 	if (bpf_map_lookup_elem(m->fd[KN_MAP_CFG], &zero, &cfg))
-		return fail(err, "cannot read kn_cfg: %s", strerror(errno));
+		return kn_err_set(err, "cannot read kn_cfg: %s",
+				  strerror(errno));
 	slot = !cfg.active_slot;
 	/* Packets that read this slot before the last flip must be gone. */
 	if (wait_for_readers(m))
-		return fail(err, "cannot wait for the data path: %s",
-			    strerror(errno));
+		return kn_err_set(err, "cannot wait for the data path: %s",
+				  strerror(errno));
 
 	if (write_endpoints(m, slot, cfg.slot_endpoints[slot], c, err) ||
 	    write_pools(m, slot, c, err) || write_routes(m, slot, c, err) ||
@@ -395,7 +393,8 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 	cfg.generation++;
 	cfg.slot_endpoints[slot] = c->n_eps;
 	if (bpf_map_update_elem(m->fd[KN_MAP_CFG], &zero, &cfg, 0))
-		return fail(err, "cannot flip kn_cfg: %s", strerror(errno));
+		return kn_err_set(err, "cannot flip kn_cfg: %s",
+				  strerror(errno));
 	return 0;
 }
 
@@ -413,11 +412,11 @@ static int compile_healthy(const char *pin_dir, const struct kn_config *cfg,
 	int n, rc;
 
 	if (kn_state_read_ejected(pin_dir, &ej, &n))
-		return fail(err, "cannot read the ejected endpoints: %s",
-			    strerror(errno));
+		return kn_err_set(err, "cannot read the ejected endpoints: %s",
+				  strerror(errno));
 	if (n && !(eps = calloc(n, sizeof(*eps)))) {
 		free(ej);
-		return fail(err, "out of memory");
+		return kn_err_set(err, "out of memory");
 	}
 	for (int i = 0; i < n; i++) {
 		eps[i].addr = ej[i].addr;
@@ -441,15 +440,17 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	int lock, rc = -1;
 
 	if (kn_state_read_load(pin_dir, &li))
-		return fail(err, "not loaded at %s; run 'kanary load' first",
-			    pin_dir);
+		return kn_err_set(err,
+				  "not loaded at %s; run 'kanary load' first",
+				  pin_dir);
 	if (kn_maps_open(pin_dir, &m))
-		return fail(err, "not loaded at %s; run 'kanary load' first",
-			    pin_dir);
+		return kn_err_set(err,
+				  "not loaded at %s; run 'kanary load' first",
+				  pin_dir);
 	lock = kn_state_lock(pin_dir);
 	if (lock < 0) {
 		kn_maps_close(&m);
-		return fail(err, "cannot lock the state of %s", pin_dir);
+		return kn_err_set(err, "cannot lock the state of %s", pin_dir);
 	}
 	if (replace)
 		memset(&cfg, 0, sizeof(cfg));
@@ -464,8 +465,8 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	if (kn_apply_compiled(&m, &li, &c, err))
 		goto out_compiled;
 	if (kn_state_save_config(pin_dir, &cfg)) {
-		fail(err, "applied, but could not save the config: %s",
-		     strerror(errno));
+		kn_err_set(err, "applied, but could not save the config: %s",
+			   strerror(errno));
 		goto out_compiled;
 	}
 	rc = 0;

@@ -320,8 +320,7 @@ static int collect_vs(const struct kn_stat_row *rows, int n,
 	return k;
 }
 
-/* A number, or null when v is negative (analysis' "none"). */
-static void json_num(FILE *f, const char *key, double v)
+void kn_json_num(FILE *f, const char *key, double v)
 {
 	if (v < 0)
 		fprintf(f, ",\"%s\":null", key);
@@ -341,9 +340,9 @@ static void print_http_json(FILE *f, const struct kn_stat_row *r)
 		fprintf(f, "%s\"%u\":%llu", i ? "," : "", r->codes[i].code,
 			r->codes[i].count);
 	fputc('}', f);
-	json_num(f, "success_pct", w.success_pct);
-	json_num(f, "p50_ms", w.p50_ms);
-	json_num(f, "p99_ms", w.p99_ms);
+	kn_json_num(f, "success_pct", w.success_pct);
+	kn_json_num(f, "p50_ms", w.p50_ms);
+	kn_json_num(f, "p99_ms", w.p99_ms);
 	fprintf(f, ",\"duration_sum_ms\":%.3f,\"duration_buckets\":[",
 		r->http.duration_sum_us / 1000.0);
 	for (int b = 0; b < KANARY_DURATION_BUCKETS; b++)
@@ -429,8 +428,7 @@ static void print_rules(FILE *f, const struct kn_rule_row *rules, int n_rules)
 	}
 }
 
-/* v with prec decimals, or "-" when negative (analysis' "none"). */
-static const char *opt_num(char *buf, size_t len, double v, int prec)
+const char *kn_num_text(char *buf, size_t len, double v, int prec)
 {
 	if (v < 0)
 		snprintf(buf, len, "-");
@@ -464,9 +462,9 @@ static void print_table(FILE *f, const struct kn_stat_row *rows, int n)
 			s->packets_to_endpoint + s->packets_to_client,
 			s->bytes_to_endpoint + s->bytes_to_client,
 			rows[i].http.requests, rows[i].http.responses,
-			opt_num(ok, sizeof(ok), w.success_pct, 1),
-			opt_num(p50, sizeof(p50), w.p50_ms, 2),
-			opt_num(p99, sizeof(p99), w.p99_ms, 2));
+			kn_num_text(ok, sizeof(ok), w.success_pct, 1),
+			kn_num_text(p50, sizeof(p50), w.p50_ms, 2),
+			kn_num_text(p99, sizeof(p99), w.p99_ms, 2));
 	}
 }
 

@@ -74,4 +74,10 @@ int kn_global_read(const struct kn_maps *m, __u64 out[KANARY_G_MAX]);
 /* s as a JSON string, quoted and escaped. */
 void kn_json_str(FILE *f, const char *s);
 
+/* ,"key":v, or ,"key":null when v is negative (analysis' "none"). */
+void kn_json_num(FILE *f, const char *key, double v);
+
+/* v with prec decimals in buf, or "-" when negative; returns buf. */
+const char *kn_num_text(char *buf, size_t len, double v, int prec);
+
 #endif /* KANARY_STATS_H */
