@@ -226,7 +226,8 @@ check "70/30 split through the VIP (100 connections, resnet50 55..85)" \
 	split_is 100 55 85
 stats=$(kx stats --json 2>&1 || true)
 check "kanary stats --json counts the connections" \
-	bash -c 'grep -q "\"name\":\"resnet50\",\"weight\":70,\"connections\":[1-9]" <<<"$1"' _ "$stats"
+	jq -e '.virtualservices[].subsets[] | select(.name == "resnet50") |
+		.weight == 70 and .connections > 0' <<<"$stats"
 check "bpftool map show pinned works with the agent's capabilities" \
 	quiet pm exec "$TOOLBOX" bpftool map show pinned "$PIN/kn_stats"
 # Dumping with BTF needs CAP_SYS_ADMIN (BPF_BTF_GET_FD_BY_ID), which the
@@ -288,8 +289,9 @@ weights_are() { # W50 W101: kanary stats shows these weights within 15 s
 	local i s
 	for i in $(seq 30); do
 		s=$(pm exec "$AGENT" kanary stats --json --pin-dir "$PIN" 2>/dev/null) &&
-			grep -q "\"name\":\"resnet50\",\"weight\":$1," <<<"$s" &&
-			grep -q "\"name\":\"resnet101\",\"weight\":$2," <<<"$s" && return 0
+			jq -e --argjson a "$1" --argjson b "$2" '[.virtualservices[].subsets[] |
+				{(.name): .weight}] | add | .resnet50 == $a and .resnet101 == $b' \
+				<<<"$s" >/dev/null && return 0
 		sleep 0.5
 	done
 	return 1
