@@ -103,6 +103,10 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	    !(p.flags & TCP_FLAG_RST))
 		return reset_flow_call(ctx, is_tc, &fk, f, in_ifindex,
 				       KANARY_G_EJECTED_RESET);
+	/* The client answers the endpoint's SYN-ACK: no longer half-open. */
+	if (f->open_ns && f->answered && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    !(p.flags & (TCP_FLAG_SYN | TCP_FLAG_RST)))
+		note_open(&fk, f);
 	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
 		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,

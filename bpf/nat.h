@@ -32,10 +32,11 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 
 /*
  * A port held by a connection closed (FIN or RST) longer ago than the
- * endpoint's TIME_WAIT may be taken over: forget the old connection's
- * to-client entry (at k, holding the port) and its to-endpoint twin.
- * Without this, a port would stay taken until the LRU evicted it, which a
- * table that is not full never does.
+ * endpoint's TIME_WAIT, or by one still half-open KANARY_HALF_OPEN_NS
+ * after its SYN (a spoofed SYN's), may be taken over: forget the old
+ * connection's to-client entry (at k, holding the port) and its
+ * to-endpoint twin. Without this, a port would stay taken until the LRU
+ * evicted it, which a table that is not full never does.
  */
 static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 					 __u64 reclaim_ns)
@@ -45,10 +46,11 @@ static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 	__u64 now;
 
 	old = bpf_map_lookup_elem(&kn_flows, k);
-	if (!old || !old->closed_ns)
+	if (!old || !(old->closed_ns || old->open_ns))
 		return false;
 	now = bpf_ktime_get_ns();
-	if (now - old->closed_ns < reclaim_ns)
+	if (old->closed_ns ? now - old->closed_ns < reclaim_ns :
+			     now - old->open_ns < KANARY_HALF_OPEN_NS)
 		return false;
 	twin_key(old, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
@@ -116,6 +118,10 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 	flow_init(f, ep->snat_addr, ep->addr, 0, ep->port, stats,
 		  KANARY_DIR_TO_ENDPOINT, l7);
 	f->syn_seq = syn_seq;
+	/* L7 connections are made once the client's handshake with the
+	 * gateway is complete: never half-open here. */
+	if (!l7)
+		twin->open_ns = f->open_ns = bpf_ktime_get_ns();
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
@@ -142,6 +148,24 @@ reserved:
 		bpf_map_delete_elem(&kn_flows, &tk);
 	}
 	return 0;
+}
+
+/*
+ * The client's first segment after the endpoint's SYN-ACK, on its
+ * to-endpoint entry f (at fk): the handshake is complete, and the port no
+ * longer reclaimable as half-open. Once per connection.
+ */
+static __always_inline void note_open(const struct kanary_flow_key *fk,
+				      struct kanary_flow *f)
+{
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
+
+	f->open_ns = 0;
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+		twin->open_ns = 0;
 }
 
 /*

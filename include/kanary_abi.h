@@ -63,6 +63,14 @@ struct kanary_cfg {
 
 #define KANARY_RECLAIM_NS_DEFAULT (60ULL * 1000000000ULL)
 
+/*
+ * A half-open L4 connection's port may be taken over this long after its
+ * SYN: a handshake takes one round trip, and 1 s is a client's first
+ * retransmission timeout (RFC 6298). Only a new connection that draws the
+ * same port takes it, so an unhurried handshake is lost only then.
+ */
+#define KANARY_HALF_OPEN_NS (1000ULL * 1000000ULL)
+
 /* kanary_vips: which (address, port) the gateway splits */
 struct kanary_vip_key {
 	__u32 slot;
@@ -210,6 +218,15 @@ struct kanary_flow {
 	 * byte.
 	 */
 	__u64 req_ns;
+	/*
+	 * L4 connections, in both entries: when the client's SYN made the
+	 * connection (bpf_ktime_get_ns); 0 once the client has sent a segment
+	 * after the endpoint's SYN-ACK (the handshake is complete). A port
+	 * held by a connection still half-open KANARY_HALF_OPEN_NS after its
+	 * SYN may go to a new connection (reclaim_port): the handshakes of a
+	 * spoofed SYN flood never complete, so it cannot keep the SNAT ports.
+	 */
+	__u64 open_ns;
 	/*
 	 * kanary_flow only grows, at its end: a load over the pins of an
 	 * older kanary carries its entries into the new kn_flows, the new

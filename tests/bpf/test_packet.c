@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -342,8 +343,8 @@ static void failed_apply_keeps_old_config(void)
 }
 
 /* Hold every SNAT port of the resnet50 endpoints with a connection,
- * closed (closed_ns set) or open. */
-static void hold_all_ports(__u64 closed_ns)
+ * closed (closed_ns set) or open, half-open since open_ns or not (0). */
+static void hold_all_ports(__u64 closed_ns, __u64 open_ns)
 {
 	for (int e = 1; e <= 2; e++) {
 		char ep[16], gw[16];
@@ -363,7 +364,8 @@ static void hold_all_ports(__u64 closed_ns)
 						 .sport = htons(80),
 						 .dport = htons(port),
 						 .dir = KANARY_DIR_TO_CLIENT,
-						 .closed_ns = closed_ns };
+						 .closed_ns = closed_ns,
+						 .open_ns = open_ns };
 
 			cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS],
 							 &k, &v, 0),
@@ -409,7 +411,7 @@ static void snat_exhausted_drops_syn(void)
 
 	apply_vs("virtualservice-weight-100.yaml");
 	set_reclaim_ns(1000);
-	hold_all_ports(0);
+	hold_all_ports(0, 0);
 	pkt_build(&s, &in);
 	cr_assert_eq(run(&in, &out), use_tc ? 2 /* TC_ACT_SHOT */ : 1,
 		     "SYN must be dropped when no SNAT port is free");
@@ -424,11 +426,55 @@ static void closed_ports_are_reclaimed(void)
 
 	apply_vs("virtualservice-weight-100.yaml");
 	set_reclaim_ns(1000);
-	hold_all_ports(1);
+	hold_all_ports(1, 0);
 	t = client_segment(44001, 0x02, &verdict);
 	cr_assert_eq(verdict, redirected(), "closed ports were not reclaimed");
 	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
 	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
+}
+
+/* bpf_ktime_get_ns's clock */
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Every port held by a connection half-open for longer than
+ * KANARY_HALF_OPEN_NS (a spoofed SYN's): reclaimed. */
+static void half_open_ports_are_reclaimed(void)
+{
+	struct pkt_tuple t;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	hold_all_ports(0, mono_ns() - KANARY_HALF_OPEN_NS - 1000000);
+	t = client_segment(44003, 0x02, &verdict);
+	cr_assert_eq(verdict, redirected(),
+		     "half-open ports were not reclaimed");
+	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
+}
+
+/* ... but not before: a handshake under way keeps its port. */
+static void young_half_open_ports_are_kept(void)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = 44004,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = 9 };
+	struct pkt_buf in, out;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	hold_all_ports(0, mono_ns());
+	pkt_build(&s, &in);
+	cr_assert_eq(run(&in, &out), use_tc ? 2 /* TC_ACT_SHOT */ : 1,
+		     "a port half-open for less than 1 s was taken");
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 1);
 }
 
 /* A FIN, either way, stamps both entries of the connection. */
@@ -488,6 +534,54 @@ static bool flow_exists(uint16_t sport)
 	struct kanary_flow f;
 
 	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f);
+}
+
+/* Both entries' open_ns, of the connection whose SYN left as t. */
+static void open_ns_of(uint16_t sport, const struct pkt_tuple *t, __u64 *fwd,
+		       __u64 *rev)
+{
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(sport),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct kanary_flow_key rk = { .saddr = t->daddr,
+				      .daddr = t->saddr,
+				      .sport = htons(t->dport),
+				      .dport = htons(t->sport),
+				      .proto = IPPROTO_TCP };
+	struct kanary_flow f, r;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f), 0);
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &r), 0);
+	*fwd = f.open_ns;
+	*rev = r.open_ns;
+}
+
+/*
+ * A SYN makes a half-open connection (open_ns in both entries); a client
+ * ACK before the endpoint's SYN-ACK leaves it so, the first one after
+ * completes it (both entries cleared).
+ */
+static void handshake_ends_half_open(void)
+{
+	struct pkt_tuple t;
+	__u64 fwd, rev;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	t = client_segment(44005, 0x02, &verdict);
+	open_ns_of(44005, &t, &fwd, &rev);
+	cr_assert(fwd && rev, "a SYN must make a half-open connection");
+	client_segment(44005, 0x10, &verdict);
+	open_ns_of(44005, &t, &fwd, &rev);
+	cr_assert(fwd && rev, "an ACK before the SYN-ACK completed it");
+	cr_assert_eq(endpoint_segment(&t, 0x12 /* SYN ACK */), redirected());
+	client_segment(44005, 0x10, &verdict);
+	cr_assert_eq(verdict, redirected());
+	open_ns_of(44005, &t, &fwd, &rev);
+	cr_assert(!fwd && !rev, "the handshake is complete: %llu %llu",
+		  (unsigned long long)fwd, (unsigned long long)rev);
 }
 
 /*
@@ -854,9 +948,15 @@ static void mark_ejected_marks_endpoint_flows(void)
 		}
 	}
 	cr_assert_gt(n1, 0);
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(9999) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(9999) },
+					   1),
 		     0, "another port of the endpoint was marked");
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(8501) },
+					   1),
 		     n1);
 	for (int i = 0; i < N; i++) {
 		bool want = is_addr(t[i].daddr, EP1);
@@ -871,7 +971,10 @@ static void mark_ejected_marks_endpoint_flows(void)
 			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &v), 0);
 		cr_assert_eq(v.ejected, want, "to-client entry %d", i);
 	}
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(8501) },
+					   1),
 		     0, "marked twice");
 	/* Several endpoints in one walk: every other connection. */
 	cr_assert_eq(kn_flows_mark_ejected(&maps, rest, 2), N - n1);
@@ -892,6 +995,9 @@ BOTH(unknown_neighbour_is_resolved)
 BOTH(failed_apply_keeps_old_config)
 BOTH(snat_exhausted_drops_syn)
 BOTH(closed_ports_are_reclaimed)
+BOTH(half_open_ports_are_reclaimed)
+BOTH(young_half_open_ports_are_kept)
+BOTH(handshake_ends_half_open)
 BOTH(fin_marks_both_entries)
 BOTH(rst_forgets_answered_flows_only)
 Test(tc, local_endpoint_is_refused, .init = setup_tc, .fini = teardown)
