@@ -67,6 +67,19 @@ denied "run" run --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 \
 	--iface e2 --iface e3 --config-dir "$CFG" --listen none --no-health
 denied "unload" unload
 
+# root without capabilities (noroot: exec grants uid 0 none): the files
+# are its own, so stats and status work, but bpf() and netlink refuse.
+nocaps() {
+	gw setpriv --bounding-set=-all --inh-caps=-all \
+		--securebits=+noroot,+noroot_locked "$KANARY" --pin-dir "$PIN" "$@"
+}
+err=$(nocaps unload 2>&1 >/dev/null)
+rc=$?
+check "$MODE: unload as root without capabilities: exit 1, denied ($err)" \
+	test "$rc" -eq 1 -a "$err" = "kanary: $PIN: $DENIED"
+check "$MODE: status as root without capabilities still reads" \
+	nocaps status
+
 check "$MODE: after them, every pin is still there" \
 	test "$(ls "$PIN" | sort | tr '\n' ' ')" = "$pins_before"
 check "$MODE: after them, status is unchanged (still 70/30)" \
@@ -111,6 +124,16 @@ refused() { # DIR "description" PATTERN: load refused, nothing attached
 	check "$MODE: load into $what: no load state saved" \
 		test ! -e "$KANARY_STATE_ROOT/${dir//\//_}"
 }
+err=$(gw setpriv --bounding-set=-all --inh-caps=-all \
+	--securebits=+noroot,+noroot_locked "$KANARY" load --pin-dir "$OWN" \
+	--mode tc --vip 198.18.250.1 --iface "$DEV" 2>&1 >/dev/null)
+rc=$?
+check "$MODE: load as root without capabilities: exit 1, denied ($err)" \
+	test "$rc" -eq 1 -a "$err" = "kanary: cannot load the BPF programs: $DENIED"
+check "$MODE: ... leaves no pin dir and attaches nothing" \
+	test ! -e "$OWN" -a ! -e "$KANARY_STATE_ROOT/${OWN//\//_}"
+check "$MODE: ... attaches nothing" detached "$DEV"
+
 refused "$FOREIGN" "a pin dir owned by nobody" "owned by uid 65534, not uid 0"
 check "$MODE: the refused pin dir is left as it was (empty, nobody's)" \
 	test -z "$(ls -A "$FOREIGN")" -a "$(stat -c %U "$FOREIGN")" = nobody

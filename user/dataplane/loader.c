@@ -93,10 +93,11 @@ static int attach_tc(struct kn_iface *it, int prog_fd)
 	return 0;
 }
 
-static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
+/* 0, or -errno when the privilege to detach is missing (pin kept). */
+static int detach_xdp(const char *pin_dir, const struct kn_iface *it)
 {
 	char path[512];
-	int fd;
+	int fd, err = 0;
 
 	/*
 	 * Detach explicitly before unpinning: the link's last reference goes
@@ -105,11 +106,16 @@ static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
 	 */
 	link_pin(pin_dir, it->name, path, sizeof(path));
 	fd = bpf_obj_get(path);
+	if (fd < 0 && kn_denied(errno))
+		return -errno;
 	if (fd >= 0) {
-		bpf_link_detach(fd);
+		if (bpf_link_detach(fd) && kn_denied(errno))
+			err = -errno;
 		close(fd);
 	}
-	unlink(path);
+	if (!err)
+		unlink(path);
+	return err;
 }
 
 /*
@@ -117,21 +123,31 @@ static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
  * XDP, the XDP program sits in front of it, and the tc one then only sees
  * what XDP passes (partial checksums, egresses that take no XDP frames,
  * neighbours to resolve, and foreign packets).
+ * 0, or -errno when the privilege to detach is missing: anything else
+ * (already gone) is as good as detached.
  */
-static void detach(const char *pin_dir, const struct kn_iface *it)
+static int detach(const char *pin_dir, const struct kn_iface *it)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
 		    .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
 		    .priority = KN_TC_PRIO);
+	int err;
 
-	if (it->hook != KN_MODE_TC)
-		detach_xdp(pin_dir, it);
-	bpf_tc_detach(&hook, &to);
+	/*
+	 * tc first: netlink needs CAP_NET_ADMIN, while anyone holding the
+	 * link's pin may detach XDP; without the privilege nothing changes.
+	 */
+	err = bpf_tc_detach(&hook, &to);
+	if (kn_denied(-err))
+		return err;
 	if (it->made_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+		err = bpf_tc_hook_destroy(&hook);
+		if (kn_denied(-err))
+			return err;
 	}
+	return it->hook != KN_MODE_TC ? detach_xdp(pin_dir, it) : 0;
 }
 
 int kn_attached(const char *pin_dir, const struct kn_iface *it)
@@ -458,13 +474,16 @@ int kn_unload(const char *pin_dir)
 	struct kn_load_info li;
 	char path[512];
 
+	/*
+	 * Without the privilege, stop before removing a pin or the state:
+	 * programs left attached without them could not be unloaded again.
+	 */
 	if (!kn_state_read_load(pin_dir, &li)) {
 		for (int i = 0; i < li.n_ifaces; i++)
-			detach(pin_dir, &li.ifaces[i]);
+			if (kn_denied(-detach(pin_dir, &li.ifaces[i])))
+				goto denied;
 	} else if (kn_denied(errno)) {
-		/* Touch nothing: half an unload would leave a hole. */
-		fprintf(stderr, "kanary: %s: %s\n", pin_dir, KN_DENIED);
-		return -1;
+		goto denied;
 	}
 	for (int i = 0; i < KN_MAP_COUNT; i++)
 		if (!kn_pin_path(pin_dir, kn_map_names[i], path, sizeof(path)))
@@ -480,4 +499,7 @@ int kn_unload(const char *pin_dir)
 		return -1;
 	}
 	return 0;
+denied:
+	fprintf(stderr, "kanary: %s: %s\n", pin_dir, KN_DENIED);
+	return -1;
 }
