@@ -13,13 +13,16 @@ FOREIGN=/sys/fs/bpf/kanary-perms-$$-foreign
 LINK=/sys/fs/bpf/kanary-perms-$$-link
 OWN=/sys/fs/bpf/kanary-perms-$$-own
 CFG=$(mktemp -d)
+BPFFS=$CFG.bpffs
 cleanup() {
-	for d in "$FOREIGN" "$LINK" "$OWN"; do
+	for d in "$FOREIGN" "$LINK" "$OWN" "$BPFFS/kanary" "$BPFFS/mine"; do
 		[ -n "${GW_NS:-}" ] && gw "$KANARY" unload --pin-dir "$d" \
 			>/dev/null 2>&1
 		rm -rf "$d"
 	done
+	if mountpoint -q "$BPFFS"; then umount "$BPFFS"; fi
 	rm -rf "$CFG"
+	rmdir "$BPFFS" 2>/dev/null
 	lab_down
 }
 trap cleanup EXIT
@@ -147,6 +150,22 @@ mkdir -m 0700 "$OWN"
 ln -s "$OWN" "$LINK"
 refused "$LINK" "a symlink to a good pin dir" "symlink"
 check "$MODE: the symlink's target stays empty" test -z "$(ls -A "$OWN")"
+
+# The finding as found: a bpffs mounted 1777 (a second instance, so that
+# /sys/fs/bpf stays as it is), where nobody makes the pin dir first.
+mkdir "$BPFFS" && mount -t bpf -o mode=1777 bpf "$BPFFS"
+setpriv --reuid=nobody --regid=nogroup --clear-groups mkdir "$BPFFS/kanary"
+refused "$BPFFS/kanary" "a pin dir nobody made on a 1777 bpffs" \
+	"owned by uid 65534, not uid 0"
+check "$MODE: load into a new pin dir on the 1777 bpffs" \
+	gw "$KANARY" load --pin-dir "$BPFFS/mine" --mode tc \
+	--vip 198.18.250.1 --iface "$DEV"
+mode=$(stat -c '%a %U' "$BPFFS/mine")
+check "$MODE: ... made it 700, root's ($mode)" test "$mode" = "700 root"
+setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	rm -f "$BPFFS/mine/kn_flows" 2>/dev/null
+check "$MODE: ... where nobody cannot remove a pin" test -e "$BPFFS/mine/kn_flows"
+check "$MODE: ... and it unloads" gw "$KANARY" unload --pin-dir "$BPFFS/mine"
 
 # A pin dir that is root's and 0700 (one kanary made, or an admin) is fine.
 check "$MODE: load into a root-owned 0700 pin dir made beforehand" \
