@@ -472,7 +472,10 @@ static int cmd_status(int argc, char **argv)
 	    argc)
 		return usage_error("status", "unexpected argument");
 	if (kn_state_read_load(pin_dir, &li) || kn_maps_open(pin_dir, &m)) {
-		fprintf(stderr, "kanary: not loaded at %s\n", pin_dir);
+		fprintf(stderr,
+			kn_denied(errno) ? "kanary: %s: " KN_DENIED "\n" :
+					   "kanary: not loaded at %s\n",
+			pin_dir);
 		return 1;
 	}
 	have_cfg = !bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &cfg);

@@ -439,18 +439,18 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	struct kn_maps m;
 	int lock, rc = -1;
 
-	if (kn_state_read_load(pin_dir, &li))
-		return kn_err_set(err,
-				  "not loaded at %s; run 'kanary load' first",
-				  pin_dir);
-	if (kn_maps_open(pin_dir, &m))
-		return kn_err_set(err,
-				  "not loaded at %s; run 'kanary load' first",
-				  pin_dir);
+	if (kn_state_read_load(pin_dir, &li) || kn_maps_open(pin_dir, &m))
+		return kn_err_set(
+			err,
+			kn_denied(errno) ?
+				"%s: " KN_DENIED :
+				"not loaded at %s; run 'kanary load' first",
+			pin_dir);
 	lock = kn_state_lock(pin_dir);
 	if (lock < 0) {
 		kn_maps_close(&m);
-		return kn_err_set(err, "cannot lock the state of %s", pin_dir);
+		return kn_err_set(err, "cannot lock the state of %s: %s",
+				  pin_dir, kn_strerror(errno));
 	}
 	if (replace)
 		memset(&cfg, 0, sizeof(cfg));

@@ -47,7 +47,7 @@ static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd)
 		if (rc)
 			fprintf(stderr,
 				"kanary: cannot replace XDP on %s: %s\n",
-				it->name, strerror(errno));
+				it->name, kn_strerror(errno));
 		return rc;
 	}
 	lo.flags = it->hook == KN_MODE_XDP ? XDP_FLAGS_DRV_MODE :
@@ -55,12 +55,12 @@ static int attach_xdp(const char *pin_dir, struct kn_iface *it, int prog_fd)
 	fd = bpf_link_create(prog_fd, it->ifindex, BPF_XDP, &lo);
 	if (fd < 0) {
 		fprintf(stderr, "kanary: cannot attach XDP (%s) to %s: %s\n",
-			kn_mode_name(it->hook), it->name, strerror(errno));
+			kn_mode_name(it->hook), it->name, kn_strerror(errno));
 		return -1;
 	}
 	if (bpf_obj_pin(fd, path)) {
 		fprintf(stderr, "kanary: cannot pin %s: %s\n", path,
-			strerror(errno));
+			kn_strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -79,7 +79,7 @@ static int attach_tc(struct kn_iface *it, int prog_fd)
 
 	if (rc && rc != -EEXIST) {
 		fprintf(stderr, "kanary: cannot add clsact to %s: %s\n",
-			it->name, strerror(-rc));
+			it->name, kn_strerror(-rc));
 		return -1;
 	}
 	if (!rc)
@@ -87,16 +87,17 @@ static int attach_tc(struct kn_iface *it, int prog_fd)
 	rc = bpf_tc_attach(&hook, &to);
 	if (rc) {
 		fprintf(stderr, "kanary: cannot attach tc to %s: %s\n",
-			it->name, strerror(-rc));
+			it->name, kn_strerror(-rc));
 		return -1;
 	}
 	return 0;
 }
 
-static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
+/* 0, or -errno when the privilege to detach is missing (pin kept). */
+static int detach_xdp(const char *pin_dir, const struct kn_iface *it)
 {
 	char path[512];
-	int fd;
+	int fd, err = 0;
 
 	/*
 	 * Detach explicitly before unpinning: the link's last reference goes
@@ -105,11 +106,16 @@ static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
 	 */
 	link_pin(pin_dir, it->name, path, sizeof(path));
 	fd = bpf_obj_get(path);
+	if (fd < 0 && kn_denied(errno))
+		return -errno;
 	if (fd >= 0) {
-		bpf_link_detach(fd);
+		if (bpf_link_detach(fd) && kn_denied(errno))
+			err = -errno;
 		close(fd);
 	}
-	unlink(path);
+	if (!err)
+		unlink(path);
+	return err;
 }
 
 /*
@@ -117,21 +123,31 @@ static void detach_xdp(const char *pin_dir, const struct kn_iface *it)
  * XDP, the XDP program sits in front of it, and the tc one then only sees
  * what XDP passes (partial checksums, egresses that take no XDP frames,
  * neighbours to resolve, and foreign packets).
+ * 0, or -errno when the privilege to detach is missing: anything else
+ * (already gone) is as good as detached.
  */
-static void detach(const char *pin_dir, const struct kn_iface *it)
+static int detach(const char *pin_dir, const struct kn_iface *it)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
 		    .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, to, .handle = KN_TC_HANDLE,
 		    .priority = KN_TC_PRIO);
+	int err;
 
-	if (it->hook != KN_MODE_TC)
-		detach_xdp(pin_dir, it);
-	bpf_tc_detach(&hook, &to);
+	/*
+	 * tc first: netlink needs CAP_NET_ADMIN, while anyone holding the
+	 * link's pin may detach XDP; without the privilege nothing changes.
+	 */
+	err = bpf_tc_detach(&hook, &to);
+	if (kn_denied(-err))
+		return err;
 	if (it->made_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+		err = bpf_tc_hook_destroy(&hook);
+		if (kn_denied(-err))
+			return err;
 	}
+	return it->hook != KN_MODE_TC ? detach_xdp(pin_dir, it) : 0;
 }
 
 int kn_attached(const char *pin_dir, const struct kn_iface *it)
@@ -309,7 +325,7 @@ static int fill_tx_ports(struct kanary_bpf *skel, const struct kn_load_info *li)
 		if (bpf_map_update_elem(fd, &key, &v, 0)) {
 			fprintf(stderr,
 				"kanary: cannot add %s to kn_tx_ports: %s\n",
-				li->ifaces[i].name, strerror(errno));
+				li->ifaces[i].name, kn_strerror(errno));
 			return -1;
 		}
 	}
@@ -321,12 +337,19 @@ int kn_load(const struct kn_load_opts *o)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct kn_load_info li = { .mode = o->mode }, old;
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
+	int read_err = errno;
 	struct kanary_bpf *skel;
 	struct kn_upgrade up = { .old_fd = -1 };
 	int tc_fd, xdp_fd, rc = -1;
 	bool partial_csums = false, pinned = false;
 	__u32 flows = 0;
 
+	/* Not "not loaded": a load state we may not read is not ours to
+	 * replace. */
+	if (!reload && kn_denied(read_err)) {
+		fprintf(stderr, "kanary: %s: %s\n", o->pin_dir, KN_DENIED);
+		return -1;
+	}
 	for (int i = 0; i < o->n_ifaces; i++) {
 		struct kn_iface *it = &li.ifaces[li.n_ifaces++];
 		struct kn_iface_facts facts;
@@ -365,7 +388,7 @@ int kn_load(const struct kn_load_opts *o)
 	skel = kanary_bpf__open_opts(&oo);
 	if (!skel) {
 		fprintf(stderr, "kanary: cannot open the BPF object: %s\n",
-			strerror(errno));
+			kn_strerror(errno));
 		return -1;
 	}
 	if (pinned_flow_entries(o, &flows))
@@ -377,7 +400,7 @@ int kn_load(const struct kn_load_opts *o)
 		goto out;
 	if (kanary_bpf__load(skel)) {
 		fprintf(stderr, "kanary: cannot load the BPF programs: %s\n",
-			strerror(errno));
+			kn_strerror(errno));
 		kn_upgrade_end(&up, false);
 		goto out;
 	}
@@ -429,7 +452,7 @@ int kn_load(const struct kn_load_opts *o)
 		warn_forwarding(&li.ifaces[i]);
 	if (kn_state_save_load(o->pin_dir, &li)) {
 		fprintf(stderr, "kanary: cannot save the load state: %s\n",
-			strerror(errno));
+			kn_strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -451,17 +474,32 @@ int kn_unload(const char *pin_dir)
 	struct kn_load_info li;
 	char path[512];
 
-	if (!kn_state_read_load(pin_dir, &li))
+	/*
+	 * Without the privilege, stop before removing a pin or the state:
+	 * programs left attached without them could not be unloaded again.
+	 */
+	if (!kn_state_read_load(pin_dir, &li)) {
 		for (int i = 0; i < li.n_ifaces; i++)
-			detach(pin_dir, &li.ifaces[i]);
+			if (kn_denied(-detach(pin_dir, &li.ifaces[i])))
+				goto denied;
+	} else if (kn_denied(errno)) {
+		goto denied;
+	}
 	for (int i = 0; i < KN_MAP_COUNT; i++)
 		if (!kn_pin_path(pin_dir, kn_map_names[i], path, sizeof(path)))
 			unlink(path);
 	kn_state_remove(pin_dir);
 	if (rmdir(pin_dir) && errno != ENOENT) {
-		fprintf(stderr, "kanary: %s is not empty after unload: %s\n",
-			pin_dir, strerror(errno));
+		if (kn_denied(errno))
+			fprintf(stderr, "kanary: %s: %s\n", pin_dir, KN_DENIED);
+		else
+			fprintf(stderr,
+				"kanary: %s is not empty after unload: %s\n",
+				pin_dir, strerror(errno));
 		return -1;
 	}
 	return 0;
+denied:
+	fprintf(stderr, "kanary: %s: %s\n", pin_dir, KN_DENIED);
+	return -1;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -37,11 +38,64 @@ int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)
 	return snprintf(buf, len, "%s/%s", pin_dir, name) >= len ? -1 : 0;
 }
 
+const char *kn_strerror(int err)
+{
+	return kn_denied(err) ? KN_DENIED : strerror(err);
+}
+
 static int on_bpffs(const char *path)
 {
 	struct statfs st;
 
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Check the pin dir through one fd opened without following a symlink,
+ * so that what is checked is what was opened.
+ */
+static int check_pin_dir(const char *pin_dir)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd, rc = -1;
+
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			fprintf(stderr,
+				"kanary: %s is a symlink or not a directory; "
+				"refusing to pin there\n",
+				pin_dir);
+		else
+			fprintf(stderr, "kanary: cannot open %s: %s\n", pin_dir,
+				kn_strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || fstatfs(fd, &sfs)) {
+		fprintf(stderr, "kanary: cannot stat %s: %s\n", pin_dir,
+			kn_strerror(errno));
+	} else if (sfs.f_type != BPF_FS_MAGIC) {
+		fprintf(stderr, "kanary: %s is not on a bpf filesystem\n",
+			pin_dir);
+	} else if (st.st_uid != geteuid()) {
+		fprintf(stderr,
+			"kanary: %s is owned by uid %u, not uid %u; refusing "
+			"to pin there (its owner could remove the pins): "
+			"remove it\n",
+			pin_dir, (unsigned int)st.st_uid,
+			(unsigned int)geteuid());
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		fprintf(stderr,
+			"kanary: %s is writable by group or others (mode "
+			"%04o); refusing to pin there: chmod go-w it, or "
+			"remove it\n",
+			pin_dir, (unsigned int)(st.st_mode & 07777));
+	} else {
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 int kn_pins_prepare(const char *pin_dir)
@@ -50,25 +104,22 @@ int kn_pins_prepare(const char *pin_dir)
 	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 		fprintf(stderr,
 			"kanary: cannot mount bpffs on /sys/fs/bpf: %s\n",
-			strerror(errno));
+			kn_strerror(errno));
 		return -1;
 	}
+	/* 0700: only the loader needs into it; the pins are 0600 anyway. */
 	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "kanary: cannot create %s: %s\n", pin_dir,
-			strerror(errno));
+			kn_strerror(errno));
 		return -1;
 	}
-	if (!on_bpffs(pin_dir)) {
-		fprintf(stderr, "kanary: %s is not on a bpf filesystem\n",
-			pin_dir);
-		return -1;
-	}
-	return 0;
+	return check_pin_dir(pin_dir);
 }
 
 int kn_maps_open(const char *pin_dir, struct kn_maps *m)
 {
 	char path[512];
+	int err = ENAMETOOLONG;
 
 	for (int i = 0; i < KN_MAP_COUNT; i++)
 		m->fd[i] = -1;
@@ -76,17 +127,22 @@ int kn_maps_open(const char *pin_dir, struct kn_maps *m)
 		if (kn_pin_path(pin_dir, kn_map_names[i], path, sizeof(path)))
 			goto bad;
 		m->fd[i] = bpf_obj_get(path);
-		if (m->fd[i] < 0) {
+		if (m->fd[i] >= 0)
+			continue;
+		err = errno;
+		if (kn_denied(err))
+			fprintf(stderr, "kanary: %s: %s\n", pin_dir, KN_DENIED);
+		else
 			fprintf(stderr,
 				"kanary: not loaded at %s (%s: %s); run "
 				"'kanary load' first\n",
-				pin_dir, kn_map_names[i], strerror(errno));
-			goto bad;
-		}
+				pin_dir, kn_map_names[i], strerror(err));
+		goto bad;
 	}
 	return 0;
 bad:
 	kn_maps_close(m);
+	errno = err; /* callers tell "denied" from "not loaded" by it */
 	return -1;
 }
 

@@ -3,6 +3,8 @@
 #ifndef KANARY_PINS_H
 #define KANARY_PINS_H
 
+#include <errno.h>
+
 #define KN_DEFAULT_PIN_DIR "/sys/fs/bpf/kanary"
 
 /* The maps, by pin name, in the order kn_maps.fd is indexed. */
@@ -33,11 +35,30 @@ struct kn_maps {
 	int fd[KN_MAP_COUNT];
 };
 
-/* Mount bpffs on /sys/fs/bpf when missing; make sure pin_dir is on bpffs. */
+/*
+ * Mount bpffs on /sys/fs/bpf when missing; create pin_dir (0700), or check
+ * the one there: a directory on bpffs, not a symlink, owned by the
+ * effective uid and not writable by group or others. Anyone else who can
+ * write it could unlink the pins (a bpffs root may be 1777). -1 with a
+ * message on stderr, having changed nothing, when it is refused.
+ */
 int kn_pins_prepare(const char *pin_dir);
-/* Open every pinned map; -1 with a message on stderr when not loaded. */
+/* Open every pinned map; -1 with a message on stderr and errno set when
+ * not loaded or not permitted. */
 int kn_maps_open(const char *pin_dir, struct kn_maps *m);
 void kn_maps_close(struct kn_maps *m);
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len);
+
+#define KN_DENIED \
+	"permission denied (run as root, or with CAP_BPF and CAP_NET_ADMIN)"
+
+/* EPERM or EACCES: a privilege is missing, not a pin or a file. */
+static inline int kn_denied(int err)
+{
+	return err == EPERM || err == EACCES;
+}
+
+/* strerror(err), but KN_DENIED when kn_denied(err). */
+const char *kn_strerror(int err);
 
 #endif /* KANARY_PINS_H */
