@@ -48,25 +48,34 @@ unchanged() {
 		test "$now" = "$gen" -a "$n50" -eq 100
 }
 
+# exited WANT PATTERN...: the apply before exited WANT ($rc), and its
+# stderr ($err) matches every PATTERN.
+exited() {
+	local want=$1 p
+	shift
+	[ "$rc" -eq "$want" ] || return 1
+	for p in "$@"; do grep -q -- "$p" <<<"$err" || return 1; done
+}
+
 err=$(kanary apply -f "$tmp/typo.yaml" 2>&1); rc=$?
 check "$MODE: kind: Virtualservice exits 1 naming file and line ($err)" \
-	eval '[ $rc -eq 1 ] && grep -q "typo.yaml:2: no kind .Virtualservice. in networking.istio.io/v1 (did you mean VirtualService?)" <<<"$err"'
+	exited 1 "typo.yaml:2: no kind .Virtualservice. in networking.istio.io/v1 (did you mean VirtualService?)"
 unchanged "after the kind typo"
 
 err=$(kanary apply -f "$tmp/core.yaml" 2>&1); rc=$?
 check "$MODE: VirtualService in apiVersion v1 exits 1 ($err)" \
-	eval '[ $rc -eq 1 ] && grep -q "core.yaml:2: no kind .VirtualService. in v1" <<<"$err"'
+	exited 1 "core.yaml:2: no kind .VirtualService. in v1"
 unchanged "after apiVersion v1"
 
 err=$(kanary apply --strict -f "$tmp/retries.yaml" 2>&1); rc=$?
 check "$MODE: apply --strict with retries exits 1 ($(tr '\n' ' ' <<<"$err"))" \
-	eval '[ $rc -eq 1 ] && grep -q "retries.yaml:11: warning: .retries. is ignored: Istio retries" <<<"$err" && grep -q "strict: 1 warning above; nothing applied" <<<"$err"'
+	exited 1 "retries.yaml:11: warning: .retries. is ignored: Istio retries" "strict: 1 warning above; nothing applied"
 unchanged "after apply --strict"
 
 # Without --strict the same file is a warning, and applied.
 err=$(kanary apply -f "$tmp/retries.yaml" 2>&1); rc=$?
 check "$MODE: apply without --strict warns and exits 0" \
-	eval '[ $rc -eq 0 ] && grep -q "kanary does not retry" <<<"$err"'
+	exited 0 "kanary does not retry"
 n101=$(count_of resnet101 <<<"$(versions 100)")
 check "$MODE: then 100 of 100 go to resnet101 (got $n101)" test "$n101" -eq 100
 
