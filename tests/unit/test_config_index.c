@@ -88,7 +88,7 @@ Test(config_index, first_of_duplicates)
 	read_buf("a.yaml", SVC("x", "prod", "x"));
 	read_buf("b.yaml", SVC("x", "default", "x"));
 	read_buf("c.yaml",
-		 "---\n" SVC("y", "default", "y") "---\n" SVC(
+		 "---\n" SVC("y", "default", "yy") "---\n" SVC(
 			 "x", "prod", "x") "---\n" SVC("x", "prod", "x"));
 	cr_assert_eq(kn_config_find(&cfg, KN_SERVICE, NULL, "x"), &cfg.res[0]);
 	cr_assert_eq(kn_config_find(&cfg, KN_SERVICE, "default", "x"),

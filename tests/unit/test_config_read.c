@@ -655,9 +655,14 @@ Test(config_read, unimplemented_fields_warn)
 	cr_assert_str_eq(
 		got,
 		"kanary: " FIX
-		"vs-retries.yaml:16: warning: 'retries' is ignored by kanary\n"
+		"vs-retries.yaml:16: warning: 'retries' is ignored: Istio "
+		"retries failed requests (2 times unless set otherwise); kanary "
+		"does not retry\n"
 		"kanary: " FIX
-		"vs-retries.yaml:18: warning: 'timeout' is ignored by kanary\n");
+		"vs-retries.yaml:18: warning: 'timeout: 10s' is ignored: Istio "
+		"fails the request with a 504 after this long; kanary sets no "
+		"request timeout\n");
+	cr_assert_eq(cfg.n_warnings, 2);
 	cr_assert_eq(cfg.n_res, 1);
 	cr_assert_eq(cfg.res[0].vs.http[0].n_route, 1);
 	free(got);
@@ -685,7 +690,9 @@ Test(config_read, destinationrule_traffic_policy_warns)
 	got = capture_end(&c);
 	cr_assert_str_eq(
 		got,
-		"kanary: dr.yaml:7: warning: 'loadBalancer' is ignored by kanary\n");
+		"kanary: dr.yaml:7: warning: 'loadBalancer' is ignored: Istio "
+		"balances requests by this policy (LEAST_REQUEST by default); "
+		"kanary spreads connections by a Maglev hash\n");
 	cr_assert_eq(cfg.res[0].dr.n_subsets, 1);
 	free(got);
 	kn_config_free(&cfg);
@@ -829,7 +836,17 @@ Test(config_read, route_block_without_route)
 		"  - match:\n"
 		"    - uri: {prefix: /old}\n"
 		"    redirect: {uri: /new}\n",
-		"bad.yaml:8: http route without 'route' (kanary only forwards)");
+		"bad.yaml:10: 'redirect' is not supported by kanary: Istio "
+		"answers with a redirect and forwards nothing; kanary only "
+		"forwards");
+	expect_buf_error("apiVersion: networking.istio.io/v1alpha3\n"
+			 "kind: VirtualService\n"
+			 "metadata: {name: v}\n"
+			 "spec:\n"
+			 "  http:\n"
+			 "  - name: nothing\n",
+			 "bad.yaml:6: http route without 'route' (kanary only "
+			 "forwards)");
 	expect_buf_error(
 		"apiVersion: networking.istio.io/v1alpha3\n"
 		"kind: VirtualService\n"

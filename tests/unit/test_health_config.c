@@ -207,11 +207,16 @@ Test(health_config, what_kanary_does_not_do_warns)
 		warn,
 		"kanary: dr.yaml:6: warning: 'health.kanary.io/http-pth' is "
 		"ignored by kanary\n"
-		"kanary: dr.yaml:10: warning: 'tls' is ignored by kanary\n"
-		"kanary: dr.yaml:12: warning: 'minHealthPercent' is ignored "
-		"by kanary\n"
-		"kanary: dr.yaml:13: warning: 'splitExternalLocalOriginErrors' "
-		"is ignored by kanary\n");
+		"kanary: dr.yaml:10: warning: 'tls' is ignored: Istio opens TLS "
+		"(mutual or simple) to the endpoints; kanary forwards "
+		"connections as they are\n"
+		"kanary: dr.yaml:12: warning: 'minHealthPercent: 50' is "
+		"ignored: Istio stops ejecting and uses every endpoint when "
+		"fewer than this share are healthy; kanary has no such "
+		"threshold\n"
+		"kanary: dr.yaml:13: warning: 'splitExternalLocalOriginErrors: "
+		"true' is ignored: Istio counts local failures (timeouts, "
+		"resets) apart from 5xx; kanary's health checks do not\n");
 	cr_assert_eq(cfg.res[0].dr.outlier.errors_5xx, 2);
 	cr_assert_null(cfg.res[0].dr.check.http_path);
 	free(warn);

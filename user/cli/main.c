@@ -179,22 +179,26 @@ static int cmd_load(int argc, char **argv)
 }
 
 static const char apply_usage[] =
-	"usage: kanary apply -f FILE|DIR|- [-f ...] [--pin-dir DIR]\n"
+	"usage: kanary apply -f FILE|DIR|- [-f ...] [--strict] [--pin-dir DIR]\n"
 	"Read Istio/Kubernetes YAML (Gateway, Service, DestinationRule,\n"
 	"VirtualService, WorkloadEntry), merge it with what was applied\n"
 	"before, validate it, and swap it into the data path atomically.\n"
-	"On any error nothing changes.\n" PIN_DIR_HELP;
+	"On any error nothing changes.\n"
+	"  --strict  refuse the input if it draws any warning (fields Istio\n"
+	"            acts on that kanary does not, unknown fields)\n" PIN_DIR_HELP;
 
 static int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' },
+		{ "strict", no_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *pin_dir = pin_dir_default;
 	struct kn_config upd = { 0 };
+	bool strict = false;
 	struct kn_err err;
 	int c, n_files = 0, rc;
 
@@ -208,6 +212,9 @@ static int cmd_apply(int argc, char **argv)
 				return 1;
 			}
 			n_files++;
+			break;
+		case 's':
+			strict = true;
 			break;
 		case OPT_PIN_DIR:
 			pin_dir = optarg;
@@ -223,6 +230,14 @@ static int cmd_apply(int argc, char **argv)
 	if (optind != argc || !n_files) {
 		kn_config_free(&upd);
 		return usage_error("apply", "give files with -f");
+	}
+	/* Before anything is loaded or saved: nothing changes. */
+	if (strict && upd.n_warnings) {
+		fprintf(stderr,
+			"kanary: --strict: %d warning%s above; nothing applied\n",
+			upd.n_warnings, upd.n_warnings == 1 ? "" : "s");
+		kn_config_free(&upd);
+		return 1;
 	}
 	rc = kn_apply_config(pin_dir, &upd, NULL, NULL, &err);
 	kn_config_free(&upd);

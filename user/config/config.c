@@ -293,6 +293,7 @@ void kn_config_append(struct kn_config *base, struct kn_config *upd)
 	struct kn_resource *r;
 	int i;
 
+	base->n_warnings += upd->n_warnings;
 	if (!upd->n_res) {
 		kn_config_empty(upd);
 		return;
@@ -361,6 +362,7 @@ void kn_config_merge(struct kn_config *base, struct kn_config *upd)
 	struct kn_resource *r;
 	int i, at;
 
+	base->n_warnings += upd->n_warnings;
 	kn_config_index_drop(base);
 	for (i = 0; i < upd->n_res; i++) {
 		at = kn_index_same(base, &upd->res[i]);

@@ -215,6 +215,12 @@ struct kn_config {
 	int n_files;
 	char **files; /* names used in kn_src */
 	/*
+	 * Warnings printed while reading what is in it (fields kanary does
+	 * not implement, unknown fields): what `apply --strict` refuses.
+	 * Appending and merging add them up.
+	 */
+	int n_warnings;
+	/*
 	 * Lookup tables over res (user/config_index.c): a cache that the
 	 * lookups below build on first use, even on a const config, and that
 	 * reading, kn_config_append, kn_config_merge and kn_config_free drop.

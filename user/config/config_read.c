@@ -7,10 +7,14 @@
  * the caller's only once the whole input was good: a bad file never leaves
  * half a config behind.
  *
- * Fields are read through tables that say, for each key of a map, how it
- * is handled. Keys kanary does not implement are warned about and skipped,
- * as Istio's own analyzers do, except inside a match: ignoring a condition
- * would widen the match and send traffic where the author did not want it.
+ * Fields are read through tables that list, for each map, every key of
+ * its schema (Istio's CRDs, Kubernetes' Service) and how it is handled.
+ * A field that changes what Istio does and that kanary does not implement
+ * is skipped with a warning that says what Istio would do; a key not in
+ * the schema at all is a typo, and warned about as one. Inside a match
+ * both are errors: ignoring a condition would widen the match and send
+ * traffic where the author did not want it. `apply --strict` refuses any
+ * config that drew a warning (kn_config.n_warnings).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,37 +24,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "config.h"
 #include "yaml_tree.h"
 
-#define KN_ISTIO_GROUP "networking.istio.io/"
-
 struct kn_rd {
 	struct kn_yt_ctx c; /* c.file is owned by cfg */
 	struct kn_config *cfg; /* the scratch config */
+	const char *schema; /* whose schema the resource read is in */
 };
 
 typedef int kn_rd_fn(struct kn_rd *rd, const struct kn_yt_node *v, void *obj);
 
 enum kn_rd_act {
 	KN_RD_USE, /* call fn */
-	KN_RD_SILENT, /* known and meaningless to kanary */
-	KN_RD_WARN, /* ignored with a warning: what kanary does not do */
-	KN_RD_REFUSE, /* known, and ignoring it would be wrong */
+	KN_RD_SILENT, /* in the schema and meaningless to kanary */
+	KN_RD_WARN, /* changes what Istio does, kanary does not: a warning */
+	KN_RD_REFUSE, /* in the schema, and ignoring it would be wrong */
+	KN_RD_UNKNOWN, /* not in the schema: a typo, warned about */
 };
 
 struct kn_rd_field {
 	const char *key;
 	enum kn_rd_act act;
 	kn_rd_fn *fn;
+	const char *why; /* WARN, REFUSE: what Istio does and kanary not */
 };
 
 /* clang-format off */
 #define KN_USE(k, f) { .key = k, .act = KN_RD_USE, .fn = f }
 #define KN_SILENT(k) { .key = k, .act = KN_RD_SILENT }
+#define KN_WARN(k, w) { .key = k, .act = KN_RD_WARN, .why = w }
+#define KN_REFUSE(k, w) { .key = k, .act = KN_RD_REFUSE, .why = w }
 /* clang-format on */
+
+/* Said of more than one field. */
+#define KN_WHY_EXPORT                                                      \
+	"Istio makes the resource visible only to the namespaces listed; " \
+	"kanary does not restrict visibility"
+#define KN_WHY_MIRROR \
+	"Istio copies requests to the mirror; kanary does not mirror traffic"
+#define KN_WHY_HEADERS                                     \
+	"Istio adds, sets or removes the headers listed; " \
+	"kanary forwards headers unchanged"
+#define KN_WHY_LOCAL_ORIGIN                                               \
+	"Istio counts local failures (timeouts, resets) apart from 5xx; " \
+	"kanary's health checks do not"
 
 static struct kn_src kn_rd_src(const struct kn_rd *rd,
 			       const struct kn_yt_node *n)
@@ -58,10 +80,39 @@ static struct kn_src kn_rd_src(const struct kn_rd *rd,
 	return (struct kn_src){ .file = rd->c.file, .line = n->line };
 }
 
+/* A warning that counts: `apply --strict` refuses what drew one. */
+static void kn_rd_warn(struct kn_rd *rd, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void kn_rd_warn(struct kn_rd *rd, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kn_yt_warn(&rd->c, line, "%s", msg);
+	rd->cfg->n_warnings++;
+}
+
+/* "timeout: 5s" for a short scalar, else the key alone: what was set. */
+static const char *kn_rd_setting(const struct kn_yt_node *k,
+				 const struct kn_yt_node *v, char *buf,
+				 size_t size)
+{
+	if (v->type != KN_YT_SCALAR || kn_yt_is_null(v) || strlen(v->str) > 32)
+		return k->str;
+	snprintf(buf, size, "%s: %s", k->str, v->str);
+	return buf;
+}
+
 /*
- * Walk the keys of map, handling each as tab says and the rest as other
- * says. A null value means "not given", as in Kubernetes, so handlers only
- * ever see real values and required fields are checked by the callers.
+ * Walk the keys of map, handling each as tab says. A key not in tab is
+ * not in the schema: warned about as a typo when other is KN_RD_UNKNOWN,
+ * an error when it is KN_RD_REFUSE. A null value means "not given", as in
+ * Kubernetes, so handlers only ever see real values and required fields
+ * are checked by the callers.
  */
 static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
 			const char *what, const struct kn_rd_field *tab,
@@ -69,7 +120,7 @@ static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
 {
 	const struct kn_rd_field *f;
 	const struct kn_yt_node *k, *v;
-	enum kn_rd_act act;
+	char buf[80];
 	int i;
 
 	if (kn_yt_want(&rd->c, map, KN_YT_MAP, what))
@@ -79,15 +130,26 @@ static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
 		v = kn_yt_val(map, i);
 		for (f = tab; f->key && strcmp(f->key, k->str); f++)
 			;
-		act = f->key ? f->act : other;
-		if (act == KN_RD_WARN)
-			kn_yt_warn(&rd->c, k->line, "'%s' is ignored by kanary",
-				   k->str);
-		else if (act == KN_RD_REFUSE)
-			return kn_yt_error(&rd->c, k->line,
-					   "'%s' is not supported by kanary",
-					   k->str);
-		else if (act == KN_RD_USE && !kn_yt_is_null(v) &&
+		if (!f->key && other == KN_RD_REFUSE)
+			return kn_yt_error(
+				&rd->c, k->line,
+				"unknown field '%s' in %s (not in %s schema)",
+				k->str, what, rd->schema);
+		if (!f->key)
+			kn_rd_warn(
+				rd, k->line,
+				"unknown field '%s' in %s, not in %s schema: ignored",
+				k->str, what, rd->schema);
+		else if (f->act == KN_RD_WARN)
+			kn_rd_warn(rd, k->line, "'%s' is ignored: %s",
+				   kn_rd_setting(k, v, buf, sizeof(buf)),
+				   f->why);
+		else if (f->act == KN_RD_REFUSE)
+			return kn_yt_error(
+				&rd->c, k->line,
+				"'%s' is not supported by kanary%s%s", k->str,
+				f->why ? ": " : "", f->why ? f->why : "");
+		else if (f->act == KN_RD_USE && !kn_yt_is_null(v) &&
 			 f->fn(rd, v, obj))
 			return -1;
 	}
@@ -126,6 +188,179 @@ static int kn_rd_port(struct kn_rd *rd, const struct kn_yt_node *v,
 }
 
 /* ------------------------------------------------------------------ */
+/* Labels and other maps of strings */
+
+static bool kn_rd_in(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+/* [-+]? then digits of base, with '_' between them as YAML 1.1 allows. */
+static bool kn_rd_digits(const char *p, const char *digits)
+{
+	if (*p == '-' || *p == '+')
+		p++;
+	if (!*p || !strchr(digits, *p))
+		return false;
+	for (; *p; p++)
+		if (*p != '_' && !strchr(digits, *p))
+			return false;
+	return true;
+}
+
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, go-yaml's float. */
+static bool kn_rd_float(const char *p)
+{
+	bool digits = false;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits = true;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits = true;
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return !*p;
+}
+
+/*
+ * What kubectl's YAML (go-yaml, YAML 1.1) makes of a plain scalar that is
+ * not a string: "a number", "a boolean", or NULL for a string. yes, no,
+ * on and off are booleans there, as 0x1f, 1_000 and 1e3 are numbers.
+ */
+static const char *kn_rd_yaml11_type(const struct kn_yt_node *v)
+{
+	static const char *const bools[] = {
+		"y",  "Y",  "yes",  "Yes",  "YES",  "n",     "N",     "no",
+		"No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+		"on", "On", "ON",   "off",  "Off",  "OFF",   NULL,
+	};
+	static const char *const floats[] = {
+		".nan",	 ".NaN",  ".NAN",  ".inf",  ".Inf",  ".INF", "+.inf",
+		"+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", NULL,
+	};
+	const char *p = v->str;
+
+	if (v->type != KN_YT_SCALAR || !v->plain || kn_yt_is_null(v))
+		return NULL;
+	if (kn_rd_in(p, bools))
+		return "a boolean";
+	if (*p == '-' || *p == '+')
+		p++;
+	if ((!strncmp(p, "0x", 2) &&
+	     kn_rd_digits(p + 2, "0123456789abcdefABCDEF")) ||
+	    (!strncmp(p, "0b", 2) && kn_rd_digits(p + 2, "01")) ||
+	    (!strncmp(p, "0o", 2) && kn_rd_digits(p + 2, "01234567")) ||
+	    kn_rd_digits(v->str, "0123456789") || kn_rd_float(v->str) ||
+	    kn_rd_in(v->str, floats))
+		return "a number";
+	return NULL;
+}
+
+/*
+ * Label, selector and annotation values are strings to Kubernetes: an
+ * unquoted 1 or true is refused by the API server, so it is here too.
+ */
+static int kn_rd_string_values(struct kn_rd *rd, const struct kn_yt_node *map,
+			       const char *what)
+{
+	const struct kn_yt_node *v;
+	const char *type;
+
+	if (kn_yt_want(&rd->c, map, KN_YT_MAP, what))
+		return -1;
+	for (int i = 0; i < map->n; i++) {
+		v = kn_yt_val(map, i);
+		type = kn_rd_yaml11_type(v);
+		if (type)
+			return kn_yt_error(
+				&rd->c, v->line,
+				"%s: '%s': %s is %s, Kubernetes wants a string (write \"%s\")",
+				what, kn_yt_key(map, i)->str, v->str, type,
+				v->str);
+	}
+	return 0;
+}
+
+/* A label name or value: up to 63 of [A-Za-z0-9-_.], alphanumeric ends. */
+static bool kn_rd_label_word(const char *s, size_t len, bool empty_ok)
+{
+	if (!len)
+		return empty_ok;
+	if (len > 63 || !isalnum((unsigned char)s[0]) ||
+	    !isalnum((unsigned char)s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+static bool kn_rd_dns_name(const char *s, size_t max, bool dots);
+
+/* Kubernetes' label syntax: [prefix/]name = value. */
+static int kn_rd_label_syntax(struct kn_rd *rd, const struct kn_yt_node *k,
+			      const struct kn_yt_node *v, const char *what)
+{
+	const char *slash = strrchr(k->str, '/'), *name = k->str;
+	const char *val = kn_yt_is_null(v) ? "" : v->str;
+
+	if (slash) {
+		char prefix[254];
+		size_t len = slash - k->str;
+
+		if (!len || len >= sizeof(prefix))
+			goto bad_key;
+		memcpy(prefix, k->str, len);
+		prefix[len] = '\0';
+		if (!kn_rd_dns_name(prefix, 253, true))
+			goto bad_key;
+		name = slash + 1;
+	}
+	if (!kn_rd_label_word(name, strlen(name), false))
+		goto bad_key;
+	if (!kn_rd_label_word(val, strlen(val), true))
+		return kn_yt_error(
+			&rd->c, v->line,
+			"%s: bad label value '%s' for '%s' (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+			what, val, k->str);
+	return 0;
+bad_key:
+	return kn_yt_error(
+		&rd->c, k->line,
+		"%s: bad label key '%s' (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+		what, k->str);
+}
+
+/* Labels or a label selector, as Kubernetes would take them. */
+static int kn_rd_labels(struct kn_rd *rd, const struct kn_yt_node *v,
+			const char *what, struct kn_labels *out)
+{
+	if (kn_rd_string_values(rd, v, what))
+		return -1;
+	for (int i = 0; i < v->n; i++)
+		if (kn_yt_val(v, i)->type == KN_YT_SCALAR &&
+		    kn_rd_label_syntax(rd, kn_yt_key(v, i), kn_yt_val(v, i),
+				       what))
+			return -1;
+	return out ? kn_yt_labels(&rd->c, v, what, out) : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Gateway */
 
 static int kn_rd_gw_port_number(struct kn_rd *rd, const struct kn_yt_node *v,
@@ -154,6 +389,7 @@ static const struct kn_rd_field kn_rd_gw_port_fields[] = {
 	KN_USE("number", kn_rd_gw_port_number),
 	KN_USE("name", kn_rd_gw_port_name),
 	KN_USE("protocol", kn_rd_gw_port_protocol),
+	KN_SILENT("targetPort"), /* ServiceEntry's, ignored by Gateways */
 	{},
 };
 
@@ -162,7 +398,7 @@ static int kn_rd_gw_port(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_gw_server *s = obj;
 
-	if (kn_rd_fields(rd, v, "port", kn_rd_gw_port_fields, KN_RD_WARN, s))
+	if (kn_rd_fields(rd, v, "port", kn_rd_gw_port_fields, KN_RD_UNKNOWN, s))
 		return -1;
 	if (!s->port)
 		return kn_yt_error(&rd->c, v->line, "missing port.number");
@@ -183,6 +419,13 @@ static const struct kn_rd_field kn_rd_gw_server_fields[] = {
 	KN_USE("port", kn_rd_gw_port),
 	KN_USE("hosts", kn_rd_gw_hosts),
 	KN_SILENT("name"),
+	KN_WARN("tls", "Istio terminates or passes TLS through, or redirects "
+		       "HTTP to HTTPS, as set; kanary does not handle TLS"),
+	KN_WARN("bind", "Istio listens on this address only; kanary serves "
+			"the port on each of its VIPs"),
+	KN_WARN("defaultEndpoint",
+		"Istio forwards the server's traffic to this endpoint; kanary "
+		"does not"),
 	{},
 };
 
@@ -192,11 +435,16 @@ static int kn_rd_gw_server(struct kn_rd *rd, const struct kn_yt_node *v,
 	struct kn_gw_server *s = obj;
 
 	s->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "servers[]", kn_rd_gw_server_fields, KN_RD_WARN,
-			 s))
+	if (kn_rd_fields(rd, v, "servers[]", kn_rd_gw_server_fields,
+			 KN_RD_UNKNOWN, s))
 		return -1;
 	if (!s->port)
 		return kn_yt_error(&rd->c, v->line, "missing 'port'");
+	/* Istio's schema requires hosts: without, no route is exposed. */
+	if (!s->n_hosts)
+		return kn_yt_error(
+			&rd->c, v->line,
+			"missing 'hosts' (Istio requires at least one host per server)");
 	return 0;
 }
 
@@ -215,7 +463,7 @@ static int kn_rd_gw_selector(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_gateway *gw = obj;
 
-	return kn_yt_labels(&rd->c, v, "selector", &gw->selector);
+	return kn_rd_labels(rd, v, "selector", &gw->selector);
 }
 
 static const struct kn_rd_field kn_rd_gw_fields[] = {
@@ -227,7 +475,8 @@ static const struct kn_rd_field kn_rd_gw_fields[] = {
 static int kn_rd_gateway(struct kn_rd *rd, const struct kn_yt_node *spec,
 			 struct kn_resource *r)
 {
-	if (kn_rd_fields(rd, spec, "spec", kn_rd_gw_fields, KN_RD_WARN, &r->gw))
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_gw_fields, KN_RD_UNKNOWN,
+			 &r->gw))
 		return -1;
 	if (!r->gw.n_servers)
 		return kn_yt_error(&rd->c, spec->line,
@@ -269,11 +518,28 @@ static int kn_rd_svc_target_port(struct kn_rd *rd, const struct kn_yt_node *v,
 	return kn_rd_port(rd, v, "targetPort", &p->target_port);
 }
 
+/* A value of one of Kubernetes' enums: case matters, as to the server. */
+static int kn_rd_enum(struct kn_rd *rd, const struct kn_yt_node *v,
+		      const char *what, const char *const *values,
+		      const char *said)
+{
+	if (kn_yt_want(&rd->c, v, KN_YT_SCALAR, what))
+		return -1;
+	if (!kn_rd_in(v->str, values))
+		return kn_yt_error(&rd->c, v->line,
+				   "%s: unsupported value '%s' (one of %s)",
+				   what, v->str, said);
+	return 0;
+}
+
 static int kn_rd_svc_port_protocol(struct kn_rd *rd, const struct kn_yt_node *v,
 				   void *obj)
 {
+	static const char *const protocols[] = { "TCP", "UDP", "SCTP", NULL };
 	struct kn_service_port *p = obj;
 
+	if (kn_rd_enum(rd, v, "protocol", protocols, "TCP, UDP, SCTP"))
+		return -1;
 	return kn_yt_string(&rd->c, v, "protocol", false, &p->protocol);
 }
 
@@ -293,7 +559,7 @@ static int kn_rd_svc_port(struct kn_rd *rd, const struct kn_yt_node *v,
 	struct kn_service_port *p = obj;
 
 	p->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "ports[]", kn_rd_svc_port_fields, KN_RD_WARN,
+	if (kn_rd_fields(rd, v, "ports[]", kn_rd_svc_port_fields, KN_RD_UNKNOWN,
 			 p))
 		return -1;
 	if (!p->port)
@@ -319,18 +585,58 @@ static int kn_rd_svc_selector(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_service *svc = obj;
 
-	return kn_yt_labels(&rd->c, v, "selector", &svc->selector);
+	return kn_rd_labels(rd, v, "selector", &svc->selector);
+}
+
+static int kn_rd_svc_type(struct kn_rd *rd, const struct kn_yt_node *v,
+			  void *obj)
+{
+	static const char *const types[] = { "ClusterIP", "NodePort",
+					     "LoadBalancer", "ExternalName",
+					     NULL };
+
+	return kn_rd_enum(rd, v, "type", types,
+			  "ClusterIP, NodePort, LoadBalancer, ExternalName");
+}
+
+static int kn_rd_svc_affinity(struct kn_rd *rd, const struct kn_yt_node *v,
+			      void *obj)
+{
+	static const char *const affinities[] = { "None", "ClientIP", NULL };
+
+	if (kn_rd_enum(rd, v, "sessionAffinity", affinities, "None, ClientIP"))
+		return -1;
+	if (!strcmp(v->str, "ClientIP"))
+		kn_rd_warn(rd, v->line,
+			   "'sessionAffinity: ClientIP' is ignored: Kubernetes "
+			   "keeps each client on one endpoint; kanary picks "
+			   "the endpoint per connection");
+	return 0;
 }
 
 static const struct kn_rd_field kn_rd_svc_fields[] = {
 	KN_USE("ports", kn_rd_svc_ports),
 	KN_USE("selector", kn_rd_svc_selector),
-	/* How the cluster gives the Service an address: not kanary's job. */
-	KN_SILENT("type"),
+	KN_USE("type", kn_rd_svc_type),
+	KN_USE("sessionAffinity", kn_rd_svc_affinity),
+	/* How the cluster gives the Service an address and sends outside
+	 * traffic to it: not kanary's job. */
 	KN_SILENT("clusterIP"),
 	KN_SILENT("clusterIPs"),
 	KN_SILENT("ipFamilies"),
 	KN_SILENT("ipFamilyPolicy"),
+	KN_SILENT("externalIPs"),
+	KN_SILENT("externalName"),
+	KN_SILENT("externalTrafficPolicy"),
+	KN_SILENT("internalTrafficPolicy"),
+	KN_SILENT("trafficDistribution"),
+	KN_SILENT("healthCheckNodePort"),
+	KN_SILENT("loadBalancerIP"),
+	KN_SILENT("loadBalancerSourceRanges"),
+	KN_SILENT("loadBalancerClass"),
+	KN_SILENT("allocateLoadBalancerNodePorts"),
+	KN_SILENT("publishNotReadyAddresses"),
+	KN_SILENT("sessionAffinityConfig"),
 	{},
 };
 
@@ -367,7 +673,7 @@ static int kn_rd_svc_check_ports(struct kn_rd *rd, struct kn_service *svc)
 static int kn_rd_service(struct kn_rd *rd, const struct kn_yt_node *spec,
 			 struct kn_resource *r)
 {
-	if (kn_rd_fields(rd, spec, "spec", kn_rd_svc_fields, KN_RD_WARN,
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_svc_fields, KN_RD_UNKNOWN,
 			 &r->svc))
 		return -1;
 	if (!r->svc.n_ports)
@@ -391,7 +697,7 @@ static int kn_rd_subset_labels(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_subset *s = obj;
 
-	return kn_yt_labels(&rd->c, v, "labels", &s->labels);
+	return kn_rd_labels(rd, v, "labels", &s->labels);
 }
 
 /*
@@ -527,6 +833,14 @@ static const struct kn_rd_field kn_rd_od_fields[] = {
 	KN_USE("consecutive5xxErrors", kn_rd_od_5xx),
 	KN_USE("baseEjectionTime", kn_rd_od_base),
 	KN_USE("maxEjectionPercent", kn_rd_od_max),
+	KN_WARN("minHealthPercent",
+		"Istio stops ejecting and uses every endpoint when fewer than "
+		"this share are healthy; kanary has no such threshold"),
+	KN_WARN("consecutiveErrors",
+		"Istio ejects after this many 5xx (the deprecated name of "
+		"consecutive5xxErrors); kanary reads consecutive5xxErrors only"),
+	KN_WARN("splitExternalLocalOriginErrors", KN_WHY_LOCAL_ORIGIN),
+	KN_WARN("consecutiveLocalOriginFailures", KN_WHY_LOCAL_ORIGIN),
 	{},
 };
 
@@ -538,12 +852,28 @@ static int kn_rd_outlier(struct kn_rd *rd, const struct kn_yt_node *v,
 	o->set = true;
 	o->src = kn_rd_src(rd, v);
 	return kn_rd_fields(rd, v, "outlierDetection", kn_rd_od_fields,
-			    KN_RD_WARN, o);
+			    KN_RD_UNKNOWN, o);
 }
 
 /* Only outlierDetection: load balancing, TLS, pools... are Envoy's. */
 static const struct kn_rd_field kn_rd_policy_fields[] = {
 	KN_USE("outlierDetection", kn_rd_outlier),
+	KN_WARN("loadBalancer",
+		"Istio balances requests by this policy (LEAST_REQUEST by "
+		"default); kanary spreads connections by a Maglev hash"),
+	KN_WARN("connectionPool",
+		"Istio limits connections and pending requests and rejects "
+		"the excess; kanary sets no limits"),
+	KN_WARN("tls", "Istio opens TLS (mutual or simple) to the endpoints; "
+		       "kanary forwards connections as they are"),
+	KN_WARN("portLevelSettings",
+		"Istio applies these policies to the ports listed; kanary "
+		"does not"),
+	KN_WARN("tunnel",
+		"Istio tunnels connections to the endpoints; kanary does not"),
+	KN_WARN("proxyProtocol", "Istio sends a PROXY protocol header to the "
+				 "endpoints; kanary does not"),
+	KN_WARN("retryBudget", "Istio caps retries; kanary does not retry"),
 	{},
 };
 
@@ -551,7 +881,7 @@ static int kn_rd_policy(struct kn_rd *rd, const struct kn_yt_node *v,
 			struct kn_outlier *o)
 {
 	return kn_rd_fields(rd, v, "trafficPolicy", kn_rd_policy_fields,
-			    KN_RD_WARN, o);
+			    KN_RD_UNKNOWN, o);
 }
 
 static int kn_rd_subset_policy(struct kn_rd *rd, const struct kn_yt_node *v,
@@ -572,7 +902,7 @@ static int kn_rd_subset(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
 	struct kn_subset *s = obj;
 
 	s->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "subsets[]", kn_rd_subset_fields, KN_RD_WARN,
+	if (kn_rd_fields(rd, v, "subsets[]", kn_rd_subset_fields, KN_RD_UNKNOWN,
 			 s))
 		return -1;
 	if (!s->name)
@@ -607,13 +937,18 @@ static const struct kn_rd_field kn_rd_dr_fields[] = {
 	KN_USE("host", kn_rd_dr_host),
 	KN_USE("subsets", kn_rd_dr_subsets),
 	KN_USE("trafficPolicy", kn_rd_dr_policy),
+	KN_WARN("exportTo", KN_WHY_EXPORT),
+	KN_WARN("workloadSelector",
+		"Istio applies the rule only to the selected workloads; kanary "
+		"applies it to every connection it routes"),
 	{},
 };
 
 static int kn_rd_destrule(struct kn_rd *rd, const struct kn_yt_node *spec,
 			  struct kn_resource *r)
 {
-	if (kn_rd_fields(rd, spec, "spec", kn_rd_dr_fields, KN_RD_WARN, &r->dr))
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_dr_fields, KN_RD_UNKNOWN,
+			 &r->dr))
 		return -1;
 	if (!r->dr.host)
 		return kn_yt_error(&rd->c, spec->line, "missing 'host'");
@@ -748,6 +1083,15 @@ static const struct kn_rd_field kn_rd_match_fields[] = {
 	KN_USE("method", kn_rd_match_method),
 	KN_SILENT("name"),
 	KN_SILENT("statPrefix"),
+	/* Conditions kanary cannot check: ignoring one widens the match. */
+	KN_REFUSE("scheme", NULL),
+	KN_REFUSE("authority", NULL),
+	KN_REFUSE("port", NULL),
+	KN_REFUSE("sourceLabels", NULL),
+	KN_REFUSE("gateways", NULL),
+	KN_REFUSE("queryParams", NULL),
+	KN_REFUSE("ignoreUriCase", NULL),
+	KN_REFUSE("sourceNamespace", NULL),
 	{},
 };
 
@@ -796,7 +1140,8 @@ static int kn_rd_dest_port(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_destination *d = obj;
 
-	if (kn_rd_fields(rd, v, "port", kn_rd_dest_port_fields, KN_RD_WARN, d))
+	if (kn_rd_fields(rd, v, "port", kn_rd_dest_port_fields, KN_RD_UNKNOWN,
+			 d))
 		return -1;
 	if (!d->port)
 		return kn_yt_error(&rd->c, v->line, "missing port.number");
@@ -817,7 +1162,7 @@ static int kn_rd_destination(struct kn_rd *rd, const struct kn_yt_node *v,
 
 	/* Validation errors about the destination point here. */
 	d->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "destination", kn_rd_dest_fields, KN_RD_WARN,
+	if (kn_rd_fields(rd, v, "destination", kn_rd_dest_fields, KN_RD_UNKNOWN,
 			 d))
 		return -1;
 	if (!d->host)
@@ -847,6 +1192,7 @@ static int kn_rd_weight(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
 static const struct kn_rd_field kn_rd_route_dest_fields[] = {
 	KN_USE("destination", kn_rd_destination),
 	KN_USE("weight", kn_rd_weight),
+	KN_WARN("headers", KN_WHY_HEADERS),
 	{},
 };
 
@@ -856,8 +1202,8 @@ static int kn_rd_route_dest(struct kn_rd *rd, const struct kn_yt_node *v,
 	struct kn_destination *d = obj;
 
 	d->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "route[]", kn_rd_route_dest_fields, KN_RD_WARN,
-			 d))
+	if (kn_rd_fields(rd, v, "route[]", kn_rd_route_dest_fields,
+			 KN_RD_UNKNOWN, d))
 		return -1;
 	if (!d->host && !kn_yt_get(v, "destination"))
 		return kn_yt_error(&rd->c, v->line, "missing 'destination'");
@@ -905,6 +1251,29 @@ static const struct kn_rd_field kn_rd_http_fields[] = {
 	KN_USE("name", kn_rd_http_name),
 	KN_USE("match", kn_rd_http_match),
 	KN_USE("route", kn_rd_http_route),
+	KN_REFUSE("redirect", "Istio answers with a redirect and forwards "
+			      "nothing; kanary only forwards"),
+	KN_REFUSE("directResponse", "Istio answers by itself and forwards "
+				    "nothing; kanary only forwards"),
+	KN_REFUSE("delegate", "Istio routes by the delegate VirtualService; "
+			      "kanary does not follow delegates"),
+	KN_WARN("rewrite", "Istio rewrites the path or authority before "
+			   "forwarding; kanary forwards the request unchanged"),
+	KN_WARN("timeout", "Istio fails the request with a 504 after this "
+			   "long; kanary sets no request timeout"),
+	KN_WARN("retries",
+		"Istio retries failed requests (2 times unless set otherwise); "
+		"kanary does not retry"),
+	KN_WARN("fault", "Istio injects these delays and aborts; kanary "
+			 "does not"),
+	KN_WARN("mirror", KN_WHY_MIRROR),
+	KN_WARN("mirrors", KN_WHY_MIRROR),
+	KN_WARN("mirrorPercentage", KN_WHY_MIRROR),
+	KN_WARN("mirrorPercent", KN_WHY_MIRROR),
+	KN_WARN("mirror_percent", KN_WHY_MIRROR),
+	KN_WARN("corsPolicy", "Istio answers CORS preflights and adds CORS "
+			      "headers; kanary does not"),
+	KN_WARN("headers", KN_WHY_HEADERS),
 	{},
 };
 
@@ -913,7 +1282,7 @@ static int kn_rd_http(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
 	struct kn_http_route *h = obj;
 
 	h->src = kn_rd_src(rd, v);
-	if (kn_rd_fields(rd, v, "http[]", kn_rd_http_fields, KN_RD_WARN, h))
+	if (kn_rd_fields(rd, v, "http[]", kn_rd_http_fields, KN_RD_UNKNOWN, h))
 		return -1;
 	/* redirect, directResponse and delegate have no route: kanary can't. */
 	if (!h->n_route)
@@ -953,13 +1322,19 @@ static const struct kn_rd_field kn_rd_vs_fields[] = {
 	KN_USE("hosts", kn_rd_vs_hosts),
 	KN_USE("gateways", kn_rd_vs_gateways),
 	KN_USE("http", kn_rd_vs_http),
+	KN_WARN("tcp", "Istio routes TCP connections by these rules; kanary "
+		       "routes by 'http' only"),
+	KN_WARN("tls", "Istio routes TLS connections by SNI with these "
+		       "rules; kanary routes by 'http' only"),
+	KN_WARN("exportTo", KN_WHY_EXPORT),
 	{},
 };
 
 static int kn_rd_virtualservice(struct kn_rd *rd, const struct kn_yt_node *spec,
 				struct kn_resource *r)
 {
-	if (kn_rd_fields(rd, spec, "spec", kn_rd_vs_fields, KN_RD_WARN, &r->vs))
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_vs_fields, KN_RD_UNKNOWN,
+			 &r->vs))
 		return -1;
 	if (!r->vs.n_http)
 		return kn_yt_error(
@@ -1005,7 +1380,7 @@ static int kn_rd_we_labels(struct kn_rd *rd, const struct kn_yt_node *v,
 {
 	struct kn_workloadentry *we = obj;
 
-	return kn_yt_labels(&rd->c, v, "labels", &we->labels);
+	return kn_rd_labels(rd, v, "labels", &we->labels);
 }
 
 static int kn_rd_we_ports(struct kn_rd *rd, const struct kn_yt_node *v,
@@ -1032,13 +1407,22 @@ static const struct kn_rd_field kn_rd_we_fields[] = {
 	KN_USE("address", kn_rd_we_address),
 	KN_USE("labels", kn_rd_we_labels),
 	KN_USE("ports", kn_rd_we_ports),
+	KN_WARN("network", "Istio reaches the endpoint through its network's "
+			   "gateway; kanary sends to the address directly"),
+	KN_WARN("locality", "Istio prefers endpoints in the client's "
+			    "locality; kanary does not"),
+	KN_WARN("weight", "Istio gives the endpoint this share of its "
+			  "service's traffic; kanary gives each endpoint an "
+			  "equal share"),
+	KN_SILENT("serviceAccount"), /* the identity for mTLS */
 	{},
 };
 
 static int kn_rd_workloadentry(struct kn_rd *rd, const struct kn_yt_node *spec,
 			       struct kn_resource *r)
 {
-	if (kn_rd_fields(rd, spec, "spec", kn_rd_we_fields, KN_RD_WARN, &r->we))
+	if (kn_rd_fields(rd, spec, "spec", kn_rd_we_fields, KN_RD_UNKNOWN,
+			 &r->we))
 		return -1;
 	if (!r->we.address)
 		return kn_yt_error(&rd->c, spec->line, "missing 'address'");
@@ -1202,7 +1586,7 @@ static int kn_rd_meta_annotations(struct kn_rd *rd, const struct kn_yt_node *v,
 	const struct kn_rd_field *f;
 	const struct kn_yt_node *k;
 
-	if (kn_yt_want(&rd->c, v, KN_YT_MAP, "annotations"))
+	if (kn_rd_string_values(rd, v, "annotations"))
 		return -1;
 	for (int i = 0; i < v->n; i++) {
 		k = kn_yt_key(v, i);
@@ -1211,8 +1595,8 @@ static int kn_rd_meta_annotations(struct kn_rd *rd, const struct kn_yt_node *v,
 		for (f = kn_rd_hc_fields; f->key && strcmp(f->key, k->str); f++)
 			;
 		if (!f->key || r->kind != KN_DESTINATIONRULE) {
-			kn_yt_warn(
-				&rd->c, k->line, "'%s' is ignored by kanary%s",
+			kn_rd_warn(
+				rd, k->line, "'%s' is ignored by kanary%s",
 				k->str,
 				f->key ? " (it belongs on a DestinationRule)" :
 					 "");
@@ -1225,17 +1609,35 @@ static int kn_rd_meta_annotations(struct kn_rd *rd, const struct kn_yt_node *v,
 	return 0;
 }
 
+static int kn_rd_meta_labels(struct kn_rd *rd, const struct kn_yt_node *v,
+			     void *obj)
+{
+	return kn_rd_labels(rd, v, "labels", NULL);
+}
+
+/* ObjectMeta: what kubectl writes back is Kubernetes' business. */
 static const struct kn_rd_field kn_rd_meta_fields[] = {
 	KN_USE("name", kn_rd_meta_name),
 	KN_USE("namespace", kn_rd_meta_namespace),
 	KN_USE("annotations", kn_rd_meta_annotations),
+	KN_USE("labels", kn_rd_meta_labels),
+	KN_SILENT("generateName"),
+	KN_SILENT("uid"),
+	KN_SILENT("resourceVersion"),
+	KN_SILENT("generation"),
+	KN_SILENT("creationTimestamp"),
+	KN_SILENT("deletionTimestamp"),
+	KN_SILENT("deletionGracePeriodSeconds"),
+	KN_SILENT("ownerReferences"),
+	KN_SILENT("finalizers"),
+	KN_SILENT("managedFields"),
+	KN_SILENT("selfLink"),
 	{},
 };
 
 static int kn_rd_meta(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
 {
-	/* labels, annotations, uid...: Kubernetes' business, not ours. */
-	return kn_rd_fields(rd, v, "metadata", kn_rd_meta_fields, KN_RD_SILENT,
+	return kn_rd_fields(rd, v, "metadata", kn_rd_meta_fields, KN_RD_UNKNOWN,
 			    obj);
 }
 
@@ -1292,7 +1694,9 @@ static int kn_rd_resource(struct kn_rd *rd, const struct kn_yt_node *root,
 
 	r->kind = kind;
 	r->src = kn_rd_src(rd, root);
-	if (kn_rd_fields(rd, root, "document", kn_rd_top_fields, KN_RD_WARN, r))
+	rd->schema = kind == KN_SERVICE ? "Kubernetes'" : "Istio's";
+	if (kn_rd_fields(rd, root, "document", kn_rd_top_fields, KN_RD_UNKNOWN,
+			 r))
 		return -1;
 	if (!r->name)
 		return kn_yt_error(&rd->c, meta ? meta->line : root->line,
@@ -1305,31 +1709,177 @@ static int kn_rd_resource(struct kn_rd *rd, const struct kn_yt_node *root,
 	return 0;
 }
 
-/* What kind of resource (apiVersion, kind) is: -1 to skip, -2 on error. */
-static int kn_rd_kind(struct kn_rd *rd, const struct kn_yt_node *api,
-		      const char *kind)
+/*
+ * The kinds of the Kubernetes core group (apiVersion: v1) and of Istio's
+ * API groups, with the versions each is served in (Istio 1.22 and later).
+ * A document in one of these groups with another kind or version is one
+ * the API server would refuse: an error here, not a skipped document.
+ */
+struct kn_rd_api {
+	const char *group;
+	const char *kind;
+	const char *versions[4];
+};
+
+#define KN_ISTIO_NET_VERSIONS               \
+	{                                   \
+		"v1alpha3", "v1beta1", "v1" \
+	}
+
+static const struct kn_rd_api kn_rd_apis[] = {
+	{ "", "Binding", { "v1" } },
+	{ "", "ComponentStatus", { "v1" } },
+	{ "", "ConfigMap", { "v1" } },
+	{ "", "Endpoints", { "v1" } },
+	{ "", "Event", { "v1" } },
+	{ "", "LimitRange", { "v1" } },
+	{ "", "Namespace", { "v1" } },
+	{ "", "Node", { "v1" } },
+	{ "", "PersistentVolume", { "v1" } },
+	{ "", "PersistentVolumeClaim", { "v1" } },
+	{ "", "Pod", { "v1" } },
+	{ "", "PodTemplate", { "v1" } },
+	{ "", "ReplicationController", { "v1" } },
+	{ "", "ResourceQuota", { "v1" } },
+	{ "", "Secret", { "v1" } },
+	{ "", "Service", { "v1" } },
+	{ "", "ServiceAccount", { "v1" } },
+	{ "networking.istio.io", "DestinationRule", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "Gateway", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "ServiceEntry", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "Sidecar", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "VirtualService", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "WorkloadEntry", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "WorkloadGroup", KN_ISTIO_NET_VERSIONS },
+	{ "networking.istio.io", "EnvoyFilter", { "v1alpha3" } },
+	{ "networking.istio.io", "ProxyConfig", { "v1beta1" } },
+	{ "security.istio.io", "AuthorizationPolicy", { "v1beta1", "v1" } },
+	{ "security.istio.io", "PeerAuthentication", { "v1beta1", "v1" } },
+	{ "security.istio.io", "RequestAuthentication", { "v1beta1", "v1" } },
+	{ "telemetry.istio.io", "Telemetry", { "v1alpha1", "v1" } },
+	{ "extensions.istio.io", "WasmPlugin", { "v1alpha1" } },
+};
+
+#define KN_RD_N_APIS (sizeof(kn_rd_apis) / sizeof(kn_rd_apis[0]))
+
+/* Groups under istio.io that belong to Istio's installers: not checked. */
+static const char *const kn_rd_istio_other[] = {
+	"install.istio.io",
+	"operator.istio.io",
+	NULL,
+};
+
+static bool kn_rd_has_suffix(const char *s, const char *suffix);
+
+/* Whose rules a group follows: checked, skipped or anybody's. */
+static bool kn_rd_checked_group(const char *group)
 {
-	static const char *const istio[] = { "v1alpha3", "v1beta1", "v1" };
-	const char *version;
-	int k;
+	return !*group || ((!strcmp(group, "istio.io") ||
+			    kn_rd_has_suffix(group, ".istio.io")) &&
+			   !kn_rd_in(group, kn_rd_istio_other));
+}
+
+/* "networking.istio.io/v1alpha3, v1beta1 or v1", "v1" */
+static void kn_rd_versions(const struct kn_rd_api *a, char *buf, size_t size)
+{
+	const char *sep;
+	size_t off;
+	int i, n = 0;
+
+	while (n < 4 && a->versions[n])
+		n++;
+	off = snprintf(buf, size, "%s%s", a->group, *a->group ? "/" : "");
+	for (i = 0; i < n && off < size; i++) {
+		sep = i + 1 == n ? "" : i + 2 == n ? " or " : ", ";
+		off += snprintf(buf + off, size - off, "%s%s", a->versions[i],
+				sep);
+	}
+}
+
+/* An unknown kind in group: say which one was meant, if it is clear. */
+static int kn_rd_unknown_kind(struct kn_rd *rd, const struct kn_yt_node *kn,
+			      const char *group, const char *api)
+{
+	const struct kn_rd_api *a, *same = NULL, *other = NULL;
+	char where[128];
 	size_t i;
 
+	for (i = 0; i < KN_RD_N_APIS; i++) {
+		a = &kn_rd_apis[i];
+		if (!strcasecmp(a->kind, kn->str) && !strcmp(a->group, group))
+			same = a;
+		else if (!strcmp(a->kind, kn->str))
+			other = a;
+	}
+	if (same)
+		return kn_yt_error(&rd->c, kn->line,
+				   "no kind '%s' in %s (did you mean %s?)",
+				   kn->str, api, same->kind);
+	if (other) {
+		kn_rd_versions(other, where, sizeof(where));
+		return kn_yt_error(&rd->c, kn->line,
+				   "no kind '%s' in %s (%s is in %s)", kn->str,
+				   api, other->kind, where);
+	}
+	return kn_yt_error(&rd->c, kn->line, "no kind '%s' in %s", kn->str,
+			   api);
+}
+
+/* What kind of resource (apiVersion, kind) is: -1 to skip, -2 on error. */
+static int kn_rd_kind(struct kn_rd *rd, const struct kn_yt_node *api,
+		      const struct kn_yt_node *kn)
+{
+	const struct kn_rd_api *a = NULL;
+	const char *slash = strchr(api->str, '/'), *version;
+	char group[256], where[128];
+	size_t i, len;
+	int k;
+
+	if (!slash && strchr(api->str, '.')) {
+		kn_yt_error(&rd->c, api->line,
+			    "apiVersion '%s' has no version (group/version)",
+			    api->str);
+		return -2;
+	}
+	len = slash ? (size_t)(slash - api->str) : 0;
+	version = slash ? slash + 1 : api->str;
+	if (len >= sizeof(group) || (slash && (!len || !*version))) {
+		kn_yt_error(&rd->c, api->line, "bad apiVersion '%s'", api->str);
+		return -2;
+	}
+	memcpy(group, api->str, len);
+	group[len] = '\0';
 	for (k = 0; k < KN_KIND_MAX; k++)
-		if (!strcmp(kind, kn_kind_name(k)))
+		if (!strcmp(kn->str, kn_kind_name(k)))
 			break;
-	if (k == KN_SERVICE)
-		return strcmp(api->str, "v1") ? -1 : k;
-	if (k == KN_KIND_MAX ||
-	    strncmp(api->str, KN_ISTIO_GROUP, strlen(KN_ISTIO_GROUP)))
+	if (!kn_rd_checked_group(group))
 		return -1;
-	version = api->str + strlen(KN_ISTIO_GROUP);
-	for (i = 0; i < sizeof(istio) / sizeof(istio[0]); i++)
-		if (!strcmp(version, istio[i]))
-			return k;
-	kn_yt_error(
-		&rd->c, api->line,
-		"unsupported apiVersion '%s' for %s (want %sv1alpha3, v1beta1 or v1)",
-		api->str, kind, KN_ISTIO_GROUP);
+	for (i = 0; i < KN_RD_N_APIS && !a; i++)
+		if (!strcmp(kn_rd_apis[i].group, group) &&
+		    !strcmp(kn_rd_apis[i].kind, kn->str))
+			a = &kn_rd_apis[i];
+	if (!a) {
+		for (i = 0; i < KN_RD_N_APIS; i++)
+			if (!strcmp(kn_rd_apis[i].group, group))
+				break;
+		if (i == KN_RD_N_APIS)
+			kn_yt_error(
+				&rd->c, api->line,
+				"unknown API group '%s' (Istio's are "
+				"networking.istio.io, security.istio.io, "
+				"telemetry.istio.io and extensions.istio.io)",
+				group);
+		else
+			kn_rd_unknown_kind(rd, kn, group, api->str);
+		return -2;
+	}
+	for (i = 0; i < 4 && a->versions[i]; i++)
+		if (!strcmp(version, a->versions[i]))
+			return k < KN_KIND_MAX ? k : -1;
+	kn_rd_versions(a, where, sizeof(where));
+	kn_yt_error(&rd->c, api->line,
+		    "unsupported apiVersion '%s' for %s (want %s)", api->str,
+		    kn->str, where);
 	return -2;
 }
 
@@ -1397,7 +1947,7 @@ static int kn_rd_doc(struct kn_rd *rd, const struct kn_yt_node *root)
 		return -1;
 	if (!strcmp(api->str, "v1") && !strcmp(kind->str, "List"))
 		return kn_rd_items(rd, root);
-	k = kn_rd_kind(rd, api, kind->str);
+	k = kn_rd_kind(rd, api, kind);
 	if (k == -2)
 		return -1;
 	if (k < 0) {
