@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "helpers.h"
@@ -62,19 +66,6 @@ static const char *t_str(const struct kn_yt_node *map, const char *key)
 	cr_assert_not_null(v, "no key %s", key);
 	cr_assert_eq(v->type, KN_YT_SCALAR);
 	return v->str;
-}
-
-static void t_read_error(const char *name, const char *yaml, const char *msg)
-{
-	struct kn_config cfg = { 0 };
-	struct kn_err err = { .msg = "" };
-
-	cr_assert_eq(kn_config_read_buffer(&cfg, name, yaml, strlen(yaml),
-					   &err),
-		     -1, "accepted:\n%s", yaml);
-	cr_assert_str_eq(err.msg, msg);
-	cr_assert_eq(cfg.n_res, 0);
-	kn_config_free(&cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,4 +295,242 @@ Test(input, big_map_is_linear, .timeout = 30)
 	t_tree_error(buf, off,
 		     "t.yaml:49001: duplicate key 'key-17' (first on line 18)");
 	free(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* What is read, and how much */
+
+static char t_dir[] = "/tmp/kanary-test-input-XXXXXX";
+
+static void t_dir_up(void)
+{
+	cr_assert_not_null(mkdtemp(t_dir));
+}
+
+static void t_dir_down(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+	if (system(cmd))
+		cr_log_warn("could not remove %s", t_dir);
+}
+
+static const char *t_path(const char *name)
+{
+	static char bufs[4][PATH_MAX];
+	static int next;
+	char *b = bufs[next++ % 4];
+
+	snprintf(b, PATH_MAX, "%s/%s", t_dir, name);
+	return b;
+}
+
+static void t_path_error(const char *path, const char *msg)
+{
+	struct kn_config cfg = { 0 };
+	struct kn_err err = { .msg = "" };
+
+	cr_assert_eq(kn_config_read_path(&cfg, path, &err), -1, "%s was read",
+		     path);
+	cr_assert_str_eq(err.msg, msg);
+	cr_assert_eq(cfg.n_res, 0);
+	kn_config_free(&cfg);
+}
+
+#define WE_DOC                                      \
+	"apiVersion: networking.istio.io/v1beta1\n" \
+	"kind: WorkloadEntry\n"                     \
+	"metadata: {name: w}\n"                     \
+	"spec: {address: 198.18.1.2}\n"
+
+/* A file of exactly size bytes: a resource, then comment lines. */
+static void t_write_padded(const char *path, size_t size)
+{
+	FILE *f = fopen(path, "w");
+	size_t len = strlen(WE_DOC);
+
+	cr_assert_not_null(f);
+	fputs(WE_DOC, f);
+	for (; len + 64 <= size; len += 64)
+		fprintf(f, "#%62s\n", "");
+	for (; len + 1 < size; len++)
+		fputc('#', f);
+	if (len < size)
+		fputc('\n', f);
+	fclose(f);
+}
+
+/* The finding: a FIFO blocked until a writer came. */
+Test(input, fifo_is_refused, .init = t_dir_up, .fini = t_dir_down,
+     .timeout = 10)
+{
+	char msg[PATH_MAX + 128];
+
+	cr_assert_eq(mkfifo(t_path("f.yaml"), 0600), 0);
+	snprintf(msg, sizeof(msg),
+		 "%s: not a regular file (a FIFO); give a file, a directory, "
+		 "or - for standard input",
+		 t_path("f.yaml"));
+	t_path_error(t_path("f.yaml"), msg);
+	/* Inside a directory too. */
+	t_write_padded(t_path("a.yaml"), 200);
+	t_path_error(t_dir, msg);
+}
+
+/* The finding: /dev/zero was read until memory ran out. */
+Test(input, device_is_refused, .timeout = 10)
+{
+	t_path_error("/dev/zero",
+		     "/dev/zero: not a regular file (a character device); "
+		     "give a file, a directory, or - for standard input");
+}
+
+Test(input, file_size_limit, .init = t_dir_up, .fini = t_dir_down,
+     .timeout = 10)
+{
+	struct kn_config cfg = { 0 };
+	char msg[PATH_MAX + 128];
+
+	t_write_padded(t_path("max.yaml"), KN_CONFIG_MAX_INPUT);
+	t_read_ok(&cfg, t_path("max.yaml"));
+	cr_assert_eq(cfg.n_res, 1);
+	kn_config_free(&cfg);
+	t_write_padded(t_path("big.yaml"), KN_CONFIG_MAX_INPUT + 1);
+	snprintf(msg, sizeof(msg),
+		 "%s: larger than 4 MiB, the most kanary reads from one file",
+		 t_path("big.yaml"));
+	t_path_error(t_path("big.yaml"), msg);
+}
+
+/* stdin may be a pipe or a device: read, but no more than a file. */
+Test(input, stdin_is_bounded, .timeout = 10)
+{
+	int fd = open("/dev/zero", O_RDONLY);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	t_path_error("-", "<stdin>: larger than 4 MiB, the most kanary reads "
+			  "from one file");
+}
+
+Test(input, stdin_pipe_is_read, .timeout = 10)
+{
+	struct kn_config cfg = { 0 };
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], WE_DOC, strlen(WE_DOC)),
+		     (ssize_t)strlen(WE_DOC));
+	close(p[1]);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	t_read_ok(&cfg, "-");
+	cr_assert_eq(cfg.n_res, 1);
+	cr_assert_str_eq(cfg.res[0].src.file, "<stdin>");
+	kn_config_free(&cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Duplicates in one apply */
+
+/* The finding: one apply with the same VirtualService twice was taken. */
+Test(input, duplicates_in_one_apply)
+{
+	struct kn_config upd = { 0 };
+	struct kn_err err = { .msg = "" };
+
+	t_read_buf_ok(&upd, "a.yaml", WE_DOC);
+	cr_assert_eq(kn_config_unique(&upd, &err), 0, "%s", err.msg);
+	t_read_buf_ok(&upd, "b.yaml",
+		      "apiVersion: v1\nkind: List\nitems:\n"
+		      "- {apiVersion: networking.istio.io/v1beta1, "
+		      "kind: WorkloadEntry, metadata: {name: w}, "
+		      "spec: {address: 198.18.1.2}}\n");
+	cr_assert_eq(kn_config_unique(&upd, &err), -1);
+	cr_assert_str_eq(err.msg, "b.yaml:4: duplicate WorkloadEntry "
+				  "default/w (also at a.yaml:1)");
+	kn_config_free(&upd);
+	/* One file, twice the same; another namespace is another one. */
+	t_read_buf_ok(&upd, "c.yaml",
+		      WE_DOC "---\n" WE_DOC "---\n"
+			     "apiVersion: networking.istio.io/v1beta1\n"
+			     "kind: WorkloadEntry\n"
+			     "metadata: {name: w, namespace: prod}\n"
+			     "spec: {address: 198.18.1.3}\n");
+	cr_assert_eq(kn_config_unique(&upd, &err), -1);
+	cr_assert_str_eq(err.msg, "c.yaml:6: duplicate WorkloadEntry "
+				  "default/w (also at c.yaml:1)");
+	kn_config_free(&upd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors in resources kept from an earlier apply */
+
+/* Save cfg as the state, read it back: the next apply's starting point. */
+static void t_state_round_trip(struct kn_config *cfg, const char *state)
+{
+	struct kn_err err = { .msg = "" };
+	FILE *f = fopen(state, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(kn_config_write_state(cfg, f), 0);
+	fclose(f);
+	kn_config_free(cfg);
+	cr_assert_eq(kn_config_read_state(cfg, state, &err), 0, "%s", err.msg);
+}
+
+/* The finding: the error named the state file under /run. */
+Test(input, kept_resource_error_names_the_applied_file, .init = t_dir_up,
+     .fini = t_dir_down)
+{
+	struct kn_config cfg = { 0 }, upd = { 0 };
+	struct kn_err err = { .msg = "" };
+	char want[2 * PATH_MAX], cwd[PATH_MAX];
+
+	t_read_lab(&cfg, "virtualservice-weight-70.yaml");
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	t_state_round_trip(&cfg, t_path("state.yaml"));
+	/* Twice: what was kept from a kept resource is kept again. */
+	t_state_round_trip(&cfg, t_path("state.yaml"));
+
+	/* A new DestinationRule without the subset the kept route uses. */
+	t_read_buf_ok(&upd, "dr.yaml",
+		      "apiVersion: networking.istio.io/v1alpha3\n"
+		      "kind: DestinationRule\n"
+		      "metadata: {name: image-classifier}\n"
+		      "spec:\n"
+		      "  host: image-classifier\n"
+		      "  subsets:\n"
+		      "  - name: resnet50\n"
+		      "    labels: {version: resnet50}\n");
+	kn_config_merge(&cfg, &upd);
+	cr_assert_eq(kn_config_validate(&cfg, &err), -1);
+	/* The lab's file, made absolute, and the line in it. */
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/%s:19:", cwd,
+		 t_lab("virtualservice-weight-70.yaml"));
+	cr_assert(!strncmp(err.msg, want, strlen(want)),
+		  "error: %s\nwanted it to start with %s", err.msg, want);
+	kn_config_free(&cfg);
+}
+
+/* The state's annotations are the state's: a user's file is itself. */
+Test(input, source_annotation_only_in_the_state)
+{
+	struct kn_config cfg = { 0 };
+
+	t_read_buf_ok(&cfg, "we.yaml",
+		      "apiVersion: networking.istio.io/v1beta1\n"
+		      "kind: WorkloadEntry\n"
+		      "metadata:\n"
+		      "  name: w\n"
+		      "  annotations:\n"
+		      "    kanary.io/source: /elsewhere.yaml\n"
+		      "    kanary.io/source-lines: \"40\"\n"
+		      "spec: {address: 198.18.1.2}\n");
+	cr_assert_str_eq(cfg.res[0].src.file, "we.yaml");
+	cr_assert_eq(cfg.res[0].src.line, 1);
+	kn_config_free(&cfg);
 }
