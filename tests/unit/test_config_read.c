@@ -980,9 +980,10 @@ Test(config_read, bad_documents)
 	expect_buf_error("apiVersion: v1\nkind: Service\nkind: Pod\n",
 			 "bad.yaml:3: duplicate key 'kind' (first on line 2)");
 	expect_buf_error("a: &x [*x]\n",
-			 "bad.yaml:1: nested more than 64 levels deep");
-	expect_buf_error("a: *nothing\n",
-			 "bad.yaml:1: not valid YAML: found undefined alias");
+			 "bad.yaml:1: alias 'x' is inside the node it names");
+	expect_buf_error(
+		"a: *nothing\n",
+		"bad.yaml:1: not valid YAML: found undefined alias 'nothing'");
 }
 
 /* A good file, then a bad one in another document: nothing is kept. */

@@ -199,8 +199,6 @@ void kn_config_free(struct kn_config *cfg)
 /* ------------------------------------------------------------------ */
 /* Moving resources between configs */
 
-typedef void kn_src_fn(struct kn_src *src, void *arg);
-
 static void kn_header_srcs(int n, struct kn_header_match *h, kn_src_fn *fn,
 			   void *arg)
 {
@@ -219,8 +217,8 @@ static void kn_match_srcs(struct kn_http_match *m, kn_src_fn *fn, void *arg)
 	kn_header_srcs(m->n_without_headers, m->without_headers, fn, arg);
 }
 
-/* Call fn on every kn_src of r: they all point at file names. */
-static void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
+/* They all point at file names, which follow the resource. */
+void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 {
 	struct kn_http_route *h;
 	int i, j;
@@ -236,8 +234,11 @@ static void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 			fn(&r->svc.ports[i].src, arg);
 		break;
 	case KN_DESTINATIONRULE:
-		for (i = 0; i < r->dr.n_subsets; i++)
+		fn(&r->dr.outlier.src, arg);
+		for (i = 0; i < r->dr.n_subsets; i++) {
 			fn(&r->dr.subsets[i].src, arg);
+			fn(&r->dr.subsets[i].outlier.src, arg);
+		}
 		break;
 	case KN_VIRTUALSERVICE:
 		for (i = 0; i < r->vs.n_http; i++) {
@@ -349,6 +350,26 @@ static void kn_config_prune_files(struct kn_config *cfg)
 			free(cfg->files[i]);
 	}
 	cfg->n_files = kept;
+}
+
+int kn_config_unique(const struct kn_config *cfg, struct kn_err *err)
+{
+	const struct kn_resource *r, *q;
+	int i, j;
+
+	for (i = 0; i < cfg->n_res; i++) {
+		r = &cfg->res[i];
+		j = kn_index_same(cfg, r);
+		if (j == i)
+			continue;
+		q = &cfg->res[j];
+		return kn_err_set(err,
+				  "%s:%d: duplicate %s %s/%s (also at %s:%d)",
+				  r->src.file ? r->src.file : "?", r->src.line,
+				  kn_kind_name(r->kind), r->ns, r->name,
+				  q->src.file ? q->src.file : "?", q->src.line);
+	}
+	return 0;
 }
 
 /*

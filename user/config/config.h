@@ -237,9 +237,17 @@ struct kn_config {
 const char *kn_kind_name(enum kn_kind kind); /* "VirtualService", ... */
 
 /*
- * Read YAML into cfg, appending. path may be a file, a directory (its *.yaml
- * and *.yml files in name order) or "-" for stdin. Multi-document files are
- * read whole. Kinds kanary does not route with (Deployment, ConfigMap, ...)
+ * The most kanary reads from one file (or stdin): the Kubernetes API server
+ * takes requests of up to 3 MiB, so no manifest it accepts is refused.
+ */
+#define KN_CONFIG_MAX_INPUT (4 << 20)
+
+/*
+ * Read YAML into cfg, appending. path may be a regular file, a directory
+ * (its *.yaml and *.yml files in name order) or "-" for stdin; other kinds
+ * of file (a FIFO, a device) are refused, and so is more than
+ * KN_CONFIG_MAX_INPUT bytes from one file. Multi-document files are read
+ * whole. Kinds kanary does not route with (Deployment, ConfigMap, ...)
  * are skipped with a notice on stderr. On error returns -1 with err set to
  * "file:line: problem" and leaves cfg as it was.
  */
@@ -259,9 +267,17 @@ int kn_config_read_buffer(struct kn_config *cfg, const char *name,
 /*
  * Move every resource of upd into base: one with the same kind, namespace
  * and name replaces the old one in place, others are appended. upd is left
- * empty.
+ * empty. Two resources of upd with one identity: the later wins, so check
+ * kn_config_unique(upd) first.
  */
 void kn_config_merge(struct kn_config *base, struct kn_config *upd);
+
+/*
+ * -1 with err "file:line: duplicate Kind ns/name (also at file:line)" when
+ * two resources of cfg have the same kind, namespace and name: what one
+ * apply was given, where the later would silently replace the earlier.
+ */
+int kn_config_unique(const struct kn_config *cfg, struct kn_err *err);
 
 /*
  * Cross-resource checks, as `istioctl analyze` makes them and stricter:
@@ -274,6 +290,21 @@ int kn_config_validate(const struct kn_config *cfg, struct kn_err *err);
 
 /* Write cfg as YAML that kn_config_read_buffer reads back to the same. */
 int kn_config_write(const struct kn_config *cfg, FILE *f);
+
+/*
+ * The applied config, saved between commands. As kn_config_write, plus
+ * where each resource was applied from (file, made absolute, and the line
+ * of each kn_src) in its kanary.io/source and kanary.io/source-lines
+ * annotations, so that an error found in a kept resource by a later apply
+ * names the user's file, not the saved one. kn_config_read_state reads it
+ * back; it is kn_config_read_path except that it honours those
+ * annotations (only there: a user's own file says where it is itself).
+ */
+int kn_config_write_state(const struct kn_config *cfg, FILE *f);
+int kn_config_read_state(struct kn_config *cfg, const char *path,
+			 struct kn_err *err);
+#define KN_SOURCE_ANNOTATION "kanary.io/source"
+#define KN_SOURCE_LINES_ANNOTATION "kanary.io/source-lines"
 
 void kn_config_free(struct kn_config *cfg);
 
@@ -314,6 +345,10 @@ bool kn_labels_match(const struct kn_labels *sel,
 /*
  * Added by the config module.
  */
+
+/* Call fn on every kn_src of r, always in the same order. */
+typedef void kn_src_fn(struct kn_src *src, void *arg);
+void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg);
 
 /*
  * Move every resource of upd to the end of base, duplicates included (this

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <strings.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "yaml_tree.h"
@@ -35,6 +37,7 @@ struct kn_rd {
 	struct kn_yt_ctx c; /* c.file is owned by cfg */
 	struct kn_config *cfg; /* the scratch config */
 	const char *schema; /* whose schema the resource read is in */
+	bool origins; /* honour kanary.io/source (kn_config_read_state) */
 };
 
 typedef int kn_rd_fn(struct kn_rd *rd, const struct kn_yt_node *v, void *obj);
@@ -1682,6 +1685,77 @@ static struct kn_resource *kn_rd_new_resource(struct kn_config *cfg)
 	return r;
 }
 
+/* Remember name in cfg, once: kn_src points at the config's own copy. */
+static const char *kn_rd_add_file(struct kn_config *cfg, const char *name)
+{
+	for (int i = cfg->n_files - 1; i >= 0; i--)
+		if (!strcmp(cfg->files[i], name))
+			return cfg->files[i];
+	cfg->files = kn_yt_xreallocarray(cfg->files, cfg->n_files + 1,
+					 sizeof(*cfg->files));
+	cfg->files[cfg->n_files] = kn_yt_xstrdup(name);
+	return cfg->files[cfg->n_files++];
+}
+
+struct kn_rd_origin {
+	const char *file; /* owned by the scratch config */
+	const char *lines; /* "12 0 14 ...", one per kn_src */
+	int n; /* kn_srcs seen */
+	bool bad;
+};
+
+static void kn_rd_count_src(struct kn_src *src, void *arg)
+{
+	((struct kn_rd_origin *)arg)->n++;
+}
+
+static void kn_rd_origin_src(struct kn_src *src, void *arg)
+{
+	struct kn_rd_origin *o = arg;
+	char *end;
+	long line;
+
+	line = strtol(o->lines, &end, 10);
+	o->lines = end;
+	if (line > 0 && line <= INT_MAX) {
+		src->file = o->file;
+		src->line = line;
+	}
+}
+
+/*
+ * A resource of the saved config (kn_config_write_state) gets back the
+ * file and lines it was applied from. When the lines do not fit the
+ * resource (a hand-edited file), it keeps the saved file's.
+ */
+static void kn_rd_origin(struct kn_rd *rd, const struct kn_yt_node *root,
+			 struct kn_resource *r)
+{
+	const struct kn_yt_node *ann, *file, *lines;
+	struct kn_rd_origin o = { 0 };
+	const char *p;
+	int words = 0;
+
+	ann = kn_yt_get(kn_yt_get(root, "metadata"), "annotations");
+	file = kn_yt_get(ann, KN_SOURCE_ANNOTATION);
+	lines = kn_yt_get(ann, KN_SOURCE_LINES_ANNOTATION);
+	if (!file || !lines || file->type != KN_YT_SCALAR ||
+	    lines->type != KN_YT_SCALAR || !*file->str)
+		return;
+	for (p = lines->str; *p; p++) {
+		if (!isdigit((unsigned char)*p) && *p != ' ')
+			return;
+		words += isdigit((unsigned char)*p) &&
+			 (p == lines->str || p[-1] == ' ');
+	}
+	kn_resource_srcs(r, kn_rd_count_src, &o);
+	if (o.n != words)
+		return;
+	o.file = kn_rd_add_file(rd->cfg, file->str);
+	o.lines = lines->str;
+	kn_resource_srcs(r, kn_rd_origin_src, &o);
+}
+
 /*
  * The resource lives in the scratch config from the start, so whatever a
  * failed read leaves in it is freed with that config.
@@ -1706,6 +1780,8 @@ static int kn_rd_resource(struct kn_rd *rd, const struct kn_yt_node *root,
 				   kn_kind_name(kind), r->name);
 	if (!r->ns)
 		r->ns = kn_yt_xstrdup("default");
+	if (rd->origins)
+		kn_rd_origin(rd, root, r);
 	return 0;
 }
 
@@ -1957,22 +2033,26 @@ static int kn_rd_doc(struct kn_rd *rd, const struct kn_yt_node *root)
 	return kn_rd_resource(rd, root, k);
 }
 
-/* Remember name in cfg: kn_src points at the config's own copy. */
-static const char *kn_rd_add_file(struct kn_config *cfg, const char *name)
+static int kn_rd_too_big(struct kn_err *err, const char *name)
 {
-	cfg->files = kn_yt_xreallocarray(cfg->files, cfg->n_files + 1,
-					 sizeof(*cfg->files));
-	cfg->files[cfg->n_files] = kn_yt_xstrdup(name);
-	return cfg->files[cfg->n_files++];
+	return kn_err_set(err,
+			  "%s: larger than %d MiB, the most kanary reads "
+			  "from one file",
+			  name, KN_CONFIG_MAX_INPUT >> 20);
 }
 
 static int kn_rd_buffer(struct kn_config *tmp, const char *name,
-			const char *buf, size_t len, struct kn_err *err)
+			const char *buf, size_t len, bool origins,
+			struct kn_err *err)
 {
-	struct kn_rd rd = { .cfg = tmp, .c = { .err = err } };
+	struct kn_rd rd = { .cfg = tmp,
+			    .c = { .err = err },
+			    .origins = origins };
 	struct kn_yt_stream st;
 	int i, ret = 0;
 
+	if (len > KN_CONFIG_MAX_INPUT)
+		return kn_rd_too_big(err, name);
 	rd.c.file = kn_rd_add_file(tmp, name);
 	if (kn_yt_load(&st, &rd.c, buf, len))
 		return -1;
@@ -1994,7 +2074,7 @@ int kn_config_read_buffer(struct kn_config *cfg, const char *name,
 	struct kn_err dummy;
 	int ret;
 
-	ret = kn_rd_buffer(&tmp, name, buf, len, err ? err : &dummy);
+	ret = kn_rd_buffer(&tmp, name, buf, len, false, err ? err : &dummy);
 	if (!ret)
 		kn_config_append(cfg, &tmp);
 	kn_config_free(&tmp);
@@ -2012,40 +2092,87 @@ static int kn_rd_sys_error(struct kn_err *err, const char *path,
 	return -1;
 }
 
-static int kn_rd_stream(struct kn_config *tmp, const char *name, FILE *f,
-			struct kn_err *err)
+/*
+ * Read all of fd, at most KN_CONFIG_MAX_INPUT bytes: /dev/zero on stdin
+ * or a file still being written must not grow the buffer without end.
+ */
+static int kn_rd_fd(struct kn_config *tmp, const char *name, int fd,
+		    bool origins, struct kn_err *err)
 {
-	size_t len = 0, cap = 0, n;
+	size_t len = 0, cap = 0;
 	char *buf = NULL;
+	ssize_t n;
 	int ret;
 
-	do {
+	for (;;) {
 		if (cap - len < 4096) {
 			cap = cap ? 2 * cap : 65536;
 			buf = kn_yt_xreallocarray(buf, cap, 1);
 		}
-		n = fread(buf + len, 1, cap - len, f);
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return kn_rd_sys_error(err, name, "read");
+		}
+		if (!n)
+			break;
 		len += n;
-	} while (n);
-	if (ferror(f)) {
-		free(buf);
-		return kn_rd_sys_error(err, name, "read");
+		if (len > KN_CONFIG_MAX_INPUT) {
+			free(buf);
+			return kn_rd_too_big(err, name);
+		}
 	}
-	ret = kn_rd_buffer(tmp, name, buf, len, err);
+	ret = kn_rd_buffer(tmp, name, buf, len, origins, err);
 	free(buf);
 	return ret;
 }
 
-static int kn_rd_file(struct kn_config *tmp, const char *path,
+/* "a FIFO", for "not a regular file (a FIFO)". */
+static const char *kn_rd_file_type(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISDIR(mode))
+		return "a directory";
+	return "not a file";
+}
+
+/*
+ * Regular files only: a FIFO would block until a writer comes, a device
+ * like /dev/zero never ends. O_NONBLOCK keeps open() itself from waiting
+ * for a FIFO's writer; the type is checked on what was opened, not on a
+ * name that may have changed since.
+ */
+static int kn_rd_file(struct kn_config *tmp, const char *path, bool origins,
 		      struct kn_err *err)
 {
-	FILE *f = fopen(path, "r");
-	int ret;
+	struct stat st;
+	int fd, ret;
 
-	if (!f)
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
 		return kn_rd_sys_error(err, path, NULL);
-	ret = kn_rd_stream(tmp, path, f, err);
-	fclose(f);
+	if (fstat(fd, &st)) {
+		ret = kn_rd_sys_error(err, path, NULL);
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = kn_err_set(err,
+				 "%s: not a regular file (%s); give a file, a "
+				 "directory, or - for standard input",
+				 path, kn_rd_file_type(st.st_mode));
+	} else if (st.st_size > KN_CONFIG_MAX_INPUT) {
+		ret = kn_rd_too_big(err, path);
+	} else {
+		ret = kn_rd_fd(tmp, path, fd, origins, err);
+	}
+	close(fd);
 	return ret;
 }
 
@@ -2080,7 +2207,7 @@ static int kn_rd_dir_entry(struct kn_config *tmp, const char *path, int *files,
 	if (S_ISDIR(st.st_mode))
 		return 0;
 	(*files)++;
-	return kn_rd_file(tmp, path, err);
+	return kn_rd_file(tmp, path, false, err);
 }
 
 static int kn_rd_dir(struct kn_config *tmp, const char *dir, struct kn_err *err)
@@ -2126,13 +2253,26 @@ int kn_config_read_path(struct kn_config *cfg, const char *path,
 	if (!err)
 		err = &dummy;
 	if (!strcmp(path, "-"))
-		ret = kn_rd_stream(&tmp, "<stdin>", stdin, err);
+		ret = kn_rd_fd(&tmp, "<stdin>", STDIN_FILENO, false, err);
 	else if (stat(path, &st))
 		ret = kn_rd_sys_error(err, path, NULL);
 	else if (S_ISDIR(st.st_mode))
 		ret = kn_rd_dir(&tmp, path, err);
 	else
-		ret = kn_rd_file(&tmp, path, err);
+		ret = kn_rd_file(&tmp, path, false, err);
+	if (!ret)
+		kn_config_append(cfg, &tmp);
+	kn_config_free(&tmp);
+	return ret;
+}
+
+int kn_config_read_state(struct kn_config *cfg, const char *path,
+			 struct kn_err *err)
+{
+	struct kn_config tmp = { 0 };
+	int ret;
+
+	ret = kn_rd_file(&tmp, path, true, err);
 	if (!ret)
 		kn_config_append(cfg, &tmp);
 	kn_config_free(&tmp);

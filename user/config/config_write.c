@@ -6,10 +6,14 @@
  * so any string survives the trip; strings that another YAML reader would
  * take for a number, a boolean or null are quoted on top of that.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -19,6 +23,8 @@
 struct kn_wr {
 	yaml_emitter_t em;
 	bool failed; /* sticky: later events are dropped */
+	bool origins; /* kn_config_write_state */
+	const char *cwd; /* for relative file names; NULL if unknown */
 };
 
 static void kn_wr_emit(struct kn_wr *w, yaml_event_t *ev)
@@ -250,13 +256,9 @@ static bool kn_wr_has_check(const struct kn_health_check *hc)
 	       hc->healthy_threshold || hc->fallback;
 }
 
-/* metadata.annotations of a DestinationRule: health.kanary.io/... */
+/* The health.kanary.io/ annotations of a DestinationRule. */
 static void kn_wr_check(struct kn_wr *w, const struct kn_health_check *hc)
 {
-	if (!kn_wr_has_check(hc))
-		return;
-	kn_wr_str(w, "annotations");
-	kn_wr_map(w, false);
 	if (hc->http_path)
 		kn_wr_key_str(w, "health.kanary.io/http-path", hc->http_path);
 	if (hc->http_expect)
@@ -273,6 +275,68 @@ static void kn_wr_check(struct kn_wr *w, const struct kn_health_check *hc)
 	}
 	if (hc->fallback)
 		kn_wr_key_str(w, "health.kanary.io/fallback", "true");
+}
+
+struct kn_wr_lines {
+	char *buf;
+	size_t len, cap;
+};
+
+static void kn_wr_add_line(struct kn_src *src, void *arg)
+{
+	struct kn_wr_lines *l = arg;
+	char num[16];
+	int n;
+
+	n = snprintf(num, sizeof(num), "%s%d", l->len ? " " : "", src->line);
+	if (l->len + n + 1 > l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->buf = realloc(l->buf, l->cap);
+		if (!l->buf) {
+			fputs("kanary: out of memory\n", stderr);
+			abort();
+		}
+	}
+	memcpy(l->buf + l->len, num, n + 1);
+	l->len += n;
+}
+
+/*
+ * Where r was applied from: its file, absolute since the next command may
+ * run elsewhere ("<stdin>" stays as it is), and the line of each kn_src in
+ * kn_resource_srcs order (0: none).
+ */
+static void kn_wr_origin(struct kn_wr *w, const struct kn_resource *r)
+{
+	struct kn_wr_lines l = { 0 };
+	const char *file = r->src.file;
+	char *abs = NULL;
+
+	if (w->cwd && file[0] != '/' && file[0] != '<' &&
+	    asprintf(&abs, "%s/%s", w->cwd, file) > 0)
+		file = abs;
+	kn_wr_key_str(w, KN_SOURCE_ANNOTATION, file);
+	/* The callback only reads: const is cast away for the walk. */
+	kn_resource_srcs((struct kn_resource *)r, kn_wr_add_line, &l);
+	kn_wr_key_str(w, KN_SOURCE_LINES_ANNOTATION, l.buf);
+	free(l.buf);
+	free(abs);
+}
+
+static void kn_wr_annotations(struct kn_wr *w, const struct kn_resource *r)
+{
+	bool check = r->kind == KN_DESTINATIONRULE &&
+		     kn_wr_has_check(&r->dr.check);
+	bool origin = w->origins && r->src.file;
+
+	if (!check && !origin)
+		return;
+	kn_wr_str(w, "annotations");
+	kn_wr_map(w, false);
+	if (check)
+		kn_wr_check(w, &r->dr.check);
+	if (origin)
+		kn_wr_origin(w, r);
 	kn_wr_map_end(w);
 }
 
@@ -440,8 +504,7 @@ static void kn_wr_resource(struct kn_wr *w, const struct kn_resource *r)
 	kn_wr_map(w, false);
 	kn_wr_key_str(w, "name", r->name);
 	kn_wr_key_str(w, "namespace", r->ns ? r->ns : "default");
-	if (r->kind == KN_DESTINATIONRULE)
-		kn_wr_check(w, &r->dr.check);
+	kn_wr_annotations(w, r);
 	kn_wr_map_end(w);
 	kn_wr_str(w, "spec");
 	kn_wr_map(w, false);
@@ -486,32 +549,47 @@ static void kn_wr_empty(struct kn_wr *w)
 	kn_wr_emit(w, &ev);
 }
 
-int kn_config_write(const struct kn_config *cfg, FILE *f)
+static int kn_wr_config(struct kn_wr *w, const struct kn_config *cfg, FILE *f)
 {
-	struct kn_wr w = { .failed = false };
 	yaml_event_t ev;
 	int i;
 
-	if (!yaml_emitter_initialize(&w.em))
+	if (!yaml_emitter_initialize(&w->em))
 		return -1;
-	yaml_emitter_set_output_file(&w.em, f);
-	yaml_emitter_set_unicode(&w.em, 1);
+	yaml_emitter_set_output_file(&w->em, f);
+	yaml_emitter_set_unicode(&w->em, 1);
 	/* Long strings on one line: folding is legal but hard to read. */
-	yaml_emitter_set_width(&w.em, -1);
+	yaml_emitter_set_width(&w->em, -1);
 
 	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-	kn_wr_emit(&w, &ev);
+	kn_wr_emit(w, &ev);
 	for (i = 0; i < cfg->n_res; i++)
-		kn_wr_resource(&w, &cfg->res[i]);
+		kn_wr_resource(w, &cfg->res[i]);
 	if (!cfg->n_res)
-		kn_wr_empty(&w);
+		kn_wr_empty(w);
 	yaml_stream_end_event_initialize(&ev);
-	kn_wr_emit(&w, &ev);
+	kn_wr_emit(w, &ev);
 
-	if (!w.failed && !yaml_emitter_flush(&w.em))
-		w.failed = true;
-	yaml_emitter_delete(&w.em);
+	if (!w->failed && !yaml_emitter_flush(&w->em))
+		w->failed = true;
+	yaml_emitter_delete(&w->em);
 	if (fflush(f) || ferror(f))
-		w.failed = true;
-	return w.failed ? -1 : 0;
+		w->failed = true;
+	return w->failed ? -1 : 0;
+}
+
+int kn_config_write(const struct kn_config *cfg, FILE *f)
+{
+	struct kn_wr w = { .failed = false };
+
+	return kn_wr_config(&w, cfg, f);
+}
+
+int kn_config_write_state(const struct kn_config *cfg, FILE *f)
+{
+	struct kn_wr w = { .origins = true };
+	char cwd[PATH_MAX];
+
+	w.cwd = getcwd(cwd, sizeof(cwd));
+	return kn_wr_config(&w, cfg, f);
 }

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * YAML to a tree with line numbers, on top of libyaml's document loader.
+ * YAML to a tree with line numbers, on top of libyaml's event parser.
  *
- * libyaml does the parsing; this file only copies its nodes into a tree
- * that owns its strings and knows its lines, refuses what no Kubernetes
- * manifest needs (non-scalar keys, duplicate keys, runaway alias expansion)
- * and offers typed accessors whose errors name file and line.
+ * libyaml does the parsing; this file builds a tree from its events that
+ * knows its lines, resolves aliases and merge keys, refuses what no
+ * Kubernetes manifest needs (non-scalar keys, duplicate keys, deep nesting,
+ * runaway alias expansion) and offers typed accessors whose errors name
+ * file and line. Building is linear in the input: libyaml's own document
+ * loader is not, since it reads a whole document before anything can
+ * stop it, and its scanner is quadratic in the nesting depth.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,14 +21,6 @@
 #include <yaml.h>
 
 #include "yaml_tree.h"
-
-/*
- * Aliases are expanded into copies, so a few lines of YAML could ask for
- * billions of nodes (or for an endless tree: libyaml lets an alias refer
- * to a node that contains it). Real manifests are far below both limits.
- */
-#define KN_YT_MAX_DEPTH 64
-#define KN_YT_MAX_NODES 100000
 
 static void kn_yt_oom(void)
 {
@@ -105,149 +100,106 @@ void kn_yt_warn(const struct kn_yt_ctx *c, int line, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------ */
-/* Building the tree */
+/* Building the tree from libyaml's events */
+
+/*
+ * An anchor names a finished node (shared, not copied, by its aliases), or
+ * one still being built: an alias to that would be a node inside itself.
+ */
+struct kn_yt_anchor {
+	char *name;
+	bool done;
+	struct kn_yt_node node;
+	struct kn_yt_anchor *next; /* same bucket, newest first */
+};
+
+#define KN_YT_ANCHOR_BUCKETS 1024
 
 struct kn_yt_build {
 	const struct kn_yt_ctx *c;
-	yaml_document_t *doc;
-	long nodes;
+	struct kn_yt_stream *st;
+	yaml_parser_t parser;
+	const char *buf;
+	size_t len;
+	long nodes; /* values so far in this document, aliases expanded */
+	struct kn_yt_anchor *anchors[KN_YT_ANCHOR_BUCKETS];
 };
 
-static void kn_yt_node_free(struct kn_yt_node *n)
+static void *kn_yt_own(struct kn_yt_stream *st, void *p)
 {
-	int i, kids;
-
-	if (n->type == KN_YT_SCALAR) {
-		free(n->str);
-		return;
-	}
-	kids = n->type == KN_YT_MAP ? 2 * n->n : n->n;
-	for (i = 0; i < kids; i++)
-		kn_yt_node_free(&n->kids[i]);
-	free(n->kids);
+	st->blocks = kn_yt_xreallocarray(st->blocks, st->n_blocks + 1,
+					 sizeof(*st->blocks));
+	st->blocks[st->n_blocks++] = p;
+	return p;
 }
 
 void kn_yt_stream_free(struct kn_yt_stream *st)
 {
+	size_t i;
+
+	for (i = 0; i < st->n_blocks; i++)
+		free(st->blocks[i]);
+	free(st->blocks);
+	free(st->docs);
+	memset(st, 0, sizeof(*st));
+}
+
+/* FNV-1a: anchors and map keys are looked up in O(1). */
+static uint32_t kn_yt_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static struct kn_yt_anchor *kn_yt_anchor_find(struct kn_yt_build *b,
+					      const char *name)
+{
+	struct kn_yt_anchor *a;
+
+	a = b->anchors[kn_yt_hash(name) % KN_YT_ANCHOR_BUCKETS];
+	for (; a; a = a->next)
+		if (!strcmp(a->name, name))
+			return a;
+	return NULL;
+}
+
+/* A later anchor of the same name hides the earlier one, as in YAML. */
+static struct kn_yt_anchor *kn_yt_anchor_add(struct kn_yt_build *b,
+					     const yaml_char_t *name)
+{
+	struct kn_yt_anchor *a = kn_yt_xcalloc(1, sizeof(*a));
+	uint32_t h;
+
+	a->name = kn_yt_xstrdup((const char *)name);
+	h = kn_yt_hash(a->name) % KN_YT_ANCHOR_BUCKETS;
+	a->next = b->anchors[h];
+	b->anchors[h] = a;
+	return a;
+}
+
+/* Anchors are local to their document. */
+static void kn_yt_anchors_free(struct kn_yt_build *b)
+{
+	struct kn_yt_anchor *a, *next;
 	int i;
 
-	for (i = 0; i < st->n_docs; i++)
-		kn_yt_node_free(&st->docs[i]);
-	free(st->docs);
-	st->docs = NULL;
-	st->n_docs = 0;
-}
-
-static int kn_yt_build_node(struct kn_yt_build *b, yaml_node_t *yn,
-			    struct kn_yt_node *out, int depth);
-
-static int kn_yt_build_scalar(struct kn_yt_build *b, yaml_node_t *yn,
-			      struct kn_yt_node *out)
-{
-	size_t len = yn->data.scalar.length;
-
-	out->type = KN_YT_SCALAR;
-	out->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	/* "\0" is legal in a double-quoted scalar; C strings cannot hold it. */
-	if (memchr(yn->data.scalar.value, 0, len))
-		return kn_yt_error(b->c, out->line,
-				   "a string contains a NUL character");
-	out->str = kn_yt_xcalloc(len + 1, 1);
-	memcpy(out->str, yn->data.scalar.value, len);
-	return 0;
-}
-
-static int kn_yt_build_seq(struct kn_yt_build *b, yaml_node_t *yn,
-			   struct kn_yt_node *out, int depth)
-{
-	yaml_node_item_t *item = yn->data.sequence.items.start;
-	int i, ret;
-
-	out->type = KN_YT_SEQ;
-	out->n = yn->data.sequence.items.top - item;
-	out->kids = kn_yt_xcalloc(out->n, sizeof(*out->kids));
-	/* Children start zeroed (empty scalars): a partial tree frees. */
-	for (i = 0; i < out->n; i++) {
-		ret = kn_yt_build_node(b,
-				       yaml_document_get_node(b->doc, item[i]),
-				       &out->kids[i], depth + 1);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int kn_yt_build_map(struct kn_yt_build *b, yaml_node_t *yn,
-			   struct kn_yt_node *out, int depth)
-{
-	yaml_node_pair_t *pair = yn->data.mapping.pairs.start;
-	struct kn_yt_node *key;
-	int i, j, ret;
-
-	out->type = KN_YT_MAP;
-	out->n = yn->data.mapping.pairs.top - pair;
-	out->kids = kn_yt_xcalloc(2 * (size_t)out->n, sizeof(*out->kids));
-	for (i = 0; i < out->n; i++) {
-		key = &out->kids[2 * i];
-		ret = kn_yt_build_node(
-			b, yaml_document_get_node(b->doc, pair[i].key), key,
-			depth + 1);
-		if (ret)
-			return ret;
-		if (key->type != KN_YT_SCALAR)
-			return kn_yt_error(b->c, key->line,
-					   "a map key must be a string");
-		/*
-		 * libyaml keeps both values of a repeated key; Kubernetes
-		 * would keep the last. Either way one of them is a mistake.
-		 */
-		for (j = 0; j < i; j++)
-			if (!strcmp(out->kids[2 * j].str, key->str))
-				return kn_yt_error(
-					b->c, key->line,
-					"duplicate key '%s' (first on line %d)",
-					key->str, out->kids[2 * j].line);
-		ret = kn_yt_build_node(
-			b, yaml_document_get_node(b->doc, pair[i].value),
-			&out->kids[2 * i + 1], depth + 1);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int kn_yt_build_node(struct kn_yt_build *b, yaml_node_t *yn,
-			    struct kn_yt_node *out, int depth)
-{
-	out->type = KN_YT_SCALAR;
-	if (!yn)
-		return kn_yt_error(b->c, 1, "broken YAML document");
-	out->line = yn->start_mark.line + 1;
-	if (depth > KN_YT_MAX_DEPTH)
-		return kn_yt_error(b->c, out->line,
-				   "nested more than %d levels deep",
-				   KN_YT_MAX_DEPTH);
-	if (++b->nodes > KN_YT_MAX_NODES)
-		return kn_yt_error(
-			b->c, out->line,
-			"more than %d values (after expanding aliases)",
-			KN_YT_MAX_NODES);
-	switch (yn->type) {
-	case YAML_SCALAR_NODE:
-		return kn_yt_build_scalar(b, yn, out);
-	case YAML_SEQUENCE_NODE:
-		return kn_yt_build_seq(b, yn, out, depth);
-	case YAML_MAPPING_NODE:
-		return kn_yt_build_map(b, yn, out, depth);
-	default:
-		return kn_yt_error(b->c, out->line, "empty YAML node");
+	for (i = 0; i < KN_YT_ANCHOR_BUCKETS; i++) {
+		for (a = b->anchors[i]; a; a = next) {
+			next = a->next;
+			free(a->name);
+			free(a);
+		}
+		b->anchors[i] = NULL;
 	}
 }
 
 /* libyaml's error as "file:line: not valid YAML: problem". */
-static int kn_yt_syntax_error(const struct kn_yt_ctx *c, yaml_parser_t *p,
-			      const char *buf, size_t len)
+static int kn_yt_syntax_error(struct kn_yt_build *b)
 {
+	yaml_parser_t *p = &b->parser;
 	size_t i, end;
 	int line = 1;
 
@@ -255,55 +207,420 @@ static int kn_yt_syntax_error(const struct kn_yt_ctx *c, yaml_parser_t *p,
 		kn_yt_oom();
 	if (p->error == YAML_READER_ERROR) {
 		/* The reader (encoding errors) only knows a byte offset. */
-		end = p->problem_offset < len ? p->problem_offset : len;
+		end = p->problem_offset < b->len ? p->problem_offset : b->len;
 		for (i = 0; i < end; i++)
-			line += buf[i] == '\n';
+			line += b->buf[i] == '\n';
 	} else {
 		line = p->problem_mark.line + 1;
 	}
-	return kn_yt_error(c, line, "not valid YAML: %s",
+	return kn_yt_error(b->c, line, "not valid YAML: %s",
 			   p->problem ? p->problem : "unknown error");
 }
 
-static int kn_yt_add_doc(struct kn_yt_stream *st, const struct kn_yt_ctx *c,
-			 yaml_document_t *doc, yaml_node_t *root)
+static int kn_yt_next(struct kn_yt_build *b, yaml_event_t *ev)
 {
-	struct kn_yt_build b = { .c = c, .doc = doc };
+	if (!yaml_parser_parse(&b->parser, ev))
+		return kn_yt_syntax_error(b);
+	return 0;
+}
+
+static int kn_yt_count(struct kn_yt_build *b, int line, long n)
+{
+	b->nodes += n;
+	if (b->nodes > KN_YT_MAX_NODES)
+		return kn_yt_error(
+			b->c, line,
+			"more than %d values (after expanding aliases)",
+			KN_YT_MAX_NODES);
+	return 0;
+}
+
+/* Children are gathered in a growing array, owned by the stream once done. */
+struct kn_yt_kids {
+	struct kn_yt_node *v;
+	int n, cap;
+};
+
+static struct kn_yt_node *kn_yt_kid(struct kn_yt_kids *k)
+{
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 8;
+		k->v = kn_yt_xreallocarray(k->v, k->cap, sizeof(*k->v));
+	}
+	memset(&k->v[k->n], 0, sizeof(k->v[0]));
+	return &k->v[k->n++];
+}
+
+static void kn_yt_kids_done(struct kn_yt_build *b, struct kn_yt_kids *k,
+			    struct kn_yt_node *out)
+{
+	int i;
+
+	out->size = 1;
+	out->height = 0;
+	for (i = 0; i < k->n; i++) {
+		out->size += k->v[i].size;
+		if (k->v[i].height + 1 > out->height)
+			out->height = k->v[i].height + 1;
+	}
+	out->kids = k->v ? kn_yt_own(b->st, k->v) : NULL;
+	k->v = NULL;
+}
+
+static int kn_yt_parse(struct kn_yt_build *b, yaml_event_t *ev, int depth,
+		       struct kn_yt_node *out);
+
+static int kn_yt_scalar(struct kn_yt_build *b, yaml_event_t *ev,
+			struct kn_yt_node *out)
+{
+	size_t len = ev->data.scalar.length;
+
+	out->type = KN_YT_SCALAR;
+	out->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	out->size = 1;
+	/* "\0" is legal in a double-quoted scalar; C strings cannot hold it. */
+	if (memchr(ev->data.scalar.value, 0, len))
+		return kn_yt_error(b->c, out->line,
+				   "a string contains a NUL character");
+	out->str = kn_yt_own(b->st, kn_yt_xcalloc(len + 1, 1));
+	memcpy(out->str, ev->data.scalar.value, len);
+	return 0;
+}
+
+static int kn_yt_alias(struct kn_yt_build *b, yaml_event_t *ev, int depth,
+		       struct kn_yt_node *out)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct kn_yt_anchor *a = kn_yt_anchor_find(b, name);
+	int line = out->line;
+
+	if (!a)
+		return kn_yt_error(b->c, line,
+				   "not valid YAML: found undefined alias '%s'",
+				   name);
+	if (!a->done)
+		return kn_yt_error(b->c, line,
+				   "alias '%s' is inside the node it names",
+				   name);
+	if (depth + a->node.height > KN_YT_MAX_DEPTH)
+		return kn_yt_error(
+			b->c, line,
+			"nested more than %d levels deep (after expanding aliases)",
+			KN_YT_MAX_DEPTH);
+	/* The node itself was counted when it was built. */
+	if (kn_yt_count(b, line, a->node.size))
+		return -1;
+	*out = a->node;
+	return 0;
+}
+
+static int kn_yt_seq(struct kn_yt_build *b, int depth, struct kn_yt_node *out)
+{
+	struct kn_yt_kids k = { 0 };
+	yaml_event_t ev;
+	int ret;
+
+	out->type = KN_YT_SEQ;
+	for (;;) {
+		if (kn_yt_next(b, &ev)) {
+			ret = -1;
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			out->n = k.n;
+			kn_yt_kids_done(b, &k, out);
+			return 0;
+		}
+		ret = kn_yt_parse(b, &ev, depth + 1, kn_yt_kid(&k));
+		if (ret)
+			break;
+	}
+	free(k.v);
+	return ret;
+}
+
+/* An unquoted "<<": the YAML 1.1 merge key. Quoted, it is a plain key. */
+static bool kn_yt_is_merge(const struct kn_yt_node *key)
+{
+	return key->type == KN_YT_SCALAR && key->plain &&
+	       !strcmp(key->str, "<<");
+}
+
+/* The keys of one map, for duplicates and merges in O(1) each. */
+struct kn_yt_keys {
+	const struct kn_yt_node **slot;
+	size_t mask;
+};
+
+static void kn_yt_keys_init(struct kn_yt_keys *t, size_t n)
+{
+	size_t size = 16;
+
+	while (size < 2 * n)
+		size *= 2;
+	t->slot = kn_yt_xcalloc(size, sizeof(*t->slot));
+	t->mask = size - 1;
+}
+
+/* The key already in t with key's text, else NULL after adding key. */
+static const struct kn_yt_node *kn_yt_keys_add(struct kn_yt_keys *t,
+					       const struct kn_yt_node *key)
+{
+	size_t i = kn_yt_hash(key->str) & t->mask;
+
+	for (; t->slot[i]; i = (i + 1) & t->mask)
+		if (!strcmp(t->slot[i]->str, key->str))
+			return t->slot[i];
+	t->slot[i] = key;
+	return NULL;
+}
+
+static int kn_yt_want_merge_map(struct kn_yt_build *b,
+				const struct kn_yt_node *n)
+{
+	if (n->type == KN_YT_MAP)
+		return 0;
+	return kn_yt_error(b->c, n->line,
+			   "merge key '<<': expected a map or a list of maps");
+}
+
+/*
+ * k holds the pairs as written. Keep them, minus the merge key, and add
+ * each pair of the merged maps whose key is not there yet: written keys
+ * win, then the earlier of the merged maps. The merged values are shared.
+ */
+static int kn_yt_map_done(struct kn_yt_build *b, struct kn_yt_kids *k,
+			  struct kn_yt_node *out)
+{
+	const struct kn_yt_node *merge = NULL, *src, *first;
+	struct kn_yt_kids res = { 0 };
+	struct kn_yt_keys keys;
+	int i, j, n_src, n_pairs = k->n / 2;
+
+	/* The merged maps' pairs were counted as they were built. */
+	for (i = 0; i < k->n; i += 2)
+		if (kn_yt_is_merge(&k->v[i]))
+			merge = &k->v[i + 1];
+	if (merge && merge->type == KN_YT_SEQ)
+		for (j = 0; j < merge->n; j++)
+			n_pairs += merge->kids[j].n;
+	else if (merge)
+		n_pairs += merge->n;
+	kn_yt_keys_init(&keys, n_pairs);
+	for (i = 0; i < k->n; i += 2) {
+		/*
+		 * libyaml keeps both values of a repeated key; Kubernetes
+		 * would keep the last. Either way one of them is a mistake.
+		 */
+		first = kn_yt_keys_add(&keys, &k->v[i]);
+		if (first) {
+			free(keys.slot);
+			return kn_yt_error(
+				b->c, k->v[i].line,
+				"duplicate key '%s' (first on line %d)",
+				k->v[i].str, first->line);
+		}
+	}
+	if (!merge) {
+		free(keys.slot);
+		out->n = k->n / 2;
+		kn_yt_kids_done(b, k, out);
+		return 0;
+	}
+	n_src = merge->type == KN_YT_SEQ ? merge->n : 1;
+	for (i = 0; i < n_src; i++) {
+		src = merge->type == KN_YT_SEQ ? &merge->kids[i] : merge;
+		if (kn_yt_want_merge_map(b, src)) {
+			free(keys.slot);
+			free(res.v);
+			return -1;
+		}
+	}
+	for (i = 0; i < k->n; i += 2) {
+		if (kn_yt_is_merge(&k->v[i]))
+			continue;
+		*kn_yt_kid(&res) = k->v[i];
+		*kn_yt_kid(&res) = k->v[i + 1];
+	}
+	for (i = 0; i < n_src; i++) {
+		src = merge->type == KN_YT_SEQ ? &merge->kids[i] : merge;
+		for (j = 0; j < src->n; j++) {
+			if (kn_yt_keys_add(&keys, kn_yt_key(src, j)))
+				continue;
+			*kn_yt_kid(&res) = *kn_yt_key(src, j);
+			*kn_yt_kid(&res) = *kn_yt_val(src, j);
+		}
+	}
+	free(keys.slot);
+	free(k->v);
+	k->v = NULL;
+	out->n = res.n / 2;
+	kn_yt_kids_done(b, &res, out);
+	return 0;
+}
+
+static int kn_yt_map(struct kn_yt_build *b, int depth, struct kn_yt_node *out)
+{
+	struct kn_yt_kids k = { 0 };
+	struct kn_yt_node *key;
+	yaml_event_t ev;
+	int ret;
+
+	out->type = KN_YT_MAP;
+	for (;;) {
+		if (kn_yt_next(b, &ev)) {
+			ret = -1;
+			break;
+		}
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			ret = kn_yt_map_done(b, &k, out);
+			if (!ret)
+				return 0;
+			break;
+		}
+		key = kn_yt_kid(&k);
+		ret = kn_yt_parse(b, &ev, depth + 1, key);
+		if (ret)
+			break;
+		if (key->type != KN_YT_SCALAR) {
+			ret = kn_yt_error(b->c, key->line,
+					  "a map key must be a string");
+			break;
+		}
+		if (kn_yt_next(b, &ev)) {
+			ret = -1;
+			break;
+		}
+		ret = kn_yt_parse(b, &ev, depth + 1, kn_yt_kid(&k));
+		if (ret)
+			break;
+	}
+	free(k.v);
+	return ret;
+}
+
+/* One node, from its first event ev (consumed here) to its last. */
+static int kn_yt_parse(struct kn_yt_build *b, yaml_event_t *ev, int depth,
+		       struct kn_yt_node *out)
+{
+	const yaml_char_t *anchor = NULL;
+	struct kn_yt_anchor *a = NULL;
+	int ret;
+
+	out->type = KN_YT_SCALAR;
+	out->line = ev->start_mark.line + 1;
+	if (ev->type == YAML_ALIAS_EVENT) {
+		ret = kn_yt_alias(b, ev, depth, out);
+		yaml_event_delete(ev);
+		return ret;
+	}
+	/*
+	 * Checked where a node starts, before libyaml reads further: its
+	 * scanner's cost grows with the square of the nesting depth.
+	 */
+	if (depth > KN_YT_MAX_DEPTH)
+		ret = kn_yt_error(b->c, out->line,
+				  "nested more than %d levels deep",
+				  KN_YT_MAX_DEPTH);
+	else
+		ret = kn_yt_count(b, out->line, 1);
+	if (ret) {
+		yaml_event_delete(ev);
+		return ret;
+	}
+	if (ev->type == YAML_SCALAR_EVENT)
+		anchor = ev->data.scalar.anchor;
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		anchor = ev->data.sequence_start.anchor;
+	else if (ev->type == YAML_MAPPING_START_EVENT)
+		anchor = ev->data.mapping_start.anchor;
+	if (anchor)
+		a = kn_yt_anchor_add(b, anchor);
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		ret = kn_yt_scalar(b, ev, out);
+		yaml_event_delete(ev);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		yaml_event_delete(ev);
+		ret = kn_yt_seq(b, depth, out);
+		break;
+	case YAML_MAPPING_START_EVENT:
+		yaml_event_delete(ev);
+		ret = kn_yt_map(b, depth, out);
+		break;
+	default:
+		yaml_event_delete(ev);
+		ret = kn_yt_error(b->c, out->line, "broken YAML document");
+		break;
+	}
+	if (a && !ret) {
+		a->node = *out;
+		a->done = true;
+	}
+	return ret;
+}
+
+/* DOCUMENT-START was read: its node, then DOCUMENT-END. */
+static int kn_yt_doc(struct kn_yt_build *b)
+{
+	struct kn_yt_stream *st = b->st;
 	struct kn_yt_node *n;
+	yaml_event_t ev;
+	int ret;
 
 	st->docs = kn_yt_xreallocarray(st->docs, st->n_docs + 1,
 				       sizeof(*st->docs));
 	n = &st->docs[st->n_docs++];
 	memset(n, 0, sizeof(*n));
-	return kn_yt_build_node(&b, root, n, 0);
+	b->nodes = 0;
+	ret = kn_yt_next(b, &ev) ?: kn_yt_parse(b, &ev, 0, n);
+	kn_yt_anchors_free(b);
+	if (ret || kn_yt_next(b, &ev))
+		return -1;
+	yaml_event_delete(&ev);
+	return 0;
 }
 
 int kn_yt_load(struct kn_yt_stream *st, const struct kn_yt_ctx *c,
 	       const char *buf, size_t len)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
+	struct kn_yt_build *b = kn_yt_xcalloc(1, sizeof(*b));
+	yaml_event_t ev;
 	int ret = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (!yaml_parser_initialize(&parser))
+	b->c = c;
+	b->st = st;
+	b->buf = buf;
+	b->len = len;
+	if (!yaml_parser_initialize(&b->parser))
 		kn_yt_oom();
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	yaml_parser_set_input_string(&b->parser, (const unsigned char *)buf,
+				     len);
 	for (;;) {
-		/* On failure libyaml has already freed doc. */
-		if (!yaml_parser_load(&parser, &doc)) {
-			ret = kn_yt_syntax_error(c, &parser, buf, len);
+		if (kn_yt_next(b, &ev)) {
+			ret = -1;
 			break;
 		}
-		root = yaml_document_get_root_node(&doc);
-		if (root)
-			ret = kn_yt_add_doc(st, c, &doc, root);
-		yaml_document_delete(&doc);
-		if (!root || ret)
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type != YAML_DOCUMENT_START_EVENT) {
+			/* STREAM-START */
+			yaml_event_delete(&ev);
+			continue;
+		}
+		yaml_event_delete(&ev);
+		ret = kn_yt_doc(b);
+		if (ret)
 			break;
 	}
-	yaml_parser_delete(&parser);
+	yaml_parser_delete(&b->parser);
+	free(b);
 	if (ret)
 		kn_yt_stream_free(st);
 	return ret;

@@ -4,8 +4,8 @@
  * typed access to that tree that reports "file:line: problem".
  *
  * The config reader works on this tree rather than on libyaml's document
- * so that it never deals with node indices, aliases or marks: every node
- * is a value with the line it was written on.
+ * so that it never deals with node indices, aliases, merge keys or marks:
+ * every node is a value with the line it was written on.
  */
 #ifndef KANARY_YAML_TREE_H
 #define KANARY_YAML_TREE_H
@@ -14,6 +14,14 @@
 #include <stddef.h>
 
 #include "config.h"
+
+/*
+ * Aliases are expanded (shared) trees, so a few lines of YAML could ask
+ * for billions of values: both limits count after expansion. Real
+ * manifests are far below them.
+ */
+#define KN_YT_MAX_DEPTH 64
+#define KN_YT_MAX_NODES 100000
 
 enum kn_yt_type {
 	KN_YT_SCALAR,
@@ -28,12 +36,21 @@ struct kn_yt_node {
 	char *str; /* scalar text */
 	int n; /* items of a sequence, pairs of a mapping */
 	struct kn_yt_node *kids; /* seq: n items; map: 2n, key then value */
+	/* What an alias to this node costs: levels below it, values in it. */
+	int height;
+	long size;
 };
 
-/* The documents of one input, in order; empty documents are null scalars. */
+/*
+ * The documents of one input, in order; empty documents are null scalars.
+ * An alias or a merge key shares the arrays and strings of the node it
+ * names, so the trees own nothing: the stream owns every block of them.
+ */
 struct kn_yt_stream {
 	int n_docs;
 	struct kn_yt_node *docs;
+	size_t n_blocks;
+	void **blocks;
 };
 
 /* Where errors go: the file name printed and the caller's err. */
@@ -42,6 +59,12 @@ struct kn_yt_ctx {
 	struct kn_err *err;
 };
 
+/*
+ * Parse buf. Merge keys (an unquoted `<<`) are resolved as YAML 1.1 and
+ * kubectl do: keys written in the map win over merged ones, and of a list
+ * of merged maps the earlier wins. Nesting deeper than KN_YT_MAX_DEPTH
+ * stops the parse where it starts, so that the cost stays linear.
+ */
 int kn_yt_load(struct kn_yt_stream *st, const struct kn_yt_ctx *c,
 	       const char *buf, size_t len);
 void kn_yt_stream_free(struct kn_yt_stream *st);

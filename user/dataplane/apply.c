@@ -439,6 +439,9 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	struct kn_maps m;
 	int lock, rc = -1;
 
+	/* One apply naming a resource twice is a mistake, not an update. */
+	if (kn_config_unique(upd, err))
+		return -1;
 	if (kn_state_read_load(pin_dir, &li) || kn_maps_open(pin_dir, &m))
 		return kn_err_set(
 			err,

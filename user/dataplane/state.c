@@ -168,7 +168,7 @@ int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
 		return -1;
 	if (access(path, F_OK))
 		return 0;
-	return kn_config_read_path(cfg, path, err);
+	return kn_config_read_state(cfg, path, err);
 }
 
 int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg)
@@ -181,7 +181,7 @@ int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg)
 	f = open_for_replace(path, tmp, sizeof(tmp));
 	if (!f)
 		return -1;
-	if (kn_config_write(cfg, f)) {
+	if (kn_config_write_state(cfg, f)) {
 		fclose(f);
 		unlink(tmp);
 		return -1;
