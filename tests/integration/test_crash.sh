@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # apply and set-weight killed at any point: real `kanary apply` and
-# `kanary set-weight` runs are killed with SIGKILL after 1..40 ms (a run
-# takes 10-20 ms here, so the kills land before, during and after the
-# flip), and after each one the data path's weights (the pinned maps, read
+# `kanary set-weight` runs are killed with SIGKILL after 1..40 ms, or
+# after 50..110 % of a measured run (where the flip is), so that the kills
+# land before, during and after the flip; after each one the data path's
+# weights (the pinned maps, read
 # with bpftool), `kanary status` and the saved config must be the same
 # config; a command after the kill must start from it too. $1: the mode
 # (the crash window is in userspace, so one mode is enough).
