@@ -430,13 +430,57 @@ static int compile_healthy(const char *pin_dir, const struct kn_config *cfg,
 	return rc;
 }
 
+/*
+ * Swap cfg in write-ahead (state.h): save it as pending with the
+ * generation the flip will give, flip, then let kn_cfg as it is now
+ * decide whether the pending config is committed or dropped.
+ */
+static int swap_in(const char *pin_dir, const struct kn_maps *m,
+		   const struct kn_load_info *li, const struct kn_config *cfg,
+		   const struct kn_compiled *c, struct kanary_cfg live,
+		   struct kn_err *err)
+{
+	struct kanary_cfg next = live;
+	uint32_t zero = 0;
+	int rc;
+
+	next.generation++;
+	if (kn_state_save_pending(pin_dir, cfg, &next))
+		return kn_err_set(err, "cannot save the config: %s",
+				  strerror(errno));
+	rc = kn_apply_compiled(m, li, c, err);
+	if (bpf_map_lookup_elem(m->fd[KN_MAP_CFG], &zero, &live)) {
+		/* Undecided: the next command's recovery decides. */
+		if (!rc)
+			kn_err_set(err, "cannot read kn_cfg after the flip: %s",
+				   strerror(errno));
+		return -1;
+	}
+	switch (kn_state_recover(pin_dir, &live)) {
+	case 1:
+		return 0;
+	case 0:
+		return rc ? rc :
+			    kn_err_set(err, "kn_cfg changed under the apply");
+	default:
+		if (!rc)
+			kn_err_set(err,
+				   "applied, but could not commit the saved "
+				   "config (the next command will): %s",
+				   strerror(errno));
+		return -1;
+	}
+}
+
 static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 		 kn_edit_fn edit, void *edit_arg, struct kn_err *err)
 {
 	struct kn_load_info li;
+	struct kanary_cfg live;
 	struct kn_config cfg;
 	struct kn_compiled c;
 	struct kn_maps m;
+	uint32_t zero = 0;
 	int lock, rc = -1;
 
 	/* One apply naming a resource twice is a mistake, not an update. */
@@ -455,9 +499,18 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 		return kn_err_set(err, "cannot lock the state of %s: %s",
 				  pin_dir, kn_strerror(errno));
 	}
-	if (replace)
-		memset(&cfg, 0, sizeof(cfg));
-	else if (kn_state_read_config(pin_dir, &cfg, err))
+	/* An earlier apply killed mid-way: settle what it left first. */
+	memset(&cfg, 0, sizeof(cfg));
+	if (bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &live)) {
+		kn_err_set(err, "cannot read kn_cfg: %s", strerror(errno));
+		goto out;
+	}
+	if (kn_state_recover(pin_dir, &live) < 0) {
+		kn_err_set(err, "cannot recover the saved config: %s",
+			   strerror(errno));
+		goto out;
+	}
+	if (!replace && kn_state_read_saved(pin_dir, &cfg, err))
 		goto out;
 	kn_config_merge(&cfg, upd);
 	if (edit && edit(&cfg, edit_arg, err))
@@ -465,15 +518,7 @@ static int apply(const char *pin_dir, struct kn_config *upd, bool replace,
 	if (kn_config_validate(&cfg, err) ||
 	    compile_healthy(pin_dir, &cfg, &c, err))
 		goto out_cfg;
-	if (kn_apply_compiled(&m, &li, &c, err))
-		goto out_compiled;
-	if (kn_state_save_config(pin_dir, &cfg)) {
-		kn_err_set(err, "applied, but could not save the config: %s",
-			   strerror(errno));
-		goto out_compiled;
-	}
-	rc = 0;
-out_compiled:
+	rc = swap_in(pin_dir, &m, &li, &cfg, &c, live, err);
 	kn_compiled_free(&c);
 out_cfg:
 	kn_config_free(&cfg);

@@ -19,7 +19,9 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
  * The whole apply: merge upd into the accepted config, validate, compile,
  * swap in, and keep the result as the accepted config. upd may be empty
  * (re-apply). edit, when given, changes the merged config before it is
- * validated (set-weight). Takes the state lock.
+ * validated (set-weight). Takes the state lock, and saves the result
+ * write-ahead (state.h): a kill at any point leaves the data path and
+ * the saved config on one config, the old or the new.
  */
 typedef int (*kn_edit_fn)(struct kn_config *cfg, void *arg, struct kn_err *err);
 int kn_apply_config(const char *pin_dir, struct kn_config *upd, kn_edit_fn edit,

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "pins.h"
 #include "state.h"
 
 static const char *const mode_names[] = {
@@ -158,8 +161,8 @@ int kn_state_read_load(const char *pin_dir, struct kn_load_info *li)
 	return 0;
 }
 
-int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
-			 struct kn_err *err)
+int kn_state_read_saved(const char *pin_dir, struct kn_config *cfg,
+			struct kn_err *err)
 {
 	char path[600];
 
@@ -171,22 +174,106 @@ int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
 	return kn_config_read_state(cfg, path, err);
 }
 
-int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg)
+/* The first line of a saved config: which flip of which kn_cfg it is. */
+#define GEN_HEADER "# kanary: generation %u seed %u\n"
+
+static int file_gen(const char *path, uint32_t *generation, uint32_t *seed)
+{
+	FILE *f = fopen(path, "r");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, GEN_HEADER, generation, seed);
+	fclose(f);
+	return n == 2 ? 0 : -1;
+}
+
+int kn_state_save_pending(const char *pin_dir, const struct kn_config *cfg,
+			  const struct kanary_cfg *next)
 {
 	char path[600], tmp[640];
 	FILE *f;
 
-	if (state_path(pin_dir, "config.yaml", path, sizeof(path), true))
+	if (state_path(pin_dir, "config.pending.yaml", path, sizeof(path),
+		       true))
 		return -1;
 	f = open_for_replace(path, tmp, sizeof(tmp));
 	if (!f)
 		return -1;
+	fprintf(f, GEN_HEADER, next->generation, next->hash_seed);
 	if (kn_config_write_state(cfg, f)) {
 		fclose(f);
 		unlink(tmp);
 		return -1;
 	}
 	return finish_replace(f, tmp, path);
+}
+
+int kn_state_recover(const char *pin_dir, const struct kanary_cfg *live)
+{
+	char pending[600], saved[600];
+	uint32_t generation, seed;
+
+	if (state_path(pin_dir, "config.pending.yaml", pending, sizeof(pending),
+		       false) ||
+	    state_path(pin_dir, "config.yaml", saved, sizeof(saved), false))
+		return -1;
+	if (access(pending, F_OK))
+		return 0;
+	if (!live)
+		return 0;
+	if (!file_gen(pending, &generation, &seed) &&
+	    generation == live->generation && seed == live->hash_seed)
+		return rename(pending, saved) ? -1 : 1;
+	return unlink(pending) && errno != ENOENT ? -1 : 0;
+}
+
+/* kn_cfg from its pin; -1 when not loaded (or not readable). */
+static int read_live(const char *pin_dir, struct kanary_cfg *live)
+{
+	uint32_t zero = 0;
+	char path[512];
+	int fd, rc;
+
+	if (kn_pin_path(pin_dir, kn_map_names[KN_MAP_CFG], path, sizeof(path)))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	rc = bpf_map_lookup_elem(fd, &zero, live);
+	close(fd);
+	return rc;
+}
+
+int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
+			 struct kn_err *err)
+{
+	struct kanary_cfg live;
+	char dir[512];
+	int lock, rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (kn_state_dir(pin_dir, dir, sizeof(dir)))
+		return kn_err_set(err, "state dir of %s: name too long",
+				  pin_dir);
+	/* Nothing applied yet: no state dir to make just for the lock. */
+	if (access(dir, F_OK))
+		return 0;
+	lock = kn_state_lock(pin_dir);
+	if (lock < 0)
+		return kn_err_set(err, "cannot lock the state of %s: %s",
+				  pin_dir, strerror(errno));
+	rc = kn_state_recover(pin_dir,
+			      read_live(pin_dir, &live) ? NULL : &live);
+	if (rc < 0)
+		rc = kn_err_set(err,
+				"cannot recover the saved config of %s: %s",
+				pin_dir, strerror(errno));
+	else
+		rc = kn_state_read_saved(pin_dir, cfg, err);
+	close(lock);
+	return rc;
 }
 
 int kn_state_lock(const char *pin_dir)
@@ -296,8 +383,8 @@ int kn_state_read_ejected(const char *pin_dir, struct kn_ejected **e, int *n)
 		x->port = htons(port);
 		ejected_field(line, " since=", since, sizeof(since), false);
 		x->since = atoll(since);
-		ejected_field(line, " service=", x->service,
-			      sizeof(x->service), false);
+		ejected_field(line, " service=", x->service, sizeof(x->service),
+			      false);
 		ejected_field(line, " subset=", x->subset, sizeof(x->subset),
 			      false);
 		ejected_field(line, " why=", x->why, sizeof(x->why), true);
@@ -309,7 +396,11 @@ int kn_state_read_ejected(const char *pin_dir, struct kn_ejected **e, int *n)
 
 void kn_state_remove(const char *pin_dir)
 {
-	static const char *const files[] = { "load", "config.yaml", "ejected",
+	static const char *const files[] = { "load",
+					     "config.yaml",
+					     "config.pending.yaml",
+					     "config.pending.yaml.tmp",
+					     "ejected",
 					     "lock" };
 	char path[600];
 

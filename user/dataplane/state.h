@@ -44,10 +44,36 @@ int kn_state_dir(const char *pin_dir, char *buf, size_t len);
 int kn_state_save_load(const char *pin_dir, const struct kn_load_info *li);
 /* 0, or -1 with errno ENOENT when nothing is loaded for this pin dir */
 int kn_state_read_load(const char *pin_dir, struct kn_load_info *li);
-/* An empty config when none was applied yet. */
+/*
+ * The accepted config is saved write-ahead, so that after a kill at any
+ * point the data path, `status` and the next command are on one config:
+ *   1. config.pending.yaml: the new config, headed by the generation the
+ *      flip will give kn_cfg and kn_cfg's hash_seed (random for each
+ *      kn_cfg a load creates: it tells this data path from one loaded
+ *      since);
+ *   2. the flip (kn_cfg.generation becomes that generation);
+ *   3. config.pending.yaml is renamed over config.yaml.
+ * Recovery, under the state lock before anything reads the saved config:
+ * a pending config whose generation and seed are kn_cfg's is committed
+ * (the kill came after the flip), any other is dropped (it came before).
+ */
+
+/* For readers: lock, recover, read, unlock. Empty when none was applied. */
 int kn_state_read_config(const char *pin_dir, struct kn_config *cfg,
 			 struct kn_err *err);
-int kn_state_save_config(const char *pin_dir, const struct kn_config *cfg);
+/* The committed config; the caller holds the lock and has recovered. */
+int kn_state_read_saved(const char *pin_dir, struct kn_config *cfg,
+			struct kn_err *err);
+/* Step 1; next is kn_cfg as the flip will leave it. */
+int kn_state_save_pending(const char *pin_dir, const struct kn_config *cfg,
+			  const struct kanary_cfg *next);
+/*
+ * Steps 3 and recovery, with the lock held. live is kn_cfg as it is now,
+ * NULL when it cannot be read: then nothing is decided. Returns 1 when a
+ * pending config was committed, 0 when there was none or it was dropped,
+ * -1 (errno) when the files could not be changed.
+ */
+int kn_state_recover(const char *pin_dir, const struct kanary_cfg *live);
 /*
  * The endpoints the health checks ejected (user/health/), kept in the
  * state dir so that every apply, the agent's or a CLI apply beside it,
@@ -73,7 +99,10 @@ int kn_state_save_ejected(const char *pin_dir, const struct kn_ejected *e,
  */
 int kn_state_read_ejected(const char *pin_dir, struct kn_ejected **e, int *n);
 
-/* Serialises apply and set-weight; returns an fd to close, or -1. */
+/*
+ * Serialises apply, set-weight and the readers' recovery; returns an fd
+ * to close, or -1. Not reentrant: a holder must not take it again.
+ */
 int kn_state_lock(const char *pin_dir);
 void kn_state_remove(const char *pin_dir);
 
