@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -63,5 +64,27 @@ char *t_dump(const struct kn_config *cfg)
 	cr_assert_not_null(f);
 	cr_assert_eq(kn_config_write(cfg, f), 0);
 	fclose(f);
+	return buf;
+}
+
+char *t_read_warnings(struct kn_config *cfg, const char *name, const char *yaml)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2);
+	char *buf;
+	long len;
+
+	cr_assert_not_null(tmp);
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	t_read_buf_ok(cfg, name, yaml);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = ftell(tmp);
+	rewind(tmp);
+	buf = calloc(1, len + 1);
+	cr_assert_eq(fread(buf, 1, len, tmp), (size_t)len);
+	fclose(tmp);
 	return buf;
 }

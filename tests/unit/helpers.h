@@ -15,6 +15,10 @@ void t_read_ok(struct kn_config *cfg, const char *path);
 /* cfg := the lab's base manifests and WorkloadEntries, plus lab file vs. */
 void t_read_lab(struct kn_config *cfg, const char *vs);
 void t_read_buf_ok(struct kn_config *cfg, const char *name, const char *yaml);
+/* Read yaml (it must be good) as file name: what it printed on stderr
+ * (the warnings), malloc'ed. */
+char *t_read_warnings(struct kn_config *cfg, const char *name,
+		      const char *yaml);
 /* The whole config as YAML (malloc'ed): equal dumps, equal configs. */
 char *t_dump(const struct kn_config *cfg);
 

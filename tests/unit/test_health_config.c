@@ -45,29 +45,6 @@ static void read_error(const char *yaml, const char *msg)
 	kn_config_free(&cfg);
 }
 
-/* What reading yaml writes to stderr (warnings), malloc'ed. */
-static char *read_warnings(struct kn_config *cfg, const char *yaml)
-{
-	FILE *tmp = tmpfile();
-	int saved = dup(2);
-	char *buf;
-	long len;
-
-	cr_assert_not_null(tmp);
-	fflush(stderr);
-	dup2(fileno(tmp), 2);
-	t_read_buf_ok(cfg, "dr.yaml", yaml);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	len = ftell(tmp);
-	rewind(tmp);
-	buf = calloc(1, len + 1);
-	cr_assert_eq(fread(buf, 1, len, tmp), (size_t)len);
-	fclose(tmp);
-	return buf;
-}
-
 Test(health_config, outlier_detection_read)
 {
 	struct kn_config cfg = { 0 };
@@ -167,13 +144,14 @@ Test(health_config, annotations_read)
 	const struct kn_health_check *hc;
 	char *warn;
 
-	warn = read_warnings(
-		&cfg, DR_ANN("    health.kanary.io/http-path: /v1/models/m\n"
-			     "    health.kanary.io/http-expect: AVAILABLE\n"
-			     "    health.kanary.io/timeout: 300ms\n"
-			     "    health.kanary.io/healthy-threshold: \"3\"\n"
-			     "    health.kanary.io/fallback: \"true\"\n"
-			     "    kubectl.kubernetes.io/last-applied: '{}'\n"));
+	warn = t_read_warnings(
+		&cfg, "dr.yaml",
+		DR_ANN("    health.kanary.io/http-path: /v1/models/m\n"
+		       "    health.kanary.io/http-expect: AVAILABLE\n"
+		       "    health.kanary.io/timeout: 300ms\n"
+		       "    health.kanary.io/healthy-threshold: \"3\"\n"
+		       "    health.kanary.io/fallback: \"true\"\n"
+		       "    kubectl.kubernetes.io/last-applied: '{}'\n"));
 	/* Someone else's annotation: silently theirs. */
 	cr_assert_str_eq(warn, "");
 	hc = &cfg.res[0].dr.check;
@@ -192,17 +170,18 @@ Test(health_config, what_kanary_does_not_do_warns)
 	struct kn_config cfg = { 0 };
 	char *warn;
 
-	warn = read_warnings(&cfg, DR_HEAD
-			     "  annotations:\n"
-			     "    health.kanary.io/http-pth: /x\n"
-			     "spec:\n"
-			     "  host: svc\n"
-			     "  trafficPolicy:\n"
-			     "    tls: {mode: ISTIO_MUTUAL}\n"
-			     "    outlierDetection:\n"
-			     "      minHealthPercent: 50\n"
-			     "      splitExternalLocalOriginErrors: true\n"
-			     "      consecutive5xxErrors: 2\n");
+	warn = t_read_warnings(&cfg, "dr.yaml",
+			       DR_HEAD
+			       "  annotations:\n"
+			       "    health.kanary.io/http-pth: /x\n"
+			       "spec:\n"
+			       "  host: svc\n"
+			       "  trafficPolicy:\n"
+			       "    tls: {mode: ISTIO_MUTUAL}\n"
+			       "    outlierDetection:\n"
+			       "      minHealthPercent: 50\n"
+			       "      splitExternalLocalOriginErrors: true\n"
+			       "      consecutive5xxErrors: 2\n");
 	cr_assert_str_eq(
 		warn,
 		"kanary: dr.yaml:6: warning: 'health.kanary.io/http-pth' is "
@@ -234,7 +213,7 @@ Test(health_config, health_annotation_elsewhere_warns)
 				   "spec:\n"
 				   "  address: 10.0.0.1\n";
 	struct kn_config cfg = { 0 };
-	char *warn = read_warnings(&cfg, yaml);
+	char *warn = t_read_warnings(&cfg, "dr.yaml", yaml);
 
 	cr_assert_str_eq(warn,
 			 "kanary: dr.yaml:6: warning: "

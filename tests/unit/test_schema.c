@@ -40,29 +40,6 @@ static void refused(const char *yaml, const char *msg)
 	kn_config_free(&cfg);
 }
 
-/* Read yaml (it must be good): what it printed on stderr, malloc'ed. */
-static char *warnings(struct kn_config *cfg, const char *yaml)
-{
-	FILE *tmp = tmpfile();
-	int saved = dup(2);
-	char *buf;
-	long len;
-
-	cr_assert_not_null(tmp);
-	fflush(stderr);
-	dup2(fileno(tmp), 2);
-	t_read_buf_ok(cfg, "s.yaml", yaml);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	len = ftell(tmp);
-	rewind(tmp);
-	buf = calloc(1, len + 1);
-	cr_assert_eq(fread(buf, 1, len, tmp), (size_t)len);
-	fclose(tmp);
-	return buf;
-}
-
 /* ------------------------------------------------------------------ */
 /* Kinds and versions */
 
@@ -135,26 +112,27 @@ Test(schema, other_kinds_are_still_skipped)
 	struct kn_config cfg = { 0 };
 	char *got;
 
-	got = warnings(&cfg, "apiVersion: networking.istio.io/v1alpha3\n"
-			     "kind: EnvoyFilter\n"
-			     "metadata: {name: e}\n"
-			     "---\n"
-			     "apiVersion: security.istio.io/v1\n"
-			     "kind: AuthorizationPolicy\n"
-			     "metadata: {name: a}\n"
-			     "---\n"
-			     "apiVersion: v1\n"
-			     "kind: ConfigMap\n"
-			     "metadata: {name: c}\n"
-			     "---\n"
-			     "apiVersion: gateway.networking.k8s.io/v1\n"
-			     "kind: Gateway\n"
-			     "metadata: {name: g}\n"
-			     "---\n"
-			     "apiVersion: install.istio.io/v1alpha1\n"
-			     "kind: IstioOperator\n"
-			     "metadata: {name: i}\n"
-			     "---\n" VS_HEAD);
+	got = t_read_warnings(&cfg, "s.yaml",
+			      "apiVersion: networking.istio.io/v1alpha3\n"
+			      "kind: EnvoyFilter\n"
+			      "metadata: {name: e}\n"
+			      "---\n"
+			      "apiVersion: security.istio.io/v1\n"
+			      "kind: AuthorizationPolicy\n"
+			      "metadata: {name: a}\n"
+			      "---\n"
+			      "apiVersion: v1\n"
+			      "kind: ConfigMap\n"
+			      "metadata: {name: c}\n"
+			      "---\n"
+			      "apiVersion: gateway.networking.k8s.io/v1\n"
+			      "kind: Gateway\n"
+			      "metadata: {name: g}\n"
+			      "---\n"
+			      "apiVersion: install.istio.io/v1alpha1\n"
+			      "kind: IstioOperator\n"
+			      "metadata: {name: i}\n"
+			      "---\n" VS_HEAD);
 	cr_assert_eq(cfg.n_res, 1);
 	cr_assert_eq(cfg.n_warnings, 0);
 	cr_assert_null(strstr(got, "warning"), "%s", got);
@@ -351,7 +329,7 @@ Test(schema, unimplemented_fields_say_what_istio_would_do)
 
 		snprintf(yaml, sizeof(yaml), VS_HEAD "    %s\n",
 			 cases[i].field);
-		got = warnings(&cfg, yaml);
+		got = t_read_warnings(&cfg, "s.yaml", yaml);
 		snprintf(want, sizeof(want), "kanary: s.yaml:9: warning: %s\n",
 			 cases[i].said);
 		cr_assert_str_eq(got, want);
@@ -367,27 +345,28 @@ Test(schema, gateway_tls_and_traffic_policy_warn)
 	struct kn_config cfg = { 0 };
 	char *got;
 
-	got = warnings(&cfg,
-		       "apiVersion: networking.istio.io/v1\n"
-		       "kind: Gateway\n"
-		       "metadata: {name: g}\n"
-		       "spec:\n"
-		       "  servers:\n"
-		       "  - port: {number: 443, name: https, protocol: HTTPS}\n"
-		       "    hosts: ['*']\n"
-		       "    tls: {mode: SIMPLE, credentialName: c}\n"
-		       "---\n"
-		       "apiVersion: networking.istio.io/v1\n"
-		       "kind: DestinationRule\n"
-		       "metadata: {name: d}\n"
-		       "spec:\n"
-		       "  host: svc\n"
-		       "  trafficPolicy:\n"
-		       "    connectionPool: {tcp: {maxConnections: 1}}\n"
-		       "  subsets:\n"
-		       "  - name: v1\n"
-		       "    labels: {version: v1}\n"
-		       "    trafficPolic: {}\n");
+	got = t_read_warnings(
+		&cfg, "s.yaml",
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: Gateway\n"
+		"metadata: {name: g}\n"
+		"spec:\n"
+		"  servers:\n"
+		"  - port: {number: 443, name: https, protocol: HTTPS}\n"
+		"    hosts: ['*']\n"
+		"    tls: {mode: SIMPLE, credentialName: c}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: d}\n"
+		"spec:\n"
+		"  host: svc\n"
+		"  trafficPolicy:\n"
+		"    connectionPool: {tcp: {maxConnections: 1}}\n"
+		"  subsets:\n"
+		"  - name: v1\n"
+		"    labels: {version: v1}\n"
+		"    trafficPolic: {}\n");
 	cr_assert_str_eq(
 		got,
 		"kanary: s.yaml:8: warning: 'tls' is ignored: Istio terminates "
@@ -416,10 +395,11 @@ Test(schema, warnings_are_counted_across_files)
 	struct kn_config cfg = { 0 };
 	char *got;
 
-	got = warnings(&cfg, VS_HEAD "    timeout: 1s\n");
+	got = t_read_warnings(&cfg, "s.yaml", VS_HEAD "    timeout: 1s\n");
 	free(got);
-	got = warnings(&cfg, VS_HEAD "    retries: {attempts: 1}\n"
-				     "    fault: {}\n");
+	got = t_read_warnings(&cfg, "s.yaml",
+			      VS_HEAD "    retries: {attempts: 1}\n"
+				      "    fault: {}\n");
 	free(got);
 	cr_assert_eq(cfg.n_warnings, 3);
 	kn_config_free(&cfg);
