@@ -206,17 +206,6 @@ static void snat_ports_unique(void)
 	}
 }
 
-/* The frame passes, byte for byte (in XDP: to tc, behind it). */
-static void expect_frame_untouched(struct pkt_buf *in, const char *what)
-{
-	struct pkt_buf out;
-
-	cr_assert_eq(run(in, &out), passed(), "%s: not passed", what);
-	cr_assert_eq(out.len, in->len);
-	cr_assert_eq(memcmp(out.data, in->data, in->len), 0,
-		     "%s: packet was modified", what);
-}
-
 static void expect_untouched(const struct pkt_spec *s)
 {
 	struct pkt_buf in;
@@ -370,19 +359,6 @@ static void hold_all_ports(__u64 closed_ns)
 				     0);
 		}
 	}
-}
-
-static __u64 global_counter(__u32 which)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 per_cpu[ncpu], sum = 0;
-
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_GLOBAL], &which,
-					 per_cpu),
-		     0);
-	for (int c = 0; c < ncpu; c++)
-		sum += per_cpu[c];
-	return sum;
 }
 
 static void set_reclaim_ns(__u64 ns)
@@ -854,9 +830,15 @@ static void mark_ejected_marks_endpoint_flows(void)
 		}
 	}
 	cr_assert_gt(n1, 0);
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(9999) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(9999) },
+					   1),
 		     0, "another port of the endpoint was marked");
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(8501) },
+					   1),
 		     n1);
 	for (int i = 0; i < N; i++) {
 		bool want = is_addr(t[i].daddr, EP1);
@@ -871,7 +853,10 @@ static void mark_ejected_marks_endpoint_flows(void)
 			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &v), 0);
 		cr_assert_eq(v.ejected, want, "to-client entry %d", i);
 	}
-	cr_assert_eq(kn_flows_mark_ejected(&maps, &(struct kn_cendpoint){ pkt_addr(EP1), htons(8501) }, 1),
+	cr_assert_eq(kn_flows_mark_ejected(&maps,
+					   &(struct kn_cendpoint){
+						   pkt_addr(EP1), htons(8501) },
+					   1),
 		     0, "marked twice");
 	/* Several endpoints in one walk: every other connection. */
 	cr_assert_eq(kn_flows_mark_ejected(&maps, rest, 2), N - n1);
