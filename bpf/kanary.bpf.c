@@ -22,6 +22,8 @@
 #include "forward.h"
 #include "bind.h"
 #include "reset.h"
+#include "martian.h"
+#include "rst_guard.h"
 #include "l7_bind.h"
 #include "l7_pending.h"
 #include "outcome.h"
@@ -50,6 +52,10 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		count_global(KANARY_G_PASS_NOT_TCP);
 		return V_PASS;
 	}
+	if (must_not_forward(ctx, is_tc, &p)) {
+		count_global(KANARY_G_PASS_INVALID);
+		return V_PASS;
+	}
 	/* XDP cannot finish a checksum left to offload: tc can. */
 	if (!is_tc && kn_xdp_partial_csums && tcp_csum_partial(p.ip, p.tcp)) {
 		count_global(KANARY_G_XDP_PARTIAL_CSUM);
@@ -69,6 +75,10 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!syn)
 			return stray_segment(ctx, is_tc, &fk, in_ifindex,
 					     out_ifindex);
+		if (syn_martian(ctx, is_tc, &p, data_end)) {
+			count_global(KANARY_G_PASS_INVALID);
+			return V_PASS;
+		}
 		rc = new_flow(&fk, p.tcp->seq);
 		if (rc == NEW_FLOW_L7)
 			return l7_syn_call(ctx, is_tc, &fk);
@@ -113,6 +123,14 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			      out_ifindex);
 		if (rc != L7_NEXT)
 			return rc;
+	} else if (p.flags & TCP_FLAG_RST) {
+		/* RFC 5961: a blind RST neither ends the flow nor passes. */
+		if (!rst_acceptable(&fk, f, &p)) {
+			count_global(KANARY_G_RST_BLIND);
+			return V_DROP;
+		}
+	} else {
+		track_seq(f, &p);
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */

@@ -228,6 +228,15 @@ struct kanary_flow {
 	 */
 	__u64 open_ns;
 	/*
+	 * L4 connections (bpf/rst_guard.h), each entry about the packets it
+	 * carries: the ack number of the last one with an ACK, as in the
+	 * packet (what the other side's RST must start at; 0: none yet), and
+	 * the sequence number after the furthest byte or flag its sender has
+	 * sent (host order; what the sender's own RST starts at; 0: none yet).
+	 */
+	__be32 ack_seq;
+	__u32 seq_next;
+	/*
 	 * kanary_flow only grows, at its end: a load over the pins of an
 	 * older kanary carries its entries into the new kn_flows, the new
 	 * fields zero (user/dataplane/upgrade.c), so that an upgrade keeps
@@ -317,6 +326,11 @@ enum kanary_global_counter {
 	KANARY_G_XDP_NO_TX, /* XDP: egress takes no XDP frames: to tc */
 	KANARY_G_EJECTED_RESET, /* client segment on a flow to an ejected
 				 * endpoint: the client is reset */
+	KANARY_G_PASS_INVALID, /* must not be forwarded (VLAN tag, TTL 0,
+				* invalid flags; a SYN from a martian source
+				* or with a bad checksum): passed */
+	KANARY_G_RST_BLIND, /* L4: RST at a sequence number the connection
+			     * does not expect: dropped, flow kept */
 	KANARY_G_MAX,
 };
 

@@ -194,6 +194,50 @@ int passed(void)
 	return use_tc ? TC_ACT_OK_ : XDP_PASS_;
 }
 
+int dropped(void)
+{
+	return use_tc ? TC_ACT_SHOT_ : XDP_DROP_;
+}
+
+/* The frame passes, byte for byte (in XDP: to tc, behind it). */
+void expect_frame_untouched(struct pkt_buf *in, const char *what)
+{
+	struct pkt_buf out;
+
+	cr_assert_eq(run(in, &out), passed(), "%s: not passed", what);
+	cr_assert_eq(out.len, in->len);
+	cr_assert_eq(memcmp(out.data, in->data, in->len), 0,
+		     "%s: packet was modified", what);
+}
+
+/* A kn_global counter, summed over the CPUs. */
+__u64 global_counter(__u32 which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 per_cpu[ncpu], sum = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_GLOBAL], &which,
+					 per_cpu),
+		     0);
+	for (int c = 0; c < ncpu; c++)
+		sum += per_cpu[c];
+	return sum;
+}
+
+/* kn_flows' entries. */
+int flow_count(void)
+{
+	struct kanary_flow_key k, next, *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(maps.fd[KN_MAP_FLOWS], prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
 /*
  * Every pool of the active slot left without endpoints, as compile makes
  * them once health checking has ejected all of a subset's endpoints.

@@ -20,7 +20,9 @@
 #define XDP_TX_ 3
 #define XDP_REDIRECT_ 4
 #define XDP_PASS_ 2
+#define XDP_DROP_ 1
 #define TC_ACT_OK_ 0
+#define TC_ACT_SHOT_ 2
 #define TC_ACT_REDIRECT_ 7
 
 extern struct kanary_bpf *skel;
@@ -41,6 +43,10 @@ int run_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
 int run(struct pkt_buf *in, struct pkt_buf *out);
 int redirected(void);
 int passed(void);
+int dropped(void);
+void expect_frame_untouched(struct pkt_buf *in, const char *what);
+__u64 global_counter(__u32 which);
+int flow_count(void);
 void empty_pools(void);
 void set_ejected(const struct kanary_flow_key *k);
 struct kanary_flow flow_at(const struct kanary_flow_key *k);

@@ -207,17 +207,6 @@ static void snat_ports_unique(void)
 	}
 }
 
-/* The frame passes, byte for byte (in XDP: to tc, behind it). */
-static void expect_frame_untouched(struct pkt_buf *in, const char *what)
-{
-	struct pkt_buf out;
-
-	cr_assert_eq(run(in, &out), passed(), "%s: not passed", what);
-	cr_assert_eq(out.len, in->len);
-	cr_assert_eq(memcmp(out.data, in->data, in->len), 0,
-		     "%s: packet was modified", what);
-}
-
 static void expect_untouched(const struct pkt_spec *s)
 {
 	struct pkt_buf in;
@@ -372,19 +361,6 @@ static void hold_all_ports(__u64 closed_ns, __u64 open_ns)
 				     0);
 		}
 	}
-}
-
-static __u64 global_counter(__u32 which)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 per_cpu[ncpu], sum = 0;
-
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_GLOBAL], &which,
-					 per_cpu),
-		     0);
-	for (int c = 0; c < ncpu; c++)
-		sum += per_cpu[c];
-	return sum;
 }
 
 static void set_reclaim_ns(__u64 ns)

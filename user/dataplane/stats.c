@@ -530,4 +530,8 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 				 "XDP: passed to tc (egress takes no XDP frames)" },
 	[KANARY_G_EJECTED_RESET] = { "ejected_reset",
 				     "reset (flow to an ejected endpoint)" },
+	[KANARY_G_PASS_INVALID] = { "pass_invalid",
+				    "passed (must not be forwarded: VLAN tag, TTL 0, bad flags, martian source, bad checksum)" },
+	[KANARY_G_RST_BLIND] = { "rst_blind",
+				 "dropped (RST at a sequence number the connection does not expect)" },
 };

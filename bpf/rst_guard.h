@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Blind resets on the L4 path (RFC 5961). An RST frees a connection's
+ * entries, so one with any sequence number would let whoever knows the
+ * client's port end the connection at the gateway while both ends keep
+ * it. Each entry keeps what its packets said (kanary_flow.ack_seq and
+ * seq_next: a store into the entry already loaded); an RST is checked
+ * against them, and against its twin only then, which is rare.
+ */
+#ifndef KANARY_BPF_RST_GUARD_H
+#define KANARY_BPF_RST_GUARD_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+
+#include "kanary_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "nat.h" /* twin_key */
+
+/* A packet of an L4 connection other than an RST: note where its sender is. */
+static __always_inline void track_seq(struct kanary_flow *f,
+				      const struct pkt *p)
+{
+	__u32 end = bpf_ntohl(p->tcp->seq) + bpf_ntohs(p->ip->tot_len) -
+		    sizeof(struct iphdr) - p->tcp->doff * 4;
+
+	/* SYN and FIN take a sequence number each. */
+	end += !!(p->flags & TCP_FLAG_SYN) + !!(p->flags & TCP_FLAG_FIN);
+	/* The furthest: a retransmission does not move SND.NXT back. */
+	if (!f->seq_next || (__s32)(end - f->seq_next) > 0)
+		f->seq_next = end;
+	if (p->flags & TCP_FLAG_ACK)
+		f->ack_seq = p->tcp->ack_seq;
+}
+
+/*
+ * May this RST (arriving on f) end the connection? Only at a sequence
+ * number its receiver expects exactly (RFC 5961 3.2), as far as the
+ * gateway saw: the sender's own next one (an abort: SO_LINGER 0, close
+ * with unread data), or the last ack of the other side (its RCV.NXT: the
+ * answer of a stack with no socket to a segment, or to a challenge ACK).
+ * Before the other side has acked anything it is in SYN-SENT, where an
+ * RST counts only if it acks the SYN (RFC 9293 3.10.7.3). Anything else
+ * is blind; the endpoint would ignore it, and so does the gateway.
+ */
+static __always_inline bool rst_acceptable(const struct kanary_flow_key *fk,
+					   const struct kanary_flow *f,
+					   const struct pkt *p)
+{
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
+
+	if (f->seq_next && bpf_ntohl(p->tcp->seq) == f->seq_next)
+		return true;
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	/* Gone, or its port taken by another connection: this one is
+	 * half forgotten already, nothing is left to keep. */
+	if (!twin || twin->daddr != fk->saddr || twin->dport != fk->sport)
+		return true;
+	if (twin->ack_seq)
+		return p->tcp->seq == twin->ack_seq;
+	return (p->flags & TCP_FLAG_ACK) && twin->seq_next &&
+	       bpf_ntohl(p->tcp->ack_seq) == twin->seq_next;
+}
+
+#endif /* KANARY_BPF_RST_GUARD_H */
