@@ -40,10 +40,13 @@ status_before=$(kanary status --json)
 
 # nobody: no capabilities, no supplementary groups, in the gateway's
 # network namespace (the interfaces are there).
+# Its own copy of kanary and the config it applies: the checkout may be
+# where nobody cannot reach (CI's is in a 0700 mktemp directory).
 nobody() {
 	gw setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		--inh-caps=-all timeout 20 "$KANARY" --pin-dir "$PIN" "$@"
+		--inh-caps=-all timeout 20 "$CFG/kanary" --pin-dir "$PIN" "$@"
 }
+cp "$KANARY" "$CFG/kanary"
 cp "$LAB_DIR/virtualservice-weight-100.yaml" "$CFG/"
 chmod -R a+rX "$CFG"
 denied() { # "description" command...: exit 1, one line, the message
