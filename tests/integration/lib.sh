@@ -195,3 +195,14 @@ server_start() { # N [OPTIONS...]: returns once it answers /healthz
 server_restart() { # N [OPTIONS...]
 	server_stop "$1" && server_start "$@"
 }
+
+# expect RC "description" command...: the command exits RC with one line
+# on stderr (the command line's contract for errors).
+expect() {
+	local want=$1 what=$2 err rc
+	shift 2
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	check "$what: exit $want, one line ($err)" \
+		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 -a -n "$err"
+}

@@ -14,14 +14,6 @@ for cmd in load apply set-weight stats status unload run promote metrics; do
 done
 check "kanary --help exits 0" "$KANARY" --help >/dev/null
 
-expect() { # RC "description" command...: exit code and one-line stderr
-	local want=$1 what=$2 err rc
-	shift 2
-	err=$("$@" 2>&1 >/dev/null)
-	rc=$?
-	check "$what: exit $want, one line ($err)" \
-		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 -a -n "$err"
-}
 expect 2 "unknown command" "$KANARY" frobnicate
 expect 2 "load without --iface" "$KANARY" load --pin-dir "$PIN"
 expect 2 "load with a bad mode" "$KANARY" load --pin-dir "$PIN" --iface lo --mode fast

@@ -101,21 +101,13 @@ check "$MODE: the lab's config applies, 100/0" \
 	-f "$LAB_DIR/virtualservice-weight-100.yaml"
 
 # --- bad input: nothing changes
-expect() { # RC "description" command...
-	local want=$1 what=$2 err rc
-	shift 2
-	err=$("$@" 2>&1 >/dev/null)
-	rc=$?
-	check "$MODE: $what: exit $want ($err)" \
-		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 -a -n "$err"
-}
-expect 1 "promote of an unknown VirtualService" kanary promote nosuch \
+expect 1 "$MODE: promote of an unknown VirtualService" kanary promote nosuch \
 	--to resnet101 --steps 10,100 --interval 1s
-expect 1 "promote to a subset the route does not have" kanary promote \
+expect 1 "$MODE: promote to a subset the route does not have" kanary promote \
 	"$VS" --to resnet152 --steps 10,100 --interval 1s
-expect 2 "promote with steps going down" kanary promote "$VS" \
+expect 2 "$MODE: promote with steps going down" kanary promote "$VS" \
 	--to resnet101 --steps 50,10,100 --interval 1s
-expect 2 "promote without a unit on --interval" kanary promote "$VS" \
+expect 2 "$MODE: promote without a unit on --interval" kanary promote "$VS" \
 	--to resnet101 --steps 10,100 --interval 30
 check "$MODE: bad input leaves 100/0" weights_are "resnet50=100 resnet101=0"
 
