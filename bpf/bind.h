@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "select.h"
 #include "nat.h"
+#include "martian.h"
 
 /* A connection being bound: what each step found. */
 struct binding {
@@ -89,11 +90,14 @@ static __always_inline void count_bound(const struct binding *b)
 #define NEW_FLOW_L7 (KANARY_G_MAX + 1)
 
 /*
- * A SYN that matches no flow (the L4 path): 0 once both entries exist, or
- * NEW_FLOW_L7, or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a VIP).
+ * A SYN p that matches no flow (the L4 path): 0 once both entries exist,
+ * or NEW_FLOW_L7, or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a
+ * VIP; KANARY_G_PASS_INVALID: a SYN no connection may come from, checked
+ * for VIPs only, so that the gateway's own SYNs pay nothing).
  */
-static __always_inline int new_flow(const struct kanary_flow_key *fk,
-				    __u32 syn_seq)
+static __always_inline int new_flow(void *ctx, const bool is_tc,
+				    const struct kanary_flow_key *fk,
+				    const struct pkt *p, void *data_end)
 {
 	const struct kanary_vip *vip;
 	struct binding b;
@@ -102,12 +106,14 @@ static __always_inline int new_flow(const struct kanary_flow_key *fk,
 	vip = bind_vip(fk, &b);
 	if (!vip)
 		return KANARY_G_PASS_NO_FLOW;
+	if (syn_martian(ctx, is_tc, p, data_end))
+		return KANARY_G_PASS_INVALID;
 	if (vip->l7 != KANARY_L7_NONE)
 		return NEW_FLOW_L7;
 	rc = bind_choose(fk, &b, vip->route);
 	if (rc)
 		return rc;
-	rc = bind_flow(fk, &b, syn_seq, KANARY_L7_OFF);
+	rc = bind_flow(fk, &b, p->tcp->seq, KANARY_L7_OFF);
 	if (rc)
 		return rc;
 	count_bound(&b);

@@ -120,9 +120,7 @@ static __always_inline void craft_rst(struct pkt *p, void *data_end,
 	struct tcphdr *tcp = p->tcp;
 	__u32 seq = 0, ack;
 
-	ack = bpf_ntohl(tcp->seq) + bpf_ntohs(p->ip->tot_len) -
-	      sizeof(struct iphdr) - tcp->doff * 4 +
-	      !!(p->flags & TCP_FLAG_SYN) + !!(p->flags & TCP_FLAG_FIN);
+	ack = seg_end(p);
 	if (p->flags & TCP_FLAG_ACK)
 		seq = bpf_ntohl(tcp->ack_seq);
 	turn_around(p);

@@ -75,14 +75,11 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!syn)
 			return stray_segment(ctx, is_tc, &fk, in_ifindex,
 					     out_ifindex);
-		if (syn_martian(ctx, is_tc, &p, data_end)) {
-			count_global(KANARY_G_PASS_INVALID);
-			return V_PASS;
-		}
-		rc = new_flow(&fk, p.tcp->seq);
+		rc = new_flow(ctx, is_tc, &fk, &p, data_end);
 		if (rc == NEW_FLOW_L7)
 			return l7_syn_call(ctx, is_tc, &fk);
-		if (rc == KANARY_G_PASS_NO_FLOW) {
+		if (rc == KANARY_G_PASS_NO_FLOW ||
+		    rc == KANARY_G_PASS_INVALID) {
 			count_global(rc);
 			return V_PASS;
 		}
@@ -113,10 +110,6 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	    !(p.flags & TCP_FLAG_RST))
 		return reset_flow_call(ctx, is_tc, &fk, f, in_ifindex,
 				       KANARY_G_EJECTED_RESET);
-	/* The client answers the endpoint's SYN-ACK: no longer half-open. */
-	if (f->open_ns && f->answered && f->dir == KANARY_DIR_TO_ENDPOINT &&
-	    !(p.flags & (TCP_FLAG_SYN | TCP_FLAG_RST)))
-		note_open(&fk, f);
 	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
 		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,
@@ -131,6 +124,11 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		}
 	} else {
 		track_seq(f, &p);
+		/* The client answers the endpoint's SYN-ACK: no longer
+		 * half-open. */
+		if (f->open_ns && f->answered && !syn &&
+		    f->dir == KANARY_DIR_TO_ENDPOINT)
+			note_open(&fk, f);
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */

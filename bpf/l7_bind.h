@@ -147,8 +147,7 @@ static __always_inline int first_check(void *ctx, const bool is_tc,
 		count_global(KANARY_G_L7_EARLY);
 		return V_DROP;
 	}
-	*plen = bpf_ntohs(p->ip->tot_len) - sizeof(struct iphdr) -
-		p->tcp->doff * 4;
+	*plen = p->plen;
 	if (!*plen) {
 		/* The handshake's ACK: consumed. A FIN before any data
 		 * ends the half-open connection. */

@@ -78,7 +78,7 @@ static __always_inline bool syn_csum_ok(void *ctx, const bool is_tc,
 	__u32 tcp_len = p->tcp->doff * 4, sum, i;
 	const __u32 *w = (const __u32 *)p->tcp;
 
-	if (tcp_len != bpf_ntohs(p->ip->tot_len) - sizeof(struct iphdr))
+	if (p->plen)
 		return true;
 	if (ctx_csum_partial(ctx, is_tc))
 		return true;

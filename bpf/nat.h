@@ -212,9 +212,7 @@ static __always_inline bool note_close(struct kanary_flow *f,
 		if (f->dir == KANARY_DIR_TO_ENDPOINT) {
 			fin = KANARY_FIN_FROM_CLIENT;
 			/* seq + payload + the FIN itself */
-			fin_seq = bpf_ntohl(p->tcp->seq) +
-				  bpf_ntohs(p->ip->tot_len) -
-				  sizeof(struct iphdr) - p->tcp->doff * 4 + 1;
+			fin_seq = bpf_ntohl(p->tcp->seq) + p->plen + 1;
 		} else {
 			fin = KANARY_FIN_FROM_ENDPOINT;
 			if (!(f->fin & KANARY_FIN_FROM_CLIENT) ||

@@ -260,19 +260,17 @@ static __always_inline void count_outcome(void *ctx, const bool is_tc,
 					  struct kanary_flow *f,
 					  const struct pkt *p)
 {
-	__u32 hlen = sizeof(struct iphdr) + p->tcp->doff * 4;
-	__u32 tot = bpf_ntohs(p->ip->tot_len);
+	__u32 off =
+		sizeof(struct ethhdr) + sizeof(struct iphdr) + p->tcp->doff * 4;
 
-	if (tot <= hlen)
+	if (!p->plen)
 		return;
 	if (f->dir == KANARY_DIR_TO_CLIENT && !f->req_ns)
 		return;
 	if (is_tc)
-		outcome_tc(ctx, fk, f, sizeof(struct ethhdr) + hlen,
-			   tot - hlen);
+		outcome_tc(ctx, fk, f, off, p->plen);
 	else
-		outcome_xdp(ctx, fk, f, sizeof(struct ethhdr) + hlen,
-			    tot - hlen);
+		outcome_xdp(ctx, fk, f, off, p->plen);
 }
 
 /*

@@ -23,6 +23,7 @@ struct pkt {
 	struct iphdr *ip;
 	struct tcphdr *tcp;
 	__u32 len; /* whole frame, for the byte counters */
+	__u32 plen; /* TCP payload bytes */
 	__u8 flags; /* TCP flags byte */
 };
 
@@ -66,8 +67,17 @@ static __always_inline int parse_tcp4(void *data, void *data_end, __u32 len,
 	p->ip = ip;
 	p->tcp = tcp;
 	p->len = len;
+	p->plen = tot - sizeof(*ip) - tcp->doff * 4;
 	p->flags = ((__u8 *)tcp)[13];
 	return 0;
+}
+
+/* The sequence number after the segment: its payload, and one each for
+ * SYN and FIN. */
+static __always_inline __u32 seg_end(const struct pkt *p)
+{
+	return bpf_ntohl(p->tcp->seq) + p->plen + !!(p->flags & TCP_FLAG_SYN) +
+	       !!(p->flags & TCP_FLAG_FIN);
 }
 
 #endif /* KANARY_BPF_PARSE_H */

@@ -22,11 +22,8 @@
 static __always_inline void track_seq(struct kanary_flow *f,
 				      const struct pkt *p)
 {
-	__u32 end = bpf_ntohl(p->tcp->seq) + bpf_ntohs(p->ip->tot_len) -
-		    sizeof(struct iphdr) - p->tcp->doff * 4;
+	__u32 end = seg_end(p);
 
-	/* SYN and FIN take a sequence number each. */
-	end += !!(p->flags & TCP_FLAG_SYN) + !!(p->flags & TCP_FLAG_FIN);
 	/* The furthest: a retransmission does not move SND.NXT back. */
 	if (!f->seq_next || (__s32)(end - f->seq_next) > 0)
 		f->seq_next = end;
