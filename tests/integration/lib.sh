@@ -29,6 +29,10 @@ check() {
 # Run in the gateway namespace without remounting /sys (pins stay visible).
 gw() { nsenter --net="/run/netns/$GW_NS" "$@"; }
 client() { nsenter --net="/run/netns/$CLIENT_NS" "$@"; }
+# Debian's Python, for scripts that import yaml or requests: deps.sh
+# installs python3-yaml and python3-requests for it (a python3 earlier on
+# PATH, pyenv's say, may have neither).
+PY=/usr/bin/python3
 kanary() { gw "$KANARY" --pin-dir "$PIN" "$@"; }
 kanary_cmd() { echo "nsenter --net=/run/netns/$GW_NS $KANARY --pin-dir $PIN $*"; }
 
@@ -197,12 +201,19 @@ server_restart() { # N [OPTIONS...]
 }
 
 # expect RC "description" command...: the command exits RC with one line
-# on stderr (the command line's contract for errors).
-expect() {
-	local want=$1 what=$2 err rc
-	shift 2
+# on stderr (the command line's contract for errors). expect_msg RC
+# "description" TEXT command...: and that line says TEXT.
+expect_msg() {
+	local want=$1 what=$2 text=$3 err rc
+	shift 3
 	err=$("$@" 2>&1 >/dev/null)
 	rc=$?
 	check "$what: exit $want, one line ($err)" \
-		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 -a -n "$err"
+		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 \
+		-a -n "$(grep -F -- "$text" <<<"$err")"
+}
+expect() {
+	local want=$1 what=$2
+	shift 2
+	expect_msg "$want" "$what" "" "$@"
 }

@@ -54,17 +54,6 @@ input_down() {
 }
 trap input_down EXIT
 
-# expect_msg RC "description" TEXT command...: as expect, and the line
-# says TEXT.
-expect_msg() {
-	local want=$1 what=$2 text=$3 err rc
-	shift 3
-	err=$("$@" 2>&1 >/dev/null)
-	rc=$?
-	check "$what: exit $want, one line ($err)" \
-		test "$rc" -eq "$want" -a "$(wc -l <<<"$err")" -eq 1 \
-		-a -n "$(grep -F -- "$text" <<<"$err")"
-}
 
 # Read before anything is loaded: the file errors come first. timeout:
 # before, a FIFO blocked and /dev/zero never ended.

@@ -35,7 +35,7 @@ shown() {
 		sed -E 's/ [^ =]+=0( |$)/\1/g' | sort
 }
 saved() {
-	python3 - "$state/config.yaml" <<-'EOF'
+	"$PY" - "$state/config.yaml" <<-'EOF'
 		import sys, yaml
 		out = []
 		for d in yaml.safe_load_all(open(sys.argv[1])):

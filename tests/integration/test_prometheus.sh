@@ -143,7 +143,7 @@ else:
                 post(s, False)
 PY
 drive() {
-	client python3 "$T/drive.py" "$VIP" "$1"
+	client "$PY" "$T/drive.py" "$VIP" "$1"
 	[ "$1" = load ] || return 0
 	client curl -s -o /dev/null --max-time 10 -H 'Connection: close' \
 		-d '{"instances": [[0.1, 0.2]]}' \
@@ -203,7 +203,7 @@ echo "# window: ${window_ms} ms ending at $t_last"
 
 # flagger NAME SUBSET: the MetricTemplate's query as Flagger renders it
 flagger() {
-	python3 - "$ROOT/deploy/analysis/flagger.yaml" "$1" "$2" "$SVC_NS" "$SVC" \
+	"$PY" - "$ROOT/deploy/analysis/flagger.yaml" "$1" "$2" "$SVC_NS" "$SVC" \
 		"${window_ms}ms" <<'PY'
 import sys, yaml
 f, name, subset, ns, target, interval = sys.argv[1:]
@@ -217,7 +217,7 @@ PY
 }
 # argo METRIC SUBSET: the AnalysisTemplate's query with its args
 argo() {
-	python3 - "$ROOT/deploy/analysis/argo.yaml" "$1" "$2" "$SVC_NS" "$SVC" <<'PY'
+	"$PY" - "$ROOT/deploy/analysis/argo.yaml" "$1" "$2" "$SVC_NS" "$SVC" <<'PY'
 import sys, yaml
 f, metric, subset, ns, svc = sys.argv[1:]
 t = yaml.safe_load(open(f))
@@ -298,13 +298,7 @@ for r in json.load(open(sys.argv[2]))["data"]["result"]:
     m = r["metric"]
     raw[(m["destination_version"], int(m["response_code"]))] = int(float(r["value"][1]))
 def codes(sub):
-    # {"200": n} or [{"code": 200, "count": n}], at the subset or in "http"
-    c = sub.get("http", sub).get("codes")
-    if isinstance(c, dict):
-        return {int(k): int(v) for k, v in c.items()}
-    if isinstance(c, list):
-        return {int(e["code"]): int(e["count"]) for e in c}
-    sys.exit("stats --json: subset %s has no response codes: %s" % (sub.get("name"), sub))
+    return {int(k): int(v) for k, v in sub["codes"].items()}
 got = {}
 for vs in stats["virtualservices"]:
     for sub in vs["subsets"]:

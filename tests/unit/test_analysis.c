@@ -111,6 +111,19 @@ Test(analysis, window_subtracts_the_earlier_reading)
 	cr_assert_float_eq(w.p99_ms, 10 + 15 * 11.88 / 12, EPS);
 }
 
+/* A row read again after it started from zero (unload and load): the
+ * window is what it counted since, not a wrapped-around difference. */
+Test(analysis, window_after_a_reset_is_what_came_since)
+{
+	struct kn_window w;
+
+	kn_window_between(&now, &before, 1.0, &w);
+	cr_assert_eq(w.requests, 10);
+	cr_assert_eq(w.responses, 8);
+	cr_assert_eq(w.errors, 1);
+	cr_assert_float_eq(w.success_pct, 100.0 * 7 / 8, EPS);
+}
+
 Test(analysis, window_from_null_is_the_lifetime)
 {
 	struct kn_window w;

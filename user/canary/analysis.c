@@ -56,6 +56,11 @@ void kn_window_between(const struct kn_stat_row *before,
 
 	memset(w, 0, sizeof(*w));
 	w->seconds = seconds;
+	/* A row that went back (unload and load, a row given anew) starts
+	 * again from zero: the window is what it has counted since. */
+	if (before && (now->http.requests < before->http.requests ||
+		       now->http.responses < before->http.responses))
+		before = NULL;
 	w->requests = now->http.requests;
 	w->responses = now->http.responses;
 	w->errors = kn_row_errors(now);

@@ -27,7 +27,8 @@ struct kn_window {
 
 /*
  * The window from before to now (the same row read twice, seconds
- * apart). before may be NULL: everything since the row began.
+ * apart). before may be NULL: everything since the row began; so is a
+ * before whose counters are above now's (the row started again).
  */
 void kn_window_between(const struct kn_stat_row *before,
 		       const struct kn_stat_row *now, double seconds,
