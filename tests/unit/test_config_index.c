@@ -434,3 +434,24 @@ Test(config_index, many_routes)
 		       "late.yaml:1: VirtualService late: Gateway default/gw-7 port 10007 is already bound to VirtualService vs-7 (big.yaml:"),
 		"%s", validate());
 }
+
+/* Kubernetes hosts name a Service (as /metrics' labels read them); an
+ * external host names none, and is not read as "svc.ns". */
+Test(config_index, host_split_kubernetes_names_only)
+{
+	char name[64], ns[64];
+
+	cr_assert_eq(kn_host_split("reviews", "default", name, sizeof(name), ns,
+				   sizeof(ns)),
+		     0);
+	cr_assert_str_eq(name, "reviews");
+	cr_assert_str_eq(ns, "default");
+	cr_assert_eq(kn_host_split("reviews.prod.svc.cluster.local", "default",
+				   name, sizeof(name), ns, sizeof(ns)),
+		     0);
+	cr_assert_str_eq(name, "reviews");
+	cr_assert_str_eq(ns, "prod");
+	cr_assert_eq(kn_host_split("api.example.com", "default", name,
+				   sizeof(name), ns, sizeof(ns)),
+		     -1);
+}

@@ -452,33 +452,43 @@ struct kn_resource *kn_config_find_vs(const struct kn_config *cfg,
  * "svc.ns.svc" is accepted too since that is what resolv.conf's search
  * path makes of it in a pod.
  */
-struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
-					   const char *ns, const char *host)
+int kn_host_split(const char *host, const char *ns, char *name, size_t name_len,
+		  char *svc_ns, size_t ns_len)
 {
 	const char *dot, *rest, *end;
-	char name[254], svc_ns[254];
 	size_t len;
 
 	if (!host)
-		return NULL;
+		return -1;
 	dot = strchr(host, '.');
-	if (!dot)
-		return kn_config_find(cfg, KN_SERVICE, ns, host);
-	len = dot - host;
-	if (len >= sizeof(name))
-		return NULL;
+	len = dot ? (size_t)(dot - host) : strlen(host);
+	if (!len || len >= name_len)
+		return -1;
 	memcpy(name, host, len);
 	name[len] = '\0';
-
+	if (!dot) {
+		snprintf(svc_ns, ns_len, "%s", ns);
+		return 0;
+	}
 	rest = dot + 1;
 	end = strchr(rest, '.');
 	if (end && strcmp(end, ".svc") && strcmp(end, ".svc.cluster.local"))
-		return NULL;
+		return -1;
 	len = end ? (size_t)(end - rest) : strlen(rest);
-	if (!len || len >= sizeof(svc_ns))
-		return NULL;
+	if (!len || len >= ns_len)
+		return -1;
 	memcpy(svc_ns, rest, len);
 	svc_ns[len] = '\0';
+	return 0;
+}
+
+struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
+					   const char *ns, const char *host)
+{
+	char name[254], svc_ns[254];
+
+	if (kn_host_split(host, ns, name, sizeof(name), svc_ns, sizeof(svc_ns)))
+		return NULL;
 	return kn_config_find(cfg, KN_SERVICE, svc_ns, name);
 }
 

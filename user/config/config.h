@@ -331,6 +331,13 @@ struct kn_resource *kn_config_find_vs(const struct kn_config *cfg,
  * Resolve a VirtualService destination host ("svc", "svc.ns",
  * "svc.ns.svc.cluster.local") seen from namespace ns to its Service.
  */
+/*
+ * A Kubernetes host ("svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.cluster.
+ * local"; ns when it names none) as its Service name and namespace; -1
+ * for any other host.
+ */
+int kn_host_split(const char *host, const char *ns, char *name, size_t name_len,
+		  char *svc_ns, size_t ns_len);
 struct kn_resource *kn_config_resolve_host(const struct kn_config *cfg,
 					   const char *ns, const char *host);
 

@@ -19,32 +19,21 @@ int kn_dest_weight(const struct kn_http_route *hr, int d)
 
 /*
  * The Service a destination points at, as /metrics names it: resolved,
- * or else read from the host ("svc", "svc.ns", "svc.ns.svc.cluster...").
+ * or else read from a Kubernetes host ("svc", "svc.ns", "svc.ns.svc...");
+ * any other host (an external name) names no Service: "".
  */
 static void set_service(struct kn_stat_row *row, const struct kn_resource *svc,
 			const char *vs_ns, const char *host)
 {
-	const char *dot = host ? strchr(host, '.') : NULL;
-	const char *ns_end;
-
 	if (svc) {
 		snprintf(row->service, sizeof(row->service), "%s", svc->name);
 		snprintf(row->service_ns, sizeof(row->service_ns), "%s",
 			 svc->ns);
 		return;
 	}
-	if (!host)
-		return;
-	snprintf(row->service, sizeof(row->service), "%.*s",
-		 dot ? (int)(dot - host) : (int)strlen(host), host);
-	if (!dot) {
-		snprintf(row->service_ns, sizeof(row->service_ns), "%s", vs_ns);
-		return;
-	}
-	ns_end = strchr(dot + 1, '.');
-	snprintf(row->service_ns, sizeof(row->service_ns), "%.*s",
-		 ns_end ? (int)(ns_end - dot - 1) : (int)strlen(dot + 1),
-		 dot + 1);
+	if (kn_host_split(host, vs_ns, row->service, sizeof(row->service),
+			  row->service_ns, sizeof(row->service_ns)))
+		row->service[0] = row->service_ns[0] = '\0';
 }
 
 /*
