@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Binding a new connection to an endpoint, in four steps that the L4 path
+ * Binding a new connection to an endpoint, in five steps that the L4 path
  * (new_flow, on the SYN) and the L7 path (l7_first, on the first segment)
  * take alike:
- *   bind_vip     the VIP the connection is for, under one read of the config
- *   bind_choose  the route's destination by weight, its endpoint by Maglev
- *   bind_flow    both conntrack entries, with a SNAT port
- *   count_bound  the connection counted: its subset's row, and NEW_FLOW
+ *   bind_vip       the VIP the connection is for, under one read of the config
+ *   bind_choose    the route's destination by weight, its endpoint by Maglev
+ *   bind_next_hop  the endpoint's next hop, learnt once a second (forward.h)
+ *   bind_flow      both conntrack entries, with a SNAT port
+ *   count_bound    the connection counted: its subset's row, and NEW_FLOW
  * The L7 path puts its own steps between them: the rule that names the
  * route, the endpoint's next hop before any state is created, the rule's
  * counter.
@@ -22,6 +23,9 @@
 #include "select.h"
 #include "nat.h"
 #include "martian.h"
+#include "forward.h"
+#include "rst_guard.h"
+#include "clock.h"
 
 /* A connection being bound: what each step found. */
 struct binding {
@@ -30,6 +34,8 @@ struct binding {
 	__u32 slot; /* the config slot, read once */
 	__u32 hash; /* the keyed flow hash */
 	struct choice c; /* the endpoint and its subset's counter row */
+	const struct ep_hop *hop; /* its next hop, NULL while unknown */
+	__u64 now; /* coarse_now(), read once by bind_next_hop */
 };
 
 /*
@@ -66,13 +72,62 @@ static __always_inline int bind_choose(const struct kanary_flow_key *fk,
 	return choose(b->slot, route, b->hash, &b->c);
 }
 
-/* Both kn_flows entries, in state l7: 0, or a KANARY_G_* reason. */
-static __always_inline int bind_flow(const struct kanary_flow_key *fk,
-				     const struct binding *b, __u32 syn_seq,
-				     __u8 l7)
+/*
+ * The chosen endpoint's next hop, asked before any state is created, for
+ * a packet of tot_len bytes (IP) toward it. 0 with b->hop set; 0 with
+ * b->hop NULL and *egress set (tc only: the neighbour is unknown, the
+ * packet goes through the kernel's neighbour table); or
+ * KANARY_G_FIB_PASS: XDP passes the packet, untouched, to the tc program
+ * behind it, which can ask for the neighbour; tc has no route, and drops.
+ */
+static __always_inline int bind_next_hop(void *ctx, const bool is_tc,
+					 struct binding *b, __u16 tot_len,
+					 __u32 in_ifindex, __u32 *egress)
 {
-	return create_flow(fk, b->c.ep, b->c.stats, b->hash, syn_seq,
-			   b->cfg->reclaim_ns, l7);
+	int rc;
+
+	b->hop = NULL;
+	b->now = coarse_now();
+	rc = endpoint_next_hop(ctx, b->c.ep, b->c.ep_idx, tot_len, in_ifindex,
+			       b->now, &b->hop, egress);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	b->hop = NULL;
+	return is_tc && *egress ? 0 : KANARY_G_FIB_PASS;
+}
+
+/*
+ * Both kn_flows entries, in state l7, for the client at fk. An L4
+ * connection's (p: its SYN) are half-open from now on, and its
+ * to-endpoint entry has already seen its SYN (rst_guard.h). 0 with *f
+ * the to-endpoint entry as inserted (per-CPU scratch: writes to it
+ * reach no map), CREATE_RACED (another CPU's entry is in kn_flows), or
+ * a KANARY_G_* reason.
+ */
+static __always_inline int bind_flow(const struct kanary_flow_key *fk,
+				     const struct binding *b,
+				     const struct pkt *p, __u32 syn_seq,
+				     __u8 l7, struct kanary_flow **f)
+{
+	struct kanary_flow *twin;
+
+	*f = flow_scratch(fk, b->c.ep, b->c.stats, l7, &twin);
+	if (!*f)
+		return KANARY_G_SNAT_EXHAUSTED;
+	(*f)->syn_seq = syn_seq;
+	if (b->hop) {
+		__builtin_memcpy((*f)->smac, b->hop->smac, 6);
+		__builtin_memcpy((*f)->dmac, b->hop->dmac, 6);
+		(*f)->ifindex = b->hop->ifindex;
+	}
+	/* L7 connections are made once the client's handshake with the
+	 * gateway is complete: never half-open here. */
+	if (p) {
+		twin->open_ns = (*f)->open_ns = b->now;
+		track_seq(*f, p);
+	}
+	return create_flow(fk, b->c.ep, *f, twin, b->hash, b->cfg->reclaim_ns,
+			   b->now);
 }
 
 static __always_inline void count_bound(const struct binding *b)
@@ -91,13 +146,19 @@ static __always_inline void count_bound(const struct binding *b)
 
 /*
  * A SYN p that matches no flow (the L4 path): 0 once both entries exist,
- * or NEW_FLOW_L7, or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a
+ * with *f the to-endpoint entry (per-CPU scratch holding what was
+ * inserted, or the map's entry when another CPU made the connection
+ * first) and *egress set if its next hop must be resolved on the way;
+ * or NEW_FLOW_L7; or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a
  * VIP; KANARY_G_PASS_INVALID: a SYN no connection may come from, checked
- * for VIPs only, so that the gateway's own SYNs pay nothing).
+ * for VIPs only, so that the gateway's own SYNs pay nothing;
+ * KANARY_G_FIB_PASS: see bind_next_hop).
  */
 static __always_inline int new_flow(void *ctx, const bool is_tc,
 				    const struct kanary_flow_key *fk,
-				    const struct pkt *p, void *data_end)
+				    const struct pkt *p, void *data_end,
+				    __u32 in_ifindex, __u32 *egress,
+				    struct kanary_flow **f)
 {
 	const struct kanary_vip *vip;
 	struct binding b;
@@ -113,7 +174,15 @@ static __always_inline int new_flow(void *ctx, const bool is_tc,
 	rc = bind_choose(fk, &b, vip->route);
 	if (rc)
 		return rc;
-	rc = bind_flow(fk, &b, p->tcp->seq, KANARY_L7_OFF);
+	rc = bind_next_hop(ctx, is_tc, &b, bpf_ntohs(p->ip->tot_len),
+			   in_ifindex, egress);
+	if (rc)
+		return rc;
+	rc = bind_flow(fk, &b, p, p->tcp->seq, KANARY_L7_OFF, f);
+	if (rc == CREATE_RACED) {
+		*f = bpf_map_lookup_elem(&kn_flows, fk);
+		return *f ? 0 : KANARY_G_SNAT_EXHAUSTED;
+	}
 	if (rc)
 		return rc;
 	count_bound(&b);

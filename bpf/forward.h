@@ -10,6 +10,7 @@
 #include "kanary_abi.h"
 #include "maps.h"
 #include "parse.h"
+#include "clock.h"
 
 #define AF_INET 2
 #define TC_ACT_OK 0
@@ -74,6 +75,56 @@ static __always_inline int fib_next_hop(void *ctx, struct bpf_fib_lookup *fib,
 	fib->ipv4_dst = daddr;
 	fib->ifindex = ifindex;
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+/*
+ * How long a next hop learnt for an endpoint serves new connections: an
+ * endpoint's new MAC (a neighbour that changed) reaches new connections
+ * at most this late. Established ones keep the next hop they started
+ * with, as they always did.
+ */
+#define EP_HOP_TTL_NS (1000ULL * 1000000ULL)
+
+/*
+ * A new connection's next hop toward endpoint ep (index ep_idx): kn_ep_hops'
+ * while fresh, else the FIB's, which refreshes it. A BPF_FIB_LKUP_RET_*:
+ * SUCCESS with *hop set; NO_NEIGH with *egress the interface the route
+ * leaves by; anything else, no route. Two CPUs may refresh one entry at
+ * once: both write what the FIB told them, the same answer but for a
+ * neighbour changing at that instant.
+ */
+static __always_inline int
+endpoint_next_hop(void *ctx, const struct kanary_endpoint *ep, __u32 ep_idx,
+		  __u16 tot_len, __u32 in_ifindex, __u64 now,
+		  const struct ep_hop **hop, __u32 *egress)
+{
+	struct bpf_fib_lookup *fib;
+	struct ep_hop *h;
+	__u32 zero = 0;
+	int rc;
+
+	*egress = 0;
+	h = bpf_map_lookup_elem(&kn_ep_hops, &ep_idx);
+	fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
+	if (!h || !fib)
+		return BPF_FIB_LKUP_RET_NOT_FWDED;
+	*hop = h;
+	if (h->learnt && h->addr == ep->addr && h->snat_addr == ep->snat_addr &&
+	    younger(now, h->learnt, EP_HOP_TTL_NS))
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	rc = fib_next_hop(ctx, fib, ep->snat_addr, ep->addr, 0, ep->port,
+			  tot_len, in_ifindex);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		*egress = fib->ifindex;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return rc;
+	__builtin_memcpy(h->smac, fib->smac, 6);
+	__builtin_memcpy(h->dmac, fib->dmac, 6);
+	h->ifindex = fib->ifindex;
+	h->addr = ep->addr;
+	h->snat_addr = ep->snat_addr;
+	h->learnt = now;
+	return rc;
 }
 
 /*

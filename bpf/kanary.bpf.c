@@ -75,7 +75,8 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		if (!syn)
 			return stray_segment(ctx, is_tc, &fk, in_ifindex,
 					     out_ifindex);
-		rc = new_flow(ctx, is_tc, &fk, &p, data_end);
+		rc = new_flow(ctx, is_tc, &fk, &p, data_end, in_ifindex,
+			      &egress, &f);
 		if (rc == NEW_FLOW_L7)
 			return l7_syn_call(ctx, is_tc, &fk);
 		if (rc == KANARY_G_PASS_NO_FLOW ||
@@ -83,6 +84,11 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			count_global(rc);
 			return V_PASS;
 		}
+		/* See bind_next_hop: the neighbour is tc's to ask for. */
+		if (rc == KANARY_G_FIB_PASS || egress)
+			count_global(KANARY_G_FIB_PASS);
+		if (rc == KANARY_G_FIB_PASS)
+			return is_tc ? V_DROP : V_PASS;
 		/* The pool has no endpoint (health checking ejected them all):
 		 * an RST+ACK tells the client now, where a drop would leave it
 		 * resending its SYN for seconds. */
@@ -93,9 +99,12 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			count_global(rc);
 			return V_DROP;
 		}
-		f = bpf_map_lookup_elem(&kn_flows, &fk);
-		if (!f)
-			return V_DROP;
+		/*
+		 * f is the entry as inserted, in per-CPU scratch (no second
+		 * lookup): it has seen this SYN already (bind_flow), and
+		 * nothing below writes to an entry for a new flow's SYN that
+		 * the map needs to keep.
+		 */
 	}
 	/*
 	 * The flow's endpoint was ejected (userspace marks both entries):
@@ -132,7 +141,8 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */
-	if (!f->ifindex && resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
+	if (!f->ifindex && !egress &&
+	    resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
 		count_global(KANARY_G_FIB_PASS);
 		/*
 		 * The neighbour is not known yet. XDP cannot ask for it: it

@@ -256,51 +256,39 @@ static __always_inline int first_rule(void *ctx, const bool is_tc,
 }
 
 /*
- * l7_first: the chosen endpoint's next hop (*fib), asked before
+ * l7_first: the chosen endpoint's next hop (bind_next_hop), asked before
  * any state is created. When only its neighbour is unknown, tc sends the
  * SYN through the neighbour table (*egress) and XDP passes the segment,
  * untouched, to the tc program behind it.
  */
-static __always_inline int
-first_next_hop(void *ctx, const bool is_tc, const struct kanary_endpoint *ep,
-	       __u32 in_ifindex, struct bpf_fib_lookup **fib, __u32 *egress)
+static __always_inline int first_next_hop(void *ctx, const bool is_tc,
+					  struct binding *b, __u32 in_ifindex,
+					  __u32 *egress)
 {
-	__u32 zero = 0;
-	int rc;
-
-	*fib = bpf_map_lookup_elem(&kn_fib_scratch, &zero);
-	if (!*fib)
-		return V_DROP;
-	rc = fib_next_hop(ctx, *fib, ep->snat_addr, ep->addr, 0, ep->port,
-			  L7_SYN_FRAME_LEN - sizeof(struct ethhdr), in_ifindex);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && is_tc)
-		*egress = (*fib)->ifindex;
-	else if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (bind_next_hop(ctx, is_tc, b,
+			  L7_SYN_FRAME_LEN - sizeof(struct ethhdr), in_ifindex,
+			  egress))
 		return is_tc ? V_DROP : V_PASS;
-	else if (!is_tc && !xdp_prepare_send((*fib)->ifindex, in_ifindex))
-		return V_PASS; /* an egress that takes no XDP frames: tc's */
+	/* An egress that takes no XDP frames: tc's. */
+	if (!is_tc &&
+	    (!b->hop || !xdp_prepare_send(b->hop->ifindex, in_ifindex)))
+		return V_PASS;
 	return L7_NEXT;
 }
 
 /*
- * l7_first, once both entries exist: the to-endpoint entry learns
- * its next hop, the segment goes to kn_hold, the half-open entry goes.
- * The to-endpoint entry, or NULL on failure.
+ * l7_first, once both entries exist (the to-endpoint one with its next
+ * hop): the segment goes to kn_hold, the half-open entry goes. The
+ * to-endpoint entry, or NULL on failure.
  */
 static __always_inline struct kanary_flow *
-first_keep(const struct kanary_flow_key *fk, const struct kanary_hold *h,
-	   const struct bpf_fib_lookup *fib, __u32 egress)
+first_keep(const struct kanary_flow_key *fk, const struct kanary_hold *h)
 {
 	struct kanary_flow *f;
 
 	f = bpf_map_lookup_elem(&kn_flows, fk);
 	if (!f)
 		return NULL;
-	if (!egress) {
-		__builtin_memcpy(f->smac, fib->smac, 6);
-		__builtin_memcpy(f->dmac, fib->dmac, 6);
-		f->ifindex = fib->ifindex;
-	}
 	if (bpf_map_update_elem(&kn_hold, fk, h, BPF_ANY))
 		return NULL;
 	bpf_map_delete_elem(&kn_synq, fk);
@@ -318,7 +306,6 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	 struct kanary_synq *q, __u32 in_ifindex, __u32 *out_ifindex)
 {
 	const struct kanary_l7_block *blk;
-	struct bpf_fib_lookup *fib;
 	struct kanary_hold *h;
 	struct kanary_flow *f;
 	struct binding b;
@@ -347,15 +334,17 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(rc);
 		return V_DROP;
 	}
-	rc = first_next_hop(ctx, is_tc, b.c.ep, in_ifindex, &fib, &egress);
+	rc = first_next_hop(ctx, is_tc, &b, in_ifindex, &egress);
 	if (rc != L7_NEXT)
 		return rc;
-	rc = bind_flow(fk, &b, bpf_htonl(q->client_isn), KANARY_L7_SYN_SENT);
-	if (rc) {
+	/* Raced: another CPU bound it first; its entry is the one kept. */
+	rc = bind_flow(fk, &b, NULL, bpf_htonl(q->client_isn),
+		       KANARY_L7_SYN_SENT, &f);
+	if (rc && rc != CREATE_RACED) {
 		count_global(rc);
 		return V_DROP;
 	}
-	f = first_keep(fk, h, fib, egress);
+	f = first_keep(fk, h);
 	if (!f)
 		return V_DROP;
 	count_bound(&b);

@@ -59,7 +59,7 @@ static __always_inline void note_held_fin(struct kanary_flow *f,
 					  const struct kanary_hold *h)
 {
 	__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = coarse_now();
 
 	f->fin_seq = fin_seq;
 	twin->fin_seq = fin_seq;

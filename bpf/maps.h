@@ -187,6 +187,29 @@ struct {
 } kn_fib_scratch SEC(".maps");
 
 /*
+ * Next hops toward endpoints, learnt by the data path (forward.h,
+ * endpoint_next_hop): a new connection takes its endpoint's from here
+ * instead of asking the FIB on every SYN. Indexed as kn_endpoints; an
+ * entry serves only the addresses it was learnt for, and for
+ * EP_HOP_TTL_NS. Not pinned: a cache, made anew by every load.
+ */
+struct ep_hop {
+	__u64 learnt; /* coarse_now() when the FIB gave it; 0: never */
+	__be32 addr; /* the endpoint it was learnt for */
+	__be32 snat_addr;
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (KANARY_SLOTS * KANARY_MAX_ENDPOINTS));
+	__type(key, __u32);
+	__type(value, struct ep_hop);
+} kn_ep_hops SEC(".maps");
+
+/*
  * The interfaces XDP may send frames out of (redirect, or XDP_TX): the
  * loader lists those whose driver takes XDP frames (a veth only when its
  * peer runs XDP). XDP hands a packet for any other egress to tc. Not

@@ -15,6 +15,7 @@
 #include "select.h" /* mix32 */
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
+#include "clock.h"
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
@@ -33,24 +34,26 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 /*
  * A port held by a connection closed (FIN or RST) longer ago than the
  * endpoint's TIME_WAIT, or by one still half-open KANARY_HALF_OPEN_NS
- * after its SYN (a spoofed SYN's), may be taken over: forget the old
- * connection's to-client entry (at k, holding the port) and its
- * to-endpoint twin. Without this, a port would stay taken until the LRU
- * evicted it, which a table that is not full never does.
+ * after its SYN (a spoofed SYN's; KANARY_HALF_OPEN_PRESSED_NS when
+ * pressed), may be taken over: forget the old connection's to-client
+ * entry (at k, holding the port) and its to-endpoint twin. Without this,
+ * a port would stay taken until the LRU evicted it, which a table that
+ * is not full never does.
  */
 static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
-					 __u64 reclaim_ns)
+					 __u64 reclaim_ns, __u64 now,
+					 bool pressed)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *old, *twin;
-	__u64 now;
 
 	old = bpf_map_lookup_elem(&kn_flows, k);
 	if (!old || !(old->closed_ns || old->open_ns))
 		return false;
-	now = bpf_ktime_get_ns();
-	if (old->closed_ns ? now - old->closed_ns < reclaim_ns :
-			     now - old->open_ns < KANARY_HALF_OPEN_NS)
+	if (old->closed_ns ? younger(now, old->closed_ns, reclaim_ns) :
+			     younger(now, old->open_ns,
+				     pressed ? KANARY_HALF_OPEN_PRESSED_NS :
+					       KANARY_HALF_OPEN_NS))
 		return false;
 	twin_key(old, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
@@ -87,16 +90,46 @@ static __always_inline void flow_init(struct kanary_flow *f, __be32 saddr,
 }
 
 /*
- * Create a connection's two entries: f at fk (to the endpoint) and its
- * twin (to the client). The SNAT port is reserved by inserting the twin
- * with BPF_NOEXIST: the map itself is the allocator, so two connections
- * to one endpoint never share a port, even when created on two CPUs at
- * once.
+ * A new connection's two entries, in per-CPU scratch, initialised for a
+ * client at fk and endpoint ep: f to the endpoint (its source port, the
+ * SNAT port, is set by create_flow), twin to the client. NULL if the
+ * scratch is missing.
+ */
+static __always_inline struct kanary_flow *
+flow_scratch(const struct kanary_flow_key *fk, const struct kanary_endpoint *ep,
+	     __u32 stats, __u8 l7, struct kanary_flow **twin)
+{
+	struct kanary_flow *f;
+	__u32 k0 = 0, k1 = 1;
+
+	*twin = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
+	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
+	if (!*twin || !f)
+		return NULL;
+	flow_init(*twin, fk->daddr, fk->saddr, fk->dport, fk->sport, stats,
+		  KANARY_DIR_TO_CLIENT, l7);
+	flow_init(f, ep->snat_addr, ep->addr, 0, ep->port, stats,
+		  KANARY_DIR_TO_ENDPOINT, l7);
+	return f;
+}
+
+/* create_flow's answer when another CPU made the connection first */
+#define CREATE_RACED (KANARY_G_MAX + 2)
+
+/*
+ * Insert a connection's two entries, f at fk (to the endpoint) and its
+ * twin (to the client), both filled in (flow_scratch) but for f's source
+ * port. The SNAT port is reserved by inserting the twin with BPF_NOEXIST:
+ * the map itself is the allocator, so two connections to one endpoint
+ * never share a port, even when created on two CPUs at once. 0 when f,
+ * as it is, is the connection's to-endpoint entry; CREATE_RACED when
+ * another CPU's is (the caller looks it up); or a KANARY_G_* reason.
  */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
-				       __u32 stats, __u32 hash, __u32 syn_seq,
-				       __u64 reclaim_ns, __u8 l7)
+				       struct kanary_flow *f,
+				       const struct kanary_flow *twin,
+				       __u32 hash, __u64 reclaim_ns, __u64 now)
 {
 	struct kanary_flow_key tk = {
 		.saddr = ep->addr,
@@ -104,24 +137,7 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		.sport = ep->port,
 		.proto = IPPROTO_TCP,
 	};
-	struct kanary_flow *f, *twin;
-	__u32 k0 = 0, k1 = 1;
 	int i;
-
-	twin = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
-	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
-	if (!twin || !f)
-		return KANARY_G_SNAT_EXHAUSTED;
-	flow_init(twin, fk->daddr, fk->saddr, fk->dport, fk->sport, stats,
-		  KANARY_DIR_TO_CLIENT, l7);
-	/* Its source port is the SNAT port, known once reserved. */
-	flow_init(f, ep->snat_addr, ep->addr, 0, ep->port, stats,
-		  KANARY_DIR_TO_ENDPOINT, l7);
-	f->syn_seq = syn_seq;
-	/* L7 connections are made once the client's handshake with the
-	 * gateway is complete: never half-open here. */
-	if (!l7)
-		twin->open_ns = f->open_ns = bpf_ktime_get_ns();
 
 	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
 		/*
@@ -135,7 +151,8 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		tk.dport = bpf_htons(port);
 		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
 			goto reserved;
-		if (reclaim_port(&tk, reclaim_ns) &&
+		if (reclaim_port(&tk, reclaim_ns, now,
+				 i >= KANARY_SNAT_TRIES / 2) &&
 		    !bpf_map_update_elem(&kn_flows, &tk, twin, BPF_ANY))
 			goto reserved;
 	}
@@ -146,6 +163,7 @@ reserved:
 	if (bpf_map_update_elem(&kn_flows, fk, f, BPF_NOEXIST)) {
 		/* Another CPU made this connection first: keep its entry. */
 		bpf_map_delete_elem(&kn_flows, &tk);
+		return CREATE_RACED;
 	}
 	return 0;
 }
@@ -226,7 +244,7 @@ static __always_inline bool note_close(struct kanary_flow *f,
 			fin = 0; /* a retransmitted FIN */
 	}
 	if (fin || ((flags & TCP_FLAG_RST) && !f->closed_ns)) {
-		__u64 now = bpf_ktime_get_ns();
+		__u64 now = coarse_now();
 
 		if (!f->closed_ns)
 			f->closed_ns = now;

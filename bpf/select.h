@@ -33,6 +33,7 @@ static __always_inline __u32 flow_hash(const struct kanary_flow_key *k,
 
 struct choice {
 	const struct kanary_endpoint *ep;
+	__u32 ep_idx; /* ep's index in kn_endpoints (and kn_ep_hops) */
 	__u32 stats;
 };
 
@@ -84,6 +85,7 @@ static __always_inline int choose(__u32 slot, __u32 route_id, __u32 hash,
 	c->ep = bpf_map_lookup_elem(&kn_endpoints, &idx);
 	if (!c->ep || !c->ep->addr)
 		return KANARY_G_NO_ENDPOINT;
+	c->ep_idx = idx;
 	c->stats = d->stats;
 	return 0;
 }

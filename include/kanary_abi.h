@@ -71,6 +71,17 @@ struct kanary_cfg {
  */
 #define KANARY_HALF_OPEN_NS (1000ULL * 1000000ULL)
 
+/*
+ * Under pressure (a new connection's first KANARY_SNAT_TRIES / 2 draws
+ * all found their port taken: a spoofed SYN flood fills the port range
+ * with half-open connections), the later draws take a half-open port
+ * this long after its SYN: ~14000 usable ports per (gateway address,
+ * endpoint) then hold a flood of about 56000 SYN/s per endpoint, where
+ * 1 s held 14000. A real handshake slower than this may lose its port
+ * while the pressure lasts (its client is then reset, and tries again).
+ */
+#define KANARY_HALF_OPEN_PRESSED_NS (250ULL * 1000000ULL)
+
 /* kanary_vips: which (address, port) the gateway splits */
 struct kanary_vip_key {
 	__u32 slot;
@@ -165,7 +176,8 @@ struct kanary_flow {
 	 */
 	__u32 syn_seq;
 	/* When the first FIN or RST of the connection was seen, either way
-	 * (both entries are marked); 0 while it is open. */
+	 * (both entries are marked; bpf_ktime_get_coarse_ns); 0 while it is
+	 * open. */
 	__u64 closed_ns;
 	/*
 	 * L7 connections only; both entries hold the same values. The
@@ -220,7 +232,7 @@ struct kanary_flow {
 	__u64 req_ns;
 	/*
 	 * L4 connections, in both entries: when the client's SYN made the
-	 * connection (bpf_ktime_get_ns); 0 once the client has sent a segment
+	 * connection (bpf_ktime_get_coarse_ns); 0 once the client has sent a segment
 	 * after the endpoint's SYN-ACK (the handshake is complete). A port
 	 * held by a connection still half-open KANARY_HALF_OPEN_NS after its
 	 * SYN may go to a new connection (reclaim_port): the handshakes of a

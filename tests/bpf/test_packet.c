@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -451,6 +452,88 @@ static void young_half_open_ports_are_kept(void)
 	cr_assert_eq(run(&in, &out), use_tc ? 2 /* TC_ACT_SHOT */ : 1,
 		     "a port half-open for less than 1 s was taken");
 	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 1);
+}
+
+/*
+ * Pressed (every port taken, as in a spoofed SYN flood): a port half-open
+ * for longer than KANARY_HALF_OPEN_PRESSED_NS, though not 1 s, is taken.
+ */
+static void pressed_half_open_ports_are_reclaimed(void)
+{
+	struct pkt_tuple t;
+	int verdict;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	hold_all_ports(0, mono_ns() - KANARY_HALF_OPEN_PRESSED_NS - 50000000);
+	t = client_segment(44006, 0x02, &verdict);
+	cr_assert_eq(verdict, redirected(),
+		     "pressed: half-open ports were not reclaimed");
+	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
+}
+
+/* A new connection's SYN from sport: where it went, and its next hop's MAC. */
+static struct pkt_tuple syn_next_hop(uint16_t sport, uint8_t dmac[6])
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = sport,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = 1000 };
+	struct pkt_buf in, out;
+	struct pkt_tuple t;
+
+	pkt_build(&s, &in);
+	cr_assert_eq(run(&in, &out), redirected());
+	cr_assert_eq(pkt_check(&out, &t), 0, "bad checksum after rewrite");
+	memcpy(dmac, out.data, 6);
+	return t;
+}
+
+/* A new connection from the first port after *sport that goes to ep. */
+static void syn_to(uint32_t ep, uint16_t *sport, uint8_t dmac[6])
+{
+	for (int i = 0; i < 64; i++) {
+		if (syn_next_hop(++*sport, dmac).daddr == ep)
+			return;
+	}
+	cr_assert_fail("64 connections, none to the endpoint");
+}
+
+/*
+ * A new connection takes its endpoint's next hop as an earlier one learnt
+ * it, for 1 s (EP_HOP_TTL_NS): not a FIB lookup per SYN. A neighbour that
+ * changes (the endpoint's new MAC) reaches new connections that late.
+ */
+static void endpoint_next_hop_is_learnt_for_a_second(void)
+{
+	static const uint8_t old_mac[2][6] = { { 2, 0, 0, 0, 1, 2 },
+					       { 2, 0, 0, 0, 2, 2 } };
+	static const uint8_t new_mac[6] = { 2, 0, 0, 0, 9, 9 };
+	uint16_t sport = 44100;
+	uint8_t dmac[6];
+	struct pkt_tuple t;
+	char cmd[128];
+	int e;
+
+	apply_vs("virtualservice-weight-100.yaml");
+	t = syn_next_hop(sport, dmac);
+	e = is_addr(t.daddr, EP1) ? 1 : 2;
+	cr_assert(!memcmp(dmac, old_mac[e - 1], 6), "not the endpoint's MAC");
+	/* This test's own netns (criterion forks, pkt_lab_netns unshares). */
+	snprintf(
+		cmd, sizeof(cmd),
+		"ip neigh replace 198.18.%d.2 lladdr 02:00:00:00:09:09 dev e%d",
+		e, e);
+	cr_assert_eq(system(cmd), 0);
+	syn_to(t.daddr, &sport, dmac);
+	cr_assert(!memcmp(dmac, old_mac[e - 1], 6),
+		  "the next hop was asked again within a second");
+	usleep(1100 * 1000);
+	syn_to(t.daddr, &sport, dmac);
+	cr_assert(!memcmp(dmac, new_mac, 6),
+		  "the endpoint's new MAC not used after a second");
 }
 
 /* A FIN, either way, stamps both entries of the connection. */
@@ -973,6 +1056,8 @@ BOTH(snat_exhausted_drops_syn)
 BOTH(closed_ports_are_reclaimed)
 BOTH(half_open_ports_are_reclaimed)
 BOTH(young_half_open_ports_are_kept)
+BOTH(pressed_half_open_ports_are_reclaimed)
+BOTH(endpoint_next_hop_is_learnt_for_a_second)
 BOTH(handshake_ends_half_open)
 BOTH(fin_marks_both_entries)
 BOTH(rst_forgets_answered_flows_only)
