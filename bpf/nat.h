@@ -152,7 +152,7 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
 			goto reserved;
 		if (reclaim_port(&tk, reclaim_ns, now,
-				 i >= KANARY_SNAT_TRIES / 2) &&
+				 i >= KANARY_SNAT_TRIES / 4) &&
 		    !bpf_map_update_elem(&kn_flows, &tk, twin, BPF_ANY))
 			goto reserved;
 	}

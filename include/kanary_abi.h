@@ -72,7 +72,7 @@ struct kanary_cfg {
 #define KANARY_HALF_OPEN_NS (1000ULL * 1000000ULL)
 
 /*
- * Under pressure (a new connection's first KANARY_SNAT_TRIES / 2 draws
+ * Under pressure (a new connection's first KANARY_SNAT_TRIES / 4 draws
  * all found their port taken: a spoofed SYN flood fills the port range
  * with half-open connections), the later draws take a half-open port
  * this long after its SYN: ~14000 usable ports per (gateway address,

@@ -2,9 +2,10 @@
 # A spoofed SYN flood at an L4 VIP (finding 1 of issue 12): every flood
 # SYN takes an SNAT port, and its handshake never completes. A port held
 # by a connection still half-open 1 s after its SYN may go to a new
-# connection (KANARY_HALF_OPEN_NS), so the flood cannot keep the ports:
-# legitimate connections are served during a flood at a rate kanary holds
-# and right after one at full speed, and nothing stays exhausted.
+# connection (KANARY_HALF_OPEN_NS; 250 ms when the port range is pressed,
+# KANARY_HALF_OPEN_PRESSED_NS), so the flood cannot keep the ports:
+# legitimate connections are served during a paced flood and during and
+# right after one at full speed, and nothing stays exhausted.
 #   tests/integration/test_flood_l4.sh [MODE]   (default auto)
 #   FLOOD_RATE: the paced flood's SYN/s (default 20000)
 set -uo pipefail
@@ -80,13 +81,23 @@ check "$MODE: right after it, $(answered "$T/after") of 20 answered (slowest $(s
 echo "# no free SNAT port: $(($(exhausted) - e0)) SYNs (flood and curls) at $RATE SYN/s"
 
 # 2. Full speed, several seconds (what blocked every new L4 connection
-# until unload, before): right after it, new connections are served.
-flood 5
+# until unload, before): new connections are served during it (pressed,
+# a half-open port goes after KANARY_HALF_OPEN_PRESSED_NS) and after it.
+e0=$(exhausted)
+flood 8
+sleep 1
+curls 20 "$T/during2"
 wait "$FLOOD"
 FLOOD=
 curls 20 "$T/after2"
 sent=$(cat "$T/flood.out")
 check "$MODE: a flood at full speed ran ($sent)" grep -q '^sent=[1-9]' <<<"$sent"
+check "$MODE: during it, $(answered "$T/during2") of 20 new connections answered (slowest $(slowest "$T/during2") s)" \
+	test "$(answered "$T/during2")" -eq 20
+n=$(($(exhausted) - e0))
+sent_n=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' <<<"$sent")
+check "$MODE: no free SNAT port for $n of ${sent_n:-?} SYNs at full speed (at most 0.1 %)" \
+	test "$((n * 1000))" -le "${sent_n:-0}"
 check "$MODE: right after it, $(answered "$T/after2") of 20 answered (slowest $(slowest "$T/after2") s)" \
 	test "$(answered "$T/after2")" -eq 20
 sleep 2
