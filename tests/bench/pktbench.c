@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <netinet/ip.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "bench_katran.skel.h"
+#include "bench_parts.skel.h"
 #include "bench_wrap.skel.h"
 #include "compile.h"
 #include "config.h"
@@ -133,6 +136,62 @@ static struct bench_wrap_bpf *bw;
 static struct floor_bpf *xp;
 static int ncpu;
 static bool verbose;
+
+/*
+ * The Katran model (bpf/bench_katran.bpf.c): its types, as there, and
+ * its configuration here: one VIP (the lab's, TCP port 80, VIP number 0),
+ * the lab's three endpoints as reals 1..3, the VIP's ring filled with
+ * them in turn, one connection table (LRU hash, flags 0) per possible CPU.
+ */
+#define KB_RING_SIZE 65537
+#define KB_MAX_VIPS 512
+#define KB_CNT_LRU (KB_MAX_VIPS + 0)
+#define KB_CNT_LRU_MISS (KB_MAX_VIPS + 1)
+#define KB_CNT_FALLBACK_LRU (KB_MAX_VIPS + 3)
+#define KB_N_REALS 3
+#define KB_ENCAP_LEN 20 /* the outer IPv4 header */
+
+struct kb_flow {
+	uint32_t src[4], dst[4];
+	uint16_t port[2]; /* network order, source first */
+	uint8_t proto, pad[3];
+};
+
+struct kb_vip_key {
+	uint32_t addr[4];
+	uint16_t port;
+	uint8_t proto, pad;
+};
+
+struct kb_vip_meta {
+	uint32_t flags, vip_num;
+};
+
+struct kb_lru_val {
+	uint32_t pos;
+	uint64_t atime;
+};
+
+struct kb_real {
+	uint32_t dst[4];
+	uint8_t flags, pad[3];
+};
+
+struct kb_stat {
+	uint64_t v1, v2;
+};
+
+/* The default router's MAC, as the model's control array holds it. */
+static const uint8_t kb_router_mac[6] = { 2, 0, 0, 0, 0, 0xfe };
+
+static struct bench_katran_bpf *kb;
+static int kb_lru_fd[128]; /* per possible CPU */
+static uint32_t kb_lru_size = 524288;
+static struct kb_flow kb_keep; /* the established flow */
+static uint32_t kb_est_real; /* its real's address */
+
+/* bpf/bench_parts.bpf.c: one operation of kanary's SYN path each. */
+static struct bench_parts_bpf *kp;
 
 static void die(const char *fmt, ...)
 {
@@ -304,43 +363,50 @@ static bool bpf_stats_on(void)
 
 /* ---- kn_flows housekeeping for the new-flow cases ---- */
 
-/* Delete every key of a map keyed by a flow key (kn_flows, kn_synq,
- * kn_hold) except the n_keep in keep; return how many went. */
-static size_t keys_clear(int fd, const struct kanary_flow_key *keep, int n_keep)
+/* Delete every key (of ksz bytes) of a hash map except the n_keep in
+ * keep; return how many went. */
+static size_t keys_clear_sz(int fd, const void *keep, int n_keep, size_t ksz)
 {
 	size_t cap = 1 << 16, n = 0, j = 0;
-	struct kanary_flow_key *keys = malloc(cap * sizeof(*keys)), k, prev;
+	uint8_t *keys = malloc(cap * ksz), k[64], prev[64];
 	bool first = true;
 	uint32_t count;
 
-	if (!keys)
+	if (!keys || ksz > sizeof(k))
 		die("out of memory");
-	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &k)) {
+	while (!bpf_map_get_next_key(fd, first ? NULL : prev, k)) {
 		first = false;
-		prev = k;
+		memcpy(prev, k, ksz);
 		if (n == cap) {
 			cap *= 2;
-			keys = realloc(keys, cap * sizeof(*keys));
+			keys = realloc(keys, cap * ksz);
 			if (!keys)
 				die("out of memory");
 		}
-		keys[n++] = k;
+		memcpy(keys + n++ * ksz, k, ksz);
 	}
 	for (size_t i = 0; i < n; i++) {
 		bool kept = false;
 
 		for (int m = 0; m < n_keep; m++)
-			kept |= !memcmp(&keys[i], &keep[m], sizeof(k));
+			kept |= !memcmp(keys + i * ksz,
+					(const uint8_t *)keep + m * ksz, ksz);
 		if (!kept)
-			keys[j++] = keys[i];
+			memmove(keys + j++ * ksz, keys + i * ksz, ksz);
 	}
 	count = j;
 	if (j && bpf_map_delete_batch(fd, keys, &count, NULL)) {
 		for (size_t i = 0; i < j; i++)
-			bpf_map_delete_elem(fd, &keys[i]);
+			bpf_map_delete_elem(fd, keys + i * ksz);
 	}
 	free(keys);
 	return j;
+}
+
+/* The same for a map keyed by a flow key (kn_flows, kn_synq, kn_hold). */
+static size_t keys_clear(int fd, const struct kanary_flow_key *keep, int n_keep)
+{
+	return keys_clear_sz(fd, keep, n_keep, sizeof(*keep));
 }
 
 /* Delete every flow except the established connection the est-* cases
@@ -483,6 +549,17 @@ static int wrap(const struct target *t, int prog_fd, const struct pkt_buf *f,
 	return bpf_program__fd(t->tc ? bw->progs.bw_tc : bw->progs.bw_xdp);
 }
 
+/* wrap() behind bw_xdp_encap, which also sets the frame's start back
+ * (XDP only): for a program that encapsulates. */
+static int wrap_encap(const struct target *t, int prog_fd,
+		      const struct pkt_buf *f, bool vary)
+{
+	if (t->tc)
+		die("bw_xdp_encap is an XDP program");
+	wrap(t, prog_fd, f, vary);
+	return bpf_program__fd(bw->progs.bw_xdp_encap);
+}
+
 /* Put frame f (of any length up to L7_FRAME_MAX) behind the L7 wrapper;
  * resize: its length is set back every run (the program shrinks it). */
 static int wrap_l7(const struct target *t, int prog_fd, const struct pkt_buf *f,
@@ -619,6 +696,31 @@ enum kase {
 	 * shape and wrapper: the same image with and without translation. */
 	K_L4TS_FWD,
 	K_L4TS_REV,
+	/* The Katran model (bpf/bench_katran.bpf.c), XDP only, on the L4
+	 * cases' frames, behind bw_xdp_encap (bw_xdp that also sets the
+	 * frame's start back), with that wrapper's nop in both modes. */
+	K_WRAP_NOP_ENCAP,
+	K_WRAP_NOP_ENCAP_VARY,
+	K_KB_NONVIP,
+	K_KB_SYN,
+	K_KB_EST,
+	/* One operation of kanary's SYN path each (bpf/bench_parts.bpf.c),
+	 * XDP only, behind bw_xdp: reported minus the floor. */
+	K_P_LOOKUP_MISS,
+	K_P_VIP,
+	K_P_SYN_CSUM,
+	K_P_SYN_CSUM_OPTS, /* the same on a SYN with options (L7 wrapper) */
+	K_P_SYN_MARTIAN,
+	K_P_CHOOSE,
+	K_P_FLOW_INIT,
+	K_P_KTIME,
+	K_P_KTIME_COARSE,
+	K_P_INSERT,
+	K_P_INSERT_NC,
+	K_P_INSERT16,
+	K_P_LOOKUP_HIT,
+	K_P_FIB,
+	K_P_REDIRECT,
 	K_COUNT,
 };
 
@@ -647,6 +749,50 @@ static const char *const kase_name[K_COUNT] = {
 	[K_L7_EST_REV] = "l7-est-to-client",
 	[K_L4TS_FWD] = "est-to-endpoint (TS, L7 copy)",
 	[K_L4TS_REV] = "est-to-client (TS, L7 copy)",
+	[K_WRAP_NOP_ENCAP] = "wrapper(encap)+nop",
+	[K_WRAP_NOP_ENCAP_VARY] = "wrapper(encap,vary)+nop",
+	[K_KB_NONVIP] = "katran-non-vip",
+	[K_KB_SYN] = "katran-syn-new-flow",
+	[K_KB_EST] = "katran-est",
+	[K_P_LOOKUP_MISS] = "part-lookup-miss",
+	[K_P_VIP] = "part-vip-lookup",
+	[K_P_SYN_CSUM] = "part-syn-tcp-csum",
+	[K_P_SYN_CSUM_OPTS] = "part-syn-tcp-csum-options",
+	[K_P_SYN_MARTIAN] = "part-syn-martian",
+	[K_P_CHOOSE] = "part-choose",
+	[K_P_FLOW_INIT] = "part-flow-init",
+	[K_P_KTIME] = "part-ktime",
+	[K_P_KTIME_COARSE] = "part-ktime-coarse",
+	[K_P_INSERT] = "part-insert",
+	[K_P_INSERT_NC] = "part-insert-no-common-lru",
+	[K_P_INSERT16] = "part-insert-16-byte-value",
+	[K_P_LOOKUP_HIT] = "part-lookup-hit",
+	[K_P_FIB] = "part-fib-lookup",
+	[K_P_REDIRECT] = "part-redirect-prep",
+};
+
+/* What each part is, in the parts table; and how many times kanary's SYN
+ * (the L4 path, XDP) does it: 0 for an alternative it does not take. */
+static const struct {
+	enum kase k;
+	int per_syn;
+	const char *what;
+} parts[] = {
+	{ K_P_LOOKUP_MISS, 1, "conntrack lookup, a miss (kn_flows' shape)" },
+	{ K_P_VIP, 1, "VIP lookup (bind_vip: kn_cfg, kn_vips)" },
+	{ K_P_SYN_MARTIAN, 1, "martian.h: source, IP and TCP checksums" },
+	{ K_P_SYN_CSUM, 0, "  of which the TCP checksum (syn_csum_ok)" },
+	{ K_P_SYN_CSUM_OPTS, 0, "  the same, SYN with 20 bytes of options" },
+	{ K_P_CHOOSE, 1, "selection (bind_choose: hash, route, Maglev)" },
+	{ K_P_FLOW_INIT, 1, "the two entries set up in scratch" },
+	{ K_P_KTIME, 1, "bpf_ktime_get_ns (open_ns)" },
+	{ K_P_KTIME_COARSE, 0, "  bpf_ktime_get_coarse_ns instead" },
+	{ K_P_INSERT, 2, "BPF_NOEXIST insert, new key (kn_flows' shape)" },
+	{ K_P_INSERT_NC, 0, "  the same with BPF_F_NO_COMMON_LRU" },
+	{ K_P_INSERT16, 0, "  the same with a 16-byte value" },
+	{ K_P_LOOKUP_HIT, 1, "conntrack lookup, a hit (the re-lookup)" },
+	{ K_P_FIB, 1, "bpf_fib_lookup (fib_next_hop; lab route, neighbour)" },
+	{ K_P_REDIRECT, 1, "redirect prep (xdp_prepare_send: devmap)" },
 };
 
 static bool is_http(enum kase k)
@@ -654,16 +800,37 @@ static bool is_http(enum kase k)
 	return k >= K_DATA_FWD && k <= K_CONT_REV;
 }
 
+static bool is_l7(enum kase k)
+{
+	return k >= K_L7_SYN && k <= K_L4TS_REV;
+}
+
 /* A case of kanary itself (not the floor, not a wrapper's cost). */
 static bool is_kanary(enum kase k)
 {
 	return k == K_NONVIP || k == K_NONVIP_DIRECT || k == K_SYN ||
-	       k == K_EST_FWD || k == K_EST_REV || is_http(k) || k >= K_L7_SYN;
+	       k == K_EST_FWD || k == K_EST_REV || is_http(k) || is_l7(k);
 }
 
-static bool is_l7(enum kase k)
+static bool is_part(enum kase k)
 {
-	return k >= K_L7_SYN;
+	return k >= K_P_LOOKUP_MISS && k <= K_P_REDIRECT;
+}
+
+/* The parts that insert into a map (pktbench empties it around them). */
+static bool is_insert(enum kase k)
+{
+	return k == K_P_INSERT || k == K_P_INSERT_NC || k == K_P_INSERT16;
+}
+
+/* The parts whose frame gets a new client every run (bw_xdp's vary):
+ * the SYN's own keys, and its checksums as each SYN has them. */
+static bool part_varies(enum kase k)
+{
+	return k == K_P_LOOKUP_MISS || k == K_P_SYN_CSUM ||
+	       k == K_P_SYN_CSUM_OPTS || k == K_P_SYN_MARTIAN ||
+	       k == K_P_CHOOSE || k == K_P_FLOW_INIT || k == K_P_INSERT ||
+	       k == K_P_INSERT_NC || k == K_P_INSERT16;
 }
 
 /* The wrapper measurement whose cost is subtracted from case k, or
@@ -691,8 +858,16 @@ static enum kase wrapper_of(enum kase k)
 	case K_RESP_REV:
 	case K_CONT_REV:
 		return K_WRAP_NOP_HTTP;
+	case K_KB_NONVIP:
+	case K_KB_EST:
+		return K_WRAP_NOP_ENCAP;
+	case K_KB_SYN:
+		return K_WRAP_NOP_ENCAP_VARY;
+	case K_P_SYN_CSUM_OPTS:
+		return K_WRAP_NOP_L7SYN;
 	default:
-		return K_WRAP_NOP;
+		return is_part(k) && part_varies(k) ? K_WRAP_NOP_VARY :
+						      K_WRAP_NOP;
 	}
 }
 
@@ -741,6 +916,12 @@ static void expect(bool ok, const struct bench *b, const char *what,
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(1);
+}
+
+/* The Katran model and the parts run on XDP, in the build's own rounds. */
+static bool measured(const struct bench *b, enum kase k)
+{
+	return k < K_WRAP_NOP_ENCAP || (!b->tc && !b->ki->tag);
 }
 
 static uint32_t ep_index(uint32_t addr)
@@ -1211,6 +1392,445 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 	check_cases_l7(bt);
 }
 
+/* ---- the Katran model (bpf/bench_katran.bpf.c) ---- */
+
+static int kb_fd(void)
+{
+	return bpf_program__fd(kb->progs.katran_model);
+}
+
+static uint32_t kb_rol32(uint32_t x, int k)
+{
+	return (x << k) | (x >> (32 - k));
+}
+
+/* kb_hash_2words of bpf/bench_katran.bpf.c, to check the real it picks. */
+static uint32_t kb_hash_2words(uint32_t a, uint32_t b, uint32_t seed)
+{
+	uint32_t c = seed + 0xdeadbeef + (2 << 2);
+
+	a += c;
+	b += c;
+	c ^= b;
+	c -= kb_rol32(b, 14);
+	a ^= c;
+	a -= kb_rol32(c, 11);
+	b ^= a;
+	b -= kb_rol32(a, 25);
+	c ^= b;
+	c -= kb_rol32(b, 16);
+	a ^= c;
+	a -= kb_rol32(c, 4);
+	b ^= a;
+	b -= kb_rol32(a, 14);
+	c ^= b;
+	c -= kb_rol32(b, 24);
+	return c;
+}
+
+/* Real i (1..KB_N_REALS): the lab's endpoint 198.18.<i>.2. */
+static uint32_t kb_real_addr(uint32_t i)
+{
+	return htonl(0xc6120002u + (i << 8));
+}
+
+/* The ring's real for a flow (the ring holds reals 1..3 in turn). */
+static uint32_t kb_ring_real(uint32_t saddr, uint16_t sport, uint16_t dport)
+{
+	uint32_t ports = htons(sport) | (uint32_t)htons(dport) << 16;
+	uint32_t h = kb_hash_2words(saddr, ports, KB_MAX_VIPS * KB_RING_SIZE);
+
+	return kb_real_addr(1 + h % KB_RING_SIZE % KB_N_REALS);
+}
+
+/* Load the model and configure it (see the types above). */
+static void katran_load(void)
+{
+	struct kb_vip_key vk = { .port = htons(80), .proto = IPPROTO_TCP };
+	struct kb_vip_meta vm = { .flags = 0, .vip_num = 0 };
+	uint8_t ctl[8] = { 0 };
+	uint32_t *keys, *vals, n = KB_RING_SIZE, zero = 0;
+
+	kb = bench_katran_bpf__open_and_load();
+	if (!kb)
+		die("bench_katran BPF load/verify failed");
+	vk.addr[0] = pkt_addr(VIP);
+	if (bpf_map_update_elem(bpf_map__fd(kb->maps.kb_vips), &vk, &vm, 0))
+		die("kb_vips: %s", strerror(errno));
+	for (uint32_t i = 1; i <= KB_N_REALS; i++) {
+		struct kb_real r = { .dst = { kb_real_addr(i) } };
+
+		if (bpf_map_update_elem(bpf_map__fd(kb->maps.kb_reals), &i, &r,
+					0))
+			die("kb_reals: %s", strerror(errno));
+	}
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals)
+		die("out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		keys[i] = i; /* VIP number 0's ring */
+		vals[i] = 1 + i % KB_N_REALS;
+	}
+	if (bpf_map_update_batch(bpf_map__fd(kb->maps.kb_rings), keys, vals, &n,
+				 NULL) ||
+	    n != KB_RING_SIZE)
+		die("kb_rings: %s", strerror(errno));
+	free(keys);
+	free(vals);
+	memcpy(ctl, kb_router_mac, 6);
+	if (bpf_map_update_elem(bpf_map__fd(kb->maps.kb_ctl), &zero, ctl, 0))
+		die("kb_ctl: %s", strerror(errno));
+	/* One connection table per CPU, as Katran makes them (flags 0). */
+	if (ncpu > (int)(sizeof(kb_lru_fd) / sizeof(kb_lru_fd[0])))
+		die("%d CPUs: the model has tables for 128", ncpu);
+	for (int c = 0; c < ncpu; c++) {
+		uint32_t key = c;
+
+		kb_lru_fd[c] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "kb_lru",
+					      sizeof(struct kb_flow),
+					      sizeof(struct kb_lru_val),
+					      kb_lru_size, NULL);
+		if (kb_lru_fd[c] < 0 ||
+		    bpf_map_update_elem(bpf_map__fd(kb->maps.kb_lru_cpus), &key,
+					&kb_lru_fd[c], 0))
+			die("kb_lru for CPU %d: %s", c, strerror(errno));
+	}
+}
+
+/* Forget every flow of the connection tables but the established one;
+ * return how many went. */
+static size_t kb_lru_clear(void)
+{
+	size_t n = 0;
+
+	for (int c = 0; c < ncpu; c++)
+		n += keys_clear_sz(kb_lru_fd[c], &kb_keep, 1, sizeof(kb_keep));
+	return n;
+}
+
+/* The model's counters that tell its branches apart, summed over CPUs. */
+struct kb_snap {
+	struct kb_stat lru, miss, fallback, vip;
+};
+
+static void kb_snap_take(struct kb_snap *s)
+{
+	const uint32_t rows[4] = { KB_CNT_LRU, KB_CNT_LRU_MISS,
+				   KB_CNT_FALLBACK_LRU, 0 };
+	struct kb_stat *to[4] = { &s->lru, &s->miss, &s->fallback, &s->vip };
+	struct kb_stat v[ncpu];
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 4; i++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(kb->maps.kb_stats),
+					&rows[i], v))
+			die("kb_stats: %s", strerror(errno));
+		for (int c = 0; c < ncpu; c++) {
+			to[i]->v1 += v[c].v1;
+			to[i]->v2 += v[c].v2;
+		}
+	}
+}
+
+/*
+ * Check a frame the model sent (in: the frame it was given): 20 bytes
+ * longer, the router's MAC as destination and the old destination as
+ * source, an outer IPv4 header (IPIP, TTL 64, the inner TOS, a valid
+ * checksum, 172.16.x.y from the client as source, the ring's real as
+ * destination) and the inner packet intact (t: its tuple). NULL, or what
+ * is wrong.
+ */
+static const char *kb_check_frame(const struct pkt_buf *in,
+				  const struct pkt_buf *out,
+				  struct pkt_tuple *t)
+{
+	const uint8_t *o = out->data;
+	struct pkt_buf inner;
+	struct iphdr ip, iip;
+	uint32_t sum = 0, src;
+	uint16_t w[10];
+
+	if (out->len != FRAME_LEN + KB_ENCAP_LEN)
+		return "not 20 bytes longer";
+	if (memcmp(o, kb_router_mac, 6) || memcmp(o + 6, in->data, 6) ||
+	    o[12] != 0x08 || o[13] != 0)
+		return "outer Ethernet header";
+	memcpy(w, o + 14, sizeof(w));
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	if (sum != 0xffff)
+		return "outer IP checksum";
+	memcpy(&ip, o + 14, sizeof(ip));
+	memcpy(&iip, o + 14 + KB_ENCAP_LEN, sizeof(iip));
+	if (ip.version != 4 || ip.ihl != 5 || ip.protocol != IPPROTO_IPIP ||
+	    ip.ttl != 64 || ip.frag_off || ip.tos != iip.tos ||
+	    ntohs(ip.tot_len) != ntohs(iip.tot_len) + KB_ENCAP_LEN)
+		return "outer IP header";
+	memcpy(inner.data, o, 14);
+	memcpy(inner.data + 14, o + 14 + KB_ENCAP_LEN, FRAME_LEN - 14);
+	inner.len = FRAME_LEN;
+	if (pkt_check(&inner, t))
+		return "inner packet";
+	src = ((uint32_t)t->sport << 16) ^ t->saddr;
+	if (ip.saddr != ((src & htonl(0xffff)) | htonl(0xac100000)))
+		return "outer source address";
+	if (ip.daddr != kb_ring_real(t->saddr, t->sport, t->dport))
+		return "outer destination: not the ring's real";
+	return NULL;
+}
+
+/*
+ * The established flow of the katran-est case: the client's SYN on the
+ * est-* cases' tuple through the model (CPU 0's table), then the check
+ * of every case of the model, as check_cases does for kanary's.
+ */
+static void katran_establish(struct bench *b)
+{
+	static struct pkt_buf in, out, out2;
+	struct pkt_tuple t, prev = { 0 };
+	struct kb_lru_val lv;
+	const char *err;
+	uint32_t daddr;
+	size_t n;
+	int v, fd;
+
+	frame(&in, CLIENT, VIP, EST_SPORT, 80, 0x02, 1000);
+	v = prog_run(kb_fd(), &b->c0, &in, &out, 1, NULL);
+	if (v != XDP_TX_ || (err = kb_check_frame(&in, &out, &t)))
+		die("Katran model: SYN verdict %d", v);
+	kb_keep = (struct kb_flow){ .src = { pkt_addr(CLIENT) },
+				    .dst = { pkt_addr(VIP) },
+				    .port = { htons(EST_SPORT), htons(80) },
+				    .proto = IPPROTO_TCP };
+	if (bpf_map_lookup_elem(kb_lru_fd[0], &kb_keep, &lv) || !lv.pos ||
+	    lv.pos > KB_N_REALS)
+		die("Katran model: the SYN left no flow in CPU 0's table");
+	kb_est_real = kb_real_addr(lv.pos);
+
+	fd = wrap_encap(&b->c0, kb_fd(), &b->nonvip, false);
+	v = prog_run(fd, &b->c0, &b->nonvip, &out, 2, NULL);
+	expect(v == XDP_PASS_ && out.len == FRAME_LEN &&
+		       !memcmp(out.data, b->nonvip.data, FRAME_LEN),
+	       b, kase_name[K_KB_NONVIP], "verdict %d, or the frame changed",
+	       v);
+
+	/* Four calls, five runs (the last call's second run is checked:
+	 * the wrapper set the frame's start back). */
+	kb_lru_clear();
+	fd = wrap_encap(&b->c0, kb_fd(), &b->syn, true);
+	for (int i = 0; i < 4; i++) {
+		v = prog_run(fd, &b->c0, &b->syn, &out, i < 3 ? 1 : 2, NULL);
+		expect(v == XDP_TX_, b, kase_name[K_KB_SYN], "verdict %d", v);
+		err = kb_check_frame(&b->syn, &out, &t);
+		expect(!err, b, kase_name[K_KB_SYN], "%s", err);
+		expect(is_vary_client(t.saddr, t.sport) &&
+			       t.daddr == pkt_addr(VIP) && t.dport == 80 &&
+			       t.flags == 0x02,
+		       b, kase_name[K_KB_SYN], "not the wrapper's SYN inside");
+		expect(!i || t.saddr != prev.saddr || t.sport != prev.sport, b,
+		       kase_name[K_KB_SYN], "two runs had the same client");
+		prev = t;
+	}
+	n = kb_lru_clear();
+	expect(n == 5, b, kase_name[K_KB_SYN], "%zu flows after 5 SYNs", n);
+
+	fd = wrap_encap(&b->c0, kb_fd(), &b->est_fwd, false);
+	v = prog_run(fd, &b->c0, &b->est_fwd, &out, 1, NULL);
+	expect(v == XDP_TX_, b, kase_name[K_KB_EST], "verdict %d", v);
+	err = kb_check_frame(&b->est_fwd, &out, &t);
+	expect(!err, b, kase_name[K_KB_EST], "%s", err);
+	expect(t.saddr == pkt_addr(CLIENT) && t.sport == EST_SPORT &&
+		       t.flags == 0x10 &&
+		       !memcmp(out.data + 14 + KB_ENCAP_LEN,
+			       b->est_fwd.data + 14, FRAME_LEN - 14),
+	       b, kase_name[K_KB_EST], "the inner packet changed");
+	memcpy(&daddr, out.data + 14 + 16, 4);
+	expect(daddr == kb_est_real, b, kase_name[K_KB_EST],
+	       "not sent to the flow's real");
+	v = prog_run(fd, &b->c0, &b->est_fwd, &out2, 2, NULL);
+	expect(v == XDP_TX_ && out2.len == out.len &&
+		       !memcmp(out2.data, out.data, out.len),
+	       b, kase_name[K_KB_EST], "a second run differs from the first");
+}
+
+/* ---- the parts of kanary's SYN path (bpf/bench_parts.bpf.c) ---- */
+
+static struct kanary_flow_key kp_keep; /* in kp_flows, for the hit */
+
+static int part_fd(enum kase k)
+{
+	switch (k) {
+	case K_P_LOOKUP_MISS:
+		return bpf_program__fd(kp->progs.part_lookup_miss);
+	case K_P_VIP:
+		return bpf_program__fd(kp->progs.part_vip);
+	case K_P_SYN_CSUM:
+	case K_P_SYN_CSUM_OPTS:
+		return bpf_program__fd(kp->progs.part_syn_csum);
+	case K_P_SYN_MARTIAN:
+		return bpf_program__fd(kp->progs.part_syn_martian);
+	case K_P_CHOOSE:
+		return bpf_program__fd(kp->progs.part_choose);
+	case K_P_FLOW_INIT:
+		return bpf_program__fd(kp->progs.part_flow_init);
+	case K_P_KTIME:
+		return bpf_program__fd(kp->progs.part_ktime);
+	case K_P_KTIME_COARSE:
+		return bpf_program__fd(kp->progs.part_ktime_coarse);
+	case K_P_INSERT:
+		return bpf_program__fd(kp->progs.part_insert);
+	case K_P_INSERT_NC:
+		return bpf_program__fd(kp->progs.part_insert_nc);
+	case K_P_INSERT16:
+		return bpf_program__fd(kp->progs.part_insert16);
+	case K_P_LOOKUP_HIT:
+		return bpf_program__fd(kp->progs.part_lookup_hit);
+	case K_P_FIB:
+		return bpf_program__fd(kp->progs.part_fib);
+	case K_P_REDIRECT:
+		return bpf_program__fd(kp->progs.part_redirect);
+	default:
+		abort();
+	}
+}
+
+/* The frame of a part: the established segment for the lookup that
+ * hits, the L7 cases' SYN (Linux's options) for the checksum with
+ * options, the SYN for every other. */
+static const struct pkt_buf *part_frame(const struct bench *b, enum kase k)
+{
+	return k == K_P_LOOKUP_HIT    ? &b->est_fwd :
+	       k == K_P_SYN_CSUM_OPTS ? &b->l7syn :
+					&b->syn;
+}
+
+/* A part's program behind its wrapper, as measured: bw_xdp (with a new
+ * client every run where part_varies), or the L7 one for a longer frame. */
+static int part_wrap(const struct bench *b, enum kase k)
+{
+	if (k == K_P_SYN_CSUM_OPTS)
+		return wrap_l7(&b->c0, part_fd(k), part_frame(b, k), true,
+			       false);
+	return wrap(&b->c0, part_fd(k), part_frame(b, k), part_varies(k));
+}
+
+/* Empty the map a part inserts into (kp_flows keeps kp_keep); return how
+ * many entries went. */
+static size_t part_clear(enum kase k)
+{
+	if (k == K_P_INSERT)
+		return keys_clear(bpf_map__fd(kp->maps.kp_flows), &kp_keep, 1);
+	if (k == K_P_INSERT_NC)
+		return keys_clear(bpf_map__fd(kp->maps.kp_flows_nc), NULL, 0);
+	if (k == K_P_INSERT16)
+		return keys_clear(bpf_map__fd(kp->maps.kp_flows16), NULL, 0);
+	return 0;
+}
+
+static uint64_t part_fails(void)
+{
+	uint64_t v[ncpu], n = 0;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(kp->maps.kp_fail), &zero, v))
+		die("kp_fail: %s", strerror(errno));
+	for (int c = 0; c < ncpu; c++)
+		n += v[c];
+	return n;
+}
+
+/*
+ * Load the parts on ki's maps (every kn_* map of the object is ki's,
+ * reused, none pinned), kp_flows* sized as ki's kn_flows, for the first
+ * endpoint of the lab (198.18.1.2:8501, SNAT address 198.18.1.1) and the
+ * VIP's route; kp_flows holds the established tuple, for the hit.
+ */
+static void parts_load(const struct kinst *ki)
+{
+	struct bpf_map *flows =
+		bpf_object__find_map_by_name(ki->obj, "kn_flows");
+	struct kanary_vip_key vk = { .addr = pkt_addr(VIP),
+				     .port = htons(80),
+				     .proto = IPPROTO_TCP };
+	struct kanary_flow f = { 0 };
+	struct kanary_cfg cfg;
+	struct kanary_vip vip;
+	struct bpf_map *map;
+	uint32_t zero = 0;
+
+	kp = bench_parts_bpf__open();
+	if (!kp || !flows)
+		die("open bench_parts object");
+	bpf_object__for_each_map(map, kp->obj) {
+		const char *name = bpf_map__name(map);
+		struct bpf_map *theirs;
+
+		bpf_map__set_pin_path(map, NULL);
+		if (strncmp(name, "kn_", 3))
+			continue;
+		theirs = bpf_object__find_map_by_name(ki->obj, name);
+		if (!theirs || bpf_map__reuse_fd(map, bpf_map__fd(theirs)))
+			die("bench_parts: %s: not kanary's", name);
+	}
+	if (bpf_map__set_max_entries(kp->maps.kp_flows,
+				     bpf_map__max_entries(flows)) ||
+	    bpf_map__set_max_entries(kp->maps.kp_flows_nc,
+				     bpf_map__max_entries(flows)) ||
+	    bpf_map__set_max_entries(kp->maps.kp_flows16,
+				     bpf_map__max_entries(flows)))
+		die("kp_flows: %s", strerror(errno));
+	if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_CFG], &zero, &cfg))
+		die("kn_cfg: %s", strerror(errno));
+	vk.slot = cfg.active_slot;
+	if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_VIPS], &vk, &vip))
+		die("kn_vips: no VIP %s:80", VIP);
+	kp->rodata->kp_snat = pkt_addr("198.18.1.1");
+	kp->rodata->kp_ep = pkt_addr("198.18.1.2");
+	kp->rodata->kp_ep_port = htons(8501);
+	kp->rodata->kp_tx_ifindex = if_nametoindex("e1");
+	kp->rodata->kp_route = vip.route;
+	if (bench_parts_bpf__load(kp))
+		die("bench_parts BPF load/verify failed");
+	kp_keep = (struct kanary_flow_key){ .saddr = pkt_addr(CLIENT),
+					    .daddr = pkt_addr(VIP),
+					    .sport = htons(EST_SPORT),
+					    .dport = htons(80),
+					    .proto = IPPROTO_TCP };
+	if (bpf_map_update_elem(bpf_map__fd(kp->maps.kp_flows), &kp_keep, &f,
+				BPF_NOEXIST))
+		die("kp_flows: %s", strerror(errno));
+}
+
+/* Each part once through its wrapper, as measured (twice: repeat 2):
+ * XDP_TX, MACs swapped, nothing counted in kp_fail. */
+static void check_parts(struct bench *b)
+{
+	static struct pkt_buf out;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		enum kase k = parts[i].k;
+		const struct pkt_buf *f = part_frame(b, k);
+		uint64_t fails = part_fails();
+		int v, fd = part_wrap(b, k);
+		size_t n;
+
+		part_clear(k);
+		v = prog_run(fd, &b->c0, f, &out, 2, NULL);
+		expect(v == XDP_TX_ && part_fails() == fails, b, kase_name[k],
+		       "verdict %d, %llu failed", v,
+		       (unsigned long long)(part_fails() - fails));
+		expect(!memcmp(out.data, f->data + 6, 6) &&
+			       !memcmp(out.data + 6, f->data, 6),
+		       b, kase_name[k], "MACs not swapped");
+		n = part_clear(k);
+		expect(n == (is_insert(k) ? 2 : 0), b, kase_name[k],
+		       "%zu entries after two runs", n);
+	}
+}
+
 /*
  * One measurement: ns/packet as measured (wrapper included), or -1 when
  * a SYN of the window found no free SNAT port (measured again).
@@ -1220,8 +1840,10 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 	const struct target *t = &b->c0;
 	const struct pkt_buf *f = &b->nonvip;
 	struct kinst *ki = is_l7(k) ? b->kl : b->ki;
+	struct kb_snap kb0, kb1;
 	struct snap s0, s1;
 	size_t held = 0, open = 0;
+	uint64_t fails = 0;
 	double ns;
 	int fd;
 
@@ -1324,12 +1946,43 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 		f = &b->l4ts_rev;
 		fd = wrap_l7(t, b->l7_fd, f, false, false);
 		break;
+	case K_WRAP_NOP_ENCAP:
+		fd = wrap_encap(t, b->nop_fd, f, false);
+		break;
+	case K_WRAP_NOP_ENCAP_VARY:
+		f = &b->syn;
+		fd = wrap_encap(t, b->nop_fd, f, true);
+		break;
+	case K_KB_NONVIP:
+		fd = wrap_encap(t, kb_fd(), f, false);
+		break;
+	case K_KB_SYN:
+		/* Every run a new client: every SYN inserts its flow. */
+		f = &b->syn;
+		fd = wrap_encap(t, kb_fd(), f, true);
+		kb_lru_clear();
+		break;
+	case K_KB_EST:
+		f = &b->est_fwd;
+		fd = wrap_encap(t, kb_fd(), f, false);
+		break;
 	default:
-		abort();
+		if (!is_part(k))
+			abort();
+		f = part_frame(b, k);
+		fd = part_wrap(b, k);
+		part_clear(k);
+		break;
 	}
 
+	if (k >= K_WRAP_NOP_ENCAP) {
+		kb_snap_take(&kb0);
+		fails = part_fails();
+	}
 	snap_take(ki, &s0);
 	prog_run(fd, t, f, NULL, repeat, &ns);
+	if (k >= K_WRAP_NOP_ENCAP)
+		kb_snap_take(&kb1);
 	snap_take(ki, &s1);
 
 	/* Every run took the branch it is meant to: the counters say so. */
@@ -1400,7 +2053,45 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 		if (D(g[KANARY_G_SNAT_EXHAUSTED]))
 			return -1;
 		break;
+	case K_KB_NONVIP:
+		expect(kb1.lru.v1 == kb0.lru.v1 && kb1.vip.v1 == kb0.vip.v1, b,
+		       kase_name[k], "%llu VIP packets counted in %u runs",
+		       (unsigned long long)(kb1.lru.v1 - kb0.lru.v1), repeat);
+		break;
+	case K_KB_SYN:
+		held = kb_lru_clear();
+		expect(kb1.lru.v1 - kb0.lru.v1 == repeat &&
+			       kb1.lru.v2 - kb0.lru.v2 == repeat &&
+			       kb1.miss.v1 - kb0.miss.v1 == repeat &&
+			       kb1.vip.v1 - kb0.vip.v1 == repeat &&
+			       kb1.fallback.v1 == kb0.fallback.v1 &&
+			       held == repeat,
+		       b, kase_name[k],
+		       "%llu SYN misses, %llu ring picks, %zu flows in the "
+		       "table in %u runs",
+		       (unsigned long long)(kb1.miss.v1 - kb0.miss.v1),
+		       (unsigned long long)(kb1.lru.v2 - kb0.lru.v2), held,
+		       repeat);
+		break;
+	case K_KB_EST:
+		expect(kb1.lru.v1 - kb0.lru.v1 == repeat &&
+			       kb1.lru.v2 == kb0.lru.v2 &&
+			       kb1.miss.v1 == kb0.miss.v1 &&
+			       kb1.miss.v2 == kb0.miss.v2 &&
+			       kb1.vip.v1 - kb0.vip.v1 == repeat,
+		       b, kase_name[k], "%llu table misses in %u runs",
+		       (unsigned long long)(kb1.lru.v2 - kb0.lru.v2), repeat);
+		break;
 	default:
+		if (!is_part(k))
+			break;
+		held = part_clear(k);
+		expect(part_fails() == fails, b, kase_name[k],
+		       "%llu of %u runs failed",
+		       (unsigned long long)(part_fails() - fails), repeat);
+		if (is_insert(k))
+			expect(held == repeat, b, kase_name[k],
+			       "%zu entries after %u inserts", held, repeat);
 		break;
 	}
 	/* The build's own counts one request per request head, nothing
@@ -1533,23 +2224,117 @@ static void bench_init(struct bench *b, bool tc, struct kinst *ki,
 	}
 }
 
+#define KB_PROG "katran_model"
+#define PART_PROG "kanary_syn_part"
+
+/* A part's own cost: its program minus the floor, the median over rounds
+ * of the per-round difference. */
+static double part_ns(const struct bench *b, enum kase k, int rounds)
+{
+	double d[MAX_ROUNDS];
+
+	for (int r = 0; r < rounds; r++)
+		d[r] = b->ns[k][r] - b->ns[K_FLOOR][r];
+	return median(d, rounds);
+}
+
+/* kanary_xdp against the Katran model, case by case: the median over
+ * rounds of the per-round ratio, and each in floors. */
+static void katran_report(const struct bench *b, int rounds)
+{
+	static const enum kase pair[][2] = {
+		{ K_SYN, K_KB_SYN },
+		{ K_EST_FWD, K_KB_EST },
+		{ K_NONVIP, K_KB_NONVIP },
+	};
+	double floor_ns = median(b->ns[K_FLOOR], rounds);
+
+	printf("%s against the Katran model (%s: bpf/bench_katran.bpf.c), "
+	       "same rounds, frames, wrapper and floor; median over rounds "
+	       "of the per-round ratio:\n",
+	       b->name, KB_PROG);
+	for (size_t i = 0; i < sizeof(pair) / sizeof(pair[0]); i++) {
+		enum kase a = pair[i][0], m = pair[i][1];
+		double q[MAX_ROUNDS], na = median(b->ns[a], rounds),
+				      nm = median(b->ns[m], rounds);
+
+		for (int r = 0; r < rounds; r++)
+			q[r] = b->ns[a][r] / b->ns[m][r];
+		printf("  %s / %s: %.2fx (%.1f ns = %.1f floors; %.1f ns = "
+		       "%.1f floors)\n",
+		       kase_name[a], kase_name[m], median(q, rounds), na,
+		       na / floor_ns, nm, nm / floor_ns);
+	}
+}
+
+/*
+ * What each part of kanary's SYN path costs alone, and how far the parts
+ * the SYN takes (times as often as it takes them) go toward the whole:
+ * per round, the sum and the rest, then their medians.
+ */
+static void parts_report(const struct bench *b, int rounds)
+{
+	double sum[MAX_ROUNDS] = { 0 }, rest[MAX_ROUNDS];
+	double floor_ns = median(b->ns[K_FLOOR], rounds);
+
+	printf("\nWhat each part of %s's SYN path costs (bpf/bench_parts.bpf.c: "
+	       "each operation alone in a program of its own, on the same "
+	       "frames behind the same wrapper; its program minus the floor "
+	       "(%.1f ns), median over rounds of the per-round difference):\n"
+	       "\n",
+	       b->name, floor_ns);
+	printf("| part | ns | per SYN | ns per SYN | repeat |\n");
+	printf("| --- | ---: | ---: | ---: | ---: |\n");
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		enum kase k = parts[i].k;
+		double ns = part_ns(b, k, rounds);
+
+		for (int r = 0; r < rounds; r++)
+			sum[r] += parts[i].per_syn *
+				  (b->ns[k][r] - b->ns[K_FLOOR][r]);
+		if (parts[i].per_syn)
+			printf("| %s | %.1f | %d | %.1f | %u |\n",
+			       parts[i].what, ns, parts[i].per_syn,
+			       ns * parts[i].per_syn, b->repeat[k]);
+		else
+			printf("| %s | %.1f | - | - | %u |\n", parts[i].what,
+			       ns, b->repeat[k]);
+	}
+	for (int r = 0; r < rounds; r++)
+		rest[r] = b->ns[K_SYN][r] - sum[r];
+	printf("| the parts above, as often as the SYN takes them | | | "
+	       "%.1f | |\n",
+	       median(sum, rounds));
+	printf("| the whole SYN (%s syn-new-flow) | | | %.1f | %u |\n", b->name,
+	       median(b->ns[K_SYN], rounds), b->repeat[K_SYN]);
+	printf("| the rest: parse and flag checks, counters, rewrite, and what "
+	       "the parts cost more or less in place | | | %.1f | |\n\n",
+	       median(rest, rounds));
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pktbench [--quick] [--rounds N] [--repeat N] "
 		"[--syn-repeat N] [--l7-repeat N]\n"
-		"                [--tsv FILE] [--compare OBJ [--tag NAME]] "
-		"[--verbose]\n"
+		"                [--katran-lru N] [--tsv FILE] "
+		"[--compare OBJ [--tag NAME]] [--verbose]\n"
 		"  ns/packet of kanary_xdp and kanary_tc through "
 		"BPF_PROG_TEST_RUN, beside a MAC-swap floor,\n"
-		"  on CPU 0. Defaults: 7 rounds, repeat 2000000 (new-flow and "
-		"l7-syn cases 20000,\n"
-		"  l7-first-segment 5000); --quick: 3 rounds, 200000 (5000, "
-		"2000). --compare: also measure\n"
-		"  another build of kanary.bpf.o\n"
-		"  in the same rounds and report the difference. Run as root "
-		"from the repository root\n"
-		"  (lab files in $KANARY_LAB_DIR or examples/lab).\n");
+		"  on CPU 0, and of a model of Katran's XDP balancer and of "
+		"each operation of\n"
+		"  kanary's SYN path alone (XDP). Defaults: 7 rounds, repeat "
+		"2000000 (new-flow,\n"
+		"  l7-syn and insert cases 20000, l7-first-segment 5000); "
+		"--quick: 3 rounds, 200000\n"
+		"  (5000, 2000). --katran-lru: entries of the model's "
+		"connection table per CPU\n"
+		"  (default 524288, kn_flows' size). --compare: also measure "
+		"another build of\n"
+		"  kanary.bpf.o in the same rounds and report the difference. "
+		"Run as root from the\n"
+		"  repository root (lab files in $KANARY_LAB_DIR or "
+		"examples/lab).\n");
 }
 
 int main(int argc, char **argv)
@@ -1560,6 +2345,7 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "syn-repeat", required_argument, NULL, 's' },
 		{ "l7-repeat", required_argument, NULL, 'l' },
+		{ "katran-lru", required_argument, NULL, 'k' },
 		{ "tsv", required_argument, NULL, 't' },
 		{ "compare", required_argument, NULL, 'c' },
 		{ "tag", required_argument, NULL, 'g' },
@@ -1572,6 +2358,7 @@ int main(int argc, char **argv)
 		K_DATA_FWD, K_REQ_FWD,	  K_RESP_REV,	K_CONT_REV, K_L7_SYN,
 		K_L7_FIRST, K_L7_EST_FWD, K_L7_EST_REV,
 	};
+	static const enum kase kb_shown[] = { K_KB_NONVIP, K_KB_SYN, K_KB_EST };
 	/* own L4, own L7, --compare's L4, --compare's L7 */
 	static struct kinst inst[4];
 	static struct bench benches[4];
@@ -1602,6 +2389,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			l7_repeat = strtoul(optarg, NULL, 0), set_l7 = true;
+			break;
+		case 'k':
+			kb_lru_size = strtoul(optarg, NULL, 0);
 			break;
 		case 't':
 			tsv = optarg;
@@ -1644,6 +2434,13 @@ int main(int argc, char **argv)
 			"1..30000 (22768 SNAT ports per endpoint), l7-repeat "
 			"1..%d (kn_hold holds %d; one endpoint's SNAT ports)\n",
 			MAX_ROUNDS, L7_REPEAT_MAX, KANARY_HOLD_DEFAULT);
+		return 2;
+	}
+	if (kb_lru_size < 2 * syn_repeat || kb_lru_size > (1u << 24)) {
+		fprintf(stderr,
+			"pktbench: katran-lru 2 x syn-repeat..%u (a window "
+			"of new flows must fit)\n",
+			1u << 24);
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1692,6 +2489,7 @@ int main(int argc, char **argv)
 	xp = floor_bpf__open_and_load();
 	if (!xp)
 		die("floor BPF load/verify failed");
+	katran_load();
 
 	/* benches: xdp, tc of the build's own, then of --compare's. n_inst
 	 * counts builds; each has its L4 and its L7 copy. */
@@ -1706,16 +2504,24 @@ int main(int argc, char **argv)
 		establish(ki, &benches[2 * i], &benches[2 * i + 1]);
 		establish_l7(kl, ki, &benches[2 * i], &benches[2 * i + 1]);
 	}
+	/* The Katran model and the parts beside the build's own XDP (the
+	 * parts on its L4 copy's maps, configured). */
+	katran_establish(&benches[0]);
+	parts_load(&inst[0]);
+	check_parts(&benches[0]);
 	for (int p = 0; p < n_bench; p++)
 		for (int k = 0; k < K_COUNT; k++)
-			benches[p].repeat[k] = k == K_SYN || k == K_L7_SYN ?
+			benches[p].repeat[k] = k == K_SYN || k == K_L7_SYN ||
+							       k == K_KB_SYN ||
+							       is_insert(k) ?
 						       syn_repeat :
 					       k == K_L7_FIRST ? l7_repeat :
 								 repeat;
 
-	printf("pktbench: pinned to CPU 0; %d rounds; repeat %u (new-flow "
-	       "and l7-syn cases %u, l7-first-segment %u, kn_flows, kn_synq "
-	       "and kn_hold cleared around each window); median per case\n",
+	printf("pktbench: pinned to CPU 0; %d rounds; repeat %u (new-flow, "
+	       "l7-syn and insert cases %u, l7-first-segment %u, kn_flows, "
+	       "kn_synq, kn_hold and the Katran model's table cleared around "
+	       "each window); median per case\n",
 	       rounds, repeat, syn_repeat, l7_repeat);
 	fflush(stdout);
 
@@ -1745,6 +2551,8 @@ int main(int argc, char **argv)
 				double ns;
 				int tries = 0;
 
+				if (!measured(b, k))
+					continue;
 				while ((ns = measure(b, k, b->repeat[k])) < 0) {
 					syn_redone++;
 					if (++tries == SYN_RETRIES)
@@ -1810,6 +2618,36 @@ int main(int argc, char **argv)
 					prog, kase_name[k], ns, ns / floor_ns,
 					rounds, b->repeat[k]);
 		}
+		/* The Katran model, against the same XDP floor. */
+		for (size_t i = 0; i < sizeof(kb_shown) / sizeof(kb_shown[0]);
+		     i++) {
+			enum kase k = kb_shown[i];
+			double ns = median(b->ns[k], rounds);
+
+			if (!measured(b, k))
+				break;
+			printf("| %s | %s | %.1f | %.2f | %d | %u |\n", KB_PROG,
+			       kase_name[k], ns, ns / floor_ns, rounds,
+			       b->repeat[k]);
+			if (tf)
+				fprintf(tf, "%s\t%s\t%.2f\t%.3f\t%d\t%u\n",
+					KB_PROG, kase_name[k], ns,
+					ns / floor_ns, rounds, b->repeat[k]);
+		}
+	}
+	/* The parts (minus the floor) in the TSV too, after the table's. */
+	if (tf) {
+		const struct bench *b = &benches[0];
+
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			enum kase k = parts[i].k;
+			double ns = part_ns(b, k, rounds),
+			       floor_ns = median(b->ns[K_FLOOR], rounds);
+
+			fprintf(tf, "%s\t%s\t%.2f\t%.3f\t%d\t%u\n", PART_PROG,
+				kase_name[k], ns, ns / floor_ns, rounds,
+				b->repeat[k]);
+		}
 	}
 	if (tf && fclose(tf))
 		die("%s: %s", tsv, strerror(errno));
@@ -1843,6 +2681,18 @@ int main(int argc, char **argv)
 		       "", b->l7syn.len, median(ws, rounds), b->l7first.len,
 		       median(wf, rounds), b->l7est_fwd.len,
 		       median(we, rounds));
+		if (!measured(b, K_WRAP_NOP_ENCAP))
+			continue;
+		for (int r = 0; r < rounds; r++) {
+			double nop = b->raw[K_NOP][r];
+
+			w[r] = b->raw[K_WRAP_NOP_ENCAP][r] - nop;
+			wv[r] = b->raw[K_WRAP_NOP_ENCAP_VARY][r] - nop;
+		}
+		printf("  %-10s Katran model's wrapper (bw_xdp_encap: the "
+		       "frame's start set back too) %.1f ns; with a new client "
+		       "per run %.1f ns\n",
+		       "", median(w, rounds), median(wv, rounds));
 	}
 	printf("Check of the subtraction where no restore is needed (direct "
 	       "run vs wrapped - wrapper):\n");
@@ -1908,6 +2758,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	katran_report(&benches[0], rounds);
+	parts_report(&benches[0], rounds);
 	printf("A final response (200) vs a 100 Continue, both while a "
 	       "request waits, %d single runs each, alternating (medians; "
 	       "kernel duration of one run, timer included; no wrapper "
@@ -1940,6 +2792,10 @@ int main(int argc, char **argv)
 
 	bench_wrap_bpf__destroy(bw);
 	floor_bpf__destroy(xp);
+	bench_katran_bpf__destroy(kb);
+	for (int c = 0; c < ncpu; c++)
+		close(kb_lru_fd[c]);
+	bench_parts_bpf__destroy(kp);
 	if (compare) {
 		bpf_object__close(inst[2].obj);
 		bpf_object__close(inst[3].obj);
