@@ -7,8 +7,8 @@
  * operation, on the frame the wrapper (bpf/bench_wrap.bpf.c) restores;
  * pktbench reports each minus the floor.
  *
- * The operations are kanary's own, from its headers (bind.h, select.h,
- * nat.h, martian.h), on kanary's own maps: pktbench hands this object the
+ * The operations are kanary's own, from its headers (bind.h and what it
+ * includes), on kanary's own maps: pktbench hands this object the
  * maps of the kanary copy it loaded (bpf_map__reuse_fd on every kn_*
  * map, none pinned), configured with the lab's 70/30 split. The inserts
  * and the conntrack lookups go to maps of this object's own instead
@@ -26,17 +26,20 @@
 
 #include "kanary_abi.h"
 #include "maps.h"
-#include "bind.h" /* bind_vip, bind_choose; select.h, nat.h, martian.h */
-#include "forward.h" /* fib_next_hop, xdp_prepare_send */
+/* bind_vip, bind_choose; select.h, nat.h (flow_scratch), martian.h,
+ * forward.h (endpoint_next_hop, fib_next_hop, xdp_prepare_send),
+ * rst_guard.h (track_seq), clock.h */
+#include "bind.h"
 
 #define KP_FRAME_LEN 54 /* Ethernet, IPv4 without options, TCP */
 
-/* Set by pktbench before load: the flow the FIB lookup and the entries'
- * set-up are for (the first endpoint of the lab, from its SNAT address),
- * the interface a redirect goes to, and the VIP's route. */
-const volatile __be32 kp_snat;
+/* Set by pktbench before load: the lab's first endpoint (its index in
+ * kn_endpoints and kn_ep_hops, address, port and SNAT address), the
+ * interface a redirect goes to, and the VIP's route. */
+const volatile __u32 kp_ep_idx;
 const volatile __be32 kp_ep;
 const volatile __be16 kp_ep_port;
+const volatile __be32 kp_snat;
 const volatile __u32 kp_tx_ifindex;
 const volatile __u32 kp_route;
 
@@ -195,26 +198,49 @@ int part_insert16(struct xdp_md *ctx)
 	return kp_insert(ctx, &kp_flows16);
 }
 
-/* The two entries set up in scratch before the inserts (create_flow). */
+/* The two entries set up in scratch before the inserts (bind_flow up to
+ * create_flow; the copy of the next hop's MACs left out). */
 SEC("xdp")
 int part_flow_init(struct xdp_md *ctx)
 {
+	struct kanary_endpoint ep = { .addr = kp_ep,
+				      .snat_addr = kp_snat,
+				      .port = kp_ep_port };
+	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f, *twin;
-	__u32 k0 = 0, k1 = 1;
 	void *data_end;
 	struct pkt p;
 
 	if (kp_start(ctx, &p, &data_end))
 		return kp_failed();
-	twin = bpf_map_lookup_elem(&kn_flow_tmpl, &k0);
-	f = bpf_map_lookup_elem(&kn_flow_tmpl, &k1);
-	if (!twin || !f)
+	kp_key(&p, &fk);
+	f = flow_scratch(&fk, &ep, 0, KANARY_L7_OFF, &twin);
+	if (!f)
 		return kp_failed();
-	flow_init(twin, p.ip->daddr, p.ip->saddr, p.tcp->dest, p.tcp->source, 0,
-		  KANARY_DIR_TO_CLIENT, KANARY_L7_OFF);
-	flow_init(f, kp_snat, kp_ep, 0, kp_ep_port, 0, KANARY_DIR_TO_ENDPOINT,
-		  KANARY_L7_OFF);
 	f->syn_seq = p.tcp->seq;
+	twin->open_ns = f->open_ns = 1;
+	track_seq(f, &p);
+	return XDP_TX;
+}
+
+/* The next hop of bind_next_hop: the coarse clock, then kn_ep_hops' entry
+ * of the endpoint, fresh (the FIB is asked once a second per endpoint). */
+SEC("xdp")
+int part_next_hop(struct xdp_md *ctx)
+{
+	const struct kanary_endpoint *ep;
+	const struct ep_hop *hop = NULL;
+	__u32 idx = kp_ep_idx, egress;
+	void *data_end;
+	struct pkt p;
+
+	if (kp_start(ctx, &p, &data_end))
+		return kp_failed();
+	ep = bpf_map_lookup_elem(&kn_endpoints, &idx);
+	if (!ep || endpoint_next_hop(ctx, ep, idx, bpf_ntohs(p.ip->tot_len),
+				     ctx->ingress_ifindex, coarse_now(), &hop,
+				     &egress) != BPF_FIB_LKUP_RET_SUCCESS)
+		return kp_failed();
 	return XDP_TX;
 }
 
@@ -242,8 +268,9 @@ int part_choose(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-/* (d) The FIB lookup of resolve_next_hop (fib_next_hop, in kn_fib_scratch)
- * toward an endpoint whose neighbour is known. */
+/* (d) The FIB lookup (fib_next_hop, in kn_fib_scratch) toward an
+ * endpoint whose neighbour is known: what endpoint_next_hop asks once a
+ * second per endpoint, and resolve_next_hop for a flow without one. */
 SEC("xdp")
 int part_fib(struct xdp_md *ctx)
 {
@@ -264,7 +291,8 @@ int part_fib(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-/* (e) The clock: the one create_flow reads, and the coarse one. */
+/* (e) The clocks: the fine one, which the SYN read before b8938b1, and
+ * the coarse one it reads since (coarse_now, in bind_next_hop). */
 SEC("xdp")
 int part_ktime(struct xdp_md *ctx)
 {

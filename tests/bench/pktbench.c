@@ -712,14 +712,15 @@ enum kase {
 	K_P_SYN_CSUM_OPTS, /* the same on a SYN with options (L7 wrapper) */
 	K_P_SYN_MARTIAN,
 	K_P_CHOOSE,
-	K_P_FLOW_INIT,
-	K_P_KTIME,
+	K_P_NEXT_HOP,
 	K_P_KTIME_COARSE,
+	K_P_KTIME,
+	K_P_FIB,
+	K_P_FLOW_INIT,
 	K_P_INSERT,
 	K_P_INSERT_NC,
 	K_P_INSERT16,
 	K_P_LOOKUP_HIT,
-	K_P_FIB,
 	K_P_REDIRECT,
 	K_COUNT,
 };
@@ -760,6 +761,7 @@ static const char *const kase_name[K_COUNT] = {
 	[K_P_SYN_CSUM_OPTS] = "part-syn-tcp-csum-options",
 	[K_P_SYN_MARTIAN] = "part-syn-martian",
 	[K_P_CHOOSE] = "part-choose",
+	[K_P_NEXT_HOP] = "part-next-hop",
 	[K_P_FLOW_INIT] = "part-flow-init",
 	[K_P_KTIME] = "part-ktime",
 	[K_P_KTIME_COARSE] = "part-ktime-coarse",
@@ -784,14 +786,15 @@ static const struct {
 	{ K_P_SYN_CSUM, 0, "  of which the TCP checksum (syn_csum_ok)" },
 	{ K_P_SYN_CSUM_OPTS, 0, "  the same, SYN with 20 bytes of options" },
 	{ K_P_CHOOSE, 1, "selection (bind_choose: hash, route, Maglev)" },
-	{ K_P_FLOW_INIT, 1, "the two entries set up in scratch" },
-	{ K_P_KTIME, 1, "bpf_ktime_get_ns (open_ns)" },
-	{ K_P_KTIME_COARSE, 0, "  bpf_ktime_get_coarse_ns instead" },
+	{ K_P_NEXT_HOP, 1, "next hop (bind_next_hop: clock, kn_ep_hops)" },
+	{ K_P_KTIME_COARSE, 0, "  of which the clock (coarse)" },
+	{ K_P_KTIME, 0, "  bpf_ktime_get_ns instead (before b8938b1)" },
+	{ K_P_FIB, 0, "  bpf_fib_lookup, once a second per endpoint" },
+	{ K_P_FLOW_INIT, 1, "the two entries set up (bind_flow, scratch)" },
 	{ K_P_INSERT, 2, "BPF_NOEXIST insert, new key (kn_flows' shape)" },
 	{ K_P_INSERT_NC, 0, "  the same with BPF_F_NO_COMMON_LRU" },
 	{ K_P_INSERT16, 0, "  the same with a 16-byte value" },
-	{ K_P_LOOKUP_HIT, 1, "conntrack lookup, a hit (the re-lookup)" },
-	{ K_P_FIB, 1, "bpf_fib_lookup (fib_next_hop; lab route, neighbour)" },
+	{ K_P_LOOKUP_HIT, 0, "conntrack lookup, a hit (before b8938b1)" },
 	{ K_P_REDIRECT, 1, "redirect prep (xdp_prepare_send: devmap)" },
 };
 
@@ -1674,6 +1677,8 @@ static int part_fd(enum kase k)
 		return bpf_program__fd(kp->progs.part_syn_martian);
 	case K_P_CHOOSE:
 		return bpf_program__fd(kp->progs.part_choose);
+	case K_P_NEXT_HOP:
+		return bpf_program__fd(kp->progs.part_next_hop);
 	case K_P_FLOW_INIT:
 		return bpf_program__fd(kp->progs.part_flow_init);
 	case K_P_KTIME:
@@ -1744,9 +1749,9 @@ static uint64_t part_fails(void)
 
 /*
  * Load the parts on ki's maps (every kn_* map of the object is ki's,
- * reused, none pinned), kp_flows* sized as ki's kn_flows, for the first
- * endpoint of the lab (198.18.1.2:8501, SNAT address 198.18.1.1) and the
- * VIP's route; kp_flows holds the established tuple, for the hit.
+ * reused, none pinned), kp_flows* sized as ki's kn_flows, for the lab's
+ * first endpoint (198.18.1.2) as ki's config has it and the VIP's route;
+ * kp_flows holds the established tuple, for the hit.
  */
 static void parts_load(const struct kinst *ki)
 {
@@ -1755,11 +1760,12 @@ static void parts_load(const struct kinst *ki)
 	struct kanary_vip_key vk = { .addr = pkt_addr(VIP),
 				     .port = htons(80),
 				     .proto = IPPROTO_TCP };
+	struct kanary_endpoint ep = { 0 };
 	struct kanary_flow f = { 0 };
 	struct kanary_cfg cfg;
 	struct kanary_vip vip;
 	struct bpf_map *map;
-	uint32_t zero = 0;
+	uint32_t zero = 0, idx = 0;
 
 	kp = bench_parts_bpf__open();
 	if (!kp || !flows)
@@ -1787,9 +1793,20 @@ static void parts_load(const struct kinst *ki)
 	vk.slot = cfg.active_slot;
 	if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_VIPS], &vk, &vip))
 		die("kn_vips: no VIP %s:80", VIP);
-	kp->rodata->kp_snat = pkt_addr("198.18.1.1");
-	kp->rodata->kp_ep = pkt_addr("198.18.1.2");
-	kp->rodata->kp_ep_port = htons(8501);
+	for (uint32_t i = 0; i < KANARY_MAX_ENDPOINTS; i++) {
+		idx = cfg.active_slot * KANARY_MAX_ENDPOINTS + i;
+		if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_ENDPOINTS], &idx,
+					&ep))
+			die("kn_endpoints: %s", strerror(errno));
+		if (ep.addr == pkt_addr("198.18.1.2"))
+			break;
+	}
+	if (ep.addr != pkt_addr("198.18.1.2"))
+		die("kn_endpoints: no endpoint 198.18.1.2");
+	kp->rodata->kp_ep_idx = idx;
+	kp->rodata->kp_ep = ep.addr;
+	kp->rodata->kp_ep_port = ep.port;
+	kp->rodata->kp_snat = ep.snat_addr;
 	kp->rodata->kp_tx_ifindex = if_nametoindex("e1");
 	kp->rodata->kp_route = vip.route;
 	if (bench_parts_bpf__load(kp))
@@ -2307,8 +2324,9 @@ static void parts_report(const struct bench *b, int rounds)
 	       median(sum, rounds));
 	printf("| the whole SYN (%s syn-new-flow) | | | %.1f | %u |\n", b->name,
 	       median(b->ns[K_SYN], rounds), b->repeat[K_SYN]);
-	printf("| the rest: parse and flag checks, counters, rewrite, and what "
-	       "the parts cost more or less in place | | | %.1f | |\n\n",
+	printf("| the rest: parse and flag checks, RST bookkeeping, counters, "
+	       "rewrite, and what the parts cost more or less in place | | | "
+	       "%.1f | |\n\n",
 	       median(rest, rounds));
 }
 
