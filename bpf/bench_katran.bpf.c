@@ -48,6 +48,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "bench_katran_hash.h"
+
 #define KB_ETH_P_IP 0x0800
 #define KB_RING_SIZE 65537
 #define KB_MAX_VIPS 512
@@ -194,38 +196,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kb_ctl);
 } kb_ctl SEC(".maps");
-
-static __always_inline __u32 kb_rol32(__u32 x, int k)
-{
-	return (x << k) | (x >> (32 - k));
-}
-
-/*
- * Two words hashed with the final mix of Bob Jenkins' lookup3 (public
- * domain), set up as the kernel's jhash for two words does it.
- */
-static __always_inline __u32 kb_hash_2words(__u32 a, __u32 b, __u32 seed)
-{
-	__u32 c = seed + 0xdeadbeef + (2 << 2);
-
-	a += c;
-	b += c;
-	c ^= b;
-	c -= kb_rol32(b, 14);
-	a ^= c;
-	a -= kb_rol32(c, 11);
-	b ^= a;
-	b -= kb_rol32(a, 25);
-	c ^= b;
-	c -= kb_rol32(b, 16);
-	a ^= c;
-	a -= kb_rol32(c, 4);
-	b ^= a;
-	b -= kb_rol32(a, 14);
-	c ^= b;
-	c -= kb_rol32(b, 24);
-	return c;
-}
 
 /* Past KB_MAX_CONN_RATE new connections in the current second (per CPU),
  * the table is left alone. *now: the clock, read here. */

@@ -44,6 +44,7 @@
 
 #include "apply.h"
 #include "bench_katran.skel.h"
+#include "bench_katran_hash.h"
 #include "bench_parts.skel.h"
 #include "bench_wrap.skel.h"
 #include "compile.h"
@@ -1400,35 +1401,6 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 static int kb_fd(void)
 {
 	return bpf_program__fd(kb->progs.katran_model);
-}
-
-static uint32_t kb_rol32(uint32_t x, int k)
-{
-	return (x << k) | (x >> (32 - k));
-}
-
-/* kb_hash_2words of bpf/bench_katran.bpf.c, to check the real it picks. */
-static uint32_t kb_hash_2words(uint32_t a, uint32_t b, uint32_t seed)
-{
-	uint32_t c = seed + 0xdeadbeef + (2 << 2);
-
-	a += c;
-	b += c;
-	c ^= b;
-	c -= kb_rol32(b, 14);
-	a ^= c;
-	a -= kb_rol32(c, 11);
-	b ^= a;
-	b -= kb_rol32(a, 25);
-	c ^= b;
-	c -= kb_rol32(b, 16);
-	a ^= c;
-	a -= kb_rol32(c, 4);
-	b ^= a;
-	b -= kb_rol32(a, 14);
-	c ^= b;
-	c -= kb_rol32(b, 24);
-	return c;
 }
 
 /* Real i (1..KB_N_REALS): the lab's endpoint 198.18.<i>.2. */
