@@ -101,8 +101,8 @@ static __always_inline int bind_next_hop(void *ctx, const bool is_tc,
  * connection's (p: its SYN) are half-open from now on, and its
  * to-endpoint entry has already seen its SYN (rst_guard.h). 0 with *f
  * the to-endpoint entry as inserted (per-CPU scratch: writes to it
- * reach no map), CREATE_RACED (another CPU's entry is in kn_flows), or
- * a KANARY_G_* reason.
+ * reach no map), CREATE_EXISTS (fk has an entry already: create_flow),
+ * or a KANARY_G_* reason.
  */
 static __always_inline int bind_flow(const struct kanary_flow_key *fk,
 				     const struct binding *b,
@@ -145,14 +145,43 @@ static __always_inline void count_bound(const struct binding *b)
 #define NEW_FLOW_L7 (KANARY_G_MAX + 1)
 
 /*
- * A SYN p that matches no flow (the L4 path): 0 once both entries exist,
- * with *f the to-endpoint entry (per-CPU scratch holding what was
- * inserted, or the map's entry when another CPU made the connection
- * first) and *egress set if its next hop must be resolved on the way;
- * or NEW_FLOW_L7; or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a
- * VIP; KANARY_G_PASS_INVALID: a SYN no connection may come from, checked
- * for VIPs only, so that the gateway's own SYNs pay nothing;
- * KANARY_G_FIB_PASS: see bind_next_hop).
+ * bind_flow found the client's tuple taken, with *f's SNAT port reserved:
+ * a retransmitted SYN (same ISN: its connection goes on), a new
+ * connection reusing the client's port (another ISN: lookup_flow forgets
+ * the old one, and *f goes in after all), or another CPU's connection.
+ * 0 with *f the entry to forward by, the reserved port let go unless *f
+ * went in; or KANARY_G_SNAT_EXHAUSTED.
+ */
+static __always_inline int bind_existing(const struct kanary_flow_key *fk,
+					 const struct pkt *p,
+					 const struct binding *b,
+					 struct kanary_flow **f)
+{
+	struct kanary_flow *old = lookup_flow(fk, p, true);
+
+	if (!old && !bpf_map_update_elem(&kn_flows, fk, *f, BPF_NOEXIST)) {
+		count_bound(b);
+		return 0;
+	}
+	release_port(*f);
+	*f = old ? old : bpf_map_lookup_elem(&kn_flows, fk);
+	return *f ? 0 : KANARY_G_SNAT_EXHAUSTED;
+}
+
+/* new_flow's answer for a VIP whose connections take the L7 path */
+#define NEW_FLOW_L7 (KANARY_G_MAX + 1)
+
+/*
+ * A SYN p (the L4 path), looked up nowhere before: 0 once the connection
+ * has both entries, with *f its to-endpoint entry (per-CPU scratch
+ * holding what was inserted, or the map's entry when the SYN's was there
+ * already: bind_existing) and *egress set if its next hop must be
+ * resolved on the way; or NEW_FLOW_L7; or a KANARY_G_* reason
+ * (KANARY_G_PASS_NO_FLOW: not a VIP; KANARY_G_PASS_INVALID: a SYN no
+ * connection may come from, checked for VIPs only, so that the gateway's
+ * own SYNs pay nothing; KANARY_G_FIB_PASS: see bind_next_hop). The
+ * conntrack lookup a new connection would miss is left to the insert,
+ * which finds an entry there itself: it cost 65-230 ns of the SYN.
  */
 static __always_inline int new_flow(void *ctx, const bool is_tc,
 				    const struct kanary_flow_key *fk,
@@ -179,10 +208,8 @@ static __always_inline int new_flow(void *ctx, const bool is_tc,
 	if (rc)
 		return rc;
 	rc = bind_flow(fk, &b, p, p->tcp->seq, KANARY_L7_OFF, f);
-	if (rc == CREATE_RACED) {
-		*f = bpf_map_lookup_elem(&kn_flows, fk);
-		return *f ? 0 : KANARY_G_SNAT_EXHAUSTED;
-	}
+	if (rc == CREATE_EXISTS)
+		return bind_existing(fk, p, &b, f);
 	if (rc)
 		return rc;
 	count_bound(&b);

@@ -68,44 +68,55 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
 	      TCP_FLAG_SYN;
-	f = lookup_flow(&fk, &p, syn);
-	if (!f) {
-		/* Only a SYN opens a connection; a stray segment passes,
-		 * unless it belongs to a handshake the gateway answered. */
-		if (!syn)
-			return stray_segment(ctx, is_tc, &fk, in_ifindex,
-					     out_ifindex);
-		rc = new_flow(ctx, is_tc, &fk, &p, data_end, in_ifindex,
-			      &egress, &f);
-		if (rc == NEW_FLOW_L7)
-			return l7_syn_call(ctx, is_tc, &fk);
-		if (rc == KANARY_G_PASS_NO_FLOW ||
-		    rc == KANARY_G_PASS_INVALID) {
+	/*
+	 * A SYN to an L4 VIP is bound at once (bind.h, new_flow): no lookup
+	 * first, the insert finds a retransmission's or a reused port's
+	 * entry itself. Everything else is looked up.
+	 */
+	f = NULL;
+	rc = syn ? new_flow(ctx, is_tc, &fk, &p, data_end, in_ifindex, &egress,
+			    &f) :
+		   KANARY_G_PASS_NO_FLOW;
+	if (rc == KANARY_G_PASS_NO_FLOW || rc == NEW_FLOW_L7) {
+		f = lookup_flow(&fk, &p, syn);
+		if (!f) {
+			/* Only a SYN opens a connection; a stray segment
+			 * passes, unless it belongs to a handshake the gateway
+			 * answered. */
+			if (!syn)
+				return stray_segment(ctx, is_tc, &fk,
+						     in_ifindex, out_ifindex);
+			if (rc == NEW_FLOW_L7)
+				return l7_syn_call(ctx, is_tc, &fk);
 			count_global(rc);
 			return V_PASS;
 		}
+	} else if (rc == KANARY_G_PASS_INVALID) {
+		count_global(rc);
+		return V_PASS;
+	} else if (rc == KANARY_G_FIB_PASS) {
 		/* See bind_next_hop: the neighbour is tc's to ask for. */
-		if (rc == KANARY_G_FIB_PASS || egress)
-			count_global(KANARY_G_FIB_PASS);
-		if (rc == KANARY_G_FIB_PASS)
-			return is_tc ? V_DROP : V_PASS;
+		count_global(rc);
+		return is_tc ? V_DROP : V_PASS;
+	} else if (rc == KANARY_G_NO_ENDPOINT) {
 		/* The pool has no endpoint (health checking ejected them all):
 		 * an RST+ACK tells the client now, where a drop would leave it
 		 * resending its SYN for seconds. */
-		if (rc == KANARY_G_NO_ENDPOINT)
-			return reset_flow_call(ctx, is_tc, &fk, NULL,
-					       in_ifindex, rc);
-		if (rc) {
-			count_global(rc);
-			return V_DROP;
-		}
-		/*
-		 * f is the entry as inserted, in per-CPU scratch (no second
-		 * lookup): it has seen this SYN already (bind_flow), and
-		 * nothing below writes to an entry for a new flow's SYN that
-		 * the map needs to keep.
-		 */
+		return reset_flow_call(ctx, is_tc, &fk, NULL, in_ifindex, rc);
+	} else if (rc) {
+		count_global(rc);
+		return V_DROP;
+	} else if (egress) {
+		count_global(KANARY_G_FIB_PASS);
 	}
+	if (!f)
+		return V_DROP;
+	/*
+	 * For a new connection's SYN, f is its entry as inserted, in per-CPU
+	 * scratch (no lookup at all): it has seen this SYN already
+	 * (bind_flow), and nothing below writes to an entry for a new
+	 * flow's SYN that the map needs to keep.
+	 */
 	/*
 	 * The flow's endpoint was ejected (userspace marks both entries):
 	 * the client's segment is answered with an RST and the connection

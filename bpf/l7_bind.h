@@ -337,10 +337,12 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	rc = first_next_hop(ctx, is_tc, &b, in_ifindex, &egress);
 	if (rc != L7_NEXT)
 		return rc;
-	/* Raced: another CPU bound it first; its entry is the one kept. */
 	rc = bind_flow(fk, &b, NULL, bpf_htonl(q->client_isn),
 		       KANARY_L7_SYN_SENT, &f);
-	if (rc && rc != CREATE_RACED) {
+	/* Raced: another CPU bound it first; its entry is the one kept. */
+	if (rc == CREATE_EXISTS)
+		release_port(f);
+	else if (rc) {
 		count_global(rc);
 		return V_DROP;
 	}

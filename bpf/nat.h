@@ -113,8 +113,8 @@ flow_scratch(const struct kanary_flow_key *fk, const struct kanary_endpoint *ep,
 	return f;
 }
 
-/* create_flow's answer when another CPU made the connection first */
-#define CREATE_RACED (KANARY_G_MAX + 2)
+/* create_flow's answer when fk has an entry already: f's port is reserved */
+#define CREATE_EXISTS (KANARY_G_MAX + 2)
 
 /*
  * Insert a connection's two entries, f at fk (to the endpoint) and its
@@ -122,8 +122,10 @@ flow_scratch(const struct kanary_flow_key *fk, const struct kanary_endpoint *ep,
  * port. The SNAT port is reserved by inserting the twin with BPF_NOEXIST:
  * the map itself is the allocator, so two connections to one endpoint
  * never share a port, even when created on two CPUs at once. 0 when f,
- * as it is, is the connection's to-endpoint entry; CREATE_RACED when
- * another CPU's is (the caller looks it up); or a KANARY_G_* reason.
+ * as it is, is the connection's to-endpoint entry; CREATE_EXISTS when fk
+ * has one already (a retransmitted SYN, a reused client port, another
+ * CPU's), with f's port still reserved (see release_port); or a
+ * KANARY_G_* reason.
  */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
@@ -160,12 +162,18 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 
 reserved:
 	f->sport = tk.dport;
-	if (bpf_map_update_elem(&kn_flows, fk, f, BPF_NOEXIST)) {
-		/* Another CPU made this connection first: keep its entry. */
-		bpf_map_delete_elem(&kn_flows, &tk);
-		return CREATE_RACED;
-	}
+	if (bpf_map_update_elem(&kn_flows, fk, f, BPF_NOEXIST))
+		return CREATE_EXISTS;
 	return 0;
+}
+
+/* Let go of the SNAT port create_flow reserved for f (its twin entry). */
+static __always_inline void release_port(const struct kanary_flow *f)
+{
+	struct kanary_flow_key tk = {};
+
+	twin_key(f, &tk);
+	bpf_map_delete_elem(&kn_flows, &tk);
 }
 
 /*

@@ -781,7 +781,8 @@ static const struct {
 	int per_syn;
 	const char *what;
 } parts[] = {
-	{ K_P_LOOKUP_MISS, 1, "conntrack lookup, a miss (kn_flows' shape)" },
+	{ K_P_LOOKUP_MISS, 0,
+	  "conntrack lookup, a miss (kn_flows' shape; before the SYN was bound unlooked-up)" },
 	{ K_P_VIP, 1, "VIP lookup (bind_vip: kn_cfg, kn_vips)" },
 	{ K_P_SYN_MARTIAN, 1, "martian.h: source, IP and TCP checksums" },
 	{ K_P_SYN_CSUM, 0, "  of which the TCP checksum (syn_csum_ok)" },

@@ -146,6 +146,17 @@ static void retransmitted_syn_same_translation(void)
 	b = client_segment(40004, 0x02, &verdict);
 	cr_assert_eq(a.daddr, b.daddr);
 	cr_assert_eq(a.sport, b.sport);
+	/* The SYN is bound before any lookup: the port the retransmission
+	 * reserved on its way is let go again. */
+	cr_assert_eq(flow_count(), 2, "%d entries for one connection",
+		     flow_count());
+	cr_assert_eq(global_counter(KANARY_G_NEW_FLOW), 1);
+	/* A reused port (another ISN): the old connection's two entries go. */
+	b = client_segment_seq(40004, 0x02, 5555, &verdict);
+	cr_assert_eq(verdict, redirected());
+	cr_assert_eq(flow_count(), 2, "%d entries after the port's reuse",
+		     flow_count());
+	cr_assert_eq(global_counter(KANARY_G_NEW_FLOW), 2);
 }
 
 static void split_70_30(void)
