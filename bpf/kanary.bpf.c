@@ -172,7 +172,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		note_answered(f);
 	/* Closing: from the first FIN or RST on, every packet is looked at. */
 	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
-		done = note_close(f, &p);
+		done = note_close(f, &p, data_end);
 	count_flow(f, len);
 	rewrite(ctx, is_tc, &p, f, d_l7);
 	*out_ifindex = egress ? egress : f->ifindex;

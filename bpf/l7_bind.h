@@ -338,7 +338,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (rc != L7_NEXT)
 		return rc;
 	/* Raced: another CPU bound it first; its entry is the one kept. */
-	rc = bind_flow(fk, &b, NULL, bpf_htonl(q->client_isn),
+	rc = bind_flow(fk, &b, NULL, NULL, h, bpf_htonl(q->client_isn),
 		       KANARY_L7_SYN_SENT, &f);
 	if (rc && rc != CREATE_RACED) {
 		count_global(rc);

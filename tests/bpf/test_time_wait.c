@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * SNAT ports and the endpoints' TIME_WAIT (bpf/nat.h: tw_takes_syn). A
+ * port whose endpoint holds the old connection in TIME_WAIT goes at once
+ * to a SYN that TIME_WAIT takes (TSval newer, or without timestamps an
+ * ISN after the old FIN), to no other.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "harness.h"
+
+#define EP EP3 /* resnet101: the only endpoint once it takes 100 % */
+#define EP_IF "e3"
+#define SNAT "198.18.3.1"
+#define ISN 1000000u
+#define EP_ISN 5000000u
+#define TSVAL 777000u
+#define SEC 1000000000ULL
+
+/* Every new connection to EP (one endpoint: its SNAT ports are EP's). */
+static void all_to_ep(void)
+{
+	char w50[] = "resnet50=0", w101[] = "resnet101=100";
+	struct kn_err err;
+
+	cr_assert_eq(apply_weights(w50, w101, NULL, &err), 0, "%s", err.msg);
+}
+
+static void set_reclaim_ns(__u64 ns)
+{
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	cfg.reclaim_ns = ns;
+	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
+		     0);
+}
+
+/* bpf_ktime_get_ns's clock */
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Linux's SYN options: MSS 1460, SACK_PERM, TS (tsval, 0), NOP, WS 7. */
+static void linux_syn_opts(uint8_t o[20], uint32_t tsval)
+{
+	static const uint8_t tmpl[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					  0, 0, 0,    0,    0, 0, 1, 3,	 3, 7 };
+	uint32_t v = htonl(tsval);
+
+	memcpy(o, tmpl, 20);
+	memcpy(o + 8, &v, 4);
+}
+
+/* The client's SYN from cport (ISN isn; options opts, optlen bytes):
+ * the verdict, and the frame that left in *out (if it is TCP). */
+static int client_syn(uint16_t cport, uint32_t isn, const uint8_t *opts,
+		      size_t optlen, struct pkt_seg *out)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = cport,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = isn,
+			      .opts = opts,
+			      .optlen = optlen,
+			      .window = 64240 };
+	struct pkt_buf in, o;
+	int v;
+
+	pkt_build(&s, &in);
+	v = run(&in, &o);
+	if (out && pkt_decode(&o, out))
+		memset(out, 0, sizeof(*out));
+	return v;
+}
+
+/* A client segment (NOP NOP TS tsval), through the program. */
+static int client_seg(uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack,
+		      uint32_t tsval)
+{
+	uint8_t opts[12];
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = cport,
+			      .dport = 80,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack,
+			      .opts = opts,
+			      .optlen = sizeof(opts) };
+	struct pkt_buf in, o;
+
+	pkt_ts_opt(opts, tsval, 4242);
+	pkt_build(&s, &in);
+	return run(&in, &o);
+}
+
+/* The endpoint's segment to SNAT port sport, built into *in. */
+static void ep_frame(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack,
+		     struct pkt_buf *in)
+{
+	struct pkt_spec s = { .saddr = EP,
+			      .daddr = SNAT,
+			      .sport = 8501,
+			      .dport = sport,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack };
+
+	pkt_build(&s, in);
+}
+
+static int ep_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct pkt_buf in, o;
+
+	ep_frame(sport, flags, seq, ack, &in);
+	return run_on(EP_IF, &in, &o);
+}
+
+static struct kanary_flow_key client_key(uint16_t cport)
+{
+	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
+				     .daddr = pkt_addr(VIP),
+				     .sport = htons(cport),
+				     .dport = htons(80),
+				     .proto = IPPROTO_TCP };
+	return k;
+}
+
+static struct kanary_flow_key port_key(uint16_t port)
+{
+	struct kanary_flow_key k = { .saddr = pkt_addr(EP),
+				     .daddr = pkt_addr(SNAT),
+				     .sport = htons(8501),
+				     .dport = htons(port),
+				     .proto = IPPROTO_TCP };
+	return k;
+}
+
+/*
+ * Every SNAT port of EP held by a connection closed just now whose
+ * endpoint holds it in TIME_WAIT as fin says (KANARY_FIN_*), the old
+ * client's newest TSval tw_tsval and its FIN ending at fin_seq.
+ */
+static void hold_ports(__u64 fin, uint32_t tw_tsval, uint32_t fin_seq)
+{
+	__u64 now = mono_ns();
+
+	for (int port = KANARY_SNAT_PORT_MIN; port <= KANARY_SNAT_PORT_MAX;
+	     port++) {
+		struct kanary_flow_key k = port_key(port);
+		struct kanary_flow v = { .saddr = pkt_addr(VIP),
+					 .daddr = pkt_addr("198.18.0.77"),
+					 .sport = htons(80),
+					 .dport = htons(port),
+					 .dir = KANARY_DIR_TO_CLIENT,
+					 .answered = 1,
+					 .closed_ns = now,
+					 .fin = fin,
+					 .fin_seq = fin_seq,
+					 .tw_tsval = tw_tsval };
+
+		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], &k, &v,
+						 0),
+			     0);
+	}
+}
+
+#define TW_READY                                             \
+	(KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT | \
+	 KANARY_FIN_ENDPOINT_TW | KANARY_FIN_ACKED)
+
+/* The SYN took a held port: it left for EP. */
+static void expect_taken(int v, const struct pkt_seg *s, const char *what)
+{
+	cr_assert_eq(v, redirected(), "%s: the SYN did not get a port", what);
+	cr_assert_eq(s->t.daddr, pkt_addr(EP), "%s", what);
+	cr_assert_eq(s->t.flags, 0x02, "%s", what);
+}
+
+static void expect_refused(int v, const char *what)
+{
+	cr_assert_eq(v, dropped(), "%s: the SYN took a TIME_WAIT's port", what);
+}
+
+/*
+ * A TIME_WAIT-ready port goes to a SYN whose TSval is newer than the old
+ * client's newest, which that TIME_WAIT takes, and to no older or equal
+ * one (PAWS), nor to a SYN without timestamps that starts before the old
+ * FIN. Ports not ready (the endpoint has not acked the client's FIN)
+ * wait the 60 s.
+ */
+static void tw_port_goes_to_newer_tsval(void)
+{
+	uint8_t opts[20];
+	struct pkt_seg s;
+	int v;
+
+	all_to_ep();
+	set_reclaim_ns(60 * SEC);
+	hold_ports((TW_READY & ~KANARY_FIN_ACKED) | KANARY_FIN_CLIENT_TS, TSVAL,
+		   ISN);
+	linux_syn_opts(opts, TSVAL + 100);
+	expect_refused(client_syn(46000, ISN + 9, opts, 20, NULL), "not acked");
+
+	hold_ports(TW_READY | KANARY_FIN_CLIENT_TS, TSVAL, ISN);
+	linux_syn_opts(opts, TSVAL);
+	expect_refused(client_syn(46001, ISN + 9, opts, 20, NULL),
+		       "equal TSval");
+	linux_syn_opts(opts, TSVAL - 1);
+	expect_refused(client_syn(46002, ISN + 9, opts, 20, NULL),
+		       "older TSval");
+	/* An ISN after the FIN does not help a SYN that PAWS refuses. */
+	linux_syn_opts(opts, TSVAL - 1000);
+	expect_refused(client_syn(46003, ISN + 99999, opts, 20, NULL),
+		       "older TSval, ISN after");
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 0);
+
+	linux_syn_opts(opts, TSVAL + 1);
+	v = client_syn(46004, ISN - 99999, opts, 20, &s);
+	expect_taken(v, &s, "newer TSval");
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 1);
+}
+
+/*
+ * Without timestamps (Linux's TIME_WAIT then checks no PAWS), the SYN
+ * must start after the old client's FIN (the TIME_WAIT's rcv_nxt); so
+ * must a SYN with a TSval when the old connection had none.
+ */
+static void tw_port_goes_to_later_isn_without_ts(void)
+{
+	/* MSS 1460, NOP NOP SACK_PERM, NOP WS 7: timestamps off. */
+	static const uint8_t no_ts[12] = { 2, 4, 0x05, 0xb4, 1, 1,
+					   4, 2, 1,    3,    3, 7 };
+	static const uint8_t tfo[8] = { 2, 4, 0x05, 0xb4, 34, 2, 1, 1 };
+	uint8_t opts[20];
+	struct pkt_seg s;
+	int v;
+
+	all_to_ep();
+	set_reclaim_ns(60 * SEC);
+	hold_ports(TW_READY | KANARY_FIN_CLIENT_TS, TSVAL, ISN);
+	expect_refused(client_syn(46100, ISN, no_ts, 12, NULL), "ISN equal");
+	expect_refused(client_syn(46101, ISN - 1, no_ts, 12, NULL),
+		       "ISN before");
+	/* MSS, then a TFO cookie request: whether it has a TSval is not
+	 * known, so neither is what PAWS says. */
+	expect_refused(client_syn(46102, ISN + 5, tfo, 8, NULL),
+		       "options unread, ISN after");
+	v = client_syn(46103, ISN + 1, no_ts, 12, &s);
+	expect_taken(v, &s, "ISN after the FIN, no TSval");
+	v = client_syn(46107, ISN + 1, NULL, 0, &s);
+	expect_taken(v, &s, "ISN after the FIN, no option at all");
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 2);
+
+	/* The old client's TS option unread: a SYN with one must wait. */
+	hold_ports(TW_READY, TSVAL, ISN);
+	linux_syn_opts(opts, TSVAL + 100);
+	expect_refused(client_syn(46104, ISN + 5, opts, 20, NULL),
+		       "old TS unknown");
+	/* The old connection sent none: its TIME_WAIT checks no PAWS. */
+	hold_ports(TW_READY | KANARY_FIN_CLIENT_NO_TS, TSVAL, ISN);
+	expect_refused(client_syn(46105, ISN - 5, opts, 20, NULL),
+		       "no TS before, ISN before");
+	v = client_syn(46106, ISN + 5, opts, 20, &s);
+	expect_taken(v, &s, "no TS before, ISN after");
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 3);
+}
+
+/*
+ * An L4 connection from cport the endpoint closes first: SYN (Linux's
+ * options, TSval TSVAL), SYN-ACK, ACK, the endpoint's FIN, the client's
+ * FIN (TSval tsval_fin), the endpoint's ACK of it. Its SNAT port.
+ */
+static uint16_t endpoint_closes_first(uint16_t cport, uint32_t tsval_fin)
+{
+	uint8_t opts[20];
+	struct pkt_seg s;
+
+	linux_syn_opts(opts, TSVAL);
+	cr_assert_eq(client_syn(cport, ISN, opts, 20, &s), redirected());
+	cr_assert_eq(s.t.daddr, pkt_addr(EP));
+	cr_assert_eq(ep_seg(s.t.sport, 0x12, EP_ISN, ISN + 1), redirected());
+	cr_assert_eq(client_seg(cport, 0x10, ISN + 1, EP_ISN + 1, TSVAL + 1),
+		     redirected());
+	cr_assert_eq(ep_seg(s.t.sport, 0x11, EP_ISN + 1, ISN + 1),
+		     redirected());
+	cr_assert_eq(client_seg(cport, 0x11, ISN + 1, EP_ISN + 2, tsval_fin),
+		     redirected());
+	cr_assert_eq(ep_seg(s.t.sport, 0x10, EP_ISN + 2, ISN + 2),
+		     redirected());
+	return s.t.sport;
+}
+
+/* An endpoint-first close notes what the endpoint's TIME_WAIT holds (the
+ * client's newest TSval, the ack of its FIN), in both entries. */
+static void endpoint_first_close_notes_time_wait(void)
+{
+	struct kanary_flow_key ck = client_key(46200), pk;
+	struct kanary_flow f, r;
+
+	all_to_ep();
+	pk = port_key(endpoint_closes_first(46200, TSVAL + 50));
+	f = flow_at(&ck);
+	r = flow_at(&pk);
+	cr_assert_eq(f.fin & (TW_READY | KANARY_FIN_CLIENT_TS),
+		     TW_READY | KANARY_FIN_CLIENT_TS, "fin %#llx",
+		     (unsigned long long)f.fin);
+	cr_assert_eq(r.fin, f.fin);
+	cr_assert_eq(f.tw_tsval, TSVAL + 50);
+	cr_assert_eq(r.tw_tsval, TSVAL + 50);
+	cr_assert_eq(r.fin_seq, ISN + 2);
+}
+
+/* A passive close (the client's FIN first) leaves no TIME_WAIT at the
+ * endpoint, and nothing kept: both entries go on the client's last ACK. */
+static void passive_close_leaves_nothing(void)
+{
+	uint8_t opts[20];
+	struct pkt_seg s;
+
+	all_to_ep();
+	linux_syn_opts(opts, TSVAL);
+	cr_assert_eq(client_syn(46300, ISN, opts, 20, &s), redirected());
+	cr_assert_eq(ep_seg(s.t.sport, 0x12, EP_ISN, ISN + 1), redirected());
+	cr_assert_eq(client_seg(46300, 0x11, ISN + 1, EP_ISN + 1, TSVAL + 1),
+		     redirected());
+	cr_assert_eq(ep_seg(s.t.sport, 0x11, EP_ISN + 1, ISN + 2),
+		     redirected());
+	cr_assert_eq(client_seg(46300, 0x10, ISN + 2, EP_ISN + 2, TSVAL + 2),
+		     redirected());
+	cr_assert_eq(flow_count(), 0);
+}
+
+BOTH(tw_port_goes_to_newer_tsval)
+BOTH(tw_port_goes_to_later_isn_without_ts)
+BOTH(endpoint_first_close_notes_time_wait)
+BOTH(passive_close_leaves_nothing)
