@@ -448,7 +448,12 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
  * The conntrack lookup of a packet with tuple fk. A SYN that finds a
  * to-endpoint entry with another ISN is a new connection reusing the
  * client's port (the old one is closed or dead): the old one is forgotten
- * and the SYN decided again, under today's config.
+ * and the SYN decided again, under today's config. When the endpoint
+ * holds the old one in TIME_WAIT, only its to-endpoint entry goes: the
+ * to-client one keeps the SNAT port for reclaim_port, which gives it to
+ * a SYN that TIME_WAIT takes (this client's own, usually: its keyed
+ * draws are the old connection's). Freed, the port would look free to
+ * any SYN, and about half of them would meet PAWS.
  */
 static __always_inline struct kanary_flow *
 lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
@@ -457,7 +462,13 @@ lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
 
 	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
 	    f->syn_seq != p->tcp->seq) {
-		forget_conn(fk, f);
+		if ((f->fin & KANARY_FIN_TW_READY) == KANARY_FIN_TW_READY) {
+			if (f->l7 != KANARY_L7_OFF)
+				bpf_map_delete_elem(&kn_hold, fk);
+			bpf_map_delete_elem(&kn_flows, fk);
+		} else {
+			forget_conn(fk, f);
+		}
 		f = NULL;
 	}
 	return f;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * SNAT ports and the endpoints' TIME_WAIT (bpf/nat.h: tw_takes_syn). A
- * port whose endpoint holds the old connection in TIME_WAIT goes at once
- * to a SYN that TIME_WAIT takes (TSval newer, or without timestamps an
- * ISN after the old FIN), to no other.
+ * SNAT ports and the endpoints' TIME_WAIT (bpf/nat.h: tw_takes_syn,
+ * lookup_flow). A port whose endpoint holds the old connection in
+ * TIME_WAIT goes at once to a SYN that TIME_WAIT takes (TSval newer, or
+ * without timestamps an ISN after the old FIN), to no other; a client
+ * reusing its port leaves the old port held.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -327,6 +328,47 @@ static void endpoint_first_close_notes_time_wait(void)
 	cr_assert_eq(r.fin_seq, ISN + 2);
 }
 
+/*
+ * The client then reuses its port (a new ISN): the old to-endpoint entry
+ * goes, the to-client one keeps the SNAT port; a SYN of the client's
+ * that the TIME_WAIT would refuse (an older TSval) gets another port,
+ * the next one, newer, gets the old port back (its keyed draws are the
+ * old connection's).
+ */
+static void client_port_reuse_keeps_tw_port(void)
+{
+	struct kanary_flow_key ck = client_key(46210), pk;
+	struct kanary_flow r;
+	uint8_t opts[20];
+	struct pkt_seg s;
+	uint16_t port;
+
+	all_to_ep();
+	set_reclaim_ns(60 * SEC);
+	port = endpoint_closes_first(46210, TSVAL + 50);
+	pk = port_key(port);
+
+	/* Older than the TIME_WAIT's ts_recent: PAWS would refuse it. */
+	linux_syn_opts(opts, TSVAL + 49);
+	cr_assert_eq(client_syn(46210, ISN + 7777, opts, 20, &s), redirected());
+	cr_assert_neq(s.t.sport, port,
+		      "the TIME_WAIT's port went to a SYN it refuses");
+	r = flow_at(&pk);
+	cr_assert(r.closed_ns && r.dport == htons(46210) &&
+			  (r.fin & TW_READY) == TW_READY,
+		  "the old connection's port was freed");
+	cr_assert_eq(flow_at(&ck).sport, htons(s.t.sport));
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 0);
+
+	/* Newer: that TIME_WAIT takes it, and it gets the port back. */
+	linux_syn_opts(opts, TSVAL + 51);
+	cr_assert_eq(client_syn(46210, ISN + 8888, opts, 20, &s), redirected());
+	cr_assert_eq(s.t.sport, port, "not the old port back");
+	cr_assert_eq(global_counter(KANARY_G_TW_TAKEOVER), 1);
+	r = flow_at(&pk);
+	cr_assert(!r.closed_ns && !r.fin, "the old entry is still there");
+}
+
 /* A passive close (the client's FIN first) leaves no TIME_WAIT at the
  * endpoint, and nothing kept: both entries go on the client's last ACK. */
 static void passive_close_leaves_nothing(void)
@@ -350,4 +392,5 @@ static void passive_close_leaves_nothing(void)
 BOTH(tw_port_goes_to_newer_tsval)
 BOTH(tw_port_goes_to_later_isn_without_ts)
 BOTH(endpoint_first_close_notes_time_wait)
+BOTH(client_port_reuse_keeps_tw_port)
 BOTH(passive_close_leaves_nothing)
