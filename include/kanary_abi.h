@@ -263,8 +263,9 @@ struct kanary_flow {
 	 * (syn_flags: KANARY_SYN_*), read by tw_takes_syn: the client's own
 	 * SYN (L4), or the one kanary made (L7: the client's first segment's
 	 * TSval). L4 with KANARY_SYN_KNOWN (Linux's option layout): also its
-	 * MSS, window field and window scale (host order; 0xff: none): what
-	 * craft_syn needs to make it again.
+	 * MSS, window field and window scale (host order; 0xff: none), so
+	 * that a SYN an endpoint's TIME_WAIT answers with a bare ACK can be
+	 * sent again at once (bpf/kanary.bpf.c: l4_syn_again_tc).
 	 */
 	__u32 syn_tsval;
 	__u16 syn_mss;
@@ -309,6 +310,8 @@ enum kanary_l7_state {
 #define KANARY_SYN_NO_TS 0x02 /* surely no TSval */
 #define KANARY_SYN_KNOWN 0x04 /* L4: options in a layout craft_syn makes */
 #define KANARY_SYN_SACK 0x08 /* L4: SACK permitted */
+/* L4: the endpoint's bare ACK to it was answered once (RST, SYN again) */
+#define KANARY_SYN_RESENT 0x10
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */
 struct kanary_subset_stats {
@@ -386,6 +389,9 @@ enum kanary_global_counter {
 	KANARY_G_TW_TAKEOVER, /* SNAT port of a closed connection taken
 			       * before reclaim_ns: the endpoint's TIME_WAIT
 			       * takes the new SYN (TSval or ISN newer) */
+	KANARY_G_L4_SYN_RESENT, /* L4: the endpoint answered the SYN with a
+				 * bare ACK (a TIME_WAIT on the port): reset
+				 * it, SYN sent again */
 	KANARY_G_MAX,
 };
 

@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * SNAT ports and the endpoints' TIME_WAIT (bpf/nat.h: tw_takes_syn,
- * lookup_flow). A port whose endpoint holds the old connection in
- * TIME_WAIT goes at once to a SYN that TIME_WAIT takes (TSval newer, or
- * without timestamps an ISN after the old FIN), to no other; a client
- * reusing its port leaves the old port held.
+ * lookup_flow; bpf/kanary.bpf.c: l4_syn_again_tc). A port whose endpoint
+ * holds the old connection in TIME_WAIT goes at once to a SYN that
+ * TIME_WAIT takes (TSval newer, or without timestamps an ISN after the
+ * old FIN), to no other; a client reusing its port leaves the old port
+ * held; the endpoint's bare ACK to an L4 SYN is answered in tc by an RST
+ * to the endpoint and the client's SYN again, once.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -131,6 +138,18 @@ static int ep_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack)
 
 	ep_frame(sport, flags, seq, ack, &in);
 	return run_on(EP_IF, &in, &o);
+}
+
+static int run_tc_on(const char *ifname, struct pkt_buf *in,
+		     struct pkt_buf *out)
+{
+	bool was = use_tc;
+	int v;
+
+	use_tc = true;
+	v = run_on(ifname, in, out);
+	use_tc = was;
+	return v;
 }
 
 static struct kanary_flow_key client_key(uint16_t cport)
@@ -389,8 +408,153 @@ static void passive_close_leaves_nothing(void)
 	cr_assert_eq(flow_count(), 0);
 }
 
+/* Frames that arrive on ifname's veth peer, from now on. */
+static int capture_on(const char *ifname)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_ALL) };
+	struct timeval tv = { .tv_sec = 1 };
+	char peer[IF_NAMESIZE];
+	int fd;
+
+	snprintf(peer, sizeof(peer), "%sp", ifname);
+	sll.sll_ifindex = if_nametoindex(peer);
+	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)),
+		     0);
+	return fd;
+}
+
+/* The first TCP segment with flags among what fd captured. */
+static bool captured(int fd, uint8_t flags, struct pkt_seg *s)
+{
+	struct pkt_buf b;
+	ssize_t n;
+
+	while ((n = recv(fd, b.data, sizeof(b.data), 0)) > 0) {
+		b.len = n;
+		if (!pkt_decode(&b, s) && s->t.flags == flags)
+			return true;
+	}
+	return false;
+}
+
+/* XDP: the frame passes, byte for byte, on the endpoint's link (to tc). */
+static void expect_passed_on_ep(struct pkt_buf *in, const char *what)
+{
+	struct pkt_buf out;
+
+	cr_assert_eq(run_on(EP_IF, in, &out), XDP_PASS_, "%s: not passed",
+		     what);
+	cr_assert_eq(out.len, in->len);
+	cr_assert_eq(memcmp(out.data, in->data, in->len), 0,
+		     "%s: packet was modified", what);
+}
+
+/* An L4 SYN from cport with Linux's options, and the endpoint's bare ACK
+ * of an older connection on its SNAT port: built into *ack. */
+static uint16_t syn_then_old_ack(uint16_t cport, struct pkt_buf *ack)
+{
+	uint8_t opts[20];
+	struct pkt_seg s;
+
+	all_to_ep();
+	linux_syn_opts(opts, TSVAL);
+	cr_assert_eq(client_syn(cport, ISN, opts, 20, &s), redirected());
+	cr_assert_eq(s.t.daddr, pkt_addr(EP));
+	ep_frame(s.t.sport, 0x10, 123456, 654321, ack);
+	return s.t.sport;
+}
+
+/*
+ * The endpoint answers an L4 SYN with a bare ACK (its TIME_WAIT refused
+ * the SYN by PAWS): tc sends it an RST at the ACK's ack (cloned out of
+ * the endpoint's link), and the client's SYN again, with the options it
+ * offered. XDP passes the ACK, untouched, to tc.
+ */
+static void old_ack_to_l4_syn_is_reset(void)
+{
+	struct pkt_buf ack, o;
+	struct pkt_seg rst, again;
+	uint16_t port;
+	int fd;
+
+	port = syn_then_old_ack(46400, &ack);
+	if (!use_tc)
+		expect_passed_on_ep(&ack, "XDP: the endpoint's bare ACK");
+	fd = capture_on(EP_IF);
+	cr_assert_eq(run_tc_on(EP_IF, &ack, &o), TC_ACT_REDIRECT_,
+		     "the ACK was not turned into the SYN again");
+	cr_assert_eq(pkt_decode(&o, &again), 0);
+	cr_assert_eq(again.t.flags, 0x02, "not a SYN: %#x", again.t.flags);
+	cr_assert_eq(again.t.saddr, pkt_addr(SNAT));
+	cr_assert_eq(again.t.daddr, pkt_addr(EP));
+	cr_assert_eq(again.t.sport, port);
+	cr_assert_eq(again.t.dport, 8501);
+	cr_assert_eq(again.seq, ISN);
+	cr_assert_eq(again.mss, 1460);
+	cr_assert_eq(again.sack_ok, 1);
+	cr_assert_eq(again.ws, 7);
+	cr_assert(again.has_ts && again.tsval == TSVAL && !again.tsecr);
+	cr_assert_eq(again.window, 64240);
+	cr_assert(!memcmp(o.data, "\x02\0\0\0\x03\x02", 6),
+		  "not to the endpoint's MAC");
+
+	cr_assert(captured(fd, 0x14, &rst), "no RST left on " EP_IF);
+	close(fd);
+	cr_assert_eq(rst.t.saddr, pkt_addr(SNAT));
+	cr_assert_eq(rst.t.daddr, pkt_addr(EP));
+	cr_assert_eq(rst.t.sport, port);
+	cr_assert_eq(rst.seq, 654321, "the RST is not at the ACK's ack");
+	cr_assert_eq(global_counter(KANARY_G_L4_SYN_RESENT), 1);
+}
+
+/* A second bare ACK for the same connection goes to the client: once. */
+static void second_old_ack_goes_to_client(void)
+{
+	struct pkt_buf ack, o;
+	struct pkt_tuple t;
+
+	syn_then_old_ack(46500, &ack);
+	if (!use_tc)
+		expect_passed_on_ep(&ack, "XDP: the endpoint's bare ACK");
+	cr_assert_eq(run_tc_on(EP_IF, &ack, &o), TC_ACT_REDIRECT_);
+	cr_assert_eq(pkt_check(&o, &t), 0);
+	cr_assert_eq(t.flags, 0x02, "the first ACK was not answered");
+
+	cr_assert_eq(run_on(EP_IF, &ack, &o), redirected());
+	cr_assert_eq(pkt_check(&o, &t), 0);
+	cr_assert_eq(t.flags, 0x10);
+	cr_assert_eq(t.daddr, pkt_addr(CLIENT), "not to the client");
+	cr_assert_eq(t.dport, 46500);
+	cr_assert_eq(global_counter(KANARY_G_L4_SYN_RESENT), 1);
+}
+
+/* A SYN whose options kanary cannot make again (here MSS alone, then a
+ * TFO cookie request): its bare ACK goes to the client, as before. */
+static void old_ack_to_unknown_syn_goes_to_client(void)
+{
+	static const uint8_t tfo[8] = { 2, 4, 0x05, 0xb4, 34, 2, 1, 1 };
+	struct pkt_buf ack, o;
+	struct pkt_tuple t;
+	struct pkt_seg s;
+
+	all_to_ep();
+	cr_assert_eq(client_syn(46600, ISN, tfo, 8, &s), redirected());
+	ep_frame(s.t.sport, 0x10, 123456, 654321, &ack);
+	cr_assert_eq(run_on(EP_IF, &ack, &o), redirected());
+	cr_assert_eq(pkt_check(&o, &t), 0);
+	cr_assert_eq(t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(global_counter(KANARY_G_L4_SYN_RESENT), 0);
+}
+
 BOTH(tw_port_goes_to_newer_tsval)
 BOTH(tw_port_goes_to_later_isn_without_ts)
 BOTH(endpoint_first_close_notes_time_wait)
 BOTH(client_port_reuse_keeps_tw_port)
 BOTH(passive_close_leaves_nothing)
+BOTH(old_ack_to_l4_syn_is_reset)
+BOTH(second_old_ack_goes_to_client)
+BOTH(old_ack_to_unknown_syn_goes_to_client)
