@@ -212,14 +212,21 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 	};
 	int i;
 
-	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
+	for (i = 0; i < KANARY_SNAT_TRIES + KANARY_SNAT_RANDOM_TRIES; i++) {
 		/*
 		 * A fresh draw per try: a fixed stride is linear probing, whose
 		 * busy clusters refused connections from ~43 % occupancy
-		 * (measured); independent draws hold to ~63 %.
+		 * (measured); independent draws hold to ~63 %. The last ones
+		 * random (KANARY_SNAT_RANDOM_TRIES).
 		 */
-		__u32 h = i ? mix32(hash + i * 0x9e3779b9) : hash;
-		__u16 port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
+		__u32 h = hash;
+		__u16 port;
+
+		if (i >= KANARY_SNAT_TRIES)
+			h = bpf_get_prandom_u32();
+		else if (i)
+			h = mix32(hash + i * 0x9e3779b9);
+		port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
 		tk.dport = bpf_htons(port);
 		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))

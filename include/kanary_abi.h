@@ -44,6 +44,13 @@
 #define KANARY_SNAT_PORT_MIN 10000
 #define KANARY_SNAT_PORT_MAX 32767
 #define KANARY_SNAT_TRIES 16
+/*
+ * Random draws after the KANARY_SNAT_TRIES keyed ones: those are the same
+ * for every SYN of one client tuple (a retransmission, an L7 client's
+ * first segment sent again), so a SYN refused because all 16 ports were
+ * held would be refused again; these give its retries other ports.
+ */
+#define KANARY_SNAT_RANDOM_TRIES 4
 
 /* kanary_cfg[0] */
 struct kanary_cfg {

@@ -6,7 +6,8 @@
  * TIME_WAIT takes (TSval newer, or without timestamps an ISN after the
  * old FIN), to no other; a client reusing its port leaves the old port
  * held; the endpoint's bare ACK to an L4 SYN is answered in tc by an RST
- * to the endpoint and the client's SYN again, once.
+ * to the endpoint and the client's SYN again, once. And random draws
+ * after the keyed ones (bpf/nat.h: create_flow).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -550,6 +551,69 @@ static void old_ack_to_unknown_syn_goes_to_client(void)
 	cr_assert_eq(global_counter(KANARY_G_L4_SYN_RESENT), 0);
 }
 
+/* bpf/select.h's mix32 and flow_hash, for the keyed draws' ports. */
+static uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+static uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed)
+{
+	uint32_t h = seed;
+
+	h = mix32(h ^ k->saddr);
+	h = mix32(h ^ k->daddr);
+	h = mix32(h ^ (((uint32_t)k->sport << 16) | k->dport));
+	return h;
+}
+
+/*
+ * Every keyed draw of a client tuple held by an open connection: its
+ * SYN, and every SYN it sends again, still gets a port from the random
+ * draws after them, instead of being dropped until one of those 16 is
+ * freed.
+ */
+static void held_keyed_draws_leave_random_ones(void)
+{
+	struct kanary_flow_key ck = client_key(46700);
+	uint16_t ports[KANARY_SNAT_TRIES];
+	struct kanary_cfg cfg;
+	uint32_t zero = 0, h;
+	struct pkt_seg s;
+
+	all_to_ep();
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	h = flow_hash(&ck, cfg.hash_seed);
+	for (int i = 0; i < KANARY_SNAT_TRIES; i++) {
+		uint32_t d = i ? mix32(h + i * 0x9e3779b9) : h;
+		struct kanary_flow_key k;
+		struct kanary_flow v = { .saddr = pkt_addr(VIP),
+					 .daddr = pkt_addr("198.18.0.77"),
+					 .sport = htons(80),
+					 .dir = KANARY_DIR_TO_CLIENT,
+					 .answered = 1 };
+
+		ports[i] =
+			KANARY_SNAT_PORT_MIN +
+			d % (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1);
+		k = port_key(ports[i]);
+		v.dport = htons(ports[i]);
+		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], &k, &v,
+						 0),
+			     0);
+	}
+	cr_assert_eq(client_syn(46700, ISN, NULL, 0, &s), redirected(),
+		     "the SYN was dropped");
+	for (int i = 0; i < KANARY_SNAT_TRIES; i++)
+		cr_assert_neq(s.t.sport, ports[i], "a held port");
+	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
+}
+
 BOTH(tw_port_goes_to_newer_tsval)
 BOTH(tw_port_goes_to_later_isn_without_ts)
 BOTH(endpoint_first_close_notes_time_wait)
@@ -558,3 +622,4 @@ BOTH(passive_close_leaves_nothing)
 BOTH(old_ack_to_l4_syn_is_reset)
 BOTH(second_old_ack_goes_to_client)
 BOTH(old_ack_to_unknown_syn_goes_to_client)
+BOTH(held_keyed_draws_leave_random_ones)
