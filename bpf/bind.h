@@ -98,15 +98,18 @@ static __always_inline int bind_next_hop(void *ctx, const bool is_tc,
 
 /*
  * Both kn_flows entries, in state l7, for the client at fk. An L4
- * connection's (p: its SYN) are half-open from now on, and its
- * to-endpoint entry has already seen its SYN (rst_guard.h). 0 with *f
- * the to-endpoint entry as inserted (per-CPU scratch: writes to it
- * reach no map), CREATE_EXISTS (fk has an entry already: create_flow),
- * or a KANARY_G_* reason.
+ * connection's (p: its SYN, up to data_end) are half-open from now on,
+ * and its to-endpoint entry has already seen its SYN (rst_guard.h). The
+ * to-client entry keeps what the SYN to the endpoint offers (syn_*:
+ * the client's own, L4; kanary's, with the TSval of the first segment
+ * h, L7), which tw_takes_syn reads. 0 with *f the to-endpoint entry as
+ * inserted (per-CPU scratch: writes to it reach no map), CREATE_EXISTS
+ * (fk has an entry already: create_flow), or a KANARY_G_* reason.
  */
 static __always_inline int bind_flow(const struct kanary_flow_key *fk,
 				     const struct binding *b,
-				     const struct pkt *p, __u32 syn_seq,
+				     const struct pkt *p, void *data_end,
+				     const struct kanary_hold *h, __u32 syn_seq,
 				     __u8 l7, struct kanary_flow **f)
 {
 	struct kanary_flow *twin;
@@ -125,9 +128,14 @@ static __always_inline int bind_flow(const struct kanary_flow_key *fk,
 	if (p) {
 		twin->open_ns = (*f)->open_ns = b->now;
 		track_seq(*f, p);
+		syn_read(twin, p, data_end);
+	} else if (h) {
+		/* What craft_syn sends: the first segment's TSval. */
+		twin->syn_tsval = h->tsval;
+		twin->syn_flags = h->syn.ts_ok ? KANARY_SYN_TS :
+						 KANARY_SYN_NO_TS;
 	}
-	return create_flow(fk, b->c.ep, *f, twin, b->hash, b->cfg->reclaim_ns,
-			   b->now);
+	return create_flow(fk, b->c.ep, *f, twin, b->hash, b->now);
 }
 
 static __always_inline void count_bound(const struct binding *b)
@@ -207,7 +215,8 @@ static __always_inline int new_flow(void *ctx, const bool is_tc,
 			   in_ifindex, egress);
 	if (rc)
 		return rc;
-	rc = bind_flow(fk, &b, p, p->tcp->seq, KANARY_L7_OFF, f);
+	rc = bind_flow(fk, &b, p, data_end, NULL, p->tcp->seq, KANARY_L7_OFF,
+		       f);
 	if (rc == CREATE_EXISTS)
 		return bind_existing(fk, p, &b, f);
 	if (rc)

@@ -36,6 +36,55 @@
  */
 const volatile bool kn_xdp_partial_csums = true;
 
+/*
+ * tc: the endpoint's bare ACK (in skb) to the SYN of the L4 connection
+ * whose to-client entry is f (at fk): the endpoint still holds an older
+ * connection on the SNAT port, whose TIME_WAIT refused the SYN (PAWS).
+ * Reset that connection (an RST at the ACK's ack, which TIME_WAIT takes,
+ * unless the endpoint sets tcp_rfc1337), cloned out, then turn the packet
+ * into the client's SYN again, from what f kept of it (craft_syn, as the
+ * L7 path does). Otherwise the client would get the ACK, reset it itself
+ * and send its SYN again 2 jiffies later (8 ms at HZ=250). Once per
+ * connection: a second bare ACK goes to the client. L7_NEXT when nothing
+ * was written (the ACK then goes to the client, as without this).
+ */
+static __noinline int l4_syn_again_tc(struct __sk_buff *skb,
+				      const struct kanary_flow_key *fk,
+				      struct kanary_flow *f)
+{
+	struct kanary_flow_key tk = {};
+	struct kanary_synq q = {};
+	struct kanary_flow *to_ep;
+	struct pkt p;
+
+	if (!f)
+		return L7_NEXT;
+	twin_key(f, &tk);
+	to_ep = bpf_map_lookup_elem(&kn_flows, &tk);
+	/* Not this connection's, or its next hop not known yet. */
+	if (!to_ep || to_ep->sport != fk->dport || to_ep->daddr != fk->saddr ||
+	    !to_ep->ifindex)
+		return L7_NEXT;
+	f->syn_flags |= KANARY_SYN_RESENT;
+	q.client_isn = bpf_ntohl(to_ep->syn_seq);
+	q.mss = f->syn_mss;
+	q.wscale = f->syn_wscale;
+	q.sack_ok = !!(f->syn_flags & KANARY_SYN_SACK);
+	q.ts_ok = !!(f->syn_flags & KANARY_SYN_TS);
+	q.window = f->syn_window;
+	if (reparse(skb, true, &p))
+		return V_PASS;
+	/* Its seq is the ACK's ack (craft_rst). */
+	if (reset_back(skb, true, &p))
+		return V_DROP;
+	if (bpf_clone_redirect(skb, skb->ifindex, 0))
+		return V_DROP;
+	if (craft_syn(skb, true, &q, f->syn_tsval, to_ep))
+		return V_DROP;
+	count_global(KANARY_G_L4_SYN_RESENT);
+	return V_TX;
+}
+
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
 					   __u32 len, __u32 in_ifindex,
@@ -130,6 +179,24 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	    !(p.flags & TCP_FLAG_RST))
 		return reset_flow_call(ctx, is_tc, &fk, f, in_ifindex,
 				       KANARY_G_EJECTED_RESET);
+	/*
+	 * L4: the endpoint answers the client's SYN with a bare ACK (see
+	 * l4_syn_again_tc), the first time. One byte of the entry already
+	 * loaded: an answered connection pays nothing more. XDP passes the
+	 * ACK to tc, which can send two packets.
+	 */
+	if (!f->answered && f->dir == KANARY_DIR_TO_CLIENT && !f->l7 &&
+	    (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST |
+			TCP_FLAG_FIN)) == TCP_FLAG_ACK &&
+	    !p.plen &&
+	    (f->syn_flags & (KANARY_SYN_KNOWN | KANARY_SYN_RESENT)) ==
+		    KANARY_SYN_KNOWN) {
+		if (!is_tc)
+			return V_PASS;
+		rc = l4_syn_again_tc(ctx, &fk, f);
+		if (rc != L7_NEXT)
+			return rc;
+	}
 	/* An L7 connection not spliced yet has ways of its own. */
 	if (f->l7) {
 		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,
@@ -183,7 +250,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 		note_answered(f);
 	/* Closing: from the first FIN or RST on, every packet is looked at. */
 	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
-		done = note_close(f, &p);
+		done = note_close(f, &p, data_end);
 	count_flow(f, len);
 	rewrite(ctx, is_tc, &p, f, d_l7);
 	*out_ifindex = egress ? egress : f->ifindex;

@@ -337,7 +337,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	rc = first_next_hop(ctx, is_tc, &b, in_ifindex, &egress);
 	if (rc != L7_NEXT)
 		return rc;
-	rc = bind_flow(fk, &b, NULL, bpf_htonl(q->client_isn),
+	rc = bind_flow(fk, &b, NULL, NULL, h, bpf_htonl(q->client_isn),
 		       KANARY_L7_SYN_SENT, &f);
 	/* Raced: another CPU bound it first; its entry is the one kept. */
 	if (rc == CREATE_EXISTS)

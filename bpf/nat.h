@@ -32,34 +32,107 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 }
 
 /*
+ * The endpoint holds old's connection in TIME_WAIT: both FINs seen, the
+ * endpoint's first (or both at once), the client's acked.
+ */
+#define KANARY_FIN_TW_READY                                  \
+	(KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT | \
+	 KANARY_FIN_ENDPOINT_TW | KANARY_FIN_ACKED)
+
+/*
+ * Does the endpoint's TIME_WAIT of old take the SYN of the new connection
+ * (f to the endpoint, twin to the client: its ISN and TSval) as a new
+ * connection? As Linux decides (tcp_timewait_state_process): a SYN with a
+ * TSval must pass PAWS and be newer than the TIME_WAIT's ts_recent, of
+ * which old->tw_tsval is an upper bound; one without (or to a connection
+ * that used none) must start after the old client's FIN, the TIME_WAIT's
+ * rcv_nxt. A client's own next connection on the tuple passes (its TSval
+ * offset and ISN clock are per tuple); another client's, about half the
+ * time: the half that would get a bare ACK (PAWS) now waits.
+ */
+static __always_inline bool tw_takes_syn(const struct kanary_flow *old,
+					 const struct kanary_flow *f,
+					 const struct kanary_flow *twin)
+{
+	__u64 fin = old->fin;
+
+	if ((fin & KANARY_FIN_TW_READY) != KANARY_FIN_TW_READY)
+		return false;
+	if (twin->syn_flags & KANARY_SYN_TS) {
+		if (fin & KANARY_FIN_CLIENT_TS)
+			return (__s32)(twin->syn_tsval - old->tw_tsval) > 0;
+		/* The old client's TS option, if any, in a layout seg_tsval
+		 * cannot read: PAWS may apply. */
+		if (!(fin & KANARY_FIN_CLIENT_NO_TS))
+			return false;
+	} else if (!(twin->syn_flags & KANARY_SYN_NO_TS)) {
+		return false; /* the SYN's own options unread */
+	}
+	return (__s32)(bpf_ntohl(f->syn_seq) - old->fin_seq) > 0;
+}
+
+/*
  * A port held by a connection closed (FIN or RST) longer ago than the
  * endpoint's TIME_WAIT, or by one still half-open KANARY_HALF_OPEN_NS
  * after its SYN (a spoofed SYN's; KANARY_HALF_OPEN_PRESSED_NS when
  * pressed), may be taken over: forget the old connection's to-client
  * entry (at k, holding the port) and its to-endpoint twin. Without this,
  * a port would stay taken until the LRU evicted it, which a table that
- * is not full never does.
+ * is not full never does. So may a closed one's sooner when the
+ * endpoint's TIME_WAIT takes the new connection's SYN (f, twin) at once
+ * (tw_takes_syn): counted.
  */
 static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 					 __u64 reclaim_ns, __u64 now,
-					 bool pressed)
+					 bool pressed,
+					 const struct kanary_flow *f,
+					 const struct kanary_flow *twin)
 {
 	struct kanary_flow_key tk = {};
-	struct kanary_flow *old, *twin;
+	struct kanary_flow *old, *old_twin;
 
 	old = bpf_map_lookup_elem(&kn_flows, k);
 	if (!old || !(old->closed_ns || old->open_ns))
 		return false;
-	if (old->closed_ns ? younger(now, old->closed_ns, reclaim_ns) :
-			     younger(now, old->open_ns,
-				     pressed ? KANARY_HALF_OPEN_PRESSED_NS :
-					       KANARY_HALF_OPEN_NS))
+	if (old->closed_ns) {
+		if (younger(now, old->closed_ns, reclaim_ns)) {
+			if (!tw_takes_syn(old, f, twin))
+				return false;
+			count_global(KANARY_G_TW_TAKEOVER);
+		}
+	} else if (younger(now, old->open_ns,
+			   pressed ? KANARY_HALF_OPEN_PRESSED_NS :
+				     KANARY_HALF_OPEN_NS)) {
 		return false;
+	}
 	twin_key(old, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && twin->sport == k->dport && twin->daddr == k->saddr)
+	old_twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (old_twin && old_twin->sport == k->dport &&
+	    old_twin->daddr == k->saddr)
 		bpf_map_delete_elem(&kn_flows, &tk);
 	return true;
+}
+
+/*
+ * create_flow's draw i found the port at tk taken: take it over if
+ * reclaim_port may, inserting the new connection's to-client entry
+ * twin. 1 if the port is now the new connection's. A function of its
+ * own (global: verified once, not once per draw and caller), and only
+ * called on a collision: the first draw of most SYNs finds its port free.
+ */
+__noinline int take_port(const struct kanary_flow_key *tk,
+			 const struct kanary_flow *f,
+			 const struct kanary_flow *twin, __u64 now, __u32 i)
+{
+	const struct kanary_cfg *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
+	if (!tk || !f || !twin || !cfg)
+		return 0;
+	return reclaim_port(tk, cfg->reclaim_ns, now,
+			    i >= KANARY_SNAT_TRIES / 4, f, twin) &&
+	       !bpf_map_update_elem(&kn_flows, tk, twin, BPF_ANY);
 }
 
 /*
@@ -131,7 +204,7 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
 				       struct kanary_flow *f,
 				       const struct kanary_flow *twin,
-				       __u32 hash, __u64 reclaim_ns, __u64 now)
+				       __u32 hash, __u64 now)
 {
 	struct kanary_flow_key tk = {
 		.saddr = ep->addr,
@@ -141,21 +214,26 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 	};
 	int i;
 
-	for (i = 0; i < KANARY_SNAT_TRIES; i++) {
+	for (i = 0; i < KANARY_SNAT_TRIES + KANARY_SNAT_RANDOM_TRIES; i++) {
 		/*
 		 * A fresh draw per try: a fixed stride is linear probing, whose
 		 * busy clusters refused connections from ~43 % occupancy
-		 * (measured); independent draws hold to ~63 %.
+		 * (measured); independent draws hold to ~63 %. The last ones
+		 * random (KANARY_SNAT_RANDOM_TRIES).
 		 */
-		__u32 h = i ? mix32(hash + i * 0x9e3779b9) : hash;
-		__u16 port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
+		__u32 h = hash;
+		__u16 port;
+
+		if (i >= KANARY_SNAT_TRIES)
+			h = bpf_get_prandom_u32();
+		else if (i)
+			h = mix32(hash + i * 0x9e3779b9);
+		port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
 		tk.dport = bpf_htons(port);
 		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
 			goto reserved;
-		if (reclaim_port(&tk, reclaim_ns, now,
-				 i >= KANARY_SNAT_TRIES / 4) &&
-		    !bpf_map_update_elem(&kn_flows, &tk, twin, BPF_ANY))
+		if (take_port(&tk, f, twin, now, i))
 			goto reserved;
 	}
 	return KANARY_G_SNAT_EXHAUSTED;
@@ -212,6 +290,59 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 	bpf_map_delete_elem(&kn_flows, fk);
 }
 
+/* Set bits in the fin of f and of its twin (a TIME_WAIT's facts). */
+static __always_inline void fin_or_both(struct kanary_flow *f, __u64 bits,
+					bool tsval)
+{
+	struct kanary_flow_key tk = {};
+	struct kanary_flow *twin;
+
+	if (bits)
+		__sync_fetch_and_or(&f->fin, bits);
+	twin_key(f, &tk);
+	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	if (!twin)
+		return;
+	if (tsval)
+		twin->tw_tsval = f->tw_tsval;
+	if (bits)
+		__sync_fetch_and_or(&twin->fin, bits);
+}
+
+/*
+ * note_close, for a segment p other than an RST: what the endpoint's
+ * TIME_WAIT will hold, for reclaim_port (tw_takes_syn). From the client:
+ * its newest TSval (tw_tsval; KANARY_FIN_CLIENT_TS), or that it sends
+ * none (KANARY_FIN_CLIENT_NO_TS: no option at all). From the endpoint:
+ * that it acked the client's FIN (KANARY_FIN_ACKED). Both entries; a
+ * twin lookup only when something changes, a few times per connection.
+ */
+static __always_inline void note_tw(struct kanary_flow *f, const struct pkt *p,
+				    void *data_end)
+{
+	__u64 fin = f->fin;
+	__u32 ts;
+
+	if (f->dir == KANARY_DIR_TO_ENDPOINT) {
+		if (seg_tsval(p, data_end, &ts)) {
+			if ((fin & KANARY_FIN_CLIENT_TS) &&
+			    (__s32)(ts - f->tw_tsval) <= 0)
+				return;
+			f->tw_tsval = ts;
+			fin_or_both(f, ~fin & KANARY_FIN_CLIENT_TS, true);
+		} else if (p->tcp->doff == 5 &&
+			   !(fin & KANARY_FIN_CLIENT_NO_TS)) {
+			fin_or_both(f, KANARY_FIN_CLIENT_NO_TS, false);
+		}
+		return;
+	}
+	if ((fin & (KANARY_FIN_FROM_CLIENT | KANARY_FIN_ACKED)) ==
+		    KANARY_FIN_FROM_CLIENT &&
+	    (p->flags & TCP_FLAG_ACK) &&
+	    (__s32)(bpf_ntohl(p->tcp->ack_seq) - f->fin_seq) >= 0)
+		fin_or_both(f, KANARY_FIN_ACKED, false);
+}
+
 /*
  * Closing. The first FIN or RST stamps both entries (closed_ns), and each
  * side's FIN is noted in both (fin). Returns true when the connection is
@@ -223,10 +354,11 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
  *    client's (a passive close: the endpoint ends in CLOSED, the client
  *    holds the TIME_WAIT, on its own tuple, which kanary does not reuse).
  * When the endpoint closed first, or both at once, it holds a TIME_WAIT
- * on the SNAT port, so the entries stay until reclaim_port may take it.
+ * on the SNAT port, so the entries stay until reclaim_port may take it;
+ * what that TIME_WAIT will take is noted on the way (note_tw).
  */
 static __always_inline bool note_close(struct kanary_flow *f,
-				       const struct pkt *p)
+				       const struct pkt *p, void *data_end)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
@@ -273,6 +405,7 @@ static __always_inline bool note_close(struct kanary_flow *f,
 	}
 	if (flags & TCP_FLAG_RST)
 		return f->answered || f->l7 != KANARY_L7_OFF;
+	note_tw(f, p, data_end);
 	return !(flags & TCP_FLAG_FIN) && (flags & TCP_FLAG_ACK) &&
 	       f->dir == KANARY_DIR_TO_ENDPOINT &&
 	       (f->fin & (KANARY_FIN_FROM_CLIENT | KANARY_FIN_FROM_ENDPOINT |
@@ -330,7 +463,12 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
  * The conntrack lookup of a packet with tuple fk. A SYN that finds a
  * to-endpoint entry with another ISN is a new connection reusing the
  * client's port (the old one is closed or dead): the old one is forgotten
- * and the SYN decided again, under today's config.
+ * and the SYN decided again, under today's config. When the endpoint
+ * holds the old one in TIME_WAIT, only its to-endpoint entry goes: the
+ * to-client one keeps the SNAT port for reclaim_port, which gives it to
+ * a SYN that TIME_WAIT takes (this client's own, usually: its keyed
+ * draws are the old connection's). Freed, the port would look free to
+ * any SYN, and about half of them would meet PAWS.
  */
 static __always_inline struct kanary_flow *
 lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
@@ -339,7 +477,13 @@ lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
 
 	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
 	    f->syn_seq != p->tcp->seq) {
-		forget_conn(fk, f);
+		if ((f->fin & KANARY_FIN_TW_READY) == KANARY_FIN_TW_READY) {
+			if (f->l7 != KANARY_L7_OFF)
+				bpf_map_delete_elem(&kn_hold, fk);
+			bpf_map_delete_elem(&kn_flows, fk);
+		} else {
+			forget_conn(fk, f);
+		}
 		f = NULL;
 	}
 	return f;

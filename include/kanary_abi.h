@@ -44,6 +44,13 @@
 #define KANARY_SNAT_PORT_MIN 10000
 #define KANARY_SNAT_PORT_MAX 32767
 #define KANARY_SNAT_TRIES 16
+/*
+ * Random draws after the KANARY_SNAT_TRIES keyed ones: those are the same
+ * for every SYN of one client tuple (a retransmission, an L7 client's
+ * first segment sent again), so a SYN refused because all 16 ports were
+ * held would be refused again; these give its retries other ports.
+ */
+#define KANARY_SNAT_RANDOM_TRIES 4
 
 /* kanary_cfg[0] */
 struct kanary_cfg {
@@ -249,6 +256,31 @@ struct kanary_flow {
 	__be32 ack_seq;
 	__u32 seq_next;
 	/*
+	 * Once the connection is closing, in both entries: the newest TSval
+	 * the client sent since the first FIN (host order; valid with
+	 * KANARY_FIN_CLIENT_TS), at least the ts_recent of the endpoint's
+	 * TIME_WAIT. A SYN with a newer TSval passes that TIME_WAIT's PAWS
+	 * check and is taken as a new connection (Linux:
+	 * tcp_timewait_state_process), so the port may go to it at once
+	 * (bpf/nat.h: tw_takes_syn).
+	 */
+	__u32 tw_tsval;
+	/*
+	 * In the to-client entry, what the SYN sent to the endpoint offered
+	 * (syn_flags: KANARY_SYN_*), read by tw_takes_syn: the client's own
+	 * SYN (L4), or the one kanary made (L7: the client's first segment's
+	 * TSval). L4 with KANARY_SYN_KNOWN (Linux's option layout): also its
+	 * MSS, window field and window scale (host order; 0xff: none), so
+	 * that a SYN an endpoint's TIME_WAIT answers with a bare ACK can be
+	 * sent again at once (bpf/kanary.bpf.c: l4_syn_again_tc).
+	 */
+	__u32 syn_tsval;
+	__u16 syn_mss;
+	__u16 syn_window;
+	__u8 syn_wscale;
+	__u8 syn_flags;
+	__u16 pad_syn;
+	/*
 	 * kanary_flow only grows, at its end: a load over the pins of an
 	 * older kanary carries its entries into the new kn_flows, the new
 	 * fields zero (user/dataplane/upgrade.c), so that an upgrade keeps
@@ -269,6 +301,24 @@ enum kanary_l7_state {
 /* The endpoint sent its FIN before it had the client's: it closed first,
  * or both did at once, and holds a TIME_WAIT on the SNAT port. */
 #define KANARY_FIN_ENDPOINT_TW 0x04
+/* A segment of the client's since the first FIN carried a TSval
+ * (tw_tsval holds the newest), or carried no option at all. */
+#define KANARY_FIN_CLIENT_TS 0x08
+#define KANARY_FIN_CLIENT_NO_TS 0x10
+/* The endpoint acked the client's FIN: its rcv_nxt is fin_seq. */
+#define KANARY_FIN_ACKED 0x20
+
+/*
+ * kanary_flow.syn_flags: what the SYN sent to the endpoint offered. A
+ * SYN with neither KANARY_SYN_TS nor KANARY_SYN_NO_TS had options in a
+ * layout kanary does not read: whether it had a TSval is unknown.
+ */
+#define KANARY_SYN_TS 0x01 /* a TSval: syn_tsval */
+#define KANARY_SYN_NO_TS 0x02 /* surely no TSval */
+#define KANARY_SYN_KNOWN 0x04 /* L4: options in a layout craft_syn makes */
+#define KANARY_SYN_SACK 0x08 /* L4: SACK permitted */
+/* L4: the endpoint's bare ACK to it was answered once (RST, SYN again) */
+#define KANARY_SYN_RESENT 0x10
 
 /* kanary_stats: per-CPU, one row per (VirtualService, subset) */
 struct kanary_subset_stats {
@@ -343,6 +393,12 @@ enum kanary_global_counter {
 				* or with a bad checksum): passed */
 	KANARY_G_RST_BLIND, /* L4: RST at a sequence number the connection
 			     * does not expect: dropped, flow kept */
+	KANARY_G_TW_TAKEOVER, /* SNAT port of a closed connection taken
+			       * before reclaim_ns: the endpoint's TIME_WAIT
+			       * takes the new SYN (TSval or ISN newer) */
+	KANARY_G_L4_SYN_RESENT, /* L4: the endpoint answered the SYN with a
+				 * bare ACK (a TIME_WAIT on the port): reset
+				 * it, SYN sent again */
 	KANARY_G_MAX,
 };
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Loading over an older kanary's pins, as a DaemonSet's rolling update
-# does: a kn_flows of the layout before req_ns (72-byte entries) is
-# carried into the new map, and a keep-alive connection busy across the
-# load keeps its endpoint with no error; a pin whose layout cannot be
-# carried is refused by name and left as it was.
-#   tests/integration/test_upgrade.sh [MODE]   (default tc)
+# does: a kn_flows of an older layout (OLD_SIZE bytes an entry; default
+# 72, the oldest carried: before req_ns; 96: before tw_tsval) is carried
+# into the new map, and a keep-alive connection busy across the load
+# keeps its endpoint with no error; a pin whose layout cannot be carried
+# is refused by name and left as it was.
+#   tests/integration/test_upgrade.sh [MODE [OLD_SIZE]]   (default tc 72)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 MODE=${1:-tc}
-OLD_FLOW_SIZE=72 # sizeof(struct kanary_flow) before req_ns
+OLD_FLOW_SIZE=${2:-72} # sizeof(struct kanary_flow) of the older kanary
 
-echo "# upgrade ($MODE)"
+echo "# upgrade ($MODE, from $OLD_FLOW_SIZE-byte entries)"
 lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
 T=$(mktemp -d)
 P2=/sys/fs/bpf/kanary-test-upgrade-$$

@@ -523,4 +523,8 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 				    "passed (must not be forwarded: VLAN tag, TTL 0, bad flags, martian source, bad checksum)" },
 	[KANARY_G_RST_BLIND] = { "rst_blind",
 				 "dropped (RST at a sequence number the connection does not expect)" },
+	[KANARY_G_TW_TAKEOVER] = { "tw_takeover",
+				   "SNAT port taken from an endpoint's TIME_WAIT before 60 s (it takes the SYN: TSval or ISN newer)" },
+	[KANARY_G_L4_SYN_RESENT] = { "l4_syn_resent",
+				     "L4: endpoint answered the SYN with an old ACK (reset it, SYN sent again)" },
 };
