@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -321,4 +322,25 @@ uint64_t code_count(uint32_t row, uint32_t code)
 	for (int c = 0; c < ncpu; c++)
 		sum += v[c];
 	return sum;
+}
+
+/* kn_cfg's reclaim_ns: how long a closed connection keeps its SNAT port. */
+void set_reclaim_ns(__u64 ns)
+{
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	cfg.reclaim_ns = ns;
+	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
+		     0);
+}
+
+/* CLOCK_MONOTONIC in ns: the clock of the data path's stamps. */
+__u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }

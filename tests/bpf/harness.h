@@ -53,6 +53,9 @@ struct kanary_flow flow_at(const struct kanary_flow_key *k);
 void http_stats(uint32_t row, struct kanary_http_stats *sum);
 uint64_t code_count(uint32_t row, uint32_t code);
 
+void set_reclaim_ns(__u64 ns);
+__u64 mono_ns(void);
+
 #define BOTH(name)                                           \
 	Test(xdp, name, .init = setup_xdp, .fini = teardown) \
 	{                                                    \

@@ -375,17 +375,6 @@ static void hold_all_ports(__u64 closed_ns, __u64 open_ns)
 	}
 }
 
-static void set_reclaim_ns(__u64 ns)
-{
-	struct kanary_cfg cfg;
-	uint32_t zero = 0;
-
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
-	cfg.reclaim_ns = ns;
-	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
-		     0);
-}
-
 /* Every port held by an open connection: the SYN cannot be NATed. */
 static void snat_exhausted_drops_syn(void)
 {
@@ -419,15 +408,6 @@ static void closed_ports_are_reclaimed(void)
 	cr_assert_eq(verdict, redirected(), "closed ports were not reclaimed");
 	cr_assert(is_addr(t.daddr, EP1) || is_addr(t.daddr, EP2));
 	cr_assert_eq(global_counter(KANARY_G_SNAT_EXHAUSTED), 0);
-}
-
-/* bpf_ktime_get_ns's clock */
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Every port held by a connection half-open for longer than

@@ -42,26 +42,6 @@ static void all_to_ep(void)
 	cr_assert_eq(apply_weights(w50, w101, NULL, &err), 0, "%s", err.msg);
 }
 
-static void set_reclaim_ns(__u64 ns)
-{
-	struct kanary_cfg cfg;
-	uint32_t zero = 0;
-
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
-	cfg.reclaim_ns = ns;
-	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),
-		     0);
-}
-
-/* bpf_ktime_get_ns's clock */
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Linux's SYN options: MSS 1460, SACK_PERM, TS (tsval, 0), NOP, WS 7. */
 static void linux_syn_opts(uint8_t o[20], uint32_t tsval)
 {
