@@ -16,6 +16,7 @@
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
 #include "clock.h"
+#include "tcpopt.h" /* seg_tsval, syn_read */
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * TCP options for the L7 path: read the SYN's offer, find the timestamp
- * and SACK options of a segment, and write the options of the segments
- * the gateway makes up (SYN-ACK, SYN, replay).
+ * TCP options. The L4 path reads Linux's layouts at fixed offsets (an
+ * L4 SYN's offer, a closing segment's TSval: a few compares); the L7 path
+ * reads the SYN's offer, finds the timestamp and SACK options of a
+ * segment, and writes the options of the segments the gateway makes up
+ * (SYN-ACK, SYN, replay).
  */
 #ifndef KANARY_BPF_TCPOPT_H
 #define KANARY_BPF_TCPOPT_H
@@ -10,7 +12,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 
+#include "kanary_abi.h"
 #include "ctx.h"
+#include "parse.h"
 
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
@@ -51,6 +55,84 @@ static __always_inline void store_be32(__u8 *b, __u32 v)
 	b[1] = v >> 16;
 	b[2] = v >> 8;
 	b[3] = v;
+}
+
+/*
+ * An established segment's TSval (host order) into *tsval: true if its
+ * options start as every common stack lays them out (NOP, NOP, TS). Any
+ * other layout reads as none. Fixed offsets: the L4 path's closing
+ * packets pay a few compares, not an option walk (walk_opts, below).
+ */
+static __always_inline bool seg_tsval(const struct pkt *p, void *data_end,
+				      __u32 *tsval)
+{
+	__u8 *o = (void *)(p->tcp + 1);
+
+	if (p->tcp->doff * 4 < sizeof(struct tcphdr) + 12 ||
+	    (void *)(o + 12) > data_end)
+		return false;
+	if (o[0] != 1 || o[1] != 1 || o[2] != 8 || o[3] != 10)
+		return false;
+	*tsval = load_be32(o + 4);
+	return true;
+}
+
+/* syn_read: NOP, WS at o + n (a constant); n + 4, or n if not. */
+static __always_inline __u32 syn_ws_at(const __u8 *o, __u32 n, __u32 optlen,
+				       void *data_end, struct kanary_flow *f)
+{
+	if (optlen < n + 4 || (void *)(o + n + 4) > data_end || o[n] != 1 ||
+	    o[n + 1] != 3 || o[n + 2] != 3)
+		return n;
+	f->syn_wscale = o[n + 3] > 14 ? 14 : o[n + 3];
+	return n + 4;
+}
+
+/*
+ * An L4 SYN's options into f (kanary_flow.syn_*), if laid out as Linux
+ * lays them out (tcp_options_write): MSS; then SACK_PERM and TS, or NOP
+ * NOP TS, or NOP NOP SACK_PERM, or neither; then NOP WS, or not. Those
+ * are the options craft_syn writes: KANARY_SYN_KNOWN says the SYN had
+ * exactly them, and can be made again. No option at all reads as
+ * KANARY_SYN_NO_TS alone; anything else (another order, TFO, MD5, MPTCP)
+ * as nothing known, not even whether it had a TSval. Written straight
+ * into f (map memory, which the verifier does not follow): the layouts'
+ * paths join at the end instead of multiplying the SYN path's states.
+ */
+static __always_inline void syn_read(struct kanary_flow *f, const struct pkt *p,
+				     void *data_end)
+{
+	__u8 *o = (void *)(p->tcp + 1);
+	__u32 optlen = p->tcp->doff * 4 - sizeof(struct tcphdr), n;
+
+	f->syn_window = bpf_ntohs(p->tcp->window);
+	f->syn_wscale = TCP_WSCALE_NONE;
+	if (!optlen) {
+		f->syn_flags = KANARY_SYN_NO_TS;
+		return;
+	}
+	if (optlen < 4 || (void *)(o + 4) > data_end || o[0] != 2 || o[1] != 4)
+		return;
+	f->syn_mss = ((__u16)o[2] << 8) | o[3];
+	if (optlen >= 16 && (void *)(o + 16) <= data_end && o[6] == 8 &&
+	    o[7] == 10 &&
+	    ((o[4] == 4 && o[5] == 2) || (o[4] == 1 && o[5] == 1))) {
+		f->syn_flags = KANARY_SYN_TS |
+			       (o[4] == 4 ? KANARY_SYN_SACK : 0);
+		f->syn_tsval = load_be32(o + 8);
+		n = syn_ws_at(o, 16, optlen, data_end, f);
+	} else if (optlen >= 8 && (void *)(o + 8) <= data_end && o[4] == 1 &&
+		   o[5] == 1 && o[6] == 4 && o[7] == 2) {
+		f->syn_flags = KANARY_SYN_NO_TS | KANARY_SYN_SACK;
+		n = syn_ws_at(o, 8, optlen, data_end, f);
+	} else {
+		f->syn_flags = KANARY_SYN_NO_TS;
+		n = syn_ws_at(o, 4, optlen, data_end, f);
+	}
+	if (n == optlen)
+		f->syn_flags |= KANARY_SYN_KNOWN;
+	else
+		f->syn_flags = 0;
 }
 
 /* Options start here when the IP header has none (parse_tcp4 insists). */
