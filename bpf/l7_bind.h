@@ -38,6 +38,7 @@
 #include "reset.h"
 #include "http.h"
 #include "outcome.h"
+#include "l7_answer.h"
 
 /*
  * The steps below return L7_NEXT when the packet goes on to the next step,
@@ -92,7 +93,6 @@ static __always_inline void synq_entry(const struct kanary_flow_key *fk,
 		q->gw_tsval = bpf_ktime_get_ns() / 1000000;
 	}
 	q->client_isn = bpf_ntohl(tcp->seq);
-	q->client_tsval = so->tsval;
 	q->mss = so->mss;
 	q->wscale = so->wscale;
 	q->sack_ok = so->sack_ok;
@@ -196,10 +196,10 @@ first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
 }
 
 /*
- * l7_first: the connection cannot be bound (no rule takes it, or its
- * route's pool has no endpoint): reset the client (the segment in p) and
- * forget the handshake, counted as why. In XDP, where the client's
- * interface takes no XDP frames, tc does it (reset_client).
+ * l7_first: the connection cannot be bound (its route's pool has no
+ * endpoint): reset the client (the segment in p) and forget the
+ * handshake, counted as why. In XDP, where the client's interface takes
+ * no XDP frames, tc does it (reset_client).
  */
 static __always_inline int first_refuse(void *ctx, const bool is_tc,
 					const struct kanary_flow_key *fk,
@@ -215,15 +215,14 @@ static __always_inline int first_refuse(void *ctx, const bool is_tc,
 
 /*
  * l7_first: the VIP's rules read the request head in h (plen
- * bytes) and name the block, *blk. No block: the client is reset
- * (first_refuse).
+ * bytes) and name the block, *blk. No block: no route, and the gateway
+ * answers 404 itself (l7_answer.h), as Envoy does.
  */
-static __always_inline int first_rule(void *ctx, const bool is_tc,
-				      const struct kanary_flow_key *fk,
-				      const struct kanary_hold *h, __u32 plen,
-				      struct pkt *p, __u32 in_ifindex,
-				      struct binding *b,
-				      const struct kanary_l7_block **blk)
+static __always_inline int
+first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
+	   struct kanary_synq *q, const struct kanary_hold *h, __u32 plen,
+	   struct pkt *p, __u32 in_ifindex, struct binding *b,
+	   const struct kanary_l7_block **blk)
 {
 	const struct kanary_l7_table *t;
 	const struct kanary_vip *vip;
@@ -249,8 +248,9 @@ static __always_inline int first_rule(void *ctx, const bool is_tc,
 	if (!complete)
 		count_global(KANARY_G_L7_DEFAULT);
 	if (block >= KANARY_L7_MAX_BLOCKS)
-		return first_refuse(ctx, is_tc, fk, p, in_ifindex,
-				    KANARY_G_L7_NO_MATCH);
+		return l7_answer(ctx, is_tc, q, p, in_ifindex,
+				 bpf_ntohl(p->tcp->seq) + plen,
+				 KANARY_L7_ANSWER_404);
 	*blk = &t->blocks[block];
 	return L7_NEXT;
 }
@@ -321,7 +321,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	h = first_hold(ctx, is_tc, q, &p, plen);
 	if (!h)
 		return V_DROP;
-	rc = first_rule(ctx, is_tc, fk, h, plen, &p, in_ifindex, &b, &blk);
+	rc = first_rule(ctx, is_tc, fk, q, h, plen, &p, in_ifindex, &b, &blk);
 	if (rc != L7_NEXT)
 		return rc;
 
@@ -401,8 +401,9 @@ static __always_inline int l7_syn_call(void *ctx, const bool is_tc,
 
 /*
  * A segment that matches no flow: the handshake's ACK or the first
- * segment of a half-open L7 connection goes to l7_first; anything else
- * passes to the kernel.
+ * segment of a half-open L7 connection goes to l7_first, a segment of one
+ * the gateway answered itself to l7_answered; anything else passes to
+ * the kernel.
  */
 static __always_inline int stray_segment(void *ctx, const bool is_tc,
 					 const struct kanary_flow_key *fk,
@@ -411,6 +412,8 @@ static __always_inline int stray_segment(void *ctx, const bool is_tc,
 	struct kanary_synq *q;
 
 	q = bpf_map_lookup_elem(&kn_synq, fk);
+	if (q && q->answer)
+		return l7_answered_call(ctx, is_tc, fk, q, in_ifindex);
 	if (q)
 		return is_tc ? l7_first_tc(ctx, fk, q, in_ifindex,
 					   out_ifindex) :
