@@ -87,6 +87,10 @@ static __always_inline void synq_entry(const struct kanary_flow_key *fk,
 		 * endpoint hears what this SYN-ACK agreed to. */
 		q->gw_isn = old->gw_isn;
 		q->gw_tsval = old->gw_tsval;
+		/* A late duplicate after the gateway answered the request
+		 * (l7_answer.h): the close still needs the answer. */
+		q->answer = old->answer;
+		q->answer_ack = old->answer_ack;
 	} else {
 		q->gw_isn = bpf_get_prandom_u32();
 		/* A millisecond clock, like Linux's TSval. */

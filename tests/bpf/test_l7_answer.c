@@ -237,6 +237,26 @@ static void client_close_after_answer(void)
 	expect_frame_untouched(&in, "segment after the close");
 }
 
+/* A late duplicate of the client's SYN after the answer: the SYN-ACK
+ * again, and the close still goes as after the answer. */
+static void duplicate_syn_after_answer(void)
+{
+	uint32_t end = CLIENT_ISN + 1 + strlen(REQ), fin_end;
+	struct pkt_seg syn, s, again, a;
+	struct pkt_buf o, first;
+
+	answered(44250, REQ, &syn, &first, &s);
+	fin_end = syn.seq + 1 + s.len + 1;
+	client_syn(44250, true, &again);
+	cr_assert_eq(again.seq, syn.seq, "another ISN for the same SYN");
+	cr_assert_eq(client_seg(44250, 0x11, end, fin_end, NULL, s.tsval, &o),
+		     tx(), "the client's FIN is not acked");
+	decode(&o, &a);
+	cr_assert_eq(a.t.flags, 0x10, "flags %#x", a.t.flags);
+	cr_assert_eq(a.seq, fin_end);
+	cr_assert_eq(synq_count(), 0);
+}
+
 /* The answer was lost: the client resends its request (and, having
  * closed its side, a FIN without the answer's ack); each gets the same
  * answer again, counted once. */
@@ -330,6 +350,7 @@ BOTH(no_route_answers_404)
 BOTH(short_request_answered)
 BOTH(matched_path_still_binds)
 BOTH(client_close_after_answer)
+BOTH(duplicate_syn_after_answer)
 BOTH(resent_request_answered_again)
 BOTH(rst_after_answer)
 BOTH(answer_without_timestamps)
