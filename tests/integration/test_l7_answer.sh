@@ -96,6 +96,7 @@ check "$MODE: bookinfo /productpage served by productpage ($served)" \
 
 # The answer itself, as curl reads it.
 client curl -s -D "$tmp/head" -o "$tmp/body" --max-time 10 "$BOOK/" >/dev/null
+# shellcheck disable=SC2016 # expanded by the inner shell
 check "$MODE: the 404's head: status line, connection: close, no body ($(tr -d '\r' <"$tmp/head" | paste -sd'|'))" \
 	bash -c 'head -n 1 "$1" | grep -q "^HTTP/1.1 404 Not Found" &&
 		grep -qi "^connection: close" "$1" &&
@@ -164,7 +165,7 @@ after=$(metric l7_answer_404)
 check "$MODE: metrics count every 404 once ($((after - before)) of $NOT_FOUND)" \
 	test "$((after - before))" -eq "$NOT_FOUND"
 line=$(kanary status | grep 'answered 404')
-check "$MODE: status names the counter ($(echo $line))" \
+check "$MODE: status names the counter ($(tr -s ' ' <<<"$line"))" \
 	test "$(awk '{ print $1 }' <<<"$line")" -eq "$after"
 
 summary
