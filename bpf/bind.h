@@ -109,7 +109,7 @@ static __always_inline int bind_next_hop(void *ctx, const bool is_tc,
 static __always_inline int bind_flow(const struct kanary_flow_key *fk,
 				     const struct binding *b,
 				     const struct pkt *p, void *data_end,
-				     const struct kanary_hold *h, __u32 syn_seq,
+				     const struct kanary_head *h, __u32 syn_seq,
 				     __u8 l7, struct kanary_flow **f)
 {
 	struct kanary_flow *twin;

@@ -233,10 +233,67 @@ static __always_inline int craft_syn(void *ctx, const bool is_tc,
 	return 0;
 }
 
-/* Word sum of the held payload, in bpf_csum_diff's 512-byte steps. */
-static __always_inline __u32 hold_sum(const struct kanary_hold *h)
+/*
+ * Turn the client's segment in p around into the gateway's ACK of a
+ * request head not complete yet (q: the handshake): seq after the
+ * gateway's SYN, ack the byte after what it holds, a window of room
+ * bytes in the client's scale, and the timestamps if agreed (tsecr: the
+ * segment's TSval). The frame is cut to the headers. -1 on failure.
+ */
+static __always_inline int craft_head_ack(void *ctx, const bool is_tc,
+					  struct pkt *p,
+					  const struct kanary_synq *q,
+					  __u32 ack, __u32 room, __u32 tsecr)
 {
-	__u32 words = (h->len + 3) & ~3u, sum = 0;
+	__u32 tcp_hlen = sizeof(struct tcphdr) + (q->ts_ok ? 12 : 0);
+	void *data, *data_end;
+	struct tcphdr *tcp;
+	struct iphdr *ip;
+	__u32 w;
+
+	turn_around(p);
+	if (ctx_resize(ctx, is_tc,
+		       sizeof(struct ethhdr) + sizeof(struct iphdr) + tcp_hlen))
+		return -1;
+	ctx_bounds(ctx, is_tc, &data, &data_end);
+	ip = data + sizeof(struct ethhdr);
+	tcp = (void *)(ip + 1);
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	tcp->seq = bpf_htonl(q->gw_isn + 1);
+	tcp->ack_seq = bpf_htonl(ack);
+	tcp->doff = tcp_hlen / 4;
+	((__u8 *)tcp)[13] = TCP_FLAG_ACK;
+	/* Rounded up: a client left less than one unit of the scale still
+	 * sends, and meets the limit (431), rather than waiting forever. */
+	if (q->wscale == TCP_WSCALE_NONE)
+		w = room;
+	else
+		w = (room + (1u << KANARY_L7_WSCALE) - 1) >> KANARY_L7_WSCALE;
+	tcp->window = bpf_htons(w > 0xffff ? 0xffff : w);
+	tcp->urg_ptr = 0;
+	if (q->ts_ok) {
+		__u8 *o = (__u8 *)(tcp + 1);
+
+		if ((void *)(o + 12) > data_end)
+			return -1;
+		o[0] = TCPOPT_NOP;
+		o[1] = TCPOPT_NOP;
+		o[2] = TCPOPT_TS;
+		o[3] = 10;
+		store_be32(o + 4, q->gw_tsval);
+		store_be32(o + 8, tsecr);
+	}
+	finish_headers(ip, tcp, tcp_hlen, 0, 0, data_end,
+		       ctx_csum_partial(ctx, is_tc));
+	return 0;
+}
+
+/* Word sum of a held chunk's first len bytes, in bpf_csum_diff's
+ * 512-byte steps (the bytes after len are zero). */
+static __always_inline __u32 chunk_sum(const struct kanary_hold *c, __u32 len)
+{
+	__u32 words = (len + 3) & ~3u, sum = 0;
 	__u64 sz;
 	int k;
 
@@ -247,7 +304,9 @@ static __always_inline __u32 hold_sum(const struct kanary_hold *h)
 		asm volatile("" : "+r"(sz)); /* one register, bounded below */
 		if (sz > 512)
 			sz = 512;
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)(h->data + k * 512), sz,
+		if (sz > KANARY_L7_CHUNK - k * 512)
+			sz = KANARY_L7_CHUNK - k * 512;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)(c->data + k * 512), sz,
 				    sum);
 	}
 	return sum;
@@ -257,7 +316,7 @@ static __always_inline __u32 hold_sum(const struct kanary_hold *h)
  * The window field of the replay. The endpoint reads windows unscaled if
  * it did not agree to the client's scale (eso: its SYN-ACK's options).
  */
-static __always_inline __be16 replay_window(const struct kanary_hold *h,
+static __always_inline __be16 replay_window(const struct kanary_head *h,
 					    const struct syn_opts *eso)
 {
 	__u32 w = h->window;
@@ -267,48 +326,57 @@ static __always_inline __be16 replay_window(const struct kanary_hold *h,
 	return bpf_htons(w > 0xffff ? 0xffff : w);
 }
 
+/* One segment of a replay: chunk k of the held head. */
+struct replay_seg {
+	__u32 k;
+	__u32 ep_isn; /* the endpoint's ISN */
+	__u32 ep_tsval; /* TSecr: the endpoint's TSval, when ts_on */
+	bool ts_on;
+	bool last; /* the head's last chunk: PSH, and the held FIN */
+	__be16 window;
+};
+
 /*
- * tc only. Turn the endpoint's SYN-ACK in p (its ISN ep_isn, its options
- * eso) around into the held first segment h: seq = c + 1, ack = e + 1,
- * the client's window, and with timestamps (ts_on) the client's TSval and
- * the endpoint's as TSecr. The frame is resized to fit. -1 on failure.
+ * tc only. Write chunk c (the k-th of the head h) over the packet, whose
+ * headers already face the endpoint (addresses, ports, MACs): seq = c + 1
+ * + k * KANARY_L7_CHUNK, ack = e + 1, the client's window, and with
+ * timestamps the client's TSval and the endpoint's as TSecr. The frame is
+ * resized to fit. -1 on failure.
  */
-static __always_inline int craft_replay(struct __sk_buff *skb, struct pkt *p,
-					const struct kanary_hold *h,
-					__u32 ep_isn,
-					const struct syn_opts *eso, bool ts_on)
+static __always_inline int craft_replay(struct __sk_buff *skb,
+					const struct kanary_head *h,
+					const struct kanary_hold *c,
+					const struct replay_seg *r)
 {
+	__u32 hdr, tcp_hlen, off = r->k * KANARY_L7_CHUNK;
+	__u64 len;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	struct tcphdr *tcp;
 	void *data, *data_end;
-	__u32 tcp_hlen, len;
+	__u8 flags = TCP_FLAG_ACK;
 
-	/* Back where it came from, in place (resizing the tail keeps the
-	 * headers). */
-	turn_around(p);
-
-	len = h->len;
-	if (len < 1 || len > KANARY_L7_HOLD_LEN - 4)
+	if (off >= h->len || r->k >= KANARY_L7_MAX_CHUNKS)
 		return -1;
-	tcp_hlen = sizeof(struct tcphdr) + (ts_on ? 12 : 0);
-	if (bpf_skb_change_tail(skb,
-				sizeof(struct ethhdr) + sizeof(struct iphdr) +
-					tcp_hlen + len,
-				0))
+	len = h->len - off;
+	if (len > KANARY_L7_CHUNK)
+		len = KANARY_L7_CHUNK;
+	asm volatile("" : "+r"(len)); /* one register, checked below */
+	if (len < 1 || len > KANARY_L7_CHUNK)
 		return -1;
-	if (bpf_skb_store_bytes(skb,
-				sizeof(struct ethhdr) + sizeof(struct iphdr) +
-					tcp_hlen,
-				h->data, len, 0))
+	tcp_hlen = sizeof(struct tcphdr) + (r->ts_on ? 12 : 0);
+	hdr = sizeof(struct ethhdr) + sizeof(struct iphdr) + tcp_hlen;
+	/* Also makes the head writable again after a clone was sent. */
+	if (bpf_skb_change_tail(skb, hdr + len, 0) ||
+	    bpf_skb_pull_data(skb, hdr))
+		return -1;
+	if (bpf_skb_store_bytes(skb, hdr, c->data, len, 0))
 		return -1;
 
 	ctx_bounds(skb, true, &data, &data_end);
 	eth = data;
 	ip = (void *)(eth + 1);
 	tcp = (void *)(ip + 1);
-	/* Room for the header only: a first segment without timestamps can
-	 * be shorter than the 12 bytes of the TS option. */
 	if ((void *)(tcp + 1) > data_end)
 		return -1;
 	{
@@ -318,13 +386,14 @@ static __always_inline int craft_replay(struct __sk_buff *skb, struct pkt *p,
 		tcp->source = sport;
 		tcp->dest = dport;
 	}
-	tcp->seq = bpf_htonl(h->syn.client_isn + 1);
-	tcp->ack_seq = bpf_htonl(ep_isn + 1);
+	if (r->last)
+		flags |= TCP_FLAG_PSH | (h->flags & TCP_FLAG_FIN);
+	tcp->seq = bpf_htonl(h->syn.client_isn + 1 + off);
+	tcp->ack_seq = bpf_htonl(r->ep_isn + 1);
 	tcp->doff = tcp_hlen / 4;
-	((__u8 *)tcp)[13] = TCP_FLAG_ACK | TCP_FLAG_PSH |
-			    (h->flags & TCP_FLAG_FIN);
-	tcp->window = replay_window(h, eso);
-	if (ts_on) {
+	((__u8 *)tcp)[13] = flags;
+	tcp->window = r->window;
+	if (r->ts_on) {
 		__u8 *o = (__u8 *)(tcp + 1);
 
 		if ((void *)(o + 12) > data_end)
@@ -334,9 +403,9 @@ static __always_inline int craft_replay(struct __sk_buff *skb, struct pkt *p,
 		o[2] = TCPOPT_TS;
 		o[3] = 10;
 		store_be32(o + 4, h->tsval);
-		store_be32(o + 8, eso->tsval);
+		store_be32(o + 8, r->ep_tsval);
 	}
-	finish_headers(ip, tcp, tcp_hlen, len, hold_sum(h), data_end,
+	finish_headers(ip, tcp, tcp_hlen, len, chunk_sum(c, len), data_end,
 		       ctx_csum_partial(skb, true));
 	return 0;
 }

@@ -15,6 +15,8 @@
  *  FIN (ack g+1+len+1)        ->   ACK (seq g+len+2, ack after the FIN),
  *                                  entry deleted
  *  request again (lost answer)->   the same answer again
+ *  more data, answer acked    ->   ACK (bytes past the answer's ack are
+ *                                  taken and thrown away)
  *  RST at c+1+n (or c+2+n)    ->   entry deleted; a blind RST changes nothing
  *
  * Nothing of it survives the close: a late segment finds no entry and the
@@ -252,7 +254,15 @@ l7_answered(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	ack = bpf_ntohl(p.tcp->ack_seq);
 	if (!(p.flags & TCP_FLAG_ACK) || ack - (q->gw_isn + 1) > alen + 1)
 		return V_DROP;
-	if ((p.flags & TCP_FLAG_FIN) && ack == fin_end) {
+	/* Bytes past what the answer acked, in order (the rest of a head
+	 * over the limit, a body): taken and thrown away, as a proxy's
+	 * socket reads them, so that the client finishes sending and
+	 * closes. */
+	if (p.plen && (__s32)(seq - q->answer_ack) <= 0 &&
+	    (__s32)(seq + p.plen - q->answer_ack) > 0)
+		q->answer_ack = seq + p.plen;
+	if ((p.flags & TCP_FLAG_FIN) && ack == fin_end &&
+	    seq + p.plen == q->answer_ack) {
 		/* The client has the whole answer and closes: ACK its FIN,
 		 * and the connection is over. */
 		if (!is_tc && !xdp_prepare_send(in_ifindex, in_ifindex)) {
@@ -267,6 +277,18 @@ l7_answered(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 			return V_DROP;
 		bpf_map_delete_elem(&kn_synq, fk);
 		return V_TX;
+	}
+	/* Data from a client that has the answer: acked, and nothing more. */
+	if (p.plen && ack == fin_end) {
+		if (!is_tc && !xdp_prepare_send(in_ifindex, in_ifindex)) {
+			count_global(KANARY_G_XDP_NO_TX);
+			return V_PASS;
+		}
+		rc = answer_segment(ctx, is_tc, &p, q, fin_end, q->answer_ack,
+				    TCP_FLAG_ACK, &none);
+		if (rc == ANSWER_UNTOUCHED)
+			return is_tc ? V_DROP : V_PASS;
+		return rc ? V_DROP : V_TX;
 	}
 	/* Data, or a FIN from a client without the answer: it was lost, and
 	 * the client resends. The same answer again. */

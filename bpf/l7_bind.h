@@ -39,12 +39,13 @@
 #include "http.h"
 #include "outcome.h"
 #include "l7_answer.h"
+#include "l7_head.h"
 
 /*
- * The steps below return L7_NEXT when the packet goes on to the next step,
- * or else the verdict that ends its way through the L7 path.
+ * The steps below return L7_NEXT (l7_head.h) when the packet goes on to
+ * the next step, or else the verdict that ends its way through the L7
+ * path.
  */
-#define L7_NEXT (-1)
 
 static __always_inline void count_rule(__u32 row)
 {
@@ -127,83 +128,11 @@ static __always_inline enum verdict l7_syn(void *ctx, const bool is_tc,
 }
 
 /*
- * l7_first: is this the first segment? An RST, the handshake's
- * ACK and anything out of sequence end here. *plen: the payload's length.
- */
-static __always_inline int first_check(void *ctx, const bool is_tc,
-				       const struct kanary_flow_key *fk,
-				       const struct kanary_synq *q,
-				       const struct pkt *p, __u32 *plen)
-{
-	if (p->flags & TCP_FLAG_RST) {
-		/* Only an RST at the very sequence number the client is at
-		 * (RFC 5961): a blind one cannot end a handshake. */
-		if (bpf_ntohl(p->tcp->seq) == q->client_isn + 1)
-			bpf_map_delete_elem(&kn_synq, fk);
-		return V_DROP;
-	}
-	if (!(p->flags & TCP_FLAG_ACK) ||
-	    bpf_ntohl(p->tcp->ack_seq) != q->gw_isn + 1) {
-		count_global(KANARY_G_L7_NO_SYN);
-		return V_DROP;
-	}
-	if (bpf_ntohl(p->tcp->seq) != q->client_isn + 1) {
-		count_global(KANARY_G_L7_EARLY);
-		return V_DROP;
-	}
-	*plen = p->plen;
-	if (!*plen) {
-		/* The handshake's ACK: consumed. A FIN before any data
-		 * ends the half-open connection. */
-		if (p->flags & TCP_FLAG_FIN)
-			bpf_map_delete_elem(&kn_synq, fk);
-		return V_DROP;
-	}
-	/* More than one segment (GRO, or a client past our MSS): not kept. */
-	if (*plen > KANARY_L7_HOLD_LEN - 4)
-		return V_DROP;
-	/* XDP cannot grow a frame on every driver: tc makes the SYN. */
-	if (!is_tc && ctx_len(ctx, false) < L7_SYN_FRAME_LEN)
-		return V_PASS;
-	return L7_NEXT;
-}
-
-/*
- * l7_first: the segment, as kn_hold will keep it, in per-CPU
- * scratch (plen payload bytes after the headers of p). NULL on failure.
- */
-static __always_inline struct kanary_hold *
-first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
-	   const struct pkt *p, __u32 plen)
-{
-	struct syn_opts so = { .wscale = TCP_WSCALE_NONE };
-	__u32 zero = 0, hlen;
-	struct kanary_hold *h;
-
-	hlen = sizeof(struct ethhdr) + sizeof(struct iphdr) + p->tcp->doff * 4;
-	h = bpf_map_lookup_elem(&kn_scratch, &zero);
-	if (!h)
-		return NULL;
-	walk_opts(ctx, is_tc, p->tcp, &so, NULL);
-	h->syn = *q;
-	h->len = plen;
-	h->tsval = so.tsval;
-	h->window = bpf_ntohs(p->tcp->window);
-	h->flags = p->flags;
-	if (ctx_load(ctx, is_tc, hlen, h->data, plen))
-		return NULL;
-	/* The replay's checksum sums whole words: zero the last one's tail. */
-	h->data[plen] = 0;
-	h->data[plen + 1] = 0;
-	h->data[plen + 2] = 0;
-	return h;
-}
-
-/*
  * l7_first: the connection cannot be bound (its route's pool has no
- * endpoint): reset the client (the segment in p) and forget the
- * handshake, counted as why. In XDP, where the client's interface takes
- * no XDP frames, tc does it (reset_client).
+ * endpoint, or the config changed while its head was read): reset the
+ * client (the segment in p) and forget the handshake, counted as why. In
+ * XDP, where the client's interface takes no XDP frames, tc does it
+ * (reset_client).
  */
 static __always_inline int first_refuse(void *ctx, const bool is_tc,
 					const struct kanary_flow_key *fk,
@@ -213,48 +142,73 @@ static __always_inline int first_refuse(void *ctx, const bool is_tc,
 	enum verdict v = reset_client(ctx, is_tc, p, in_ifindex, why);
 
 	if (v == V_TX)
-		bpf_map_delete_elem(&kn_synq, fk);
+		forget_half_open(fk);
 	return v;
 }
 
 /*
- * l7_first: the VIP's rules read the request head in h (plen
- * bytes) and name the block, *blk. No block: no route, and the gateway
- * answers 404 itself (l7_answer.h), as Envoy does.
+ * l7_first: the VIP's rule table, under the config read once into b. No
+ * table any more (the VIP lost its rules since the SYN): the handshake is
+ * forgotten and the segment passed, for the kernel to reset the client,
+ * which connects anew under today's config.
  */
-static __always_inline int
-first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
-	   struct kanary_synq *q, const struct kanary_hold *h, __u32 plen,
-	   struct pkt *p, __u32 in_ifindex, struct binding *b,
-	   const struct kanary_l7_block **blk)
+static __always_inline int first_table(const struct kanary_flow_key *fk,
+				       struct binding *b,
+				       const struct kanary_l7_table **t)
 {
-	const struct kanary_l7_table *t;
 	const struct kanary_vip *vip;
-	__u32 block, idx;
-	bool complete;
+	__u32 idx;
 
 	vip = bind_vip(fk, b);
 	if (!b->cfg)
 		return V_DROP;
 	if (!vip || vip->l7 >= KANARY_MAX_L7) {
-		/* The VIP lost its rules since the SYN: forget the handshake
-		 * and let the kernel reset the client, which connects anew
-		 * under today's config. */
-		bpf_map_delete_elem(&kn_synq, fk);
+		forget_half_open(fk);
 		return V_PASS;
 	}
 	idx = b->slot * KANARY_MAX_L7 + vip->l7;
-	t = bpf_map_lookup_elem(&kn_l7, &idx);
-	if (!t)
-		return V_DROP;
+	*t = bpf_map_lookup_elem(&kn_l7, &idx);
+	return *t ? L7_NEXT : V_DROP;
+}
 
-	block = http_select(h->data, plen, t, &complete);
-	if (!complete)
-		count_global(KANARY_G_L7_DEFAULT);
+/*
+ * l7_first: the gateway answers the client itself (l7_answer.h), acking
+ * its bytes up to ack_seq, and lets the head go; the half-open entry stays
+ * for the close (l7_answered).
+ */
+static __always_inline int first_answer(void *ctx, const bool is_tc,
+					const struct kanary_flow_key *fk,
+					struct kanary_synq *q, struct pkt *p,
+					__u32 in_ifindex, __u32 ack_seq,
+					enum kanary_l7_answer code)
+{
+	enum verdict v = l7_answer(ctx, is_tc, q, p, in_ifindex, ack_seq, code);
+
+	if (v == V_TX)
+		drop_head(fk);
+	return v;
+}
+
+/*
+ * l7_first: the rules read the complete head h and name the block, *blk.
+ * A head that is not HTTP/1.x, or that a FIN ended before its blank line,
+ * gets 400; one that no rule takes, 404 (as Envoy answers).
+ */
+static __always_inline int
+first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
+	   struct kanary_synq *q, struct kanary_head *h,
+	   const struct kanary_l7_table *t, struct pkt *p, __u32 in_ifindex,
+	   const struct kanary_l7_block **blk)
+{
+	__u32 ack = q->client_isn + 1 + h->len, block;
+
+	if (h->http.result != HTTP_DONE)
+		return first_answer(ctx, is_tc, fk, q, p, in_ifindex, ack,
+				    KANARY_L7_ANSWER_400);
+	block = http_select(&h->http, t);
 	if (block >= KANARY_L7_MAX_BLOCKS)
-		return l7_answer(ctx, is_tc, q, p, in_ifindex,
-				 bpf_ntohl(p->tcp->seq) + plen,
-				 KANARY_L7_ANSWER_404);
+		return first_answer(ctx, is_tc, fk, q, p, in_ifindex, ack,
+				    KANARY_L7_ANSWER_404);
 	*blk = &t->blocks[block];
 	return L7_NEXT;
 }
@@ -282,50 +236,69 @@ static __always_inline int first_next_hop(void *ctx, const bool is_tc,
 
 /*
  * l7_first, once both entries exist (the to-endpoint one with its next
- * hop): the segment goes to kn_hold, the half-open entry goes. The
- * to-endpoint entry, or NULL on failure.
+ * hop): the half-open entry goes, the head stays (kn_head, kn_hold) for
+ * the replay. The to-endpoint entry, or NULL on failure.
  */
 static __always_inline struct kanary_flow *
-first_keep(const struct kanary_flow_key *fk, const struct kanary_hold *h)
+first_keep(const struct kanary_flow_key *fk)
 {
 	struct kanary_flow *f;
 
 	f = bpf_map_lookup_elem(&kn_flows, fk);
 	if (!f)
 		return NULL;
-	if (bpf_map_update_elem(&kn_hold, fk, h, BPF_ANY))
-		return NULL;
 	bpf_map_delete_elem(&kn_synq, fk);
 	return f;
 }
 
+/* The head's first bytes, for the HTTP outcome counters. */
+static __always_inline void
+first_count_request(const struct kanary_flow_key *fk,
+		    const struct kanary_flow *f, const struct kanary_head *h)
+{
+	struct kanary_hold_key hk = { .flow = *fk };
+	const struct kanary_hold *c = bpf_map_lookup_elem(&kn_hold, &hk);
+
+	if (c)
+		count_held_request(fk, f, c->data, h->len);
+}
+
 /*
  * A segment from the client of a half-open L7 connection (q): the
- * handshake's ACK, or the first segment, which decides the connection:
- * its rule picks the route, the route an endpoint (bind.h), and the
- * segment becomes the SYN to that endpoint.
+ * handshake's ACK, or a segment of the request head (l7_head.h). The one
+ * that completes the head decides the connection: its rule picks the
+ * route, the route an endpoint (bind.h), and the segment becomes the SYN
+ * to that endpoint.
  */
 static __always_inline enum verdict
 l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	 struct kanary_synq *q, __u32 in_ifindex, __u32 *out_ifindex)
 {
+	const struct kanary_l7_table *t = NULL;
 	const struct kanary_l7_block *blk;
-	struct kanary_hold *h;
+	struct kanary_head *h = NULL;
 	struct kanary_flow *f;
 	struct binding b;
-	__u32 plen, egress = 0;
+	__u32 egress = 0;
 	struct pkt p;
 	int rc;
 
 	if (reparse(ctx, is_tc, &p))
 		return V_PASS;
-	rc = first_check(ctx, is_tc, fk, q, &p, &plen);
-	if (rc != L7_NEXT)
+	rc = first_table(fk, &b, &t);
+	if (rc != L7_NEXT || !t)
 		return rc;
-	h = first_hold(ctx, is_tc, q, &p, plen);
-	if (!h)
-		return V_DROP;
-	rc = first_rule(ctx, is_tc, fk, q, h, plen, &p, in_ifindex, &b, &blk);
+	rc = head_segment(ctx, is_tc, fk, q, t, b.cfg, &p, in_ifindex, &h);
+	/* The whole segment is taken, and thrown away. */
+	if (rc == L7_TOO_BIG)
+		return first_answer(ctx, is_tc, fk, q, &p, in_ifindex,
+				    seg_end(&p), KANARY_L7_ANSWER_431);
+	if (rc == L7_STALE)
+		return first_refuse(ctx, is_tc, fk, &p, in_ifindex,
+				    KANARY_G_L7_HOLD_LOST);
+	if (rc != L7_NEXT || !h)
+		return rc;
+	rc = first_rule(ctx, is_tc, fk, q, h, t, &p, in_ifindex, &blk);
 	if (rc != L7_NEXT)
 		return rc;
 
@@ -338,6 +311,9 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(rc);
 		return V_DROP;
 	}
+	/* XDP cannot grow a frame on every driver: tc makes the SYN. */
+	if (!is_tc && ctx_len(ctx, false) < L7_SYN_FRAME_LEN)
+		return V_PASS;
 	rc = first_next_hop(ctx, is_tc, &b, in_ifindex, &egress);
 	if (rc != L7_NEXT)
 		return rc;
@@ -350,12 +326,12 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(rc);
 		return V_DROP;
 	}
-	f = first_keep(fk, h);
+	f = first_keep(fk);
 	if (!f)
 		return V_DROP;
 	count_bound(&b);
 	count_rule(blk->rule);
-	count_held_request(fk, f, h->data, plen);
+	first_count_request(fk, f, h);
 
 	if (craft_syn(ctx, is_tc, &h->syn, h->tsval, f))
 		return V_DROP;

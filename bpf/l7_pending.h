@@ -41,11 +41,11 @@ l7_reset_endpoint(struct __sk_buff *skb, struct pkt *p, struct kanary_flow *f)
 {
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
-	struct kanary_hold *h;
+	struct kanary_head *h;
 
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	h = bpf_map_lookup_elem(&kn_hold, &tk);
+	h = bpf_map_lookup_elem(&kn_head, &tk);
 	if (!twin || !h)
 		return V_DROP;
 	/* Its seq is the ACK's ack (craft_rst). */
@@ -69,7 +69,7 @@ static __always_inline void l7_spliced(struct kanary_flow *f)
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
 	if (twin)
 		twin->l7 = KANARY_L7_SPLICED;
-	bpf_map_delete_elem(&kn_hold, &tk);
+	drop_head(&tk);
 }
 
 /*
@@ -83,17 +83,17 @@ pending_from_endpoint(struct __sk_buff *skb, const struct kanary_flow_key *fk,
 		      struct kanary_flow *f, struct pkt *p)
 {
 	struct kanary_flow_key tk = {};
-	struct kanary_hold *h;
+	struct kanary_head *h;
 	__u8 flags = p->flags;
 
 	if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
 	    (TCP_FLAG_SYN | TCP_FLAG_ACK))
-		return l7_replay(skb, f);
+		return l7_replay(skb, fk, f);
 	if (flags & TCP_FLAG_RST) {
 		/* The endpoint refuses our SYN: an RST that acks it,
 		 * nothing else (RFC 5961). */
 		twin_key(f, &tk);
-		h = bpf_map_lookup_elem(&kn_hold, &tk);
+		h = bpf_map_lookup_elem(&kn_head, &tk);
 		if (h && (flags & TCP_FLAG_ACK) &&
 		    bpf_ntohl(p->tcp->ack_seq) == h->syn.client_isn + 1)
 			forget_conn(fk, f);
@@ -109,18 +109,21 @@ pending_from_endpoint(struct __sk_buff *skb, const struct kanary_flow_key *fk,
 /*
  * tc only: the client's packet of an L7 connection not spliced yet (f is
  * its to-endpoint entry): an RST within what it sent forgets the
- * connection; its first segment again, while the endpoint has not
- * answered, sends the SYN again (it may be lost). Anything else waits.
+ * connection; a segment of its held head again (it has no ack of the
+ * head's last one) sends the SYN again while the endpoint has not
+ * answered (it may be lost), and the head again once it has (part of
+ * the replay may be lost). Anything else waits.
  */
-static __always_inline enum verdict
-pending_from_client(struct __sk_buff *skb, const struct kanary_flow_key *fk,
-		    struct kanary_flow *f, struct pkt *p, __u32 in_ifindex,
-		    __u32 *out_ifindex)
+static __always_inline int pending_from_client(struct __sk_buff *skb,
+					       const struct kanary_flow_key *fk,
+					       struct kanary_flow *f,
+					       struct pkt *p, __u32 in_ifindex,
+					       __u32 *out_ifindex)
 {
-	struct kanary_hold *h;
+	struct kanary_head *h;
 	__u32 egress = 0;
 
-	h = bpf_map_lookup_elem(&kn_hold, fk);
+	h = bpf_map_lookup_elem(&kn_head, fk);
 	if (p->flags & TCP_FLAG_RST) {
 		/* Within what the client has sent, not blind (RFC 5961). */
 		if (h &&
@@ -128,15 +131,23 @@ pending_from_client(struct __sk_buff *skb, const struct kanary_flow_key *fk,
 			forget_conn(fk, f);
 		return V_DROP;
 	}
-	if (f->l7 != KANARY_L7_SYN_SENT) {
+	if (!h) {
 		count_global(KANARY_G_L7_EARLY);
 		return V_DROP;
 	}
-	/* The client resends its first segment: the SYN may be lost. */
-	if (!h || bpf_ntohl(p->tcp->seq) != h->syn.client_isn + 1) {
+	if (bpf_ntohl(p->tcp->seq) - (h->syn.client_isn + 1) >= h->len) {
+		/* Past the head (a request body): once the endpoint has the
+		 * head, the established way (the translation is set, and the
+		 * replay went out before); until then it waits. */
+		if (f->l7 == KANARY_L7_REPLAYED && p->plen &&
+		    (__s32)(bpf_ntohl(p->tcp->seq) -
+			    (h->syn.client_isn + 1 + h->len)) >= 0)
+			return L7_NEXT;
 		count_global(KANARY_G_L7_EARLY);
 		return V_DROP;
 	}
+	if (f->l7 == KANARY_L7_REPLAYED)
+		return l7_replay_again(skb, fk, f, h, out_ifindex);
 	if (!f->ifindex && resolve_next_hop(skb, f, p, in_ifindex, &egress) &&
 	    !egress)
 		return V_DROP;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The L7 path once the endpoint answers: its SYN-ACK turns into the
- * replay of the held first segment (l7_replay, which learns the
+ * replay of the held request head (l7_replay, which learns the
  * endpoint's ISN and options and sets both entries' translation), and
  * every later packet is translated (l7_translate).
  *
@@ -36,7 +36,7 @@
  */
 static __always_inline void
 set_translation(struct kanary_flow *f, struct kanary_flow *twin,
-		const struct kanary_hold *h, __u32 ep_isn,
+		const struct kanary_head *h, __u32 ep_isn,
 		const struct syn_opts *eso, bool ts_on)
 {
 	__u8 c_ws = h->syn.wscale == TCP_WSCALE_NONE ? 0 : h->syn.wscale;
@@ -56,7 +56,7 @@ set_translation(struct kanary_flow *f, struct kanary_flow *twin,
 /* A FIN in the held segment: the client closed, as if seen now. */
 static __always_inline void note_held_fin(struct kanary_flow *f,
 					  struct kanary_flow *twin,
-					  const struct kanary_hold *h)
+					  const struct kanary_head *h)
 {
 	__u32 fin_seq = h->syn.client_isn + 1 + h->len + 1;
 	__u64 now = coarse_now();
@@ -71,43 +71,126 @@ static __always_inline void note_held_fin(struct kanary_flow *f,
 	__sync_fetch_and_or(&twin->fin, KANARY_FIN_FROM_CLIENT);
 }
 
+/* replay_step's view: the packet, the head and where its chunks are. */
+struct replay_loop {
+	struct __sk_buff *skb;
+	const struct kanary_head *h;
+	struct kanary_hold_key hk;
+	struct replay_seg r;
+	__u32 n; /* chunks */
+	__u32 ifindex; /* out of which the clones go */
+	int err; /* 1: failed; 2: a chunk is gone */
+};
+
+/*
+ * Chunk k of the head over the packet; every chunk but the last is sent
+ * by a clone, the last is the packet itself (the caller's verdict).
+ */
+static long replay_step(__u32 k, struct replay_loop *l)
+{
+	const struct kanary_hold *c;
+
+	if (k >= l->n)
+		return 1;
+	l->hk.chunk = k;
+	c = bpf_map_lookup_elem(&kn_hold, &l->hk);
+	if (!c) {
+		l->err = 2;
+		return 1;
+	}
+	l->r.k = k;
+	l->r.last = k + 1 == l->n;
+	if (craft_replay(l->skb, l->h, c, &l->r)) {
+		l->err = 1;
+		return 1;
+	}
+	if (!l->r.last && bpf_clone_redirect(l->skb, l->ifindex, 0)) {
+		l->err = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * tc only. The held head h of the client at fk, to the endpoint, over the
+ * packet, whose headers already face it: the clones go out of ifindex.
+ * 0; -1 on failure; -2 when a chunk was evicted from kn_hold.
+ */
+static __always_inline int replay_chunks(struct __sk_buff *skb,
+					 const struct kanary_flow_key *fk,
+					 const struct kanary_head *h,
+					 __u32 ifindex)
+{
+	struct replay_loop l = {
+		.skb = skb,
+		.h = h,
+		.n = (h->len + KANARY_L7_CHUNK - 1) / KANARY_L7_CHUNK,
+		.ifindex = ifindex,
+	};
+
+	l.hk.flow = *fk;
+	l.r.ep_isn = h->ep_isn;
+	l.r.ep_tsval = h->ep_tsval;
+	l.r.ts_on = h->ts_on;
+	l.r.window = h->ep_window;
+	bpf_loop(KANARY_L7_MAX_CHUNKS, replay_step, &l, 0);
+	return l.err == 2 ? -2 : -l.err;
+}
+
+/* A replay failed: a lost chunk (-2) forgets the connection, and each
+ * end's next segment meets the gateway's own stack, which resets it. */
+static __always_inline enum verdict
+replay_failed(int err, const struct kanary_flow_key *fk, struct kanary_flow *f)
+{
+	if (err == -2) {
+		count_global(KANARY_G_L7_HOLD_LOST);
+		forget_conn(fk, f);
+	}
+	return V_DROP;
+}
+
 /*
  * tc only. The endpoint's SYN-ACK of an L7 connection (f is its to-client
- * entry): learn the endpoint's ISN and options, turn the packet into the
- * held first segment, sent back to the endpoint, and set the translation
- * of both entries.
+ * entry, at fk): learn the endpoint's ISN and options, turn the packet
+ * into the held head, in as many segments as it has chunks, sent back to
+ * the endpoint, and set the translation of both entries.
  */
 static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
+					      const struct kanary_flow_key *fk,
 					      struct kanary_flow *f)
 {
 	struct syn_opts eso = { .wscale = TCP_WSCALE_NONE };
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
-	struct kanary_hold *h;
-	__u32 ep_isn;
-	bool ts_on;
+	struct kanary_head *h;
 	struct pkt p;
+	int err;
 
 	if (reparse(skb, true, &p))
 		return V_PASS;
 	twin_key(f, &tk);
-	h = bpf_map_lookup_elem(&kn_hold, &tk);
-	if (!h)
+	h = bpf_map_lookup_elem(&kn_head, &tk);
+	if (!h || !h->len)
 		return V_DROP;
 	if (bpf_ntohl(p.tcp->ack_seq) != h->syn.client_isn + 1)
 		return V_DROP;
-	walk_opts(skb, true, p.tcp, &eso, NULL);
-	ep_isn = bpf_ntohl(p.tcp->seq);
-	ts_on = h->syn.ts_ok && eso.ts_ok;
-
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
 	if (!twin)
 		return V_DROP;
 
-	if (craft_replay(skb, &p, h, ep_isn, &eso, ts_on))
-		return V_DROP;
+	walk_opts(skb, true, p.tcp, &eso, NULL);
+	h->ep_isn = bpf_ntohl(p.tcp->seq);
+	h->ep_tsval = eso.tsval;
+	h->ts_on = h->syn.ts_ok && eso.ts_ok;
+	h->ep_window = replay_window(h, &eso);
+	/* Back where it came from: every segment of the replay keeps these
+	 * headers (resizing the tail keeps them). */
+	turn_around(&p);
+	err = replay_chunks(skb, &tk, h, skb->ifindex);
+	if (err)
+		return replay_failed(err, fk, f);
 
-	set_translation(f, twin, h, ep_isn, &eso, ts_on);
+	set_translation(f, twin, h, h->ep_isn, &eso, h->ts_on);
 	/* Until the endpoint acks this far, the hold is kept for a replay. */
 	f->syn_seq = h->syn.client_isn + 1 + h->len;
 	/* Forward only: a late SYN-ACK must not undo a splice. */
@@ -120,6 +203,37 @@ static __always_inline enum verdict l7_replay(struct __sk_buff *skb,
 	count_global(KANARY_G_L7_REPLAY);
 	count_flow(twin, skb->len);
 	return V_TX;
+}
+
+/*
+ * tc only. The client sent a segment of its held head again (fk, f: the
+ * to-endpoint entry) after the replay: the endpoint has not acked all of
+ * it (part of the replay was lost, or its ack was), so it is replayed
+ * again, from the client's packet, out of f's interface. The endpoint
+ * drops what it has already.
+ */
+static __always_inline enum verdict
+l7_replay_again(struct __sk_buff *skb, const struct kanary_flow_key *fk,
+		struct kanary_flow *f, const struct kanary_head *h,
+		__u32 *out_ifindex)
+{
+	struct pkt p;
+	int err;
+
+	if (!f->ifindex || reparse(skb, true, &p))
+		return V_DROP;
+	__builtin_memcpy(p.eth->h_source, f->smac, 6);
+	__builtin_memcpy(p.eth->h_dest, f->dmac, 6);
+	p.ip->saddr = f->saddr;
+	p.ip->daddr = f->daddr;
+	p.tcp->source = f->sport;
+	p.tcp->dest = f->dport;
+	err = replay_chunks(skb, fk, h, f->ifindex);
+	if (err)
+		return replay_failed(err, fk, f);
+	count_global(KANARY_G_L7_REPLAY);
+	*out_ifindex = f->ifindex;
+	return V_FORWARD;
 }
 
 /*

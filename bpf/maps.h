@@ -104,23 +104,56 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_synq SEC(".maps");
 
-/* First segments waiting for the endpoint's SYN-ACK and its ack: one
- * round trip to the endpoint each, so far fewer than half-open ones. */
+/*
+ * Request heads being read or waiting for the endpoint's ack (kn_head),
+ * and their bytes (kn_hold, in chunks): from the client's first byte
+ * until the splice, a round trip to the endpoint after the head is
+ * complete. LRU: a client that never finishes its head loses it to newer
+ * ones (and is reset if it comes back).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KANARY_HEAD_DEFAULT);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_head);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_head SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, KANARY_HOLD_DEFAULT);
-	__type(key, struct kanary_flow_key);
+	__type(key, struct kanary_hold_key);
 	__type(value, struct kanary_hold);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_hold SEC(".maps");
 
-/* Per-CPU scratch: a kanary_hold is too large for the BPF stack. */
+/* Per-CPU scratch: one client segment's payload, read out of the packet
+ * once (bigger than the BPF stack). */
+struct l7_segment_buf {
+	__u8 data[KANARY_L7_SEG_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_segment_buf);
+} kn_scratch SEC(".maps");
+
+/* Never written: what a new kn_hold chunk or kn_head entry starts from. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct kanary_hold);
-} kn_scratch SEC(".maps");
+} kn_zero_chunk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kanary_head);
+} kn_head_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -21,7 +21,7 @@
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
 
 /* The key of a flow's other entry: its outgoing tuple, reversed (for a
- * to-client entry, the client's tuple: kn_hold's and kn_synq's key). */
+ * to-client entry, the client's tuple: kn_head's and kn_synq's key). */
 static __always_inline void twin_key(const struct kanary_flow *f,
 				     struct kanary_flow_key *k)
 {
@@ -428,6 +428,35 @@ static __always_inline void note_answered(struct kanary_flow *f)
 }
 
 /*
+ * Forget the request head held for the client at fk (an L7 connection's):
+ * its chunks, then its kn_head entry. Without the entry (evicted), the
+ * chunks up to the first missing one. Global: verified once, and kept out
+ * of the established path that closes connections.
+ */
+__noinline int drop_head(const struct kanary_flow_key *fk)
+{
+	struct kanary_hold_key hk = {};
+	const struct kanary_head *h;
+	__u32 n = KANARY_L7_MAX_CHUNKS, k;
+
+	if (!fk)
+		return 0;
+	hk.flow = *fk;
+	h = bpf_map_lookup_elem(&kn_head, fk);
+	if (h)
+		n = (h->len + KANARY_L7_CHUNK - 1) / KANARY_L7_CHUNK;
+	for (k = 0; k < KANARY_L7_MAX_CHUNKS; k++) {
+		if (k >= n)
+			break;
+		hk.chunk = k;
+		if (bpf_map_delete_elem(&kn_hold, &hk) && !h)
+			break;
+	}
+	bpf_map_delete_elem(&kn_head, fk);
+	return 0;
+}
+
+/*
  * Forget a connection given either entry: both entries, and its hold.
  * kn_flows is preallocated: an element deleted on one CPU can be reused
  * at once for another connection while this CPU still holds a pointer to
@@ -439,7 +468,7 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 					struct kanary_flow *f)
 {
 	/* The connection's to-endpoint entry (ek, to_ep): f or its twin.
-	 * Its key is kn_hold's too. */
+	 * Its key is kn_head's too. */
 	struct kanary_flow_key ek = *fk;
 	struct kanary_flow *to_ep = f;
 	bool l7;
@@ -457,7 +486,7 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	else
 		bpf_map_delete_elem(&kn_flows, fk);
 	if (l7)
-		bpf_map_delete_elem(&kn_hold, &ek);
+		drop_head(&ek);
 }
 
 /*
@@ -480,7 +509,7 @@ lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
 	    f->syn_seq != p->tcp->seq) {
 		if ((f->fin & KANARY_FIN_TW_READY) == KANARY_FIN_TW_READY) {
 			if (f->l7 != KANARY_L7_OFF)
-				bpf_map_delete_elem(&kn_hold, fk);
+				drop_head(fk);
 			bpf_map_delete_elem(&kn_flows, fk);
 		} else {
 			forget_conn(fk, f);

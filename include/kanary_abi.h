@@ -57,7 +57,13 @@ struct kanary_cfg {
 	__u32 active_slot; /* 0 or 1 */
 	__u32 generation; /* bumped on every flip */
 	__u32 hash_seed; /* keys the flow hash; random per load */
-	__u32 pad;
+	/*
+	 * L7: the longest request head (or TLS ClientHello) the gateway
+	 * holds before it decides, in bytes; beyond it the client gets 431.
+	 * Set by load (KANARY_L7_HEAD_DEFAULT, at most KANARY_L7_HEAD_CAP);
+	 * 0, in maps of an older kanary, reads as the default.
+	 */
+	__u32 head_max;
 	/* Rows of kn_endpoints in use per slot: apply clears only those. */
 	__u32 slot_endpoints[KANARY_SLOTS];
 	/*
@@ -378,12 +384,14 @@ enum kanary_global_counter {
 	KANARY_G_FIB_PASS, /* neighbour unknown: resolved through the kernel */
 	KANARY_G_L7_SYN, /* SYN to an L7 VIP answered by the gateway */
 	KANARY_G_L7_NO_SYN, /* segment for an L7 VIP with no half-open state */
-	KANARY_G_L7_DEFAULT, /* header block incomplete or not HTTP/1.x */
+	KANARY_G_L7_HEAD_ACKED, /* a segment of a request head not complete
+				 * yet, held and acked by the gateway */
 	/* No rule matched, no default: answered 404 (was: reset; the same
 	 * event, so the same row across an upgrade). */
 	KANARY_G_L7_ANSWER_404,
-	KANARY_G_L7_EARLY, /* segment past the first, before the splice: dropped */
-	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */
+	KANARY_G_L7_EARLY, /* segment out of order, or past the head before
+			    * the splice: dropped */
+	KANARY_G_L7_REPLAY, /* held request head replayed to the endpoint */
 	KANARY_G_L7_SYN_REFUSED, /* endpoint answered our SYN with a bare ACK
 				  * (a TIME_WAIT on the port): reset it */
 	KANARY_G_XDP_PARTIAL_CSUM, /* XDP: checksum left to offload: to tc */
@@ -403,6 +411,9 @@ enum kanary_global_counter {
 				 * it, SYN sent again */
 	KANARY_G_L7_ANSWER_431, /* request head over the limit: answered 431 */
 	KANARY_G_L7_ANSWER_400, /* malformed request head: answered 400 */
+	KANARY_G_L7_HOLD_LOST, /* L7: a held request head was lost (a chunk
+				* evicted from kn_hold, or the config changed
+				* while it was read): the client is reset */
 	KANARY_G_MAX,
 };
 
@@ -435,16 +446,30 @@ _Static_assert(KANARY_G_MAX <= KANARY_G_ROWS, "kn_global is too small");
  * receive window of two such segments. Linux senders cut segments to half
  * the largest window the peer offered (tcp_bound_to_half_wnd): with a
  * window of one MSS, a Linux client's first segment was 730 bytes
- * (measured). With two, it is a full segment; a second one sent before
- * the splice is dropped and sent again by the client. kn_hold keeps up to
- * KANARY_L7_HOLD_LEN.
+ * (measured). With two, it is a full segment. Until the head is complete,
+ * the gateway acks each segment and offers what is left of head_max.
  */
 #define KANARY_L7_MSS 1460
 #define KANARY_L7_WINDOW (2 * KANARY_L7_MSS)
-#define KANARY_L7_HOLD_LEN 1536
+/* The largest client segment the gateway takes before it decides (one MSS
+ * and room for options it did not offer); a bigger one (GRO) is dropped. */
+#define KANARY_L7_SEG_MAX 1536
+/*
+ * A held request head is kept in kn_hold in chunks of this many bytes,
+ * chunk k holding bytes [k * KANARY_L7_CHUNK, (k + 1) * KANARY_L7_CHUNK)
+ * of the client's stream, and replayed to the endpoint one segment per
+ * chunk: 1448 is an MSS of 1460 less the timestamp option.
+ */
+#define KANARY_L7_CHUNK 1448
+#define KANARY_L7_MAX_CHUNKS 45
+#define KANARY_L7_HEAD_CAP (KANARY_L7_MAX_CHUNKS * KANARY_L7_CHUNK) /* 65160 */
+/* Envoy's default is 60 KiB; 16 KiB keeps a slow client's hold small and
+ * is more than browsers send (cookies included). */
+#define KANARY_L7_HEAD_DEFAULT 16384
 #define KANARY_L7_WSCALE 7 /* the gateway's window scale toward clients */
 #define KANARY_SYNQ_DEFAULT 262144 /* half-open connections kept (LRU) */
-#define KANARY_HOLD_DEFAULT 16384 /* first segments held (LRU) */
+#define KANARY_HEAD_DEFAULT 16384 /* request heads being held (LRU) */
+#define KANARY_HOLD_DEFAULT 32768 /* their chunks (LRU), 45 MiB */
 
 enum kanary_l7_field {
 	KANARY_L7_METHOD = 0,
@@ -549,19 +574,63 @@ enum kanary_l7_answer {
 };
 
 /*
- * kn_hold: the client's first segment, kept from the SYN sent to the
- * endpoint until the endpoint's SYN-ACK turns into its replay. Keyed by
- * the client's tuple.
+ * The request head scanner's state (bpf/http.h), kept per connection
+ * between segments: the head is read as it arrives, byte by byte, and what
+ * the rules ask about is copied out as it passes (the first
+ * KANARY_L7_VALUE_LEN bytes of method, target and each asked-for header,
+ * with their whole lengths), so that no segment is read twice.
  */
-struct kanary_hold {
+struct kanary_http_parse {
+	__u32 state; /* enum http_state */
+	__u32 result; /* enum http_result */
+	__u32 tok; /* bytes of the token being read */
+	__u32 val_end; /* value: its length up to the last non-blank byte */
+	__u32 method_len;
+	__u32 target_len;
+	__u32 path_len; /* the target up to its query string */
+	__u32 found; /* bit k: names[k] seen */
+	__u32 dup; /* bit k: names[k] seen more than once */
+	__u32 cand; /* bit k: the name being read may be names[k] */
+	__u32 all; /* bit k set for each of the table's names */
+	__u32 cur; /* the header being read is names[cur_k] (bit), or 0 */
+	__u32 cur_k;
+	__u32 pad;
+	__u32 val_len[KANARY_L7_MAX_NAMES];
+	__u8 method[KANARY_L7_VALUE_LEN];
+	__u8 target[KANARY_L7_VALUE_LEN];
+	__u8 val[KANARY_L7_MAX_NAMES][KANARY_L7_VALUE_LEN];
+};
+
+/*
+ * kn_head: an L7 connection's request head while the gateway holds it,
+ * keyed by the client's tuple: from its first byte until the endpoint
+ * acks all of it (the splice). The bytes are in kn_hold.
+ */
+struct kanary_head {
 	struct kanary_synq syn; /* what the handshake agreed with the client */
-	__u32 len; /* payload bytes in data */
-	__u32 tsval; /* the segment's TSval (client clock) */
-	__u16 window; /* the segment's window field (client's scale) */
-	__u8 flags; /* the segment's TCP flags (PSH, FIN) */
-	__u8 pad;
-	__u32 pad2;
-	__u8 data[KANARY_L7_HOLD_LEN];
+	__u32 len; /* bytes held: the client's stream [1, len] after its ISN */
+	__u32 tsval; /* the last held segment's TSval (client clock) */
+	__u16 window; /* the last held segment's window (client's scale) */
+	__u8 flags; /* the last held segment's TCP flags (PSH, FIN) */
+	__u8 ts_on; /* set by the replay: both ends agreed to timestamps */
+	__u32 gen; /* kanary_cfg.generation when the head began */
+	/* Set by the replay, for a replay again (l7_replay_again). */
+	__u32 ep_isn; /* the endpoint's ISN */
+	__u32 ep_tsval; /* its SYN-ACK's TSval */
+	__be16 ep_window; /* the replay's window field */
+	__u16 pad;
+	struct kanary_http_parse http;
+};
+
+/* kn_hold: one chunk of a held request head (see KANARY_L7_CHUNK). */
+struct kanary_hold_key {
+	struct kanary_flow_key flow; /* the client's tuple, as kn_head's */
+	__u32 chunk;
+};
+
+struct kanary_hold {
+	/* Bytes past the head's end stay zero: checksums sum whole words. */
+	__u8 data[KANARY_L7_CHUNK];
 };
 
 #endif /* KANARY_ABI_H */

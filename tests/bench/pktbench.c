@@ -404,7 +404,7 @@ static size_t keys_clear_sz(int fd, const void *keep, int n_keep, size_t ksz)
 	return j;
 }
 
-/* The same for a map keyed by a flow key (kn_flows, kn_synq, kn_hold). */
+/* The same for a map keyed by a flow key (kn_flows, kn_synq, kn_head). */
 static size_t keys_clear(int fd, const struct kanary_flow_key *keep, int n_keep)
 {
 	return keys_clear_sz(fd, keep, n_keep, sizeof(*keep));
@@ -423,9 +423,12 @@ static size_t synq_clear(const struct kinst *ki)
 	return keys_clear(ki->maps.fd[KN_MAP_SYNQ], NULL, 0);
 }
 
+/* Held request heads (kn_head) are counted; their chunks go too. */
 static size_t hold_clear(const struct kinst *ki)
 {
-	return keys_clear(ki->maps.fd[KN_MAP_HOLD], NULL, 0);
+	keys_clear_sz(ki->maps.fd[KN_MAP_HOLD], NULL, 0,
+		      sizeof(struct kanary_hold_key));
+	return keys_clear(ki->maps.fd[KN_MAP_HEAD], NULL, 0);
 }
 
 /* The wrapper's run counter on this CPU (vary() in bench_wrap.bpf.c). */
@@ -2031,9 +2034,9 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 				       repeat &&
 			       D(conns) == D(g[KANARY_G_NEW_FLOW]) &&
 			       D(row_conns[ki->canary_row]) == D(conns) &&
-			       D(to_ep) == D(conns) && held == D(conns) &&
+			       D(to_ep) == D(conns) && held == repeat &&
 			       open == D(g[KANARY_G_SNAT_EXHAUSTED]) &&
-			       D(g[KANARY_G_L7_DEFAULT]) == 0,
+			       D(g[KANARY_G_L7_HEAD_ACKED]) == 0,
 		       b, kase_name[k],
 		       "%llu bound (%llu to the canary), %zu held, %zu "
 		       "half-open left in %u runs",

@@ -64,6 +64,7 @@ void load(void)
 	maps.fd[KN_MAP_RULE_STATS] = bpf_map__fd(skel->maps.kn_rule_stats);
 	maps.fd[KN_MAP_RULE_NAMES] = bpf_map__fd(skel->maps.kn_rule_names);
 	maps.fd[KN_MAP_SYNQ] = bpf_map__fd(skel->maps.kn_synq);
+	maps.fd[KN_MAP_HEAD] = bpf_map__fd(skel->maps.kn_head);
 	maps.fd[KN_MAP_HOLD] = bpf_map__fd(skel->maps.kn_hold);
 	cr_assert_eq(pkt_fill_tx_ports(bpf_map__fd(skel->maps.kn_tx_ports)), 0);
 	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_CFG], &zero, &cfg, 0),

@@ -5,10 +5,11 @@
 
 Prints one line:
 
-    synq=N hold=N flows=N vip_flows=N vip_left=N vip_ep_timewait=N
+    synq=N hold=N chunks=N flows=N vip_flows=N vip_left=N vip_ep_timewait=N
 
-synq, hold: entries in kn_synq (half-open L7 connections) and kn_hold
-(first segments waiting for the endpoint). flows: entries in kn_flows.
+synq, hold, chunks: entries in kn_synq (half-open L7 connections), kn_head
+(request heads held, being read or waiting for the endpoint) and kn_hold
+(their bytes, in chunks). flows: entries in kn_flows.
 vip_flows: those of connections to the VIP (to-endpoint entries whose key's
 destination is the VIP, to-client entries that leave from the VIP).
 vip_ep_timewait: the VIP's entries kept on purpose because the endpoint
@@ -21,7 +22,7 @@ With --show N, up to N of the VIP's "left" kn_flows entries and N kn_hold
 entries follow, one per line ("left: ..." and "hold: ..."), for the log.
 
 A map that is not pinned is an error (exit 1): an older kanary without the
-L7 path has no kn_synq or kn_hold. Values are read from bpftool's
+L7 path has no kn_synq or kn_head. Values are read from bpftool's
 BTF-formatted output when there is one, else from the raw bytes at the
 offsets of include/kanary_abi.h.
 """
@@ -91,14 +92,15 @@ def main():
     ap.add_argument("--pin", required=True, help="kanary's pin directory")
     ap.add_argument("--vip", required=True)
     ap.add_argument("--show", type=int, default=0, metavar="N",
-                    help="list up to N left flow entries and N holds")
+                    help="list up to N left flow entries and N held heads")
     a = ap.parse_args()
     vip_raw = socket.inet_aton(a.vip)
     # bpftool prints a __be32 as the integer its bytes make on this host
     vip_int = struct.unpack("=I", vip_raw)[0]
 
     synq = dump(a.pin, "kn_synq")
-    hold = dump(a.pin, "kn_hold")
+    hold = dump(a.pin, "kn_head")
+    chunks = dump(a.pin, "kn_hold")
     flows = dump(a.pin, "kn_flows")
     vip = left = ep_tw = 0
     shown = []
@@ -122,8 +124,9 @@ def main():
             left += 1
             if len(shown) < a.show:
                 shown.append("left: " + describe(e))
-    print("synq=%d hold=%d flows=%d vip_flows=%d vip_left=%d vip_ep_timewait=%d"
-          % (len(synq), len(hold), len(flows), vip, left, ep_tw))
+    print("synq=%d hold=%d chunks=%d flows=%d vip_flows=%d vip_left=%d "
+          "vip_ep_timewait=%d"
+          % (len(synq), len(hold), len(chunks), len(flows), vip, left, ep_tw))
     for line in shown:
         print(line)
     for e in hold[:a.show]:

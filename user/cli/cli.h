@@ -11,6 +11,7 @@
 enum {
 	OPT_PIN_DIR = 256,
 	OPT_FLOWS,
+	OPT_HEAD_MAX,
 	OPT_CONFIG_DIR,
 	OPT_LISTEN,
 	OPT_UNLOAD_ON_EXIT,
@@ -29,6 +30,7 @@ enum {
 	{ "mode", required_argument, NULL, 'm' },                    \
 	{ "vip", required_argument, NULL, 'v' },                     \
 	{ "flows", required_argument, NULL, OPT_FLOWS },             \
+	{ "max-request-head", required_argument, NULL, OPT_HEAD_MAX }, \
 	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR }
 /* clang-format on */
 
@@ -40,7 +42,10 @@ enum {
 	"  --vip ADDR      IPv4 address to split (default: the addresses of\n"  \
 	"                  the interfaces); repeat for several\n"               \
 	"  --flows N       conntrack entries, two per connection (default "     \
-	"524288)\n"
+	"524288)\n"                                                             \
+	"  --max-request-head BYTES\n"                                          \
+	"                  L7: the longest request head held before the\n"      \
+	"                  gateway answers 431 (default 16384, 4096..65160)\n"
 
 /* --pin-dir given before the command, or the default. */
 extern const char *pin_dir_default;

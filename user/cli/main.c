@@ -108,7 +108,8 @@ static int reapply(const char *pin_dir)
 
 static const char load_usage[] =
 	"usage: kanary load --iface IF [--iface IF ...] [--mode MODE]\n"
-	"                   [--vip ADDR ...] [--flows N] [--pin-dir DIR]\n"
+	"                   [--vip ADDR ...] [--flows N]\n"
+	"                   [--max-request-head BYTES] [--pin-dir DIR]\n"
 	"Load the data path and attach it to each interface.\n" KN_CLI_LOAD_HELP
 		PIN_DIR_HELP;
 
@@ -140,6 +141,15 @@ int kn_cli_load_opt(int c, const char *arg, struct kn_load_opts *o,
 		if (errno || *end || *arg == '-' || n < 2 || n > (1ULL << 28))
 			return usage_error(cmd, "--flows takes 2 to 268435456");
 		o->flow_entries = n;
+		return 0;
+	case OPT_HEAD_MAX:
+		errno = 0;
+		n = strtoull(arg, &end, 10);
+		if (errno || *end || *arg == '-' || n < 4096 ||
+		    n > KANARY_L7_HEAD_CAP)
+			return usage_error(cmd, "--max-request-head takes 4096 "
+						"to 65160");
+		o->head_max = n;
 		return 0;
 	case OPT_PIN_DIR:
 		o->pin_dir = arg;

@@ -218,7 +218,8 @@ static int iface_addrs(struct kn_load_info *li)
 	return 0;
 }
 
-static int seed_cfg(struct kanary_bpf *skel)
+/* kn_cfg's load-time settings; a reload keeps the flows' hash seed. */
+static int seed_cfg(struct kanary_bpf *skel, const struct kn_load_opts *o)
 {
 	int fd = bpf_map__fd(skel->maps.kn_cfg);
 	struct kanary_cfg cfg;
@@ -228,6 +229,7 @@ static int seed_cfg(struct kanary_bpf *skel)
 		return -1;
 	if (!cfg.reclaim_ns)
 		cfg.reclaim_ns = KANARY_RECLAIM_NS_DEFAULT;
+	cfg.head_max = o->head_max ? o->head_max : KANARY_L7_HEAD_DEFAULT;
 	if (cfg.hash_seed) /* reused maps: keep the flows' seed */
 		return bpf_map_update_elem(fd, &zero, &cfg, 0);
 	if (getrandom(&cfg.hash_seed, sizeof(cfg.hash_seed), 0) !=
@@ -408,7 +410,7 @@ int kn_load(const struct kn_load_opts *o)
 	/* Connections of an older kanary: now, and again once its programs
 	 * are replaced (those it opened in between). */
 	kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
-	if (seed_cfg(skel)) {
+	if (seed_cfg(skel, o)) {
 		fprintf(stderr, "kanary: cannot seed kn_cfg\n");
 		goto out;
 	}

@@ -15,6 +15,7 @@ struct kn_load_opts {
 	int n_vips;
 	uint32_t vips[KN_MAX_VIP_ADDRS]; /* none: the interfaces' addresses */
 	uint32_t flow_entries; /* 0: the default */
+	uint32_t head_max; /* kanary_cfg.head_max; 0: the default */
 };
 
 /*

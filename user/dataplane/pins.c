@@ -28,6 +28,7 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_RULE_STATS] = "kn_rule_stats",
 	[KN_MAP_RULE_NAMES] = "kn_rule_names",
 	[KN_MAP_SYNQ] = "kn_synq",
+	[KN_MAP_HEAD] = "kn_head",
 	[KN_MAP_HOLD] = "kn_hold",
 	[KN_MAP_HTTP] = "kn_http",
 	[KN_MAP_CODES] = "kn_codes",

@@ -42,6 +42,20 @@ static bool carriable(const struct bpf_map *map, const struct bpf_map_info *in)
 	       in->value_size < bpf_map__value_size(map);
 }
 
+/*
+ * Maps of L7 connections not bound yet (half-open, or their request head
+ * held): a newer layout replaces them. Those connections are lost (their
+ * clients are reset, or time out, and connect again); bound connections,
+ * in kn_flows, are carried.
+ */
+static bool transient(const struct bpf_map *map)
+{
+	const char *name = bpf_map__name(map);
+
+	return !strcmp(name, "kn_synq") || !strcmp(name, "kn_head") ||
+	       !strcmp(name, "kn_hold");
+}
+
 int kn_upgrade_check(struct bpf_object *obj, struct kn_upgrade *u)
 {
 	struct bpf_map *map;
@@ -61,6 +75,19 @@ int kn_upgrade_check(struct bpf_object *obj, struct kn_upgrade *u)
 		    in.max_entries == bpf_map__max_entries(map) &&
 		    in.map_flags == bpf_map__map_flags(map)) {
 			close(fd);
+			continue;
+		}
+		if (transient(map)) {
+			close(fd);
+			fprintf(stderr,
+				"kanary: %s has an older layout: replaced (L7 "
+				"connections not bound yet are lost)\n",
+				path);
+			if (unlink(path)) {
+				fprintf(stderr, "kanary: cannot unpin %s: %s\n",
+					path, strerror(errno));
+				return -1;
+			}
 			continue;
 		}
 		if (!carriable(map, &in)) {
