@@ -447,12 +447,17 @@ enum kanary_l7_field {
 	KANARY_L7_URI,
 	KANARY_L7_HEADER, /* headers: the condition holds if the header does */
 	KANARY_L7_WITHOUT_HEADER, /* withoutHeaders: holds if it does not */
+	/* TLS tables: the ClientHello's server name, lower case (bpf/tls.h) */
+	KANARY_L7_SNI,
 };
 
 enum kanary_l7_op {
 	KANARY_L7_EXACT = 0,
 	KANARY_L7_PREFIX,
 	KANARY_L7_PRESENT, /* headers only: `{}` */
+	/* SNI only: a wildcard `*.example.com` as ".example.com", which the
+	 * name must end with, after at least one byte of its own */
+	KANARY_L7_SUFFIX,
 };
 
 /* One condition; all conditions of a block must hold (AND). */
@@ -472,18 +477,36 @@ struct kanary_l7_cond {
  */
 struct kanary_l7_block {
 	__u32 route; /* index into the slot's routes */
-	__u32 rule; /* row in kn_rule_stats (one per http route) */
+	__u32 rule; /* row in kn_rule_stats (one per http or tls route) */
 };
 
-/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules. */
+/*
+ * kanary_l7_table.flags. KANARY_L7_TLS: the port is a Gateway server in
+ * TLS PASSTHROUGH mode; the first segment is read as a ClientHello and
+ * the blocks are the VirtualService's `tls` routes, one SNI condition
+ * each (or none: `*`), most specific first, as Envoy picks them.
+ */
+#define KANARY_L7_TLS 0x1
+
+/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules (TLS:
+ * its tls routes for one PASSTHROUGH port). */
 struct kanary_l7_table {
 	__u32 n_blocks;
 	__u32 n_conds;
-	__u32 n_names;
+	/*
+	 * n_names was a __u32 (at most KANARY_L7_MAX_NAMES): flags took its
+	 * high half, so that the table keeps its size and a load over an
+	 * older kanary's pins keeps kn_l7 (on little-endian, the old value
+	 * reads as n_names with flags 0: HTTP).
+	 */
+	__u16 n_names;
+	__u16 flags; /* KANARY_L7_TLS */
 	/*
 	 * The block taken when the first segment does not hold a complete
-	 * HTTP/1.x request head (incomplete, binary, HTTP/2, TLS): the first
-	 * block without conditions. KANARY_L7_NONE: reset the connection.
+	 * HTTP/1.x request head (incomplete, binary, HTTP/2, TLS), or in a
+	 * TLS table a ClientHello with a server name that no block takes, or
+	 * none, or not a ClientHello: the first block without conditions.
+	 * KANARY_L7_NONE: reset the connection.
 	 */
 	__u32 default_block;
 	__u8 name_len[KANARY_L7_MAX_NAMES];
