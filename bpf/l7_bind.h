@@ -37,6 +37,7 @@
 #include "craft.h"
 #include "reset.h"
 #include "http.h"
+#include "tls.h"
 #include "outcome.h"
 
 /*
@@ -215,8 +216,8 @@ static __always_inline int first_refuse(void *ctx, const bool is_tc,
 
 /*
  * l7_first: the VIP's rules read the request head in h (plen
- * bytes) and name the block, *blk. No block: the client is reset
- * (first_refuse).
+ * bytes), or on a TLS port its ClientHello (tls.h), and name the block,
+ * *blk. No block: the client is reset (first_refuse).
  */
 static __always_inline int first_rule(void *ctx, const bool is_tc,
 				      const struct kanary_flow_key *fk,
@@ -245,7 +246,10 @@ static __always_inline int first_rule(void *ctx, const bool is_tc,
 	if (!t)
 		return V_DROP;
 
-	block = http_select(h->data, plen, t, &complete);
+	if (t->flags & KANARY_L7_TLS)
+		block = tls_first(h->data, plen, t, &complete);
+	else
+		block = http_select(h->data, plen, t, &complete);
 	if (!complete)
 		count_global(KANARY_G_L7_DEFAULT);
 	if (block >= KANARY_L7_MAX_BLOCKS)

@@ -378,7 +378,8 @@ enum kanary_global_counter {
 	KANARY_G_FIB_PASS, /* neighbour unknown: resolved through the kernel */
 	KANARY_G_L7_SYN, /* SYN to an L7 VIP answered by the gateway */
 	KANARY_G_L7_NO_SYN, /* segment for an L7 VIP with no half-open state */
-	KANARY_G_L7_DEFAULT, /* header block incomplete or not HTTP/1.x */
+	KANARY_G_L7_DEFAULT, /* header block incomplete or not HTTP/1.x; TLS:
+			      * no complete ClientHello */
 	KANARY_G_L7_NO_MATCH, /* no rule matched, no default: reset */
 	KANARY_G_L7_EARLY, /* segment past the first, before the splice: dropped */
 	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */

@@ -521,7 +521,7 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 	[KANARY_G_L7_NO_SYN] = { "l7_no_syn",
 				 "L7: segments for an L7 VIP with no half-open connection" },
 	[KANARY_G_L7_DEFAULT] = { "l7_default",
-				  "L7: default route taken (request head incomplete or not HTTP/1.x)" },
+				  "L7: default route taken (request head incomplete or not HTTP/1.x; on a TLS port, no complete ClientHello)" },
 	[KANARY_G_L7_NO_MATCH] = { "l7_no_match",
 				   "L7: no rule matched, no default (reset)" },
 	[KANARY_G_L7_EARLY] = { "l7_early",
