@@ -39,6 +39,7 @@
 #include "http.h"
 #include "tls.h"
 #include "outcome.h"
+#include "l7_answer.h"
 
 /*
  * The steps below return L7_NEXT when the packet goes on to the next step,
@@ -87,13 +88,16 @@ static __always_inline void synq_entry(const struct kanary_flow_key *fk,
 		 * endpoint hears what this SYN-ACK agreed to. */
 		q->gw_isn = old->gw_isn;
 		q->gw_tsval = old->gw_tsval;
+		/* A late duplicate after the gateway answered the request
+		 * (l7_answer.h): the close still needs the answer. */
+		q->answer = old->answer;
+		q->answer_ack = old->answer_ack;
 	} else {
 		q->gw_isn = bpf_get_prandom_u32();
 		/* A millisecond clock, like Linux's TSval. */
 		q->gw_tsval = bpf_ktime_get_ns() / 1000000;
 	}
 	q->client_isn = bpf_ntohl(tcp->seq);
-	q->client_tsval = so->tsval;
 	q->mss = so->mss;
 	q->wscale = so->wscale;
 	q->sack_ok = so->sack_ok;
@@ -197,10 +201,10 @@ first_hold(void *ctx, const bool is_tc, const struct kanary_synq *q,
 }
 
 /*
- * l7_first: the connection cannot be bound (no rule takes it, or its
- * route's pool has no endpoint): reset the client (the segment in p) and
- * forget the handshake, counted as why. In XDP, where the client's
- * interface takes no XDP frames, tc does it (reset_client).
+ * l7_first: the connection cannot be bound (its route's pool has no
+ * endpoint): reset the client (the segment in p) and forget the
+ * handshake, counted as why. In XDP, where the client's interface takes
+ * no XDP frames, tc does it (reset_client).
  */
 static __always_inline int first_refuse(void *ctx, const bool is_tc,
 					const struct kanary_flow_key *fk,
@@ -217,14 +221,15 @@ static __always_inline int first_refuse(void *ctx, const bool is_tc,
 /*
  * l7_first: the VIP's rules read the request head in h (plen
  * bytes), or on a TLS port its ClientHello (tls.h), and name the block,
- * *blk. No block: the client is reset (first_refuse).
+ * *blk. No block: no route, and the gateway answers 404 itself
+ * (l7_answer.h), as Envoy does; on a TLS port it resets the client
+ * (first_refuse): an HTTP answer means nothing to a TLS client.
  */
-static __always_inline int first_rule(void *ctx, const bool is_tc,
-				      const struct kanary_flow_key *fk,
-				      const struct kanary_hold *h, __u32 plen,
-				      struct pkt *p, __u32 in_ifindex,
-				      struct binding *b,
-				      const struct kanary_l7_block **blk)
+static __always_inline int
+first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
+	   struct kanary_synq *q, const struct kanary_hold *h, __u32 plen,
+	   struct pkt *p, __u32 in_ifindex, struct binding *b,
+	   const struct kanary_l7_block **blk)
 {
 	const struct kanary_l7_table *t;
 	const struct kanary_vip *vip;
@@ -252,9 +257,13 @@ static __always_inline int first_rule(void *ctx, const bool is_tc,
 		block = http_select(h->data, plen, t, &complete);
 	if (!complete)
 		count_global(KANARY_G_L7_DEFAULT);
-	if (block >= KANARY_L7_MAX_BLOCKS)
+	if (block >= KANARY_L7_MAX_BLOCKS && (t->flags & KANARY_L7_TLS))
 		return first_refuse(ctx, is_tc, fk, p, in_ifindex,
-				    KANARY_G_L7_NO_MATCH);
+				    KANARY_G_L7_TLS_NO_ROUTE);
+	if (block >= KANARY_L7_MAX_BLOCKS)
+		return l7_answer(ctx, is_tc, q, p, in_ifindex,
+				 bpf_ntohl(p->tcp->seq) + plen,
+				 KANARY_L7_ANSWER_404);
 	*blk = &t->blocks[block];
 	return L7_NEXT;
 }
@@ -325,7 +334,7 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	h = first_hold(ctx, is_tc, q, &p, plen);
 	if (!h)
 		return V_DROP;
-	rc = first_rule(ctx, is_tc, fk, h, plen, &p, in_ifindex, &b, &blk);
+	rc = first_rule(ctx, is_tc, fk, q, h, plen, &p, in_ifindex, &b, &blk);
 	if (rc != L7_NEXT)
 		return rc;
 
@@ -405,8 +414,9 @@ static __always_inline int l7_syn_call(void *ctx, const bool is_tc,
 
 /*
  * A segment that matches no flow: the handshake's ACK or the first
- * segment of a half-open L7 connection goes to l7_first; anything else
- * passes to the kernel.
+ * segment of a half-open L7 connection goes to l7_first, a segment of one
+ * the gateway answered itself to l7_answered; anything else passes to
+ * the kernel.
  */
 static __always_inline int stray_segment(void *ctx, const bool is_tc,
 					 const struct kanary_flow_key *fk,
@@ -415,6 +425,8 @@ static __always_inline int stray_segment(void *ctx, const bool is_tc,
 	struct kanary_synq *q;
 
 	q = bpf_map_lookup_elem(&kn_synq, fk);
+	if (q && q->answer)
+		return l7_answered_call(ctx, is_tc, fk, q, in_ifindex);
 	if (q)
 		return is_tc ? l7_first_tc(ctx, fk, q, in_ifindex,
 					   out_ifindex) :

@@ -380,7 +380,9 @@ enum kanary_global_counter {
 	KANARY_G_L7_NO_SYN, /* segment for an L7 VIP with no half-open state */
 	KANARY_G_L7_DEFAULT, /* header block incomplete or not HTTP/1.x; TLS:
 			      * no complete ClientHello */
-	KANARY_G_L7_NO_MATCH, /* no rule matched, no default: reset */
+	/* No rule matched, no default: answered 404 (was: reset; the same
+	 * event, so the same row across an upgrade). */
+	KANARY_G_L7_ANSWER_404,
 	KANARY_G_L7_EARLY, /* segment past the first, before the splice: dropped */
 	KANARY_G_L7_REPLAY, /* held first segment replayed to the endpoint */
 	KANARY_G_L7_SYN_REFUSED, /* endpoint answered our SYN with a bare ACK
@@ -400,6 +402,10 @@ enum kanary_global_counter {
 	KANARY_G_L4_SYN_RESENT, /* L4: the endpoint answered the SYN with a
 				 * bare ACK (a TIME_WAIT on the port): reset
 				 * it, SYN sent again */
+	KANARY_G_L7_ANSWER_431, /* request head over the limit: answered 431 */
+	KANARY_G_L7_ANSWER_400, /* malformed request head: answered 400 */
+	KANARY_G_L7_TLS_NO_ROUTE, /* TLS: no tls route takes the ClientHello,
+				   * no `*` route: reset (not an HTTP answer) */
 	KANARY_G_MAX,
 };
 
@@ -536,13 +542,36 @@ struct kanary_synq {
 	__u32 client_isn;
 	__u32 gw_isn; /* random: the gateway's ISN in its SYN-ACK */
 	__u32 gw_tsval; /* the gateway's TSval in its SYN-ACK */
-	__u32 client_tsval; /* the SYN's TSval */
+	/*
+	 * Once answered: the client's sequence number the answer acked
+	 * (host order), where the client's FIN or RST must start. It took
+	 * the place of the SYN's TSval, which nothing read: same size, so
+	 * that a load over an older kanary's pins keeps kn_synq and kn_hold.
+	 */
+	__u32 answer_ack;
 	__u16 mss; /* the client's MSS option, host order; 0: none */
 	__u8 wscale; /* the client's window scale; 0xff: none */
 	__u8 sack_ok;
 	__u8 ts_ok;
-	__u8 pad;
+	/*
+	 * enum kanary_l7_answer: the HTTP answer the gateway sent instead of
+	 * binding the connection (bpf/l7_answer.h); 0 while none. Was pad:
+	 * an older kanary's entries read as not answered.
+	 */
+	__u8 answer;
 	__u16 window; /* the SYN's window field */
+};
+
+/*
+ * The gateway's own HTTP answers on the L7 path, as Envoy sends them, each
+ * with `connection: close` and the gateway's FIN (bpf/l7_answer.h).
+ */
+enum kanary_l7_answer {
+	KANARY_L7_ANSWER_NONE = 0,
+	KANARY_L7_ANSWER_404, /* no route takes the request */
+	KANARY_L7_ANSWER_431, /* request head over the limit */
+	KANARY_L7_ANSWER_400, /* malformed request head */
+	KANARY_L7_ANSWERS,
 };
 
 /*

@@ -117,6 +117,19 @@ void apply_vs(const char *vs_file)
 	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
 }
 
+/* The lab's base manifests and a VirtualService of the test's own. */
+void apply_rules(const char *vs)
+{
+	struct kn_config cfg;
+	struct kn_err err;
+
+	read_lab(&cfg, NULL);
+	cr_assert_eq(kn_config_read_buffer(&cfg, "rules.yaml", vs, strlen(vs),
+					   &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
+}
+
 /* The lab's 70/30 VirtualService with other weights. */
 int apply_weights(char *w50, char *w101, const char *extra_yaml,
 		  struct kn_err *err)

@@ -34,6 +34,7 @@ void load(void);
 void read_lab(struct kn_config *cfg, const char *vs_file);
 int apply_config(struct kn_config *cfg, struct kn_err *err);
 void apply_vs(const char *vs_file);
+void apply_rules(const char *vs);
 int apply_weights(char *w50, char *w101, const char *extra_yaml,
 		  struct kn_err *err);
 void setup_xdp(void);

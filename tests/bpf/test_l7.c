@@ -318,44 +318,6 @@ static void malformed_takes_default(void)
 		     sizeof(bad) / sizeof(bad[0]));
 }
 
-/* The lab's base manifests and a VirtualService of the test's own. */
-static void apply_rules(const char *vs)
-{
-	struct kn_config cfg;
-	struct kn_err err;
-
-	read_lab(&cfg, NULL);
-	cr_assert_eq(kn_config_read_buffer(&cfg, "rules.yaml", vs, strlen(vs),
-					   &err),
-		     0, "%s", err.msg);
-	cr_assert_eq(apply_config(&cfg, &err), 0, "%s", err.msg);
-}
-
-/* Only a match route and no catch-all: a request that matches nothing is
- * reset, from the VIP, in the client's sequence space. */
-static void no_match_resets(void)
-{
-	static const char vs[] = VS_HEAD
-		"  - match:\n"
-		"    - headers: {user-group: {exact: canary}}\n"
-		"    route:\n"
-		"    - destination: {host: image-classifier, subset: resnet101,"
-		" port: {number: 8501}}\n";
-	struct pkt_buf o;
-	struct pkt_seg syn, s;
-	const char *r = request(NULL);
-
-	apply_rules(vs);
-	cr_assert_eq(open_with(43100, r, strlen(r), &syn, &o), tx());
-	decode(&o, &s);
-	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
-	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
-	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
-	cr_assert_eq(s.seq, syn.seq + 1);
-	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
-	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
-}
-
 /* Run one frame through the tc program, whatever the test's mode. */
 static int run_tc_on(const char *ifname, struct pkt_buf *in,
 		     struct pkt_buf *out)
@@ -1345,7 +1307,6 @@ BOTH(synack_without_options)
 BOTH(header_picks_subset)
 BOTH(header_after_twenty_others)
 BOTH(malformed_takes_default)
-BOTH(no_match_resets)
 BOTH(synack_replays_held_segment)
 BOTH(translated_both_ways)
 BOTH(retransmitted_first_segment)

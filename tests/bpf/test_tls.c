@@ -253,7 +253,7 @@ static void no_default_resets(void)
 	size_t n;
 
 	apply_tls(yaml);
-	before = global_counter(KANARY_G_L7_NO_MATCH);
+	before = global_counter(KANARY_G_L7_TLS_NO_ROUTE);
 	n = hello("--sni a.example", buf, sizeof(buf));
 	cr_assert_str_eq(routed(50300, buf, n), "101");
 	n = hello("--sni b.example", buf, sizeof(buf));
@@ -261,7 +261,7 @@ static void no_default_resets(void)
 	n = hello("", buf, sizeof(buf));
 	cr_assert_str_eq(routed(50302, buf, n), "reset");
 	cr_assert_str_eq(routed(50303, "GET / HTTP/1.0\r\n\r\n", 18), "reset");
-	cr_assert_eq(global_counter(KANARY_G_L7_NO_MATCH) - before, 3);
+	cr_assert_eq(global_counter(KANARY_G_L7_TLS_NO_ROUTE) - before, 3);
 }
 
 /* A tls route's weights split its connections, 70/30 here. */

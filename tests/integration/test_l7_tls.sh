@@ -197,7 +197,7 @@ check "$MODE: stats: subsets v1 $c1 + v2 $c2 = $((want0 + N)), v2 $c2 = $v2" \
 noroute=$(kanary status --json | python3 -c '
 import json, sys
 c = {x["what"]: x["packets"] for x in json.load(sys.stdin)["counters"]}
-print(next((v for k, v in c.items() if "no rule matched" in k), -1))' \
+print(next((v for k, v in c.items() if "no tls route" in k), -1))' \
 	2>/dev/null || echo -1)
 check "$MODE: status counts the refused connections ($noroute >= 2)" \
 	test "$noroute" -ge 2

@@ -193,3 +193,26 @@ Test(metrics, labels_escaped_unknown_service)
 		     1, "%s", s);
 	free(s);
 }
+
+/* Every kn_global counter is named, in status and as a metric label, and
+ * no two share a label: a counter added without a name would be printed
+ * "(unnamed)" and left out of /metrics. */
+Test(metrics, every_global_counter_named_once)
+{
+	for (int i = 0; i < KANARY_G_MAX; i++) {
+		cr_assert_not_null(kn_global_names[i].id, "counter %d", i);
+		cr_assert_not_null(kn_global_names[i].text, "counter %d", i);
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(kn_global_names[i].id,
+					  kn_global_names[j].id,
+					  "counters %d and %d", i, j);
+	}
+	cr_assert_str_eq(kn_global_names[KANARY_G_L7_ANSWER_404].id,
+			 "l7_answer_404");
+	cr_assert_str_eq(kn_global_names[KANARY_G_L7_ANSWER_431].id,
+			 "l7_answer_431");
+	cr_assert_str_eq(kn_global_names[KANARY_G_L7_ANSWER_400].id,
+			 "l7_answer_400");
+	cr_assert_str_eq(kn_global_names[KANARY_G_L7_TLS_NO_ROUTE].id,
+			 "l7_tls_no_route");
+}
