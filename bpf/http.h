@@ -223,8 +223,9 @@ static long http_step(__u32 i, struct http_scan *s)
 		return 1;
 	c = s->buf[idx];
 	hold_byte(s, i, c);
-	/* Past the head (a body, a second request): only held. */
-	if (s->v->result != HTTP_MORE)
+	/* Past the head (a body, a second request), or a ClientHello's
+	 * bytes (no v: tls.h reads them): only held. */
+	if (!s->v || s->v->result != HTTP_MORE)
 		return 0;
 	tok = s->v->tok++;
 
@@ -335,7 +336,8 @@ bad:
 
 /*
  * Scan n more bytes of the connection's stream (buf, from stream offset
- * pos), copying them into the chunks at hold (see struct http_scan).
+ * pos), copying them into the chunks at hold (see struct http_scan). With
+ * no v, only copy them.
  */
 static __always_inline void http_scan(struct kanary_http_parse *v,
 				      const struct kanary_l7_table *t,

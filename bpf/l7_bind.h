@@ -37,6 +37,7 @@
 #include "craft.h"
 #include "reset.h"
 #include "http.h"
+#include "tls.h"
 #include "outcome.h"
 #include "l7_answer.h"
 #include "l7_head.h"
@@ -192,7 +193,9 @@ static __always_inline int first_answer(void *ctx, const bool is_tc,
 /*
  * l7_first: the rules read the complete head h and name the block, *blk.
  * A head that is not HTTP/1.x, or that a FIN ended before its blank line,
- * gets 400; one that no rule takes, 404 (as Envoy answers).
+ * gets 400; one that no rule takes, 404 (as Envoy answers). On a TLS port
+ * the head is a ClientHello (tls.h), and no route resets the client: an
+ * HTTP answer means nothing to a TLS client.
  */
 static __always_inline int
 first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
@@ -202,6 +205,14 @@ first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 {
 	__u32 ack = q->client_isn + 1 + h->len, block;
 
+	if (h->tls) {
+		block = tls_select(t, &h->hello);
+		if (block >= KANARY_L7_MAX_BLOCKS)
+			return first_refuse(ctx, is_tc, fk, p, in_ifindex,
+					    KANARY_G_L7_TLS_NO_ROUTE);
+		*blk = &t->blocks[block];
+		return L7_NEXT;
+	}
 	if (h->http.result != HTTP_DONE)
 		return first_answer(ctx, is_tc, fk, q, p, in_ifindex, ack,
 				    KANARY_L7_ANSWER_400);
@@ -289,7 +300,11 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (rc != L7_NEXT || !t)
 		return rc;
 	rc = head_segment(ctx, is_tc, fk, q, t, b.cfg, &p, in_ifindex, &h);
-	/* The whole segment is taken, and thrown away. */
+	/* The whole segment is taken, and thrown away; a ClientHello that
+	 * long is no TLS client's. */
+	if (rc == L7_TOO_BIG && (t->flags & KANARY_L7_TLS))
+		return first_refuse(ctx, is_tc, fk, &p, in_ifindex,
+				    KANARY_G_L7_TLS_NO_ROUTE);
 	if (rc == L7_TOO_BIG)
 		return first_answer(ctx, is_tc, fk, q, &p, in_ifindex,
 				    seg_end(&p), KANARY_L7_ANSWER_431);

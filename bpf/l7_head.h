@@ -36,6 +36,7 @@
 #include "tcpopt.h"
 #include "craft.h"
 #include "http.h"
+#include "tls.h"
 
 /* head_segment's answers besides a verdict and L7_NEXT. */
 #define L7_NEXT (-1)
@@ -90,10 +91,22 @@ head_new(const struct kanary_flow_key *fk, const struct kanary_synq *q,
 	h->window = 0;
 	h->flags = 0;
 	h->gen = gen;
-	http_start(&h->http, t);
+	h->tls = !!(t->flags & KANARY_L7_TLS);
+	if (h->tls)
+		__builtin_memset(&h->hello, 0, sizeof(h->hello));
+	else
+		http_start(&h->http, t);
 	if (bpf_map_update_elem(&kn_head, fk, h, BPF_NOEXIST))
 		return NULL;
 	return bpf_map_lookup_elem(&kn_head, fk);
+}
+
+/* Does the scanner want more of the head (an HTTP request head, or on a
+ * TLS port a ClientHello)? */
+static __always_inline bool head_more(const struct kanary_head *h)
+{
+	return h->tls ? h->hello.result == TLS_MORE :
+			h->http.result == HTTP_MORE;
 }
 
 /* Forget a half-open connection: its handshake and its head. */
@@ -163,8 +176,10 @@ static __always_inline int head_take(void *ctx, const bool is_tc,
 		if (!c1)
 			return -1;
 	}
-	http_scan(&h->http, t, buf->data, at, n, c0->data,
+	http_scan(h->tls ? NULL : &h->http, t, buf->data, at, n, c0->data,
 		  c1 ? c1->data : NULL);
+	if (h->tls)
+		tls_scan(buf->data, n, &h->hello);
 	walk_opts(ctx, is_tc, p->tcp, &so, NULL);
 	h->len = at + n;
 	h->tsval = so.tsval;
@@ -217,10 +232,9 @@ head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		*hp = h;
 		/* The held head's last segment again. */
 		if (h && seq + plen == next)
-			return h->http.result == HTTP_MORE ?
-				       head_ack(ctx, is_tc, q, h, cfg, p,
-						in_ifindex) :
-				       L7_NEXT;
+			return head_more(h) ? head_ack(ctx, is_tc, q, h, cfg, p,
+						       in_ifindex) :
+					      L7_NEXT;
 		/* Bytes held already: ack them again. */
 		if ((__s32)(seq - next) < 0)
 			return head_ack(ctx, is_tc, q, h, cfg, p, in_ifindex);
@@ -229,7 +243,7 @@ head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	}
 	/* Complete, but not decided (the decision failed): nothing more is
 	 * taken until it is. */
-	if (h && h->http.result != HTTP_MORE) {
+	if (h && !head_more(h)) {
 		count_global(KANARY_G_L7_EARLY);
 		return V_DROP;
 	}
@@ -247,7 +261,7 @@ head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (head_take(ctx, is_tc, fk, h, t, p, plen))
 		return V_DROP;
 	*hp = h;
-	if (h->http.result == HTTP_MORE && !(p->flags & TCP_FLAG_FIN))
+	if (head_more(h) && !(p->flags & TCP_FLAG_FIN))
 		return head_ack(ctx, is_tc, q, h, cfg, p, in_ifindex);
 	return L7_NEXT;
 }

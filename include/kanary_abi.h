@@ -414,6 +414,9 @@ enum kanary_global_counter {
 	KANARY_G_L7_HOLD_LOST, /* L7: a held request head was lost (a chunk
 				* evicted from kn_hold, or the config changed
 				* while it was read): the client is reset */
+	KANARY_G_L7_TLS_NO_ROUTE, /* TLS: no tls route takes the ClientHello,
+				   * no `*` route (or it is over head_max):
+				   * reset (not an HTTP answer) */
 	KANARY_G_MAX,
 };
 
@@ -476,12 +479,17 @@ enum kanary_l7_field {
 	KANARY_L7_URI,
 	KANARY_L7_HEADER, /* headers: the condition holds if the header does */
 	KANARY_L7_WITHOUT_HEADER, /* withoutHeaders: holds if it does not */
+	/* TLS tables: the ClientHello's server name, lower case (bpf/tls.h) */
+	KANARY_L7_SNI,
 };
 
 enum kanary_l7_op {
 	KANARY_L7_EXACT = 0,
 	KANARY_L7_PREFIX,
 	KANARY_L7_PRESENT, /* headers only: `{}` */
+	/* SNI only: a wildcard `*.example.com` as ".example.com", which the
+	 * name must end with, after at least one byte of its own */
+	KANARY_L7_SUFFIX,
 };
 
 /* One condition; all conditions of a block must hold (AND). */
@@ -501,18 +509,36 @@ struct kanary_l7_cond {
  */
 struct kanary_l7_block {
 	__u32 route; /* index into the slot's routes */
-	__u32 rule; /* row in kn_rule_stats (one per http route) */
+	__u32 rule; /* row in kn_rule_stats (one per http or tls route) */
 };
 
-/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules. */
+/*
+ * kanary_l7_table.flags. KANARY_L7_TLS: the port is a Gateway server in
+ * TLS PASSTHROUGH mode; the first segment is read as a ClientHello and
+ * the blocks are the VirtualService's `tls` routes, one SNI condition
+ * each (or none: `*`), most specific first, as Envoy picks them.
+ */
+#define KANARY_L7_TLS 0x1
+
+/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules (TLS:
+ * its tls routes for one PASSTHROUGH port). */
 struct kanary_l7_table {
 	__u32 n_blocks;
 	__u32 n_conds;
-	__u32 n_names;
+	/*
+	 * n_names was a __u32 (at most KANARY_L7_MAX_NAMES): flags took its
+	 * high half, so that the table keeps its size and a load over an
+	 * older kanary's pins keeps kn_l7 (on little-endian, the old value
+	 * reads as n_names with flags 0: HTTP).
+	 */
+	__u16 n_names;
+	__u16 flags; /* KANARY_L7_TLS */
 	/*
 	 * The block taken when the first segment does not hold a complete
-	 * HTTP/1.x request head (incomplete, binary, HTTP/2, TLS): the first
-	 * block without conditions. KANARY_L7_NONE: reset the connection.
+	 * HTTP/1.x request head (incomplete, binary, HTTP/2, TLS), or in a
+	 * TLS table a ClientHello with a server name that no block takes, or
+	 * none, or not a ClientHello: the first block without conditions.
+	 * KANARY_L7_NONE: reset the connection.
 	 */
 	__u32 default_block;
 	__u8 name_len[KANARY_L7_MAX_NAMES];
@@ -602,6 +628,32 @@ struct kanary_http_parse {
 };
 
 /*
+ * The ClientHello scanner's state (bpf/tls.h), whole: a zeroed struct
+ * starts a stream. Kept per connection, as the request head scanner's,
+ * so that a ClientHello over several segments (and records) is read a
+ * piece at a time. Positions count handshake bytes: record headers
+ * excluded.
+ */
+struct kanary_tls_parse {
+	__u32 result; /* enum tls_result */
+	__u32 state; /* enum tls_state */
+	__u32 rec_hdr; /* bytes of the record header read; 5: inside one */
+	__u32 rec_left; /* bytes of the current record still to come */
+	__u32 hpos; /* handshake bytes read */
+	__u32 more; /* bytes of the field still to come after this one */
+	__u32 acc; /* the field's value so far, big-endian */
+	__u32 skip; /* bytes to pass over before the next field */
+	__u32 hs_end; /* hpos at the ClientHello's end */
+	__u32 ext_end; /* hpos at the extensions' end */
+	__u32 sni_end; /* hpos at the host name's end */
+	__u32 sni_len; /* the host name's length; 0: none */
+	/* The host name's last KANARY_L7_VALUE_LEN bytes, lower case, byte i
+	 * at [i % KANARY_L7_VALUE_LEN]: the whole name when it fits, else
+	 * enough for any suffix a condition can hold. */
+	__u8 sni[KANARY_L7_VALUE_LEN];
+};
+
+/*
  * kn_head: an L7 connection's request head while the gateway holds it,
  * keyed by the client's tuple: from its first byte until the endpoint
  * acks all of it (the splice). The bytes are in kn_hold.
@@ -618,8 +670,12 @@ struct kanary_head {
 	__u32 ep_isn; /* the endpoint's ISN */
 	__u32 ep_tsval; /* its SYN-ACK's TSval */
 	__be16 ep_window; /* the replay's window field */
-	__u16 pad;
-	struct kanary_http_parse http;
+	__u8 tls; /* a TLS port: the head is a ClientHello (hello) */
+	__u8 pad;
+	union {
+		struct kanary_http_parse http;
+		struct kanary_tls_parse hello; /* tls */
+	};
 };
 
 /* kn_hold: one chunk of a held request head (see KANARY_L7_CHUNK). */

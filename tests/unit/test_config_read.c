@@ -854,7 +854,7 @@ Test(config_read, route_block_without_route)
 		"spec:\n"
 		"  hosts: [a]\n"
 		"  tcp: []\n",
-		"bad.yaml:5: no 'http' routes (kanary routes HTTP only)");
+		"bad.yaml:5: no 'http' or 'tls' routes (kanary routes HTTP, and TLS by SNI, only)");
 }
 
 Test(config_read, bad_matches)

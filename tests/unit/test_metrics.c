@@ -213,4 +213,6 @@ Test(metrics, every_global_counter_named_once)
 			 "l7_answer_431");
 	cr_assert_str_eq(kn_global_names[KANARY_G_L7_ANSWER_400].id,
 			 "l7_answer_400");
+	cr_assert_str_eq(kn_global_names[KANARY_G_L7_TLS_NO_ROUTE].id,
+			 "l7_tls_no_route");
 }

@@ -369,9 +369,11 @@ Test(schema, gateway_tls_and_traffic_policy_warn)
 		"    trafficPolic: {}\n");
 	cr_assert_str_eq(
 		got,
-		"kanary: s.yaml:8: warning: 'tls' is ignored: Istio terminates "
-		"or passes TLS through, or redirects HTTP to HTTPS, as set; "
-		"kanary does not handle TLS\n"
+		"kanary: s.yaml:8: warning: 'tls.mode: SIMPLE' is ignored: "
+		"Istio terminates TLS on this server and routes the decrypted "
+		"requests by 'http'; kanary does not terminate TLS, and "
+		"forwards the connections encrypted, by the 'http' route's "
+		"weights\n"
 		"kanary: s.yaml:16: warning: 'connectionPool' is ignored: Istio "
 		"limits connections and pending requests and rejects the "
 		"excess; kanary sets no limits\n"

@@ -332,19 +332,19 @@ static long count_flows(int fd)
 	}
 }
 
-static void print_dests(const struct kn_http_route *hr)
+static void print_dests(int n, const struct kn_destination *route)
 {
-	for (int d = 0; d < hr->n_route; d++)
+	for (int d = 0; d < n; d++)
 		printf(" %s=%d",
-		       hr->route[d].subset ? hr->route[d].subset :
-					     hr->route[d].host,
-		       kn_dest_weight(hr, d));
+		       route[d].subset ? route[d].subset : route[d].host,
+		       kn_route_weight(n, route, d));
 	printf("\n");
 }
 
 /*
  * Each VirtualService's weights, from the accepted config; with match
- * rules, one line per http route, named as its counters are.
+ * rules, one line per http route, named as its counters are, and one per
+ * tls route.
  */
 static void print_routes(const struct kn_config *kc)
 {
@@ -357,8 +357,7 @@ static void print_routes(const struct kn_config *kc)
 		hr = kn_vs_l4_route(r);
 		if (hr) {
 			printf("route:       %s/%s ->", r->ns, r->name);
-			print_dests(hr);
-			continue;
+			print_dests(hr->n_route, hr->route);
 		}
 		for (int h = 0; kn_vs_is_l7(r) && h < r->vs.n_http; h++) {
 			char rule[KANARY_NAME_LEN];
@@ -366,7 +365,20 @@ static void print_routes(const struct kn_config *kc)
 			kn_vs_rule_name(r, h, rule);
 			printf("route:       %s/%s %s (%s) ->", r->ns, r->name,
 			       rule, r->vs.http[h].n_match ? "match" : "any");
-			print_dests(&r->vs.http[h]);
+			print_dests(r->vs.http[h].n_route, r->vs.http[h].route);
+		}
+		for (int t = 0; t < r->vs.n_tls; t++) {
+			const struct kn_tls_route *tr = &r->vs.tls[t];
+
+			printf("route:       %s/%s tls[%d] (sni", r->ns,
+			       r->name, t);
+			for (int m = 0; m < tr->n_match; m++)
+				for (int k = 0; k < tr->match[m].n_sni_hosts;
+				     k++)
+					printf(" %s",
+					       tr->match[m].sni_hosts[k]);
+			printf(") ->");
+			print_dests(tr->n_route, tr->route);
 		}
 	}
 }

@@ -257,9 +257,11 @@ static void fallback(int32_t *weights, bool *has_weight, const bool *drop,
 	}
 }
 
+/* A route of n destinations (an http or a tls route's), written at src. */
 static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 			 struct ep_table *et, const struct kn_resource *vs,
-			 const struct kn_http_route *hr, struct kn_err *err)
+			 int n, const struct kn_destination *route,
+			 const struct kn_src *src, struct kn_err *err)
 {
 	int32_t weights[KANARY_MAX_DESTS];
 	bool has_weight[KANARY_MAX_DESTS];
@@ -267,19 +269,18 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	uint32_t cum[KANARY_MAX_DESTS];
 	struct kn_croute *r;
 
-	if (hr->n_route < 1 || hr->n_route > KANARY_MAX_DESTS)
-		return fail(err, &hr->src, "a route needs 1 to %d destinations",
+	if (n < 1 || n > KANARY_MAX_DESTS)
+		return fail(err, src, "a route needs 1 to %d destinations",
 			    KANARY_MAX_DESTS);
 	if (c->n_routes >= KANARY_MAX_ROUTES)
-		return fail(err, &hr->src, "more than %d routes",
-			    KANARY_MAX_ROUTES);
+		return fail(err, src, "more than %d routes", KANARY_MAX_ROUTES);
 	r = PUSH(c->routes, c->n_routes);
 	if (!r)
 		return fail(err, NULL, "out of memory");
 	snprintf(r->vs, sizeof(r->vs), "%s/%s", vs->ns, vs->name);
 
-	for (int i = 0; i < hr->n_route; i++) {
-		const struct kn_destination *d = &hr->route[i];
+	for (int i = 0; i < n; i++) {
+		const struct kn_destination *d = &route[i];
 		const struct kn_resource *svc, *dr = NULL;
 		const struct kn_service_port *sp;
 		const struct kn_subset *subset = NULL;
@@ -313,17 +314,14 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 		/* Istio: a lone destination takes everything, whatever its
 		 * weight says; among several, a missing weight is 0. */
 		weights[i] = d->weight;
-		has_weight[i] = d->has_weight && hr->n_route > 1;
-		cd->weight = hr->n_route == 1 ? 100 :
-			     d->has_weight    ? d->weight :
-						0;
+		has_weight[i] = d->has_weight && n > 1;
+		cd->weight = n == 1 ? 100 : d->has_weight ? d->weight : 0;
 	}
-	fallback(weights, has_weight, fall_back, hr->n_route);
-	if (kn_weights_compile(weights, has_weight, hr->n_route, cum,
-			       &r->total_weight))
-		return fail(err, &hr->src,
+	fallback(weights, has_weight, fall_back, n);
+	if (kn_weights_compile(weights, has_weight, n, cum, &r->total_weight))
+		return fail(err, src,
 			    "bad weights: negative, all 0, or too large");
-	r->n_dests = hr->n_route;
+	r->n_dests = n;
 	for (uint32_t i = 0; i < r->n_dests; i++)
 		r->dests[i].cum_weight = cum[i];
 	return c->n_routes - 1;
@@ -500,27 +498,28 @@ static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
 	return 0;
 }
 
-/* The counter row of http route i: its name must be the VS's only one. */
+/* The counter row of a route named rule: the name must be the VS's only
+ * one (from first_rule on). */
 static int l7_rule(struct kn_compiled *c, const struct kn_resource *vs,
-		   int first_rule, int i, struct kn_err *err)
+		   int first_rule, const char *rule, const struct kn_src *src,
+		   struct kn_err *err)
 {
-	char vs_name[KANARY_NAME_LEN], rule[KANARY_NAME_LEN];
+	char vs_name[KANARY_NAME_LEN];
 	struct kn_crule *r;
 
 	snprintf(vs_name, sizeof(vs_name), "%s/%s", vs->ns, vs->name);
-	kn_vs_rule_name(vs, i, rule);
 	for (int j = first_rule; j < c->n_rules; j++)
 		if (!strcmp(c->rules[j].rule, rule))
-			return fail(err, &vs->vs.http[i].src,
-				    "http route %d and an earlier route of "
-				    "this VirtualService are both named "
-				    "'%s'; their counters would mix",
-				    i, rule);
+			return fail(err, src,
+				    "this route and an earlier route of this "
+				    "VirtualService are both named '%s'; their "
+				    "counters would mix",
+				    rule);
 	r = PUSH(c->rules, c->n_rules);
 	if (!r)
 		return fail(err, NULL, "out of memory");
 	memcpy(r->vs, vs_name, sizeof(r->vs));
-	memcpy(r->rule, rule, sizeof(r->rule));
+	snprintf(r->rule, sizeof(r->rule), "%s", rule);
 	return c->n_rules - 1;
 }
 
@@ -551,8 +550,14 @@ static int compile_l7(const struct kn_config *cfg, struct kn_compiled *c,
 	t->default_block = KANARY_L7_NONE;
 	for (int i = 0; i < vs->vs.n_http; i++) {
 		const struct kn_http_route *hr = &vs->vs.http[i];
-		int r = compile_route(cfg, c, et, vs, hr, err);
-		int rule = r < 0 ? -1 : l7_rule(c, vs, first_rule, i, err);
+		int r = compile_route(cfg, c, et, vs, hr->n_route, hr->route,
+				      &hr->src, err);
+		char name[KANARY_NAME_LEN];
+		int rule;
+
+		kn_vs_rule_name(vs, i, name);
+		rule = r < 0 ? -1 :
+			       l7_rule(c, vs, first_rule, name, &hr->src, err);
 
 		if (rule < 0)
 			return -1;
@@ -570,52 +575,309 @@ static int compile_l7(const struct kn_config *cfg, struct kn_compiled *c,
 }
 
 /* ------------------------------------------------------------------ */
+/* TLS passthrough: one table per (VirtualService, PASSTHROUGH port) */
+
+/* A VirtualService's tls routes, compiled once for all its ports. */
+struct tls_routes {
+	int n; /* vs->vs.n_tls once compiled; 0 before */
+	uint32_t *route;
+	uint32_t *rule;
+};
+
+/* One SNI host of one tls route, as the table will try it. */
+struct sni_entry {
+	int route; /* index into the VirtualService's tls routes */
+	const char *host;
+	const struct kn_src *src;
+	int rank; /* 0 exact, 1 wildcard, 2 "*" */
+	size_t len;
+};
+
+static int tls_routes_compile(const struct kn_config *cfg,
+			      struct kn_compiled *c, struct ep_table *et,
+			      const struct kn_resource *vs,
+			      struct tls_routes *tr, struct kn_err *err)
+{
+	int first_rule = c->n_rules;
+
+	if (tr->n)
+		return 0;
+	tr->route = calloc(vs->vs.n_tls, sizeof(*tr->route));
+	tr->rule = calloc(vs->vs.n_tls, sizeof(*tr->rule));
+	if (!tr->route || !tr->rule)
+		return fail(err, NULL, "out of memory");
+	for (int i = 0; i < vs->vs.n_tls; i++) {
+		const struct kn_tls_route *t = &vs->vs.tls[i];
+		char name[KANARY_NAME_LEN];
+		int r, rule;
+
+		/* Istio's TLSRoute has no name: the counters say tls[i]. */
+		snprintf(name, sizeof(name), "tls[%d]", i);
+		r = compile_route(cfg, c, et, vs, t->n_route, t->route, &t->src,
+				  err);
+		rule = r < 0 ? -1 :
+			       l7_rule(c, vs, first_rule, name, &t->src, err);
+		if (rule < 0)
+			return -1;
+		tr->route[i] = r;
+		tr->rule[i] = rule;
+	}
+	tr->n = vs->vs.n_tls;
+	return 0;
+}
+
+/*
+ * Envoy picks the filter chain whose server name is the most specific
+ * that matches, whatever the order of the routes: an exact name, then
+ * wildcards from the longest suffix, then "*" (no server name). Sorted
+ * so, the data path's first block that holds is Envoy's pick. Stable:
+ * among equals (the same host twice) the first route keeps it.
+ */
+static bool sni_before(const struct sni_entry *a, const struct sni_entry *b)
+{
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	return a->rank == 1 && a->len > b->len;
+}
+
+static void sni_sort(struct sni_entry *e, int n)
+{
+	for (int i = 1; i < n; i++) {
+		struct sni_entry x = e[i];
+		int j = i;
+
+		for (; j > 0 && sni_before(&x, &e[j - 1]); j--)
+			e[j] = e[j - 1];
+		e[j] = x;
+	}
+}
+
+/* The SNI hosts of the tls routes that apply to port, in Envoy's order. */
+static int sni_entries(const struct kn_resource *vs, uint16_t port,
+		       struct sni_entry **out)
+{
+	struct sni_entry *e = NULL, *x;
+	int n = 0;
+
+	for (int i = 0; i < vs->vs.n_tls; i++) {
+		const struct kn_tls_route *t = &vs->vs.tls[i];
+
+		for (int j = 0; j < t->n_match; j++) {
+			const struct kn_tls_match *m = &t->match[j];
+
+			if (m->port && m->port != port)
+				continue;
+			for (int k = 0; k < m->n_sni_hosts; k++) {
+				const char *h = m->sni_hosts[k];
+
+				x = PUSH(e, n);
+				if (!x) {
+					free(e);
+					return -1;
+				}
+				x->route = i;
+				x->host = h;
+				x->src = &m->src;
+				x->rank = !strcmp(h, "*")      ? 2 :
+					  !strncmp(h, "*.", 2) ? 1 :
+								 0;
+				x->len = strlen(h);
+			}
+		}
+	}
+	sni_sort(e, n);
+	*out = e;
+	return n;
+}
+
+/* The SNI condition of block b: the name, or for "*.x" the suffix ".x". */
+static int sni_cond(struct kanary_l7_table *t, uint32_t b,
+		    const struct sni_entry *e, struct kn_err *err)
+{
+	const char *value = e->rank == 1 ? e->host + 1 : e->host;
+	size_t len = strlen(value);
+	struct kanary_l7_cond *cond;
+
+	if (len > KANARY_L7_VALUE_LEN)
+		return fail(err, e->src,
+			    "sniHosts: '%s' is %zu bytes; the L7 path matches "
+			    "at most %d",
+			    e->host, len, KANARY_L7_VALUE_LEN);
+	if (t->n_conds >= KANARY_L7_MAX_CONDS)
+		return fail(err, e->src,
+			    "more than %d SNI hosts in one VirtualService's "
+			    "tls routes (the L7 path's limit)",
+			    KANARY_L7_MAX_CONDS);
+	cond = &t->conds[t->n_conds++];
+	cond->block = b;
+	cond->field = KANARY_L7_SNI;
+	cond->op = e->rank == 1 ? KANARY_L7_SUFFIX : KANARY_L7_EXACT;
+	cond->len = len;
+	memcpy(cond->value, value, len);
+	return 0;
+}
+
+/*
+ * The TLS table of a PASSTHROUGH port: a block per SNI host of the tls
+ * routes that apply to it, one condition each ("*": none, the default).
+ * *l7 stays KANARY_L7_NONE when no tls route applies to the port.
+ */
+static int tls_table(struct kn_compiled *c, const struct kn_resource *vs,
+		     const struct tls_routes *tr, uint16_t port,
+		     uint32_t *route, uint32_t *l7, struct kn_err *err)
+{
+	struct sni_entry *e;
+	struct kanary_l7_table *t;
+	struct kn_cl7 *cl7;
+	int n = sni_entries(vs, port, &e), rc = -1;
+
+	if (n < 0)
+		return fail(err, NULL, "out of memory");
+	if (!n) {
+		free(e);
+		return 0;
+	}
+	if (c->n_l7 >= KANARY_MAX_L7) {
+		fail(err, &vs->src,
+		     "more than %d L7 tables (VirtualServices with match "
+		     "rules, and TLS ports; the L7 path's limit)",
+		     KANARY_MAX_L7);
+		goto out;
+	}
+	cl7 = PUSH(c->l7, c->n_l7);
+	if (!cl7) {
+		fail(err, NULL, "out of memory");
+		goto out;
+	}
+	snprintf(cl7->vs, sizeof(cl7->vs), "%s/%s", vs->ns, vs->name);
+	t = &cl7->table;
+	t->flags = KANARY_L7_TLS;
+	t->default_block = KANARY_L7_NONE;
+	for (int i = 0; i < n; i++) {
+		uint32_t b = t->n_blocks;
+		bool seen = false;
+
+		for (int j = 0; j < i; j++)
+			seen |= !strcmp(e[j].host, e[i].host);
+		if (seen) /* Istio keeps the first route with the host */
+			continue;
+		if (b >= KANARY_L7_MAX_BLOCKS) {
+			fail(err, e[i].src,
+			     "more than %d SNI hosts in one VirtualService's "
+			     "tls routes for port %u (the L7 path's limit)",
+			     KANARY_L7_MAX_BLOCKS, port);
+			goto out;
+		}
+		t->blocks[b].route = tr->route[e[i].route];
+		t->blocks[b].rule = tr->rule[e[i].route];
+		t->n_blocks++;
+		if (e[i].rank == 2)
+			t->default_block = b; /* sorted last: once */
+		else if (sni_cond(t, b, &e[i], err))
+			goto out;
+	}
+	*route =
+		t->blocks[t->default_block != KANARY_L7_NONE ? t->default_block :
+							       0]
+			.route;
+	*l7 = c->n_l7 - 1;
+	rc = 0;
+out:
+	free(e);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * What one server of the VirtualService's Gateways takes: a PASSTHROUGH
+ * server its tls routes, any other its http routes (route, l7), as Istio
+ * applies them. false: the VirtualService has nothing for the server.
+ */
+static int server_target(const struct kn_config *cfg, struct kn_compiled *c,
+			 struct ep_table *et, const struct kn_resource *vs,
+			 struct tls_routes *tr, const struct kn_gw_server *sv,
+			 uint32_t *route, uint32_t *l7, bool *served,
+			 struct kn_err *err)
+{
+	*served = false;
+	if (kn_gw_server_passthrough(sv) && vs->vs.n_tls) {
+		*l7 = KANARY_L7_NONE;
+		if (tls_routes_compile(cfg, c, et, vs, tr, err) ||
+		    tls_table(c, vs, tr, sv->port, route, l7, err))
+			return -1;
+		*served = *l7 != KANARY_L7_NONE;
+		return 0;
+	}
+	if (!vs->vs.n_http)
+		return 0;
+	/* Matching reads the request: TLS or HTTP/2 would take the default
+	 * route every time, silently. */
+	if (*l7 != KANARY_L7_NONE && sv->protocol &&
+	    strcasecmp(sv->protocol, "HTTP"))
+		return fail(err, &sv->src,
+			    "gateway port %u is %s, and VirtualService %s/%s "
+			    "has match rules: the L7 path reads plain HTTP/1.x "
+			    "requests only",
+			    sv->port, sv->protocol, vs->ns, vs->name);
+	*served = true;
+	return 0;
+}
 
 static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
-			 const struct kn_resource *vs, uint32_t route,
-			 uint32_t l7, struct kn_err *err)
+			 struct ep_table *et, const struct kn_resource *vs,
+			 uint32_t http_route, uint32_t http_l7,
+			 struct kn_err *err)
 {
+	struct tls_routes tr = { 0 };
+	int rc = -1;
+
 	for (int g = 0; g < vs->vs.n_gateways; g++) {
 		const struct kn_resource *gw;
 
 		if (!strcmp(vs->vs.gateways[g], "mesh"))
 			continue;
 		gw = find_gateway(cfg, vs, vs->vs.gateways[g]);
-		if (!gw)
-			return fail(err, &vs->src, "unknown gateway %s",
-				    vs->vs.gateways[g]);
+		if (!gw) {
+			fail(err, &vs->src, "unknown gateway %s",
+			     vs->vs.gateways[g]);
+			goto out;
+		}
 		for (int s = 0; s < gw->gw.n_servers; s++) {
 			const struct kn_gw_server *sv = &gw->gw.servers[s];
+			uint32_t route = http_route, l7 = http_l7;
 			uint16_t port = sv->port;
 			struct kn_clistener *l;
+			bool served;
 
-			/* Matching reads the request: TLS or HTTP/2 would
-			 * take the default route every time, silently. */
-			if (l7 != KANARY_L7_NONE && sv->protocol &&
-			    strcasecmp(sv->protocol, "HTTP"))
-				return fail(err, &sv->src,
-					    "gateway port %u is %s, and "
-					    "VirtualService %s/%s has match "
-					    "rules: the L7 path reads plain "
-					    "HTTP/1.x requests only",
-					    port, sv->protocol, vs->ns,
-					    vs->name);
-
+			if (server_target(cfg, c, et, vs, &tr, sv, &route, &l7,
+					  &served, err))
+				goto out;
+			if (!served)
+				continue;
 			for (int i = 0; i < c->n_listeners; i++)
-				if (c->listeners[i].port == port)
-					return fail(err, &vs->src,
-						    "gateway port %u already "
-						    "has a VirtualService",
-						    port);
+				if (c->listeners[i].port == port) {
+					fail(err, &vs->src,
+					     "gateway port %u already has a "
+					     "VirtualService",
+					     port);
+					goto out;
+				}
 			l = PUSH(c->listeners, c->n_listeners);
-			if (!l)
-				return fail(err, NULL, "out of memory");
+			if (!l) {
+				fail(err, NULL, "out of memory");
+				goto out;
+			}
 			l->port = port;
 			l->route = route;
 			l->l7 = l7;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(tr.route);
+	free(tr.rule);
+	return rc;
 }
 
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
@@ -635,19 +897,21 @@ int kn_compile_with(const struct kn_config *cfg,
 		const struct kn_resource *vs = &cfg->res[i];
 		const struct kn_http_route *hr;
 		uint32_t route = 0, l7 = KANARY_L7_NONE;
-		int rc;
+		int rc = 0;
 
-		if (vs->kind != KN_VIRTUALSERVICE || !vs->vs.n_http)
+		if (vs->kind != KN_VIRTUALSERVICE ||
+		    (!vs->vs.n_http && !vs->vs.n_tls))
 			continue;
 		hr = kn_vs_l4_route(vs);
 		if (hr) {
-			rc = compile_route(cfg, &c, &et, vs, hr, err);
+			rc = compile_route(cfg, &c, &et, vs, hr->n_route,
+					   hr->route, &hr->src, err);
 			route = rc;
-		} else {
+		} else if (vs->vs.n_http) {
 			rc = compile_l7(cfg, &c, &et, vs, &route, err);
 			l7 = rc;
 		}
-		if (rc < 0 || add_listeners(cfg, &c, vs, route, l7, err))
+		if (rc < 0 || add_listeners(cfg, &c, &et, vs, route, l7, err))
 			goto bad;
 	}
 	free(et.slot);

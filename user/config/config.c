@@ -69,6 +69,7 @@ static void kn_gateway_free(struct kn_gateway *gw)
 	for (i = 0; i < gw->n_servers; i++) {
 		free(gw->servers[i].port_name);
 		free(gw->servers[i].protocol);
+		free(gw->servers[i].tls_mode);
 		kn_strv_free(gw->servers[i].n_hosts, gw->servers[i].hosts);
 	}
 	free(gw->servers);
@@ -120,6 +121,15 @@ static void kn_http_match_free(struct kn_http_match *m)
 	free(m->method.value);
 }
 
+static void kn_destinations_free(int n, struct kn_destination *d)
+{
+	for (int i = 0; i < n; i++) {
+		free(d[i].host);
+		free(d[i].subset);
+	}
+	free(d);
+}
+
 static void kn_http_route_free(struct kn_http_route *r)
 {
 	int i;
@@ -128,11 +138,15 @@ static void kn_http_route_free(struct kn_http_route *r)
 	for (i = 0; i < r->n_match; i++)
 		kn_http_match_free(&r->match[i]);
 	free(r->match);
-	for (i = 0; i < r->n_route; i++) {
-		free(r->route[i].host);
-		free(r->route[i].subset);
-	}
-	free(r->route);
+	kn_destinations_free(r->n_route, r->route);
+}
+
+static void kn_tls_route_free(struct kn_tls_route *t)
+{
+	for (int i = 0; i < t->n_match; i++)
+		kn_strv_free(t->match[i].n_sni_hosts, t->match[i].sni_hosts);
+	free(t->match);
+	kn_destinations_free(t->n_route, t->route);
 }
 
 static void kn_virtualservice_free(struct kn_virtualservice *vs)
@@ -144,6 +158,9 @@ static void kn_virtualservice_free(struct kn_virtualservice *vs)
 	for (i = 0; i < vs->n_http; i++)
 		kn_http_route_free(&vs->http[i]);
 	free(vs->http);
+	for (i = 0; i < vs->n_tls; i++)
+		kn_tls_route_free(&vs->tls[i]);
+	free(vs->tls);
 }
 
 static void kn_workloadentry_free(struct kn_workloadentry *we)
@@ -248,6 +265,15 @@ void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 				kn_match_srcs(&h->match[j], fn, arg);
 			for (j = 0; j < h->n_route; j++)
 				fn(&h->route[j].src, arg);
+		}
+		for (i = 0; i < r->vs.n_tls; i++) {
+			struct kn_tls_route *t = &r->vs.tls[i];
+
+			fn(&t->src, arg);
+			for (j = 0; j < t->n_match; j++)
+				fn(&t->match[j].src, arg);
+			for (j = 0; j < t->n_route; j++)
+				fn(&t->route[j].src, arg);
 		}
 		break;
 	default:

@@ -41,8 +41,21 @@ struct kn_gw_server {
 	char *protocol; /* HTTP, TCP, ... as written */
 	int n_hosts;
 	char **hosts;
+	/*
+	 * tls.mode as written (PASSTHROUGH, SIMPLE, ...); NULL without tls.
+	 * A tls block without mode is PASSTHROUGH, Istio's default, and is
+	 * kept so.
+	 */
+	char *tls_mode;
+	bool https_redirect; /* tls.httpsRedirect */
 	struct kn_src src;
 };
+
+/*
+ * A server whose TLS connections kanary routes by SNI, unterminated:
+ * protocol TLS or HTTPS with tls.mode PASSTHROUGH (config_tls.c).
+ */
+bool kn_gw_server_passthrough(const struct kn_gw_server *s);
 
 struct kn_gateway {
 	int n_servers;
@@ -161,6 +174,23 @@ struct kn_http_route {
 	struct kn_src src;
 };
 
+/* One tls[].match item (Istio's TLSMatchAttributes). */
+struct kn_tls_match {
+	int n_sni_hosts; /* at least one: Istio requires sniHosts */
+	char **sni_hosts; /* lower-cased; "*.example.com" and "*" as written */
+	uint16_t port; /* 0: any port of the Gateway */
+	struct kn_src src;
+};
+
+/* A tls route: TLS passthrough connections routed by their SNI. */
+struct kn_tls_route {
+	int n_match; /* at least one: Istio requires match */
+	struct kn_tls_match *match;
+	int n_route;
+	struct kn_destination *route;
+	struct kn_src src;
+};
+
 struct kn_virtualservice {
 	int n_hosts;
 	char **hosts;
@@ -168,6 +198,8 @@ struct kn_virtualservice {
 	char **gateways; /* as written: "name" or "namespace/name" */
 	int n_http;
 	struct kn_http_route *http;
+	int n_tls; /* for the Gateway's TLS PASSTHROUGH servers */
+	struct kn_tls_route *tls;
 };
 
 struct kn_we_port {

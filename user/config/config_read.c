@@ -31,38 +31,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_read.h"
 #include "yaml_tree.h"
-
-struct kn_rd {
-	struct kn_yt_ctx c; /* c.file is owned by cfg */
-	struct kn_config *cfg; /* the scratch config */
-	const char *schema; /* whose schema the resource read is in */
-	bool origins; /* honour kanary.io/source (kn_config_read_state) */
-};
-
-typedef int kn_rd_fn(struct kn_rd *rd, const struct kn_yt_node *v, void *obj);
-
-enum kn_rd_act {
-	KN_RD_USE, /* call fn */
-	KN_RD_SILENT, /* in the schema and meaningless to kanary */
-	KN_RD_WARN, /* changes what Istio does, kanary does not: a warning */
-	KN_RD_REFUSE, /* in the schema, and ignoring it would be wrong */
-	KN_RD_UNKNOWN, /* not in the schema: a typo, warned about */
-};
-
-struct kn_rd_field {
-	const char *key;
-	enum kn_rd_act act;
-	kn_rd_fn *fn;
-	const char *why; /* WARN, REFUSE: what Istio does and kanary not */
-};
-
-/* clang-format off */
-#define KN_USE(k, f) { .key = k, .act = KN_RD_USE, .fn = f }
-#define KN_SILENT(k) { .key = k, .act = KN_RD_SILENT }
-#define KN_WARN(k, w) { .key = k, .act = KN_RD_WARN, .why = w }
-#define KN_REFUSE(k, w) { .key = k, .act = KN_RD_REFUSE, .why = w }
-/* clang-format on */
 
 /* Said of more than one field. */
 #define KN_WHY_EXPORT                                                      \
@@ -77,17 +47,12 @@ struct kn_rd_field {
 	"Istio counts local failures (timeouts, resets) apart from 5xx; " \
 	"kanary's health checks do not"
 
-static struct kn_src kn_rd_src(const struct kn_rd *rd,
-			       const struct kn_yt_node *n)
+struct kn_src kn_rd_src(const struct kn_rd *rd, const struct kn_yt_node *n)
 {
 	return (struct kn_src){ .file = rd->c.file, .line = n->line };
 }
 
-/* A warning that counts: `apply --strict` refuses what drew one. */
-static void kn_rd_warn(struct kn_rd *rd, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void kn_rd_warn(struct kn_rd *rd, int line, const char *fmt, ...)
+void kn_rd_warn(struct kn_rd *rd, int line, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -117,9 +82,9 @@ static const char *kn_rd_setting(const struct kn_yt_node *k,
  * Kubernetes, so handlers only ever see real values and required fields
  * are checked by the callers.
  */
-static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
-			const char *what, const struct kn_rd_field *tab,
-			enum kn_rd_act other, void *obj)
+int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
+		 const char *what, const struct kn_rd_field *tab,
+		 enum kn_rd_act other, void *obj)
 {
 	const struct kn_rd_field *f;
 	const struct kn_yt_node *k, *v;
@@ -163,9 +128,8 @@ static int kn_rd_fields(struct kn_rd *rd, const struct kn_yt_node *map,
  * Read a list of objects: arr gets n zeroed items first, so that what a
  * failing item leaves behind is freed with the resource.
  */
-static int kn_rd_list(struct kn_rd *rd, const struct kn_yt_node *v,
-		      const char *what, size_t size, int *n, void **arr,
-		      kn_rd_fn *item)
+int kn_rd_list(struct kn_rd *rd, const struct kn_yt_node *v, const char *what,
+	       size_t size, int *n, void **arr, kn_rd_fn *item)
 {
 	int i;
 
@@ -179,8 +143,8 @@ static int kn_rd_list(struct kn_rd *rd, const struct kn_yt_node *v,
 	return 0;
 }
 
-static int kn_rd_port(struct kn_rd *rd, const struct kn_yt_node *v,
-		      const char *what, uint16_t *out)
+int kn_rd_port(struct kn_rd *rd, const struct kn_yt_node *v, const char *what,
+	       uint16_t *out)
 {
 	long long n;
 
@@ -422,8 +386,7 @@ static const struct kn_rd_field kn_rd_gw_server_fields[] = {
 	KN_USE("port", kn_rd_gw_port),
 	KN_USE("hosts", kn_rd_gw_hosts),
 	KN_SILENT("name"),
-	KN_WARN("tls", "Istio terminates or passes TLS through, or redirects "
-		       "HTTP to HTTPS, as set; kanary does not handle TLS"),
+	KN_USE("tls", kn_rd_gw_tls),
 	KN_WARN("bind", "Istio listens on this address only; kanary serves "
 			"the port on each of its VIPs"),
 	KN_WARN("defaultEndpoint",
@@ -1199,8 +1162,7 @@ static const struct kn_rd_field kn_rd_route_dest_fields[] = {
 	{},
 };
 
-static int kn_rd_route_dest(struct kn_rd *rd, const struct kn_yt_node *v,
-			    void *obj)
+int kn_rd_route_dest(struct kn_rd *rd, const struct kn_yt_node *v, void *obj)
 {
 	struct kn_destination *d = obj;
 
@@ -1326,9 +1288,8 @@ static const struct kn_rd_field kn_rd_vs_fields[] = {
 	KN_USE("gateways", kn_rd_vs_gateways),
 	KN_USE("http", kn_rd_vs_http),
 	KN_WARN("tcp", "Istio routes TCP connections by these rules; kanary "
-		       "routes by 'http' only"),
-	KN_WARN("tls", "Istio routes TLS connections by SNI with these "
-		       "rules; kanary routes by 'http' only"),
+		       "routes by 'http' and 'tls' only"),
+	KN_USE("tls", kn_rd_vs_tls),
 	KN_WARN("exportTo", KN_WHY_EXPORT),
 	{},
 };
@@ -1339,10 +1300,11 @@ static int kn_rd_virtualservice(struct kn_rd *rd, const struct kn_yt_node *spec,
 	if (kn_rd_fields(rd, spec, "spec", kn_rd_vs_fields, KN_RD_UNKNOWN,
 			 &r->vs))
 		return -1;
-	if (!r->vs.n_http)
+	if (!r->vs.n_http && !r->vs.n_tls)
 		return kn_yt_error(
 			&rd->c, spec->line,
-			"no 'http' routes (kanary routes HTTP only)");
+			"no 'http' or 'tls' routes (kanary routes HTTP, and TLS "
+			"by SNI, only)");
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "config_index.h"
@@ -365,29 +366,76 @@ static int kn_va_destination(const struct kn_config *cfg,
  * Istio's weights are relative: a destination gets weight / sum, a missing
  * weight counts as 0 beside others, a lone destination gets everything.
  */
-static int kn_va_weights(const struct kn_http_route *h, struct kn_err *err)
+static int kn_va_weights(int n, const struct kn_destination *route,
+			 const struct kn_src *src, struct kn_err *err)
 {
 	uint64_t sum = 0;
 	int i;
 
-	if (h->n_route > KANARY_MAX_DESTS)
+	if (n > KANARY_MAX_DESTS)
 		return kn_va_error(
-			err, &h->src,
+			err, src,
 			"%d destinations in one route; kanary takes at most %d",
-			h->n_route, KANARY_MAX_DESTS);
-	if (h->n_route < 2)
+			n, KANARY_MAX_DESTS);
+	if (n < 2)
 		return 0;
-	for (i = 0; i < h->n_route; i++)
-		if (h->route[i].has_weight && h->route[i].weight > 0)
-			sum += h->route[i].weight;
+	for (i = 0; i < n; i++)
+		if (route[i].has_weight && route[i].weight > 0)
+			sum += route[i].weight;
 	if (!sum)
 		return kn_va_error(
-			err, &h->src,
+			err, src,
 			"all weights are 0: the route sends traffic nowhere");
 	if (sum > UINT32_MAX)
-		return kn_va_error(err, &h->src,
+		return kn_va_error(err, src,
 				   "weights add up to %llu, more than %u",
 				   (unsigned long long)sum, UINT32_MAX);
+	return 0;
+}
+
+static int kn_va_route(const struct kn_config *cfg,
+		       const struct kn_resource *vs, int n,
+		       const struct kn_destination *route,
+		       const struct kn_src *src, struct kn_err *err)
+{
+	for (int j = 0; j < n; j++)
+		if (kn_va_destination(cfg, vs, &route[j], err))
+			return -1;
+	return kn_va_weights(n, route, src, err);
+}
+
+/*
+ * Does host name (or wildcard) a fall within b, a VirtualService host?
+ * Istio requires it of every SNI host: "*.a.example" within "*.example".
+ */
+static bool kn_va_host_within(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (!strcmp(b, "*") || !strcasecmp(a, b))
+		return true;
+	if (strncmp(b, "*.", 2) || !strcmp(a, "*"))
+		return false;
+	/* b is "*.suffix": a must end in ".suffix", with something before */
+	return la > lb - 1 && !strcasecmp(a + la - (lb - 1), b + 1);
+}
+
+static int kn_va_sni_hosts(const struct kn_resource *vs,
+			   const struct kn_tls_match *m, struct kn_err *err)
+{
+	for (int i = 0; i < m->n_sni_hosts; i++) {
+		int h;
+
+		for (h = 0; h < vs->vs.n_hosts; h++)
+			if (kn_va_host_within(m->sni_hosts[i], vs->vs.hosts[h]))
+				break;
+		if (h == vs->vs.n_hosts)
+			return kn_va_error(
+				err, &m->src,
+				"sniHosts: '%s' is not within the "
+				"VirtualService's hosts (Istio requires it)",
+				m->sni_hosts[i]);
+	}
 	return 0;
 }
 
@@ -395,17 +443,23 @@ static int kn_va_virtualservice(const struct kn_config *cfg, int at,
 				const int *binders, struct kn_err *err)
 {
 	const struct kn_resource *vs = &cfg->res[at];
-	const struct kn_http_route *h;
 	int i, j;
 
 	if (kn_va_gateways(cfg, at, binders, err))
 		return -1;
 	for (i = 0; i < vs->vs.n_http; i++) {
-		h = &vs->vs.http[i];
-		for (j = 0; j < h->n_route; j++)
-			if (kn_va_destination(cfg, vs, &h->route[j], err))
+		const struct kn_http_route *h = &vs->vs.http[i];
+
+		if (kn_va_route(cfg, vs, h->n_route, h->route, &h->src, err))
+			return -1;
+	}
+	for (i = 0; i < vs->vs.n_tls; i++) {
+		const struct kn_tls_route *t = &vs->vs.tls[i];
+
+		for (j = 0; j < t->n_match; j++)
+			if (kn_va_sni_hosts(vs, &t->match[j], err))
 				return -1;
-		if (kn_va_weights(h, err))
+		if (kn_va_route(cfg, vs, t->n_route, t->route, &t->src, err))
 			return -1;
 	}
 	return 0;

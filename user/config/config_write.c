@@ -183,6 +183,14 @@ static void kn_wr_gateway(struct kn_wr *w, const struct kn_gateway *gw)
 			kn_wr_key_str(w, "protocol", s->protocol);
 		kn_wr_map_end(w);
 		kn_wr_strv(w, "hosts", s->n_hosts, s->hosts);
+		/* Only what kanary does: other modes and httpsRedirect
+		 * were warned about, and are dropped like ignored fields. */
+		if (s->tls_mode && !strcmp(s->tls_mode, "PASSTHROUGH")) {
+			kn_wr_str(w, "tls");
+			kn_wr_map(w, false);
+			kn_wr_key_str(w, "mode", s->tls_mode);
+			kn_wr_map_end(w);
+		}
 		kn_wr_map_end(w);
 	}
 	kn_wr_seq_end(w);
@@ -450,6 +458,30 @@ static void kn_wr_http(struct kn_wr *w, const struct kn_http_route *h)
 	kn_wr_map_end(w);
 }
 
+static void kn_wr_tls(struct kn_wr *w, const struct kn_tls_route *t)
+{
+	int i;
+
+	kn_wr_map(w, false);
+	kn_wr_str(w, "match");
+	kn_wr_seq(w);
+	for (i = 0; i < t->n_match; i++) {
+		kn_wr_map(w, false);
+		kn_wr_strv(w, "sniHosts", t->match[i].n_sni_hosts,
+			   t->match[i].sni_hosts);
+		if (t->match[i].port)
+			kn_wr_key_int(w, "port", t->match[i].port);
+		kn_wr_map_end(w);
+	}
+	kn_wr_seq_end(w);
+	kn_wr_str(w, "route");
+	kn_wr_seq(w);
+	for (i = 0; i < t->n_route; i++)
+		kn_wr_destination(w, &t->route[i]);
+	kn_wr_seq_end(w);
+	kn_wr_map_end(w);
+}
+
 static void kn_wr_virtualservice(struct kn_wr *w,
 				 const struct kn_virtualservice *vs)
 {
@@ -457,11 +489,20 @@ static void kn_wr_virtualservice(struct kn_wr *w,
 
 	kn_wr_strv(w, "hosts", vs->n_hosts, vs->hosts);
 	kn_wr_strv(w, "gateways", vs->n_gateways, vs->gateways);
-	kn_wr_str(w, "http");
-	kn_wr_seq(w);
-	for (i = 0; i < vs->n_http; i++)
-		kn_wr_http(w, &vs->http[i]);
-	kn_wr_seq_end(w);
+	if (vs->n_http || !vs->n_tls) {
+		kn_wr_str(w, "http");
+		kn_wr_seq(w);
+		for (i = 0; i < vs->n_http; i++)
+			kn_wr_http(w, &vs->http[i]);
+		kn_wr_seq_end(w);
+	}
+	if (vs->n_tls) {
+		kn_wr_str(w, "tls");
+		kn_wr_seq(w);
+		for (i = 0; i < vs->n_tls; i++)
+			kn_wr_tls(w, &vs->tls[i]);
+		kn_wr_seq_end(w);
+	}
 }
 
 static void kn_wr_workloadentry(struct kn_wr *w,

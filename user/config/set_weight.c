@@ -104,6 +104,14 @@ int kn_set_weights(struct kn_config *cfg, const char *vs, int n_pairs,
 	r = kn_config_find_vs(cfg, vs, err);
 	if (!r)
 		return -1;
+	if (!r->vs.n_http && r->vs.n_tls) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "VirtualService %s has tls routes only: set-weight "
+			 "changes http routes; edit the tls routes and apply "
+			 "them",
+			 vs);
+		return -1;
+	}
 	if (!r->vs.n_http) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "VirtualService %s has no weighted route", vs);

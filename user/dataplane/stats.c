@@ -10,11 +10,16 @@
 #include "state.h"
 #include "stats.h"
 
+int kn_route_weight(int n, const struct kn_destination *route, int d)
+{
+	if (n == 1)
+		return 100;
+	return route[d].has_weight ? route[d].weight : 0;
+}
+
 int kn_dest_weight(const struct kn_http_route *hr, int d)
 {
-	if (hr->n_route == 1)
-		return 100;
-	return hr->route[d].has_weight ? hr->route[d].weight : 0;
+	return kn_route_weight(hr->n_route, hr->route, d);
 }
 
 /*
@@ -36,12 +41,36 @@ static void set_service(struct kn_stat_row *row, const struct kn_resource *svc,
 		row->service[0] = row->service_ns[0] = '\0';
 }
 
+/* Is the subset (or Service) row names among route's destinations? Then
+ * row gets its weight and Service. */
+static bool dest_of(const struct kn_config *cfg, const struct kn_resource *r,
+		    int n, const struct kn_destination *route,
+		    struct kn_stat_row *row)
+{
+	for (int d = 0; d < n; d++) {
+		const struct kn_destination *dst = &route[d];
+		const struct kn_resource *svc;
+		const char *dname = dst->subset;
+
+		svc = kn_config_resolve_host(cfg, r->ns, dst->host);
+		if (!dname)
+			dname = svc ? svc->name : dst->host;
+		if (strcmp(dname, row->subset))
+			continue;
+		row->weight = kn_route_weight(n, route, d);
+		set_service(row, svc, r->ns, dst->host);
+		return true;
+	}
+	return false;
+}
+
 /*
  * The weight a (VirtualService, subset) row has in the accepted config,
  * and the Service its destination points at, read straight from the
  * config: compiling it (Maglev tables and all) only to print weights
  * costs seconds at 10000 endpoints. With match rules, every http route is
- * a route: the subset's weight in the first route that has it.
+ * a route, and so is every tls route: the subset's weight in the first
+ * route that has it.
  */
 static void configured_dest(const struct kn_config *cfg, const char *vs,
 			    struct kn_stat_row *row)
@@ -58,26 +87,14 @@ static void configured_dest(const struct kn_config *cfg, const char *vs,
 		if (strcmp(name, vs))
 			continue;
 		n_http = kn_vs_is_l7(r) ? r->vs.n_http : !!r->vs.n_http;
-		for (int h = 0; h < n_http; h++) {
-			const struct kn_http_route *hr = &r->vs.http[h];
-
-			for (int d = 0; d < hr->n_route; d++) {
-				const struct kn_destination *dst =
-					&hr->route[d];
-				const struct kn_resource *svc;
-				const char *dname = dst->subset;
-
-				svc = kn_config_resolve_host(cfg, r->ns,
-							     dst->host);
-				if (!dname)
-					dname = svc ? svc->name : dst->host;
-				if (strcmp(dname, row->subset))
-					continue;
-				row->weight = kn_dest_weight(hr, d);
-				set_service(row, svc, r->ns, dst->host);
+		for (int h = 0; h < n_http; h++)
+			if (dest_of(cfg, r, r->vs.http[h].n_route,
+				    r->vs.http[h].route, row))
 				return;
-			}
-		}
+		for (int t = 0; t < r->vs.n_tls; t++)
+			if (dest_of(cfg, r, r->vs.tls[t].n_route,
+				    r->vs.tls[t].route, row))
+				return;
 	}
 }
 
@@ -533,4 +550,6 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 				     "L7: answered 400 (malformed request head)" },
 	[KANARY_G_L7_HOLD_LOST] = { "l7_hold_lost",
 				    "L7: held request head lost (evicted, or config changed while read): client reset" },
+	[KANARY_G_L7_TLS_NO_ROUTE] = { "l7_tls_no_route",
+				       "L7: TLS reset (no tls route takes the server name, no * route)" },
 };

@@ -56,7 +56,10 @@ void kn_stats_print(FILE *f, const struct kn_stat_row *rows, int n,
 		    const struct kn_rule_row *rules, int n_rules, bool json);
 /* A destination's configured weight, as Istio reads it (lone: 100). */
 struct kn_http_route;
+struct kn_destination;
 int kn_dest_weight(const struct kn_http_route *hr, int d);
+/* The same, for any route's n destinations (a tls route's). */
+int kn_route_weight(int n, const struct kn_destination *route, int d);
 
 /*
  * What each kn_global counter counts: id names it in /metrics

@@ -252,6 +252,13 @@ static int build(struct builder *b, const struct kn_config *cfg)
 				if (add_pool(b, cfg, vs, &hr->route[d]))
 					return -1;
 		}
+		for (int t = 0; t < vs->vs.n_tls; t++) {
+			const struct kn_tls_route *tr = &vs->vs.tls[t];
+
+			for (int d = 0; d < tr->n_route; d++)
+				if (add_pool(b, cfg, vs, &tr->route[d]))
+					return -1;
+		}
 	}
 	return 0;
 }

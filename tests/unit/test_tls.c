@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * TLS passthrough in userspace: Gateway servers' tls, VirtualService tls
+ * routes read (errors with file and line), checked, written back, and
+ * compiled into TLS tables (KANARY_L7_TLS) in Envoy's order.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "config.h"
+#include "helpers.h"
+
+static struct kn_config cfg;
+static struct kn_compiled out;
+static struct kn_err err;
+
+static void fini(void)
+{
+	kn_compiled_free(&out);
+	kn_config_free(&cfg);
+}
+
+TestSuite(tls, .fini = fini);
+
+/* A Gateway with the lab's HTTP port and a TLS PASSTHROUGH port (lines
+ * 1-14), then a VirtualService on it up to its routes (line 22 next). */
+#define GW                                                     \
+	"apiVersion: networking.istio.io/v1alpha3\n"           \
+	"kind: Gateway\n"                                      \
+	"metadata: {name: tls-gateway}\n"                      \
+	"spec:\n"                                              \
+	"  selector: {istio: ingressgateway}\n"                \
+	"  servers:\n"                                         \
+	"  - port: {number: 80, name: http, protocol: HTTP}\n" \
+	"    hosts: ['*']\n"                                   \
+	"  - port: {number: 443, name: tls, protocol: TLS}\n"  \
+	"    hosts: ['*']\n"                                   \
+	"    tls:\n"                                           \
+	"      mode: PASSTHROUGH\n"                            \
+	"      credentialName: ignored-in-passthrough\n"       \
+	"---\n"
+#define VS_TOP                                       \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: image-classifier}\n"       \
+	"spec:\n"                                    \
+	"  hosts: ['*.example', a.example.org]\n"    \
+	"  gateways: [tls-gateway]\n"                \
+	"  tls:\n"
+/* The same, any host: '*' in sniHosts must be within the hosts. */
+#define VS_TOP_ANY                                   \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: image-classifier}\n"       \
+	"spec:\n"                                    \
+	"  hosts: ['*']\n"                           \
+	"  gateways: [tls-gateway]\n"                \
+	"  tls:\n"
+#define DEST(subset)                                                       \
+	"    - destination: {host: image-classifier, subset: " subset ", " \
+	"port: {number: 8501}}\n"
+
+/* The lab's manifests and endpoints, and yaml. */
+static void read_tls(const char *yaml)
+{
+	char *w;
+
+	t_read_lab(&cfg, NULL);
+	w = t_read_warnings(&cfg, "tls.yaml", yaml);
+	cr_assert_str_eq(w, "", "warnings: %s", w);
+	free(w);
+}
+
+static void read_fails(const char *yaml, const char *msg)
+{
+	struct kn_config c = { 0 };
+
+	cr_assert_eq(kn_config_read_buffer(&c, "tls.yaml", yaml, strlen(yaml),
+					   &err),
+		     -1, "accepted:\n%s", yaml);
+	cr_assert_str_eq(err.msg, msg);
+	kn_config_free(&c);
+}
+
+static const struct kn_clistener *listener(uint16_t port)
+{
+	for (int i = 0; i < out.n_listeners; i++)
+		if (out.listeners[i].port == port)
+			return &out.listeners[i];
+	return NULL;
+}
+
+static const char *block_subset(const struct kanary_l7_table *t, uint32_t b)
+{
+	cr_assert_lt(b, t->n_blocks);
+	return out.routes[t->blocks[b].route].dests[0].subset;
+}
+
+static void assert_sni(const struct kanary_l7_table *t, uint32_t c, int block,
+		       int op, const char *value)
+{
+	cr_assert_lt(c, t->n_conds);
+	cr_assert_eq(t->conds[c].block, block);
+	cr_assert_eq(t->conds[c].field, KANARY_L7_SNI);
+	cr_assert_eq(t->conds[c].op, op);
+	cr_assert_eq(t->conds[c].len, strlen(value));
+	cr_assert_eq(memcmp(t->conds[c].value, value, t->conds[c].len), 0,
+		     "%.*s", (int)t->conds[c].len, t->conds[c].value);
+}
+
+Test(tls, table_in_envoy_order)
+{
+	read_tls(
+		GW VS_TOP_ANY
+		"  - match: [{port: 443, sniHosts: ['*.example']}]\n"
+		"    route:\n" DEST(
+			"resnet50") "  - match:\n"
+				    "    - sniHosts: ['*']\n"
+				    "    - sniHosts: [A.Example, '*.b.example']\n"
+				    "    route:\n" DEST("resnet101") "      weight: 30\n" DEST(
+					    "resnet50") "      weight: 70\n");
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+
+	/* Port 80 has no http route: only 443 is served. */
+	cr_assert_eq(out.n_listeners, 1);
+	cr_assert_not_null(listener(443));
+	cr_assert_eq(out.n_l7, 1);
+	cr_assert_eq(listener(443)->l7, 0);
+	const struct kanary_l7_table *t = &out.l7[0].table;
+
+	cr_assert_eq(t->flags, KANARY_L7_TLS);
+	cr_assert_eq(t->n_names, 0);
+	/* exact, then wildcards longest first, then '*' */
+	cr_assert_eq(t->n_blocks, 4);
+	cr_assert_eq(t->n_conds, 3);
+	assert_sni(t, 0, 0, KANARY_L7_EXACT, "a.example");
+	assert_sni(t, 1, 1, KANARY_L7_SUFFIX, ".b.example");
+	assert_sni(t, 2, 2, KANARY_L7_SUFFIX, ".example");
+	cr_assert_eq(t->default_block, 3);
+	cr_assert_str_eq(block_subset(t, 0), "resnet101");
+	cr_assert_str_eq(block_subset(t, 2), "resnet50");
+	cr_assert_eq(t->blocks[0].route, t->blocks[3].route);
+	/* the weights are the route's */
+	cr_assert_eq(out.routes[t->blocks[0].route].n_dests, 2);
+	cr_assert_eq(out.routes[t->blocks[0].route].total_weight, 100);
+	cr_assert_str_eq(out.rules[t->blocks[2].rule].rule, "tls[0]");
+	cr_assert_str_eq(out.rules[t->blocks[0].rule].rule, "tls[1]");
+	cr_assert_eq(out.n_rules, 2);
+}
+
+/* http routes serve the HTTP port, tls routes the PASSTHROUGH one. */
+Test(tls, http_and_tls_in_one_virtualservice)
+{
+	read_tls(GW VS_TOP
+		 "  - match: [{sniHosts: [a.example]}]\n"
+		 "    route:\n" DEST("resnet101") "  http:\n"
+						  "  - route:\n" DEST(
+							  "resnet50"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.n_listeners, 2);
+	cr_assert_eq(listener(80)->l7, KANARY_L7_NONE);
+	cr_assert_str_eq(out.routes[listener(80)->route].dests[0].subset,
+			 "resnet50");
+	cr_assert_neq(listener(443)->l7, KANARY_L7_NONE);
+	cr_assert_eq(out.l7[listener(443)->l7].table.default_block,
+		     KANARY_L7_NONE);
+}
+
+/* A match for another port does not apply: nothing serves 443. */
+Test(tls, match_port_filters)
+{
+	read_tls(GW VS_TOP "  - match: [{port: 8443, sniHosts: [a.example]}]\n"
+			   "    route:\n" DEST("resnet101"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.n_listeners, 0);
+}
+
+/* What the state file keeps: PASSTHROUGH and the tls routes. */
+Test(tls, written_back_the_same)
+{
+	struct kn_config again = { 0 };
+	char *a, *b;
+
+	read_tls(GW VS_TOP "  - match: [{port: 443, sniHosts: [a.example]}]\n"
+			   "    route:\n" DEST("resnet101"));
+	a = t_dump(&cfg);
+	cr_assert(strstr(a, "mode: PASSTHROUGH"), "%s", a);
+	cr_assert(strstr(a, "sniHosts"), "%s", a);
+	t_read_buf_ok(&again, "again.yaml", a);
+	b = t_dump(&again);
+	cr_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	kn_config_free(&again);
+}
+
+Test(tls, bad_tls_routes_name_the_line)
+{
+	read_fails(VS_TOP "  - route:\n" DEST("resnet101"),
+		   "tls.yaml:8: tls route without 'match' (Istio requires "
+		   "sniHosts; '*' takes every connection)");
+	read_fails(VS_TOP "  - match: [{port: 443}]\n"
+			  "    route:\n" DEST("resnet101"),
+		   "tls.yaml:8: missing 'sniHosts' (Istio requires at least "
+		   "one per tls match)");
+	read_fails(VS_TOP "  - match: [{sniHosts: ['a*.example']}]\n"
+			  "    route:\n" DEST("resnet101"),
+		   "tls.yaml:8: sniHosts: 'a*.example' is not a host name, "
+		   "'*.' and a host name, or '*'");
+	read_fails(VS_TOP "  - match: [{sniHosts: [a.example], "
+			  "destinationSubnets: [10.0.0.0/8]}]\n"
+			  "    route:\n" DEST("resnet101"),
+		   "tls.yaml:8: 'destinationSubnets' is not supported by "
+		   "kanary");
+	read_fails(VS_TOP "  - match: [{sniHosts: [a.example]}]\n",
+		   "tls.yaml:8: tls route without 'route'");
+}
+
+Test(tls, sni_host_outside_hosts_is_refused)
+{
+	read_tls(GW VS_TOP "  - match: [{sniHosts: [example.org]}]\n"
+			   "    route:\n" DEST("resnet101"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), -1);
+	cr_assert_str_eq(err.msg,
+			 "tls.yaml:22: sniHosts: 'example.org' is not within "
+			 "the VirtualService's hosts (Istio requires it)");
+}
+
+Test(tls, sni_host_too_long_for_the_data_path)
+{
+	read_tls(GW VS_TOP
+		 "  - match: [{sniHosts: ["
+		 "a-name-longer-than-the-sixty-four-bytes-kept-of-it-0123456789"
+		 ".example]}]\n"
+		 "    route:\n" DEST("resnet101"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), -1);
+	cr_assert(strstr(err.msg, "tls.yaml:22: sniHosts: "), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "is 69 bytes; the L7 path matches at most 64"),
+		  "%s", err.msg);
+}
+
+/* Modes kanary does not implement are warned about (`apply --strict`
+ * refuses them), PASSTHROUGH and its ignored certificates are not. */
+Test(tls, gateway_modes)
+{
+	struct kn_config c = { 0 };
+	char *w;
+
+	w = t_read_warnings(
+		&c, "g.yaml",
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: Gateway\n"
+		"metadata: {name: g}\n"
+		"spec:\n"
+		"  servers:\n"
+		"  - port: {number: 80, name: http, protocol: HTTP}\n"
+		"    hosts: ['*']\n"
+		"    tls: {httpsRedirect: true}\n"
+		"  - port: {number: 443, name: tls, protocol: TLS}\n"
+		"    hosts: ['*']\n"
+		"    tls: {credentialName: c}\n"
+		"  - port: {number: 8443, name: m, protocol: TLS}\n"
+		"    hosts: ['*']\n"
+		"    tls: {mode: AUTO_PASSTHROUGH}\n");
+	cr_assert_str_eq(
+		w,
+		"kanary: g.yaml:8: warning: 'tls.httpsRedirect: true' is "
+		"ignored: Istio answers HTTP requests on this server with a "
+		"301 to HTTPS; kanary forwards them\n"
+		"kanary: g.yaml:14: warning: 'tls.mode: AUTO_PASSTHROUGH' is "
+		"ignored: Istio routes by the service named in the SNI "
+		"(multi-cluster); kanary does not\n");
+	cr_assert_eq(c.n_warnings, 2);
+	cr_assert(!kn_gw_server_passthrough(&c.res[0].gw.servers[0]));
+	/* no mode: Istio's default, PASSTHROUGH */
+	cr_assert(kn_gw_server_passthrough(&c.res[0].gw.servers[1]));
+	cr_assert(!kn_gw_server_passthrough(&c.res[0].gw.servers[2]));
+	free(w);
+	kn_config_free(&c);
+	read_fails("apiVersion: networking.istio.io/v1\n"
+		   "kind: Gateway\n"
+		   "metadata: {name: g}\n"
+		   "spec:\n"
+		   "  servers:\n"
+		   "  - port: {number: 443, name: tls, protocol: TLS}\n"
+		   "    hosts: ['*']\n"
+		   "    tls: {mode: passthrough}\n",
+		   "tls.yaml:8: tls.mode: unsupported value 'passthrough' (one "
+		   "of PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, "
+		   "ISTIO_MUTUAL, OPTIONAL_MUTUAL)");
+}
