@@ -20,6 +20,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kanary_abi.h"
+#include "l7_host.h"
 
 enum http_state {
 	H_METHOD,
@@ -393,6 +394,9 @@ static long http_cond(__u32 i, struct http_scan *s)
 		holds = false;
 	else if (c->op == KANARY_L7_PRESENT)
 		holds = true;
+	else if (c->op >= KANARY_L7_HOST_EXACT) /* bpf/l7_host.h */
+		holds = !(s->v->dup & (1u << name)) &&
+			host_holds(host_capture(s->buf, off, len), len, c);
 	else if (c->op == KANARY_L7_EXACT)
 		holds = len == c->len &&
 			!(c->field >= KANARY_L7_HEADER &&
@@ -448,7 +452,10 @@ static __always_inline __u32 http_select(const __u8 *buf, __u32 len,
 		if (b >= t->n_blocks)
 			break;
 		if (!(failed & (1u << b)))
-			return b;
+			/* a stop block: the host's routes did not match */
+			return t->blocks[b].route == KANARY_L7_NONE ?
+				       KANARY_L7_NONE :
+				       b;
 	}
 	return KANARY_L7_NONE;
 }

@@ -457,6 +457,16 @@ enum kanary_l7_op {
 	KANARY_L7_EXACT = 0,
 	KANARY_L7_PREFIX,
 	KANARY_L7_PRESENT, /* headers only: `{}` */
+	/*
+	 * The `host` header (a VirtualService's hosts), compared ignoring
+	 * ASCII case and an optional ":port" suffix (digits after the last
+	 * colon); value is lower case. HOST_EXACT: the host equals value.
+	 * HOST_SUFFIX (hosts "*.example.com"): value is ".example.com", and
+	 * the host ends with it after at least one byte. A host longer than
+	 * KANARY_L7_VALUE_LEN bytes (port included) holds neither.
+	 */
+	KANARY_L7_HOST_EXACT,
+	KANARY_L7_HOST_SUFFIX,
 };
 
 /* One condition; all conditions of a block must hold (AND). */
@@ -475,7 +485,13 @@ struct kanary_l7_cond {
  * first block whose conditions all hold wins (OR between blocks).
  */
 struct kanary_l7_block {
-	__u32 route; /* index into the slot's routes */
+	/*
+	 * Index into the slot's routes. KANARY_L7_NONE: a stop block, whose
+	 * only condition is a host: the request's host picked a virtual
+	 * host none of whose routes matched, and no less specific virtual
+	 * host may take it (Envoy's 404); selecting it selects no block.
+	 */
+	__u32 route;
 	__u32 rule; /* row in kn_rule_stats (one per http route) */
 };
 
