@@ -101,9 +101,10 @@ struct kanary_vip_key {
 struct kanary_vip {
 	__u32 route; /* index into the slot's routes (the L4 path) */
 	/*
-	 * KANARY_L7_NONE: the L4 path (route). Otherwise the VIP's
-	 * VirtualService has match rules: every connection is bound late by
-	 * the L7 path, and this is its row in kn_l7 (slot * MAX_L7 + l7).
+	 * KANARY_L7_NONE: the L4 path (route). Otherwise the port needs
+	 * the request (match rules, or VirtualServices told apart by Host):
+	 * every connection is bound late by the L7 path, and this is its
+	 * row in kn_l7 (slot * MAX_L7 + l7).
 	 */
 	__u32 l7;
 };
@@ -416,8 +417,8 @@ enum kanary_global_counter {
 _Static_assert(KANARY_G_MAX <= KANARY_G_ROWS, "kn_global is too small");
 
 /*
- * The L7 path (delayed binding). A VIP whose VirtualService has routes
- * with `match` is answered by the gateway: SYN-ACK from kn_synq state,
+ * The L7 path (delayed binding). A VIP whose port needs the request
+ * (match rules, virtual hosts) is answered by the gateway: SYN-ACK from kn_synq state,
  * first segment parsed and held in kn_hold, SYN to the chosen endpoint
  * with the client's ISN, held segment replayed on the endpoint's SYN-ACK.
  */
@@ -492,10 +493,15 @@ struct kanary_l7_block {
 	 * host may take it (Envoy's 404); selecting it selects no block.
 	 */
 	__u32 route;
-	__u32 rule; /* row in kn_rule_stats (one per http route) */
+	/* Row in kn_rule_stats (one per http route with match rules);
+	 * KANARY_L7_NONE: counted nowhere (weight-only routes, stop blocks). */
+	__u32 rule;
 };
 
-/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules. */
+/*
+ * kn_l7[slot * KANARY_MAX_L7 + vip.l7]: the rules of one Gateway port,
+ * merging the VirtualServices it serves (a host condition per block).
+ */
 struct kanary_l7_table {
 	__u32 n_blocks;
 	__u32 n_conds;

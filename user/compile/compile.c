@@ -10,6 +10,7 @@
 #include "compile.h"
 #include "config_index.h"
 #include "maglev.h"
+#include "vhosts.h"
 #include "weights.h"
 
 static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
@@ -329,19 +330,6 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	return c->n_routes - 1;
 }
 
-static const struct kn_resource *find_gateway(const struct kn_config *cfg,
-					      const struct kn_resource *vs,
-					      const char *ref)
-{
-	const char *slash = strchr(ref, '/');
-	char ns[256];
-
-	if (!slash)
-		return kn_config_find(cfg, KN_GATEWAY, vs->ns, ref);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
-	return kn_config_find(cfg, KN_GATEWAY, ns, slash + 1);
-}
-
 /* ------------------------------------------------------------------ */
 /* The L7 path: one rule table per VirtualService with match rules */
 
@@ -466,22 +454,64 @@ static int l7_headers(struct kanary_l7_table *t, uint32_t b, int field, int n,
 	return 0;
 }
 
-/* A block of route `route` (rule `rule`); m NULL: the route has no match. */
-static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
-		    const struct kn_http_match *m, const struct kn_src *src,
-		    struct kn_err *err)
+/*
+ * The condition that the request's Host selects virtual host vh: none
+ * for "*". The table's "host" name is added when new.
+ */
+static int l7_host(struct kanary_l7_table *t, uint32_t b,
+		   const struct kn_vhost *vh, const struct kn_src *src,
+		   struct kn_err *err)
 {
-	uint32_t b = t->n_blocks, conds = t->n_conds;
+	struct kn_header_match host = { .name = "host", .src = *src };
+	struct kanary_l7_cond *cond;
+	int name;
+
+	if (!vh || vh->kind == KN_HOST_ANY)
+		return 0;
+	name = l7_name(t, &host, err);
+	if (name < 0)
+		return -1;
+	if (t->n_conds >= KANARY_L7_MAX_CONDS)
+		return fail(err, src,
+			    "more than %d match conditions on one gateway "
+			    "port (the L7 path's limit; each host of a "
+			    "VirtualService adds one per match block)",
+			    KANARY_L7_MAX_CONDS);
+	cond = &t->conds[t->n_conds++];
+	cond->block = b;
+	cond->field = KANARY_L7_HEADER;
+	cond->op = vh->kind == KN_HOST_EXACT ? KANARY_L7_HOST_EXACT :
+					       KANARY_L7_HOST_SUFFIX;
+	cond->name = name;
+	cond->len = strlen(vh->host);
+	memcpy(cond->value, vh->host, cond->len);
+	return 0;
+}
+
+/*
+ * A block of route `route` (rule `rule`) for the requests of virtual host
+ * vh (NULL: every host); m NULL: the route has no match. *any: the block
+ * takes every request of its host.
+ */
+static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
+		    const struct kn_vhost *vh, const struct kn_http_match *m,
+		    const struct kn_src *src, bool *any, struct kn_err *err)
+{
+	uint32_t b = t->n_blocks, conds;
 
 	if (b >= KANARY_L7_MAX_BLOCKS)
 		return fail(err, src,
-			    "more than %d match blocks in one VirtualService "
+			    "more than %d match blocks on one gateway port "
 			    "(the L7 path's limit; a route without match "
-			    "counts as one)",
+			    "counts as one, and so does each host of a "
+			    "VirtualService sharing the port)",
 			    KANARY_L7_MAX_BLOCKS);
 	t->blocks[b].route = route;
 	t->blocks[b].rule = rule;
 	t->n_blocks++;
+	if (l7_host(t, b, vh, src, err))
+		return -1;
+	conds = t->n_conds;
 	if (m && m->has_method &&
 	    l7_cond(t, b, KANARY_L7_METHOD, "method", &m->method, 0, src, err))
 		return -1;
@@ -493,9 +523,12 @@ static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
 		  l7_headers(t, b, KANARY_L7_WITHOUT_HEADER,
 			     m->n_without_headers, m->without_headers, err)))
 		return -1;
+	*any = t->n_conds == conds;
 	/* The first block that holds whatever the request says is the
-	 * default: what a request the data path cannot parse takes. */
-	if (t->n_conds == conds && t->default_block == KANARY_L7_NONE)
+	 * default: what a request the data path cannot parse takes (one
+	 * without Host cannot pick a host). */
+	if (*any && (!vh || vh->kind == KN_HOST_ANY) &&
+	    t->default_block == KANARY_L7_NONE)
 		t->default_block = b;
 	return 0;
 }
@@ -525,96 +558,181 @@ static int l7_rule(struct kn_compiled *c, const struct kn_resource *vs,
 }
 
 /*
- * Every http route of an L7 VirtualService is a route of its own, and
- * each of its match blocks (or the route, without match) a block of the
- * table, in config order. Returns the table's index; *route gets the
- * listener's route.
+ * The routes of one VirtualService, compiled once however many ports
+ * serve it: every http route with match rules (each with its rule row),
+ * else the first (the others can never be reached), rule KANARY_L7_NONE:
+ * a weight-only VirtualService has no rule counters, on either path.
  */
-static int compile_l7(const struct kn_config *cfg, struct kn_compiled *c,
-		      struct ep_table *et, const struct kn_resource *vs,
-		      uint32_t *route, struct kn_err *err)
+struct vs_routes {
+	int n; /* 0: not compiled yet */
+	uint32_t *route;
+	uint32_t *rule;
+};
+
+static int vs_compile(const struct kn_config *cfg, struct kn_compiled *c,
+		      struct ep_table *et, int i, struct vs_routes *out,
+		      struct kn_err *err)
+{
+	const struct kn_resource *vs = &cfg->res[i];
+	int n = kn_vs_is_l7(vs) ? vs->vs.n_http : 1, first_rule = c->n_rules;
+
+	out->route = calloc(n, sizeof(*out->route));
+	out->rule = calloc(n, sizeof(*out->rule));
+	if (!out->route || !out->rule)
+		return fail(err, NULL, "out of memory");
+	for (int h = 0; h < n; h++) {
+		int r = compile_route(cfg, c, et, vs, &vs->vs.http[h], err);
+		int rule = 0;
+
+		if (r >= 0 && kn_vs_is_l7(vs))
+			rule = l7_rule(c, vs, first_rule, h, err);
+		if (r < 0 || rule < 0)
+			return -1;
+		out->route[h] = r;
+		out->rule[h] = kn_vs_is_l7(vs) ? (uint32_t)rule :
+						 KANARY_L7_NONE;
+	}
+	out->n = n;
+	return 0;
+}
+
+/* The blocks of one VirtualService for virtual host vh, in route order. */
+static int l7_vs_blocks(struct kanary_l7_table *t, const struct kn_resource *vs,
+			const struct vs_routes *vr, const struct kn_vhost *vh,
+			bool *any, struct kn_err *err)
+{
+	bool b_any = false;
+
+	*any = false;
+	for (int h = 0; h < vr->n; h++) {
+		const struct kn_http_route *hr = &vs->vs.http[h];
+
+		if (!hr->n_match && l7_block(t, vr->route[h], vr->rule[h], vh,
+					     NULL, &hr->src, &b_any, err))
+			return -1;
+		*any |= b_any;
+		for (int j = 0; j < hr->n_match; j++) {
+			if (l7_block(t, vr->route[h], vr->rule[h], vh,
+				     &hr->match[j], &hr->match[j].src, &b_any,
+				     err))
+				return -1;
+			*any |= b_any;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Istio merges the VirtualServices that share a host on one gateway in
+ * an order it does not promise; kanary takes config order, and refuses
+ * what that order would make dead: routes after one that takes every
+ * request of the host.
+ */
+static int l7_shadowed(const struct kn_config *cfg, const struct kn_vhost *vh,
+		       int by, uint16_t port, struct kn_err *err)
+{
+	const struct kn_resource *vs = &cfg->res[vh->vs], *o = &cfg->res[by];
+
+	return fail(err, vs->vs.hosts_src.file ? &vs->vs.hosts_src : &vs->src,
+		    "VirtualService %s/%s: host '%s%s' on gateway port %u is "
+		    "also VirtualService %s/%s's (%s:%d), which comes first "
+		    "and has a route that takes every request for it: these "
+		    "routes would never be used (merge them into one "
+		    "VirtualService, or give the first a match)",
+		    vs->ns, vs->name, vh->kind == KN_HOST_SUFFIX ? "*" : "",
+		    vh->host, port, o->ns, o->name,
+		    o->src.file ? o->src.file : "?", o->src.line);
+}
+
+/*
+ * The rule table of an L7 gateway port: one virtual host per host of each
+ * VirtualService, in the order Envoy selects them (vhosts.c), each
+ * VirtualService's blocks under a condition on the Host. A host whose
+ * routes do not all match ends with a stop block when a less specific
+ * host follows: Envoy answers 404 there, and never tries another virtual
+ * host. Returns the table's index; *route gets the listener's route.
+ */
+static int compile_port_l7(const struct kn_config *cfg, struct kn_compiled *c,
+			   const struct kn_port *p, struct vs_routes *vrs,
+			   uint32_t *route, struct kn_err *err)
 {
 	struct kanary_l7_table *t;
-	int first_rule = c->n_rules;
+	struct kn_vhost *vh = NULL;
 	struct kn_cl7 *l7;
+	int n_vh, rc = -1;
 
 	if (c->n_l7 >= KANARY_MAX_L7)
-		return fail(err, &vs->src,
-			    "more than %d VirtualServices with match rules "
-			    "(the L7 path's limit)",
+		return fail(err, &cfg->res[p->vs[0]].src,
+			    "more than %d L7 gateway ports (the L7 path's "
+			    "limit)",
 			    KANARY_MAX_L7);
+	if (kn_vhosts(cfg, p, &vh, &n_vh, err))
+		return -1;
 	l7 = PUSH(c->l7, c->n_l7);
-	if (!l7)
+	if (!l7) {
+		free(vh);
 		return fail(err, NULL, "out of memory");
-	snprintf(l7->vs, sizeof(l7->vs), "%s/%s", vs->ns, vs->name);
+	}
+	if (p->n_vs == 1)
+		snprintf(l7->vs, sizeof(l7->vs), "%s/%s", cfg->res[p->vs[0]].ns,
+			 cfg->res[p->vs[0]].name);
+	else
+		snprintf(l7->vs, sizeof(l7->vs), "port %u", p->port);
 	t = &l7->table;
 	t->default_block = KANARY_L7_NONE;
-	for (int i = 0; i < vs->vs.n_http; i++) {
-		const struct kn_http_route *hr = &vs->vs.http[i];
-		int r = compile_route(cfg, c, et, vs, hr, err);
-		int rule = r < 0 ? -1 : l7_rule(c, vs, first_rule, i, err);
+	for (int g = 0; g < n_vh;) {
+		int end = g, taker = -1;
+		bool any;
 
-		if (rule < 0)
-			return -1;
-		if (!hr->n_match && l7_block(t, r, rule, NULL, &hr->src, err))
-			return -1;
-		for (int j = 0; j < hr->n_match; j++)
-			if (l7_block(t, r, rule, &hr->match[j],
-				     &hr->match[j].src, err))
-				return -1;
+		while (end < n_vh && kn_vhost_same(&vh[g], &vh[end]))
+			end++;
+		for (int i = g; i < end; i++) {
+			const struct kn_resource *vs = &cfg->res[vh[i].vs];
+
+			if (taker >= 0) {
+				l7_shadowed(cfg, &vh[i], taker, p->port, err);
+				goto out;
+			}
+			if (l7_vs_blocks(t, vs, &vrs[vh[i].vs], &vh[i], &any,
+					 err))
+				goto out;
+			if (any)
+				taker = vh[i].vs;
+		}
+		for (int later = end; taker < 0 && later < n_vh; later++) {
+			bool stop_any;
+
+			if (!kn_vhost_overlaps(&vh[g], &vh[later]))
+				continue;
+			if (l7_block(t, KANARY_L7_NONE, KANARY_L7_NONE, &vh[g],
+				     NULL, &cfg->res[vh[g].vs].src, &stop_any,
+				     err))
+				goto out;
+			break;
+		}
+		g = end;
 	}
-	*route = t->default_block != KANARY_L7_NONE ?
-			 t->blocks[t->default_block].route :
-			 t->blocks[0].route;
-	return c->n_l7 - 1;
+	*route = t->blocks[0].route;
+	if (t->default_block != KANARY_L7_NONE)
+		*route = t->blocks[t->default_block].route;
+	rc = c->n_l7 - 1;
+out:
+	free(vh);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
 
-static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
-			 const struct kn_resource *vs, uint32_t route,
-			 uint32_t l7, struct kn_err *err)
+static int add_listener(struct kn_compiled *c, uint16_t port, uint32_t route,
+			uint32_t l7, struct kn_err *err)
 {
-	for (int g = 0; g < vs->vs.n_gateways; g++) {
-		const struct kn_resource *gw;
+	struct kn_clistener *l = PUSH(c->listeners, c->n_listeners);
 
-		if (!strcmp(vs->vs.gateways[g], "mesh"))
-			continue;
-		gw = find_gateway(cfg, vs, vs->vs.gateways[g]);
-		if (!gw)
-			return fail(err, &vs->src, "unknown gateway %s",
-				    vs->vs.gateways[g]);
-		for (int s = 0; s < gw->gw.n_servers; s++) {
-			const struct kn_gw_server *sv = &gw->gw.servers[s];
-			uint16_t port = sv->port;
-			struct kn_clistener *l;
-
-			/* Matching reads the request: TLS or HTTP/2 would
-			 * take the default route every time, silently. */
-			if (l7 != KANARY_L7_NONE && sv->protocol &&
-			    strcasecmp(sv->protocol, "HTTP"))
-				return fail(err, &sv->src,
-					    "gateway port %u is %s, and "
-					    "VirtualService %s/%s has match "
-					    "rules: the L7 path reads plain "
-					    "HTTP/1.x requests only",
-					    port, sv->protocol, vs->ns,
-					    vs->name);
-
-			for (int i = 0; i < c->n_listeners; i++)
-				if (c->listeners[i].port == port)
-					return fail(err, &vs->src,
-						    "gateway port %u already "
-						    "has a VirtualService",
-						    port);
-			l = PUSH(c->listeners, c->n_listeners);
-			if (!l)
-				return fail(err, NULL, "out of memory");
-			l->port = port;
-			l->route = route;
-			l->l7 = l7;
-		}
-	}
+	if (!l)
+		return fail(err, NULL, "out of memory");
+	l->port = port;
+	l->route = route;
+	l->l7 = l7;
 	return 0;
 }
 
@@ -624,39 +742,60 @@ int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	return kn_compile_with(cfg, NULL, out, err);
 }
 
+/*
+ * The served VirtualServices' routes first, in config order, then one
+ * listener per gateway port: its one VirtualService's route (L4), or a
+ * rule table merging every VirtualService it serves (L7).
+ */
 int kn_compile_with(const struct kn_config *cfg,
 		    const struct kn_compile_opts *opts, struct kn_compiled *out,
 		    struct kn_err *err)
 {
 	struct kn_compiled c = { 0 };
 	struct ep_table et = { .opts = opts };
+	struct vs_routes *vrs =
+		calloc(cfg->n_res ? cfg->n_res : 1, sizeof(*vrs));
+	struct kn_ports ports;
+	int rc = -1;
 
-	for (int i = 0; i < cfg->n_res; i++) {
-		const struct kn_resource *vs = &cfg->res[i];
-		const struct kn_http_route *hr;
-		uint32_t route = 0, l7 = KANARY_L7_NONE;
-		int rc;
+	if (!vrs)
+		return fail(err, NULL, "out of memory");
+	if (kn_ports_plan(cfg, &ports, err))
+		goto out;
+	for (int i = 0; i < ports.n; i++)
+		for (int v = 0; v < ports.port[i].n_vs; v++)
+			vrs[ports.port[i].vs[v]].n = -1; /* served */
+	for (int i = 0; i < cfg->n_res; i++)
+		if (vrs[i].n && vs_compile(cfg, &c, &et, i, &vrs[i], err))
+			goto out_ports;
+	for (int i = 0; i < ports.n; i++) {
+		const struct kn_port *p = &ports.port[i];
+		uint32_t route = vrs[p->vs[0]].route[0];
+		int l7 = KANARY_L7_NONE;
 
-		if (vs->kind != KN_VIRTUALSERVICE || !vs->vs.n_http)
-			continue;
-		hr = kn_vs_l4_route(vs);
-		if (hr) {
-			rc = compile_route(cfg, &c, &et, vs, hr, err);
-			route = rc;
-		} else {
-			rc = compile_l7(cfg, &c, &et, vs, &route, err);
-			l7 = rc;
+		if (p->l7) {
+			l7 = compile_port_l7(cfg, &c, p, vrs, &route, err);
+			if (l7 < 0)
+				goto out_ports;
 		}
-		if (rc < 0 || add_listeners(cfg, &c, vs, route, l7, err))
-			goto bad;
+		if (add_listener(&c, p->port, route, l7, err))
+			goto out_ports;
 	}
+	rc = 0;
+out_ports:
+	kn_ports_free(&ports);
+out:
+	for (int i = 0; i < cfg->n_res; i++) {
+		free(vrs[i].route);
+		free(vrs[i].rule);
+	}
+	free(vrs);
 	free(et.slot);
-	*out = c;
-	return 0;
-bad:
-	free(et.slot);
-	kn_compiled_free(&c);
-	return -1;
+	if (rc)
+		kn_compiled_free(&c);
+	else
+		*out = c;
+	return rc;
 }
 
 void kn_compiled_free(struct kn_compiled *c)

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "compile.h"
+#include "vhosts.h"
+#include "yaml_tree.h"
+
+static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
+		...)
+{
+	int n = 0;
+	va_list ap;
+
+	if (src && src->file)
+		n = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", src->file,
+			     src->line);
+	va_start(ap, fmt);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+bool kn_port_is_http(const struct kn_port *p)
+{
+	return !p->protocol || !strcasecmp(p->protocol, "HTTP");
+}
+
+/* "name" is in the VirtualService's namespace, "ns/name" is explicit. */
+static const struct kn_resource *find_gateway(const struct kn_config *cfg,
+					      const struct kn_resource *vs,
+					      const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	char ns[256];
+
+	if (!slash)
+		return kn_config_find(cfg, KN_GATEWAY, vs->ns, ref);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
+	return kn_config_find(cfg, KN_GATEWAY, ns, slash + 1);
+}
+
+static struct kn_port *port_of(struct kn_ports *out,
+			       const struct kn_gw_server *sv)
+{
+	struct kn_port *p;
+
+	for (int i = 0; i < out->n; i++)
+		if (out->port[i].port == sv->port)
+			return &out->port[i];
+	out->port =
+		kn_yt_xreallocarray(out->port, out->n + 1, sizeof(*out->port));
+	p = &out->port[out->n++];
+	memset(p, 0, sizeof(*p));
+	p->port = sv->port;
+	p->protocol = sv->protocol;
+	p->server = sv;
+	return p;
+}
+
+static void add_vs(struct kn_port *p, int vs)
+{
+	for (int i = 0; i < p->n_vs; i++)
+		if (p->vs[i] == vs)
+			return;
+	p->vs = kn_yt_xreallocarray(p->vs, p->n_vs + 1, sizeof(*p->vs));
+	p->vs[p->n_vs++] = vs;
+}
+
+/* Bind VirtualService i to the ports of its Gateways; false: none. */
+static int bind_vs(const struct kn_config *cfg, struct kn_ports *out, int i,
+		   bool *served, struct kn_err *err)
+{
+	const struct kn_resource *vs = &cfg->res[i];
+
+	*served = false;
+	for (int g = 0; g < vs->vs.n_gateways; g++) {
+		const struct kn_resource *gw;
+
+		/* The sidecars' pseudo-gateway: nothing for kanary. */
+		if (!strcmp(vs->vs.gateways[g], "mesh"))
+			continue;
+		gw = find_gateway(cfg, vs, vs->vs.gateways[g]);
+		if (!gw)
+			return fail(err, &vs->src, "unknown gateway %s",
+				    vs->vs.gateways[g]);
+		for (int s = 0; s < gw->gw.n_servers; s++) {
+			add_vs(port_of(out, &gw->gw.servers[s]), i);
+			*served = true;
+		}
+	}
+	return 0;
+}
+
+/* Which path port p takes; -1 for what neither can do. */
+static int decide(const struct kn_config *cfg, struct kn_port *p,
+		  struct kn_err *err)
+{
+	bool match = false, hosts = false;
+
+	for (int i = 0; i < p->n_vs; i++) {
+		match |= kn_vs_is_l7(&cfg->res[p->vs[i]]);
+		hosts |= !kn_vs_any_host(&cfg->res[p->vs[i]]);
+	}
+	if (kn_port_is_http(p)) {
+		p->l7 = match || hosts || p->n_vs > 1;
+		return 0;
+	}
+	/* Matching reads the request: TLS or HTTP/2 would take the
+	 * default route every time, silently. */
+	for (int i = 0; i < p->n_vs; i++) {
+		const struct kn_resource *vs = &cfg->res[p->vs[i]];
+
+		if (kn_vs_is_l7(vs))
+			return fail(err, &p->server->src,
+				    "gateway port %u is %s, and VirtualService "
+				    "%s/%s has match rules: the L7 path reads "
+				    "plain HTTP/1.x requests only",
+				    p->port, p->protocol, vs->ns, vs->name);
+	}
+	if (p->n_vs > 1) {
+		const struct kn_resource *a = &cfg->res[p->vs[0]];
+		const struct kn_resource *b = &cfg->res[p->vs[1]];
+
+		return fail(err, &b->src,
+			    "VirtualService %s/%s: gateway port %u is %s, and "
+			    "VirtualService %s/%s (%s:%d) binds it too: kanary "
+			    "tells VirtualServices apart by Host on HTTP "
+			    "ports only",
+			    b->ns, b->name, p->port, p->protocol, a->ns,
+			    a->name, a->src.file ? a->src.file : "?",
+			    a->src.line);
+	}
+	return 0;
+}
+
+int kn_ports_plan(const struct kn_config *cfg, struct kn_ports *out,
+		  struct kn_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < cfg->n_res; i++) {
+		bool served;
+
+		if (cfg->res[i].kind != KN_VIRTUALSERVICE ||
+		    !cfg->res[i].vs.n_http)
+			continue;
+		if (bind_vs(cfg, out, i, &served, err))
+			goto bad;
+		if (served)
+			continue;
+		out->unserved = kn_yt_xreallocarray(out->unserved,
+						    out->n_unserved + 1,
+						    sizeof(*out->unserved));
+		out->unserved[out->n_unserved++] = i;
+	}
+	for (int i = 0; i < out->n; i++)
+		if (decide(cfg, &out->port[i], err))
+			goto bad;
+	return 0;
+bad:
+	kn_ports_free(out);
+	return -1;
+}
+
+void kn_ports_free(struct kn_ports *p)
+{
+	for (int i = 0; i < p->n; i++)
+		free(p->port[i].vs);
+	free(p->port);
+	free(p->unserved);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Envoy's order: exact, longer suffixes first, "*"; then config order. */
+static int vhost_order(const void *pa, const void *pb)
+{
+	const struct kn_vhost *a = pa, *b = pb;
+	int c;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->kind == KN_HOST_SUFFIX && strlen(a->host) != strlen(b->host))
+		return strlen(a->host) > strlen(b->host) ? -1 : 1;
+	c = strcmp(a->host, b->host);
+	if (c)
+		return c;
+	return a->vs < b->vs ? -1 : a->vs > b->vs;
+}
+
+static int add_vhost(struct kn_vhost **out, int *n, const char *host, int vs,
+		     const struct kn_resource *r, struct kn_err *err)
+{
+	enum kn_host_kind kind = kn_host_kind(host);
+	const char *h = kind == KN_HOST_SUFFIX ? host + 1 : host;
+	struct kn_vhost v = { .kind = kind, .vs = vs };
+	size_t len = strlen(h);
+
+	if (len > KANARY_L7_VALUE_LEN)
+		return fail(err,
+			    r->vs.hosts_src.file ? &r->vs.hosts_src : &r->src,
+			    "VirtualService %s/%s: host '%s' is %zu bytes; the "
+			    "L7 path matches hosts of at most %d",
+			    r->ns, r->name, host, len, KANARY_L7_VALUE_LEN);
+	for (size_t i = 0; i <= len; i++)
+		v.host[i] = tolower((unsigned char)h[i]);
+	/* One VirtualService naming a host twice: one virtual host. */
+	for (int i = 0; i < *n; i++)
+		if ((*out)[i].vs == vs && kn_vhost_same(&(*out)[i], &v))
+			return 0;
+	*out = kn_yt_xreallocarray(*out, *n + 1, sizeof(**out));
+	(*out)[(*n)++] = v;
+	return 0;
+}
+
+int kn_vhosts(const struct kn_config *cfg, const struct kn_port *p,
+	      struct kn_vhost **out, int *n, struct kn_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	for (int i = 0; i < p->n_vs; i++) {
+		const struct kn_resource *r = &cfg->res[p->vs[i]];
+		int rc = 0;
+
+		if (!r->vs.n_hosts)
+			rc = add_vhost(out, n, "*", p->vs[i], r, err);
+		for (int h = 0; !rc && h < r->vs.n_hosts; h++)
+			rc = add_vhost(out, n, r->vs.hosts[h], p->vs[i], r,
+				       err);
+		if (rc) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return -1;
+		}
+	}
+	qsort(*out, *n, sizeof(**out), vhost_order);
+	return 0;
+}
+
+bool kn_vhost_same(const struct kn_vhost *a, const struct kn_vhost *b)
+{
+	return a->kind == b->kind && !strcmp(a->host, b->host);
+}
+
+/* Does s end with suffix, after at least one byte? */
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls > lx && !strcmp(s + ls - lx, suffix);
+}
+
+bool kn_vhost_overlaps(const struct kn_vhost *first,
+		       const struct kn_vhost *later)
+{
+	if (later->kind == KN_HOST_ANY)
+		return true;
+	if (later->kind == KN_HOST_EXACT)
+		return first->kind == KN_HOST_EXACT &&
+		       !strcmp(first->host, later->host);
+	/* later is a suffix: a host first takes may end with it. */
+	return first->kind != KN_HOST_ANY &&
+	       (ends_with(first->host, later->host) ||
+		!strcmp(first->host, later->host));
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Gateway ports and virtual hosts: which VirtualServices each Gateway
+ * port serves, which ports take the L7 path, and, on an L7 port, the
+ * VirtualServices' hosts in the order Envoy picks virtual hosts. Shared
+ * by the compiler and `kanary status`; pure, like the compiler.
+ */
+#ifndef KANARY_VHOSTS_H
+#define KANARY_VHOSTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "kanary_abi.h"
+
+/* One port of the Gateways, and the VirtualServices it serves. */
+struct kn_port {
+	uint16_t port;
+	const char *protocol; /* of its first server, as written */
+	const struct kn_gw_server *server; /* its first server */
+	/*
+	 * The L7 path: an HTTP port with more than one VirtualService, or
+	 * one with match rules, or one whose hosts are not "*"; all these
+	 * need the request (its Host, its headers). Else the L4 path.
+	 */
+	bool l7;
+	int n_vs;
+	int *vs; /* indices into cfg->res, in config order */
+};
+
+struct kn_ports {
+	int n;
+	struct kn_port *port; /* in the order the config binds them */
+	int n_unserved;
+	int *unserved; /* VirtualServices no Gateway port serves */
+};
+
+/*
+ * The ports of the Gateways the config's VirtualServices bind. -1 with
+ * err at file:line for what the data path cannot do: an unknown gateway,
+ * two VirtualServices or match rules on a port that is not HTTP.
+ */
+int kn_ports_plan(const struct kn_config *cfg, struct kn_ports *out,
+		  struct kn_err *err);
+void kn_ports_free(struct kn_ports *p);
+
+/* True when port p is HTTP: the only protocol the L7 path reads. */
+bool kn_port_is_http(const struct kn_port *p);
+
+/* One host of one VirtualService on an L7 port. */
+struct kn_vhost {
+	enum kn_host_kind kind;
+	char host[KANARY_L7_VALUE_LEN + 1]; /* lower case; SUFFIX: ".x.y" */
+	int vs; /* index into cfg->res */
+};
+
+/*
+ * The hosts of port p's VirtualServices in the order Envoy selects
+ * virtual hosts: exact hosts, then suffix wildcards longest first, then
+ * "*"; one host's VirtualServices in config order. A VirtualService
+ * without hosts counts as "*". -1 with err at the hosts' file:line for a
+ * host longer than KANARY_L7_VALUE_LEN.
+ */
+int kn_vhosts(const struct kn_config *cfg, const struct kn_port *p,
+	      struct kn_vhost **out, int *n, struct kn_err *err);
+
+/* True when a and b are the same virtual host (same kind and host). */
+bool kn_vhost_same(const struct kn_vhost *a, const struct kn_vhost *b);
+
+/*
+ * True when a request that virtual host first selects could also be
+ * selected by later, which Envoy only tries when first does not match.
+ */
+bool kn_vhost_overlaps(const struct kn_vhost *first,
+		       const struct kn_vhost *later);
+
+#endif /* KANARY_VHOSTS_H */
