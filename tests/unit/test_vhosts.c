@@ -14,6 +14,7 @@
 #include "compile.h"
 #include "config.h"
 #include "helpers.h"
+#include "served.h"
 #include "vhosts.h"
 
 static struct kn_config cfg;
@@ -409,3 +410,52 @@ Test(vhosts, virtualservice_without_gateway_warns_and_is_not_served)
 	kn_ports_free(&ports);
 }
 
+/* `kanary status`: every port on every VIP, its path, what it serves. */
+Test(vhosts, status_lists_ports_and_what_is_not_served)
+{
+	static const uint32_t vips[] = { 0x010012c6, 0x020012c6 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	READ(VS("a", "[a.example.com]", CATCH("resnet101")),
+	     VS("b", "['*.example.org', b.example.net]", CATCH("resnet50")),
+	     tcp_gateway, TCP_VS("t", "['*']"),
+	     "apiVersion: networking.istio.io/v1\n"
+	     "kind: VirtualService\n"
+	     "metadata: {name: reviews, namespace: shop}\n"
+	     "spec:\n"
+	     "  hosts: [reviews]\n"
+	     "  gateways: [mesh]\n"
+	     "  http:\n" CATCH("resnet50"));
+	f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	kn_served_print(f, &cfg, vips, 2);
+	fclose(f);
+	cr_assert_str_eq(
+		text,
+		"port:        198.18.0.1:80,198.18.0.2:80 HTTP L7: default/a "
+		"(a.example.com), default/b (*.example.org b.example.net)\n"
+		"port:        198.18.0.1:9000,198.18.0.2:9000 TCP L4: "
+		"default/t (*)\n"
+		"not served:  shop/reviews: only 'mesh' (Istio's sidecars)\n");
+	free(text);
+
+	text = NULL;
+	f = open_memstream(&text, &len);
+	kn_served_print_json(f, &cfg, vips, 1);
+	fclose(f);
+	cr_assert_str_eq(
+		text,
+		"\"ports\":[{\"listen\":[\"198.18.0.1:80\"],\"port\":80,"
+		"\"protocol\":\"HTTP\",\"path\":\"L7\",\"virtualservices\":["
+		"{\"name\":\"default/a\",\"hosts\":[\"a.example.com\"]},"
+		"{\"name\":\"default/b\",\"hosts\":[\"*.example.org\","
+		"\"b.example.net\"]}]},"
+		"{\"listen\":[\"198.18.0.1:9000\"],\"port\":9000,"
+		"\"protocol\":\"TCP\",\"path\":\"L4\",\"virtualservices\":["
+		"{\"name\":\"default/t\",\"hosts\":[\"*\"]}]}],"
+		"\"not_served\":[{\"name\":\"shop/reviews\",\"why\":\"only "
+		"'mesh' (Istio's sidecars)\"}]");
+	free(text);
+}
