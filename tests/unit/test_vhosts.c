@@ -459,3 +459,98 @@ Test(vhosts, status_lists_ports_and_what_is_not_served)
 		"'mesh' (Istio's sidecars)\"}]");
 	free(text);
 }
+
+/* Istio narrows a VirtualService's hosts to its Gateway server's. */
+Test(vhosts, hosts_meet_as_istio_narrows_them)
+{
+	static const char *const cases[][3] = {
+		{ "*", "a.example.com", "a.example.com" },
+		{ "a.example.com", "*", "a.example.com" },
+		{ "a.example.com", "a.example.com", "a.example.com" },
+		{ "a.example.com", "b.example.com", NULL },
+		{ "*.example.com", "a.example.com", "a.example.com" },
+		{ "a.example.com", "*.example.com", "a.example.com" },
+		{ "example.com", "*.example.com", NULL },
+		{ "*.example.com", "*.a.example.com", "*.a.example.com" },
+		{ "*.a.example.com", "*.example.com", "*.a.example.com" },
+		{ "*.example.com", "*.example.com", "*.example.com" },
+		{ "*.example.com", "*.example.org", NULL },
+		{ "*.example.com", "xexample.com", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = kn_host_meet(cases[i][0], cases[i][1]);
+
+		if (!cases[i][2])
+			cr_assert_null(got, "%s ^ %s = %s", cases[i][0],
+				       cases[i][1], got);
+		else
+			cr_assert(got && !strcmp(got, cases[i][2]),
+				  "%s ^ %s = %s", cases[i][0], cases[i][1],
+				  got ? got : "none");
+	}
+}
+
+/* A Gateway of its own on port 80, servers' hosts as given. */
+#define GW_HOSTS(hosts)                                        \
+	"apiVersion: networking.istio.io/v1alpha3\n"           \
+	"kind: Gateway\n"                                      \
+	"metadata: {name: narrow}\n"                           \
+	"spec:\n"                                              \
+	"  servers:\n"                                         \
+	"  - port: {number: 80, name: http, protocol: HTTP}\n" \
+	"    hosts: " hosts "\n"
+#define NARROW_VS(name, hosts)                       \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: " name "}\n"               \
+	"spec:\n"                                    \
+	"  gateways: [narrow]\n"                     \
+	"  hosts: " hosts "\n"                       \
+	"  http:\n" CATCH("resnet50")
+
+/*
+ * `Host: evil.example` on a Gateway for bookinfo.example.com gets no
+ * route, though its VirtualService says "*": the port takes L7.
+ */
+Test(vhosts, gateway_server_hosts_narrow_the_virtualservice)
+{
+	const struct kanary_l7_table *t;
+
+	t_read_lab(&cfg, NULL);
+	t_read_buf_ok(&cfg, "gw.yaml", GW_HOSTS("[bookinfo.example.com]"));
+	t_read_buf_ok(&cfg, "vs.yaml", NARROW_VS("bookinfo", "['*']"));
+	compile_ok();
+	t = port80();
+	cr_assert_eq(t->n_blocks, 1);
+	assert_block(t, 0, "bookinfo.example.com", EXACT, "resnet50");
+	cr_assert_eq(t->default_block, KANARY_L7_NONE);
+}
+
+/* "./host" admits the Gateway's namespace, "ns/host" that namespace. */
+Test(vhosts, gateway_server_host_namespaces)
+{
+	struct kn_ports ports;
+
+	t_read_lab(&cfg, NULL);
+	t_read_buf_ok(&cfg, "gw.yaml",
+		      GW_HOSTS("['./*.example.com', 'other/x.example.org', "
+			       "'*/y.example.org']"));
+	t_read_buf_ok(&cfg, "vs.yaml",
+		      NARROW_VS("v", "[a.example.com, x.example.org, "
+				     "y.example.org, '*']"));
+	t_read_buf_ok(&cfg, "none.yaml", NARROW_VS("none", "[b.example.net]"));
+	compile_ok();
+	cr_assert_eq(kn_ports_plan(&cfg, &ports, &err), 0, "%s", err.msg);
+	cr_assert_eq(ports.n, 1);
+	cr_assert_eq(ports.port[0].n_vs, 1);
+	cr_assert_eq(ports.port[0].n_hosts[0], 3);
+	cr_assert_str_eq(ports.port[0].hosts[0][0], "a.example.com");
+	cr_assert_str_eq(ports.port[0].hosts[0][1], "y.example.org");
+	cr_assert_str_eq(ports.port[0].hosts[0][2], "*.example.com");
+	cr_assert(ports.port[0].l7);
+	/* No server has its host: nothing serves it. */
+	cr_assert_eq(ports.n_unserved, 1);
+	cr_assert_str_eq(cfg.res[ports.unserved[0]].name, "none");
+	kn_ports_free(&ports);
+}

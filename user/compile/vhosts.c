@@ -65,13 +65,91 @@ static struct kn_port *port_of(struct kn_ports *out,
 	return p;
 }
 
-static void add_vs(struct kn_port *p, int vs)
+/* VirtualService vs's slot on port p, added when new. */
+static int add_vs(struct kn_port *p, int vs)
 {
 	for (int i = 0; i < p->n_vs; i++)
 		if (p->vs[i] == vs)
-			return;
+			return i;
 	p->vs = kn_yt_xreallocarray(p->vs, p->n_vs + 1, sizeof(*p->vs));
-	p->vs[p->n_vs++] = vs;
+	p->n_hosts = kn_yt_xreallocarray(p->n_hosts, p->n_vs + 1,
+					 sizeof(*p->n_hosts));
+	p->hosts =
+		kn_yt_xreallocarray(p->hosts, p->n_vs + 1, sizeof(*p->hosts));
+	p->vs[p->n_vs] = vs;
+	p->n_hosts[p->n_vs] = 0;
+	p->hosts[p->n_vs] = NULL;
+	return p->n_vs++;
+}
+
+static void add_host(struct kn_port *p, int slot, const char *host)
+{
+	for (int i = 0; i < p->n_hosts[slot]; i++)
+		if (!strcmp(p->hosts[slot][i], host))
+			return;
+	p->hosts[slot] = kn_yt_xreallocarray(
+		p->hosts[slot], p->n_hosts[slot] + 1, sizeof(**p->hosts));
+	p->hosts[slot][p->n_hosts[slot]++] = kn_yt_xstrdup(host);
+}
+
+static void lower(char *dst, const char *src, size_t size)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < size; i++)
+		dst[i] = tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+/* Does Gateway server host sh ("[ns/]host") admit VirtualService vs? */
+static const char *server_host(const char *sh, const struct kn_resource *gw,
+			       const struct kn_resource *vs)
+{
+	const char *slash = strchr(sh, '/');
+	size_t len;
+
+	if (!slash)
+		return sh;
+	len = slash - sh;
+	if (len == 1 && sh[0] == '*')
+		return slash + 1;
+	if (len == 1 && sh[0] == '.')
+		return strcmp(gw->ns, vs->ns) ? NULL : slash + 1;
+	if (strlen(vs->ns) == len && !strncmp(vs->ns, sh, len))
+		return slash + 1;
+	return NULL;
+}
+
+/*
+ * The hosts VirtualService vs serves through Gateway gw's server sv: its
+ * own met with the server's, added to its slot on port p. Istio serves
+ * a VirtualService on a server only where their hosts meet.
+ */
+static bool bind_server(struct kn_port *p, const struct kn_resource *gw,
+			const struct kn_gw_server *sv,
+			const struct kn_resource *vs, int i)
+{
+	char a[256], b[256];
+	int slot = -1;
+
+	for (int h = 0; h < (vs->vs.n_hosts ? vs->vs.n_hosts : 1); h++) {
+		lower(a, vs->vs.n_hosts ? vs->vs.hosts[h] : "*", sizeof(a));
+		for (int k = 0; k < sv->n_hosts; k++) {
+			const char *sh = server_host(sv->hosts[k], gw, vs);
+			const char *meet;
+
+			if (!sh)
+				continue;
+			lower(b, sh, sizeof(b));
+			meet = kn_host_meet(a, b);
+			if (!meet)
+				continue;
+			if (slot < 0)
+				slot = add_vs(p, i);
+			add_host(p, slot, meet);
+		}
+	}
+	return slot >= 0;
 }
 
 /* Bind VirtualService i to the ports of its Gateways; false: none. */
@@ -91,10 +169,9 @@ static int bind_vs(const struct kn_config *cfg, struct kn_ports *out, int i,
 		if (!gw)
 			return fail(err, &vs->src, "unknown gateway %s",
 				    vs->vs.gateways[g]);
-		for (int s = 0; s < gw->gw.n_servers; s++) {
-			add_vs(port_of(out, &gw->gw.servers[s]), i);
-			*served = true;
-		}
+		for (int s = 0; s < gw->gw.n_servers; s++)
+			*served |= bind_server(port_of(out, &gw->gw.servers[s]),
+					       gw, &gw->gw.servers[s], vs, i);
 	}
 	return 0;
 }
@@ -106,8 +183,12 @@ static int decide(const struct kn_config *cfg, struct kn_port *p,
 	bool match = false, hosts = false;
 
 	for (int i = 0; i < p->n_vs; i++) {
+		bool any = false;
+
+		for (int h = 0; h < p->n_hosts[i]; h++)
+			any |= !strcmp(p->hosts[i][h], "*");
 		match |= kn_vs_is_l7(&cfg->res[p->vs[i]]);
-		hosts |= !kn_vs_any_host(&cfg->res[p->vs[i]]);
+		hosts |= !any;
 	}
 	if (kn_port_is_http(p)) {
 		p->l7 = match || hosts || p->n_vs > 1;
@@ -171,8 +252,16 @@ bad:
 
 void kn_ports_free(struct kn_ports *p)
 {
-	for (int i = 0; i < p->n; i++)
+	for (int i = 0; i < p->n; i++) {
+		for (int v = 0; v < p->port[i].n_vs; v++) {
+			for (int h = 0; h < p->port[i].n_hosts[v]; h++)
+				free(p->port[i].hosts[v][h]);
+			free(p->port[i].hosts[v]);
+		}
 		free(p->port[i].vs);
+		free(p->port[i].n_hosts);
+		free(p->port[i].hosts);
+	}
 	free(p->port);
 	free(p->unserved);
 	memset(p, 0, sizeof(*p));
@@ -228,10 +317,8 @@ int kn_vhosts(const struct kn_config *cfg, const struct kn_port *p,
 		const struct kn_resource *r = &cfg->res[p->vs[i]];
 		int rc = 0;
 
-		if (!r->vs.n_hosts)
-			rc = add_vhost(out, n, "*", p->vs[i], r, err);
-		for (int h = 0; !rc && h < r->vs.n_hosts; h++)
-			rc = add_vhost(out, n, r->vs.hosts[h], p->vs[i], r,
+		for (int h = 0; !rc && h < p->n_hosts[i]; h++)
+			rc = add_vhost(out, n, p->hosts[i][h], p->vs[i], r,
 				       err);
 		if (rc) {
 			free(*out);
@@ -242,6 +329,34 @@ int kn_vhosts(const struct kn_config *cfg, const struct kn_port *p,
 	}
 	qsort(*out, *n, sizeof(**out), vhost_order);
 	return 0;
+}
+
+/* Does s end with suffix (".x"), after at least one byte, or equal it? */
+static bool within(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+const char *kn_host_meet(const char *a, const char *b)
+{
+	enum kn_host_kind ka = kn_host_kind(a), kb = kn_host_kind(b);
+
+	if (ka == KN_HOST_ANY)
+		return b;
+	if (kb == KN_HOST_ANY)
+		return a;
+	if (ka == KN_HOST_EXACT && kb == KN_HOST_EXACT)
+		return strcmp(a, b) ? NULL : a;
+	if (ka == KN_HOST_EXACT)
+		return strlen(a) > strlen(b + 1) && within(a, b + 1) ? a : NULL;
+	if (kb == KN_HOST_EXACT)
+		return strlen(b) > strlen(a + 1) && within(b, a + 1) ? b : NULL;
+	/* Two suffixes: the longer, if it ends with the shorter. */
+	if (within(a + 1, b + 1))
+		return a;
+	return within(b + 1, a + 1) ? b : NULL;
 }
 
 bool kn_vhost_same(const struct kn_vhost *a, const struct kn_vhost *b)

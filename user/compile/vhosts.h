@@ -27,6 +27,14 @@ struct kn_port {
 	bool l7;
 	int n_vs;
 	int *vs; /* indices into cfg->res, in config order */
+	/*
+	 * For each of vs: the hosts it serves on this port, lower case, as
+	 * Istio narrows them: each of its hosts (none: "*") met with each
+	 * host of the port's servers of its Gateways that admit its
+	 * namespace ("ns/host": ns "*", "." for the Gateway's, or a name).
+	 */
+	int *n_hosts;
+	char ***hosts;
 };
 
 struct kn_ports {
@@ -35,6 +43,13 @@ struct kn_ports {
 	int n_unserved;
 	int *unserved; /* VirtualServices no Gateway port serves */
 };
+
+/*
+ * The hosts both VirtualService host a and Gateway server host b (lower
+ * case, without a namespace) take: the narrower of the two, or NULL when
+ * they share none ("*.example.com" and "a.example.com": the latter).
+ */
+const char *kn_host_meet(const char *a, const char *b);
 
 /*
  * The ports of the Gateways the config's VirtualServices bind. -1 with
@@ -56,11 +71,10 @@ struct kn_vhost {
 };
 
 /*
- * The hosts of port p's VirtualServices in the order Envoy selects
- * virtual hosts: exact hosts, then suffix wildcards longest first, then
- * "*"; one host's VirtualServices in config order. A VirtualService
- * without hosts counts as "*". -1 with err at the hosts' file:line for a
- * host longer than KANARY_L7_VALUE_LEN.
+ * The hosts of port p's VirtualServices (kn_port.hosts) in the order
+ * Envoy selects virtual hosts: exact hosts, then suffix wildcards longest
+ * first, then "*"; one host's VirtualServices in config order. -1 with
+ * err at the hosts' file:line for a host longer than KANARY_L7_VALUE_LEN.
  */
 int kn_vhosts(const struct kn_config *cfg, const struct kn_port *p,
 	      struct kn_vhost **out, int *n, struct kn_err *err);

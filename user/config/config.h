@@ -397,7 +397,4 @@ enum kn_host_kind kn_host_kind(const char *host);
  */
 const char *kn_host_invalid(const char *host);
 
-/* True when the VirtualService takes every Host: "*", or no hosts. */
-bool kn_vs_any_host(const struct kn_resource *vs);
-
 #endif /* KANARY_CONFIG_H */

@@ -32,13 +32,3 @@ const char *kn_host_invalid(const char *host)
 		return "a wildcard may only be the first label (\"*.example.com\")";
 	return NULL;
 }
-
-bool kn_vs_any_host(const struct kn_resource *vs)
-{
-	if (!vs->vs.n_hosts)
-		return true;
-	for (int i = 0; i < vs->vs.n_hosts; i++)
-		if (kn_host_kind(vs->vs.hosts[i]) == KN_HOST_ANY)
-			return true;
-	return false;
-}

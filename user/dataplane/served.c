@@ -13,7 +13,7 @@ static const char *unserved_why(const struct kn_resource *vs)
 		return "no gateways (Istio's sidecars only)";
 	for (int i = 0; i < vs->vs.n_gateways; i++)
 		if (strcmp(vs->vs.gateways[i], "mesh"))
-			return "its gateways have no servers";
+			return "no server of its gateways has one of its hosts";
 	return "only 'mesh' (Istio's sidecars)";
 }
 
@@ -42,16 +42,6 @@ static void print_listen(FILE *f, const uint32_t *vips, int n_vips,
 	}
 }
 
-static void print_hosts(FILE *f, const struct kn_resource *vs)
-{
-	if (!vs->vs.n_hosts) {
-		fputs("*", f);
-		return;
-	}
-	for (int h = 0; h < vs->vs.n_hosts; h++)
-		fprintf(f, "%s%s", h ? " " : "", vs->vs.hosts[h]);
-}
-
 void kn_served_print(FILE *f, const struct kn_config *cfg, const uint32_t *vips,
 		     int n_vips)
 {
@@ -72,7 +62,9 @@ void kn_served_print(FILE *f, const struct kn_config *cfg, const uint32_t *vips,
 
 			fprintf(f, "%s %s/%s (", v ? "," : "", vs->ns,
 				vs->name);
-			print_hosts(f, vs);
+			for (int h = 0; h < p->n_hosts[v]; h++)
+				fprintf(f, "%s%s", h ? " " : "",
+					p->hosts[v][h]);
 			fputc(')', f);
 		}
 		fputc('\n', f);
@@ -112,10 +104,10 @@ void kn_served_print_json(FILE *f, const struct kn_config *cfg,
 			fprintf(f, "%s{\"name\":", v ? "," : "");
 			kn_json_str(f, name);
 			fputs(",\"hosts\":[", f);
-			for (int h = 0; h < vs->vs.n_hosts; h++) {
+			for (int h = 0; h < p->n_hosts[v]; h++) {
 				if (h)
 					fputc(',', f);
-				kn_json_str(f, vs->vs.hosts[h]);
+				kn_json_str(f, p->hosts[v][h]);
 			}
 			fputs("]}", f);
 		}
