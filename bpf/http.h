@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kanary_abi.h"
+#include "l7_host.h"
 
 enum http_state {
 	H_METHOD,
@@ -368,49 +369,29 @@ static __always_inline void http_start(struct kanary_http_parse *v,
 		v->all = (1u << KANARY_L7_MAX_NAMES) - 1;
 }
 
-struct span_cmp {
-	const __u8 *got;
-	const char *value;
-	__u32 len;
-	bool eq;
-};
-
-static long span_step(__u32 j, struct span_cmp *c)
-{
-	__u64 vj = bounded(j, KANARY_L7_VALUE_LEN);
-
-	if (vj >= c->len || vj >= KANARY_L7_VALUE_LEN)
-		return 1;
-	if (c->got[vj] != (__u8)c->value[vj]) {
-		c->eq = false;
-		return 1;
-	}
-	return 0;
-}
-
 /*
- * Do the first len bytes of a copied-out value equal value's? A loop of
- * its own: inline, its 64 steps times the condition's paths would exhaust
- * the verifier.
+ * Do the first len bytes of a copied-out value (got) equal value's? A
+ * loop of its own (cmp_step): inline, its 64 steps times the condition's
+ * paths would exhaust the verifier. m: the comparison's context.
  */
-static __always_inline bool span_eq(const __u8 *got, const char *value,
-				    __u32 len)
+static __always_inline bool span_eq(struct value_cmp *m, const __u8 *got,
+				    const char *value, __u32 len)
 {
-	struct span_cmp c = {
-		.got = got,
-		.value = value,
-		.len = len,
-		.eq = true,
-	};
-
-	bpf_loop(KANARY_L7_VALUE_LEN, span_step, &c, 0);
-	return c.eq;
+	m->got = got;
+	m->value = value;
+	m->n = len;
+	m->start = 0;
+	m->fold = false;
+	m->eq = true;
+	bpf_loop(KANARY_L7_VALUE_LEN, cmp_step, m, 0);
+	return m->eq;
 }
 
 struct http_eval {
 	const struct kanary_l7_table *t;
 	struct kanary_http_parse *v;
 	__u32 failed; /* bit b: a condition of block b does not hold */
+	struct value_cmp m; /* see struct value_cmp */
 };
 
 static long http_cond(__u32 i, struct http_eval *e)
@@ -456,13 +437,16 @@ static long http_cond(__u32 i, struct http_eval *e)
 		holds = true;
 	else if (c->len > KANARY_L7_VALUE_LEN)
 		holds = false;
+	else if (c->op >= KANARY_L7_HOST_EXACT) /* bpf/l7_host.h */
+		holds = !(v->dup & (1u << name)) &&
+			host_holds(&e->m, got, len, c);
 	else if (c->op == KANARY_L7_EXACT)
 		holds = len == c->len &&
 			!(c->field >= KANARY_L7_HEADER &&
 			  (v->dup & (1u << name))) &&
-			span_eq(got, c->value, c->len);
+			span_eq(&e->m, got, c->value, c->len);
 	else /* KANARY_L7_PREFIX */
-		holds = len >= c->len && span_eq(got, c->value, c->len);
+		holds = len >= c->len && span_eq(&e->m, got, c->value, c->len);
 	if (c->field == KANARY_L7_WITHOUT_HEADER)
 		holds = !holds;
 	if (!holds)
@@ -488,7 +472,10 @@ static __always_inline __u32 http_select(struct kanary_http_parse *v,
 		if (b >= t->n_blocks)
 			break;
 		if (!(e.failed & (1u << b)))
-			return b;
+			/* a stop block: the host's routes did not match */
+			return t->blocks[b].route == KANARY_L7_NONE ?
+				       KANARY_L7_NONE :
+				       b;
 	}
 	return KANARY_L7_NONE;
 }

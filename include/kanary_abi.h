@@ -107,9 +107,10 @@ struct kanary_vip_key {
 struct kanary_vip {
 	__u32 route; /* index into the slot's routes (the L4 path) */
 	/*
-	 * KANARY_L7_NONE: the L4 path (route). Otherwise the VIP's
-	 * VirtualService has match rules: every connection is bound late by
-	 * the L7 path, and this is its row in kn_l7 (slot * MAX_L7 + l7).
+	 * KANARY_L7_NONE: the L4 path (route). Otherwise the port needs
+	 * the request (match rules, or VirtualServices told apart by Host):
+	 * every connection is bound late by the L7 path, and this is its
+	 * row in kn_l7 (slot * MAX_L7 + l7).
 	 */
 	__u32 l7;
 };
@@ -430,8 +431,8 @@ enum kanary_global_counter {
 _Static_assert(KANARY_G_MAX <= KANARY_G_ROWS, "kn_global is too small");
 
 /*
- * The L7 path (delayed binding). A VIP whose VirtualService has routes
- * with `match` is answered by the gateway: SYN-ACK from kn_synq state,
+ * The L7 path (delayed binding). A VIP whose port needs the request
+ * (match rules, virtual hosts) is answered by the gateway: SYN-ACK from kn_synq state,
  * first segment parsed and held in kn_hold, SYN to the chosen endpoint
  * with the client's ISN, held segment replayed on the endpoint's SYN-ACK.
  */
@@ -490,6 +491,16 @@ enum kanary_l7_op {
 	/* SNI only: a wildcard `*.example.com` as ".example.com", which the
 	 * name must end with, after at least one byte of its own */
 	KANARY_L7_SUFFIX,
+	/*
+	 * The `host` header (a VirtualService's hosts), compared ignoring
+	 * ASCII case and an optional ":port" suffix (digits after the last
+	 * colon); value is lower case. HOST_EXACT: the host equals value.
+	 * HOST_SUFFIX (hosts "*.example.com"): value is ".example.com", and
+	 * the host ends with it after at least one byte. A host longer than
+	 * KANARY_L7_VALUE_LEN bytes (port included) holds neither.
+	 */
+	KANARY_L7_HOST_EXACT,
+	KANARY_L7_HOST_SUFFIX,
 };
 
 /* One condition; all conditions of a block must hold (AND). */
@@ -508,20 +519,32 @@ struct kanary_l7_cond {
  * first block whose conditions all hold wins (OR between blocks).
  */
 struct kanary_l7_block {
-	__u32 route; /* index into the slot's routes */
-	__u32 rule; /* row in kn_rule_stats (one per http or tls route) */
+	/*
+	 * Index into the slot's routes. KANARY_L7_NONE: a stop block, whose
+	 * only condition is a host: the request's host picked a virtual
+	 * host none of whose routes matched, and no less specific virtual
+	 * host may take it (Envoy's 404); selecting it selects no block.
+	 */
+	__u32 route;
+	/* Row in kn_rule_stats (one per http route with match rules, and
+	 * per tls route); KANARY_L7_NONE: counted nowhere (weight-only
+	 * routes, stop blocks). */
+	__u32 rule;
 };
 
 /*
  * kanary_l7_table.flags. KANARY_L7_TLS: the port is a Gateway server in
- * TLS PASSTHROUGH mode; the first segment is read as a ClientHello and
- * the blocks are the VirtualService's `tls` routes, one SNI condition
- * each (or none: `*`), most specific first, as Envoy picks them.
+ * TLS PASSTHROUGH mode; the head is read as a ClientHello and the blocks
+ * are the VirtualService's `tls` routes, one SNI condition each (or none:
+ * `*`), most specific first, as Envoy picks them.
  */
 #define KANARY_L7_TLS 0x1
 
-/* kn_l7[slot * KANARY_MAX_L7 + vip.l7]: one VirtualService's rules (TLS:
- * its tls routes for one PASSTHROUGH port). */
+/*
+ * kn_l7[slot * KANARY_MAX_L7 + vip.l7]: the rules of one Gateway port,
+ * merging the VirtualServices it serves (a host condition per block); on
+ * a TLS PASSTHROUGH port, one VirtualService's tls routes.
+ */
 struct kanary_l7_table {
 	__u32 n_blocks;
 	__u32 n_conds;

@@ -1345,3 +1345,116 @@ BOTH(ejected_spliced_flow_is_reset)
 BOTH(empty_pool_first_segment_is_reset)
 BOTH(http_outcomes_l7)
 BOTH(held_non_request_not_counted)
+
+/* ------------------------------------------------------------------ */
+/* Virtual hosts: VirtualServices on one port, picked by the Host. */
+
+#define HOST_VS(name, hosts, http)                   \
+	"---\n"                                      \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: " name "}\n"               \
+	"spec:\n"                                    \
+	"  hosts: " hosts "\n"                       \
+	"  gateways: [image-classifier-gateway]\n"   \
+	"  http:\n" http
+#define TO(subset)                                                           \
+	"    route: [{destination: {host: image-classifier, subset: " subset \
+	", port: {number: 8501}}}]\n"
+
+/* A GET whose headers are hdrs alone (no Host unless given). */
+static const char *get(const char *hdrs)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\n%s%sAccept: */*\r\n\r\n",
+		 hdrs, *hdrs ? "\r\n" : "");
+	return buf;
+}
+
+/* Exact and suffix hosts, case, ports, and hosts no VirtualService has. */
+static void hosts_pick_virtualservice(void)
+{
+	static const char vs[] =
+		HOST_VS("a", "[a.example.com]", "  - name: a\n" TO("resnet101"))
+			HOST_VS("b", "['*.example.org', b.example.net]",
+				"  - name: b\n" TO("resnet50"));
+	static const struct {
+		const char *hdrs;
+		int want;
+	} cases[] = {
+		{ "Host: a.example.com", 101 },
+		{ "host: A.Example.COM", 101 }, /* names and hosts: any case */
+		{ "Host: a.example.com:8080", 101 }, /* any port */
+		{ "Host:a.example.com  ", 101 }, /* blanks are not the value */
+		{ "Host: x.example.org", 50 }, /* suffix */
+		{ "Host: X.Y.EXAMPLE.ORG:80", 50 },
+		{ "Host: b.example.net", 50 }, /* a VirtualService's 2nd host */
+		{ "Host: example.org", 0 }, /* "*." needs a label before */
+		{ "Host: .example.org", 0 },
+		{ "Host: evil.example", 0 }, /* no VirtualService: no route */
+		{ "Host: a.example.com.evil", 0 },
+		{ "Host: aa.example.com", 0 },
+		{ "Host: a.example.com:", 0 }, /* a port has digits */
+		{ "Host: a.example.com:80x", 0 },
+		{ "User-Agent: no-host", 0 }, /* no Host at all */
+		{ "Host: a.example.com\r\nHost: a.example.com", 0 }, /* twice */
+		/* 65 bytes, longer than KANARY_L7_VALUE_LEN: never matches */
+		{ "Host: x12345678901234567890123456789012345678901234567890"
+		  "12.example.org",
+		  0 },
+		{ "Host: x12345678901234567890123456789012345678901234567890"
+		  "1.example.org",
+		  50 }, /* 64 bytes */
+	};
+	uint64_t none = global(KANARY_G_L7_ANSWER_404), n_none = 0;
+
+	apply_rules(vs);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = routed(51000 + i, get(cases[i].hdrs));
+
+		n_none += !cases[i].want;
+		cr_assert_eq(got, cases[i].want, "'%s' went to %d",
+			     cases[i].hdrs, got);
+	}
+	cr_assert_eq(global(KANARY_G_L7_ANSWER_404) - none, n_none);
+}
+
+/*
+ * Envoy picks the virtual host first, then a route in it: a request for
+ * a.example.com that none of a's routes matches gets no route, even
+ * though the VirtualService for "*" (or for *.example.com) would take it.
+ */
+static void host_without_matching_route_gets_none(void)
+{
+	static const char vs[] = HOST_VS("any", "['*']",
+					 "  - name: any\n" TO("resnet50"))
+		HOST_VS("a", "[a.example.com]",
+			"  - match:\n"
+			"    - headers: {user-group: {exact: canary}}\n" TO(
+				"resnet101"))
+			HOST_VS("w", "['*.example.com']",
+				"  - match:\n"
+				"    - uri: {prefix: /w}\n" TO("resnet101"));
+	static const struct {
+		const char *hdrs;
+		int want;
+	} cases[] = {
+		{ "Host: a.example.com\r\nuser-group: canary", 101 },
+		{ "Host: a.example.com", 0 }, /* a's, no route: not any's */
+		{ "Host: b.example.com", 0 }, /* w's, no route */
+		{ "Host: other.example", 50 }, /* only "*" has it */
+		{ "User-Agent: no-host", 50 },
+	};
+
+	apply_rules(vs);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = routed(52000 + i, get(cases[i].hdrs));
+
+		cr_assert_eq(got, cases[i].want, "'%s' went to %d",
+			     cases[i].hdrs, got);
+	}
+}
+
+BOTH(hosts_pick_virtualservice)
+BOTH(host_without_matching_route_gets_none)

@@ -14,7 +14,8 @@ for t in test_cli.sh test_modes.sh "test_l4_split.sh auto" "test_l4_split.sh xdp
 	"test_l7.sh auto" "test_l7.sh xdp" "test_l7.sh xdp-generic" \
 	"test_l7.sh tc" "test_l7_answer.sh xdp" "test_l7_answer.sh tc" \
 	"test_l7_head.sh xdp" "test_l7_head.sh tc" \
-	"test_l7_tls.sh xdp" "test_l7_tls.sh tc" test_agent.sh \
+	"test_l7_tls.sh xdp" "test_l7_tls.sh tc" \
+	"test_vhosts.sh xdp" "test_vhosts.sh tc" test_agent.sh \
 	"test_health.sh auto" \
 	"test_health.sh xdp-generic" "test_outcome.sh xdp" "test_outcome.sh tc" \
 	"test_watch.sh tc" "test_promote.sh tc" "test_prometheus.sh tc" \

@@ -261,7 +261,8 @@ Test(l7, uri_and_method)
 {
 	const struct kanary_l7_table *t;
 
-	/* Compiled first: the L7 VirtualService's routes are not from 0. */
+	/* Nothing serves it: it compiles to nothing, and the L7
+	 * VirtualService's routes start at 0. */
 	read_lab(NULL);
 	t_read_buf_ok(&cfg, "mesh.yaml", mesh_vs);
 	read_vs_more("  - match:\n"
@@ -283,8 +284,9 @@ Test(l7, uri_and_method)
 	/* No block without conditions: nothing to fall back to; the
 	 * listener's route is the VirtualService's first. */
 	cr_assert_eq(t->default_block, KANARY_L7_NONE);
-	cr_assert_eq(t->blocks[0].route, 1);
-	cr_assert_eq(out.listeners[0].route, 1);
+	cr_assert_eq(t->blocks[0].route, 0);
+	cr_assert_eq(out.listeners[0].route, 0);
+	cr_assert_eq(out.n_routes, 1);
 }
 
 Test(l7, without_headers)
@@ -544,26 +546,34 @@ Test(l7, too_many_l7_virtualservices)
 	FILE *f = open_memstream(&yaml, &len);
 
 	cr_assert_not_null(f);
-	/* Without gateways: no two of them may share a Gateway port. */
+	/* Each on a Gateway port of its own: one table per port. */
 	for (int i = 0; i <= KANARY_MAX_L7; i++)
 		fprintf(f,
+			"---\n"
+			"apiVersion: networking.istio.io/v1alpha3\n"
+			"kind: Gateway\n"
+			"metadata: {name: gw-%d}\n"
+			"spec:\n"
+			"  servers:\n"
+			"  - port: {number: %d, name: http, protocol: HTTP}\n"
+			"    hosts: ['*']\n"
 			"---\n"
 			"apiVersion: networking.istio.io/v1alpha3\n"
 			"kind: VirtualService\n"
 			"metadata: {name: vs-%d}\n"
 			"spec:\n"
+			"  gateways: [gw-%d]\n"
 			"  http:\n"
 			"  - match:\n"
 			"    - uri: {prefix: /}\n"
 			"    route:\n" R101,
-			i);
+			i, 1000 + i, i, i);
 	fclose(f);
 	read_lab(NULL);
 	t_read_buf_ok(&cfg, "many.yaml", yaml);
 	free(yaml);
-	/* Document 257 starts on line 1 + 256 * 10 (after its ---). */
-	compile_fails("many.yaml:2562: ",
-		      "more than 256 VirtualServices with match rules");
+	/* The VirtualService of port 1256 starts on line 1 + 256 * 19 + 9. */
+	compile_fails("many.yaml:4874: ", "more than 256 L7 gateway ports");
 }
 
 static const char tls_gateway[] = "apiVersion: networking.istio.io/v1beta1\n"

@@ -20,6 +20,7 @@
 	"metadata: {name: v}\n"                \
 	"spec:\n"                              \
 	"  hosts: ['*']\n"                     \
+	"  gateways: [g]\n"                    \
 	"  http:\n"                            \
 	"  - route:\n"                         \
 	"    - destination: {host: svc}\n"
@@ -330,7 +331,7 @@ Test(schema, unimplemented_fields_say_what_istio_would_do)
 		snprintf(yaml, sizeof(yaml), VS_HEAD "    %s\n",
 			 cases[i].field);
 		got = t_read_warnings(&cfg, "s.yaml", yaml);
-		snprintf(want, sizeof(want), "kanary: s.yaml:9: warning: %s\n",
+		snprintf(want, sizeof(want), "kanary: s.yaml:10: warning: %s\n",
 			 cases[i].said);
 		cr_assert_str_eq(got, want);
 		cr_assert_eq(cfg.n_warnings, 1);
@@ -387,7 +388,7 @@ Test(schema, gateway_tls_and_traffic_policy_warn)
 Test(schema, redirect_is_refused)
 {
 	refused(VS_HEAD "    redirect: {uri: /new}\n",
-		"s.yaml:9: 'redirect' is not supported by kanary: Istio answers "
+		"s.yaml:10: 'redirect' is not supported by kanary: Istio answers "
 		"with a redirect and forwards nothing; kanary only forwards");
 }
 

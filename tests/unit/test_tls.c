@@ -13,6 +13,7 @@
 #include "compile.h"
 #include "config.h"
 #include "helpers.h"
+#include "served.h"
 
 static struct kn_config cfg;
 static struct kn_compiled out;
@@ -164,7 +165,9 @@ Test(tls, http_and_tls_in_one_virtualservice)
 	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
 	cr_assert_eq(out.n_listeners, 2);
-	cr_assert_eq(listener(80)->l7, KANARY_L7_NONE);
+	/* Its hosts are not "*": port 80 reads the Host (vhosts.c). */
+	cr_assert_neq(listener(80)->l7, KANARY_L7_NONE);
+	cr_assert_eq(out.l7[listener(80)->l7].table.flags, 0);
 	cr_assert_str_eq(out.routes[listener(80)->route].dests[0].subset,
 			 "resnet50");
 	cr_assert_neq(listener(443)->l7, KANARY_L7_NONE);
@@ -297,4 +300,116 @@ Test(tls, gateway_modes)
 		   "tls.yaml:8: tls.mode: unsupported value 'passthrough' (one "
 		   "of PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, "
 		   "ISTIO_MUTUAL, OPTIONAL_MUTUAL)");
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS ports in the port plan (vhosts.c): merged by SNI, as Istio */
+
+/* A VirtualService on tls-gateway, name and hosts as given, up to tls. */
+#define VS_NAMED(name, hosts)                        \
+	"---\n"                                      \
+	"apiVersion: networking.istio.io/v1alpha3\n" \
+	"kind: VirtualService\n"                     \
+	"metadata: {name: " name "}\n"               \
+	"spec:\n"                                    \
+	"  hosts: " hosts "\n"                       \
+	"  gateways: [tls-gateway]\n"
+#define SNI_TO(sni, subset)                    \
+	"  - match: [{sniHosts: [" sni "]}]\n" \
+	"    route:\n" DEST(subset)
+
+/* Lines 1-14 the Gateway, 15-25 a (apiVersion 16), 26-36 b (34: its match). */
+#define TWO_ON_443(sni_a, sni_b)                                               \
+	GW VS_NAMED("a", "['*.example']") "  tls:\n" SNI_TO(sni_a, "resnet50") \
+		VS_NAMED("b", "['*.example']") "  tls:\n" SNI_TO(sni_b,        \
+								 "resnet101")
+
+/*
+ * Istio merges the tls routes of every VirtualService on a PASSTHROUGH
+ * port by SNI: one table, the most specific name first, whatever the
+ * VirtualService.
+ */
+Test(tls, virtualservices_on_one_port_merged_by_sni)
+{
+	const struct kanary_l7_table *t;
+
+	read_tls(TWO_ON_443("'*.example'", "b.example"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(out.n_listeners, 1);
+	cr_assert_not_null(listener(443));
+	t = &out.l7[listener(443)->l7].table;
+	cr_assert_str_eq(out.l7[listener(443)->l7].vs, "port 443");
+	cr_assert_eq(t->flags, KANARY_L7_TLS);
+	cr_assert_eq(t->n_blocks, 2);
+	assert_sni(t, 0, 0, KANARY_L7_EXACT, "b.example");
+	assert_sni(t, 1, 1, KANARY_L7_SUFFIX, ".example");
+	cr_assert_str_eq(block_subset(t, 0), "resnet101");
+	cr_assert_str_eq(block_subset(t, 1), "resnet50");
+	cr_assert_str_eq(out.rules[t->blocks[0].rule].vs, "default/b");
+	cr_assert_str_eq(out.rules[t->blocks[1].rule].vs, "default/a");
+	cr_assert_eq(t->default_block, KANARY_L7_NONE);
+}
+
+/* The same name in a later VirtualService would never be used. */
+Test(tls, same_sni_host_in_two_virtualservices_is_refused)
+{
+	read_tls(TWO_ON_443("a.example", "A.example"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), -1, "compiled");
+	cr_assert_str_eq(err.msg,
+			 "tls.yaml:34: VirtualService default/b: sniHosts "
+			 "'a.example' on gateway port 443 is also "
+			 "VirtualService default/a's (tls.yaml:16), which "
+			 "comes first: this route would never be used for it");
+}
+
+/* An http-only VirtualService on the PASSTHROUGH port as well: refused. */
+Test(tls, http_routes_on_a_port_routed_by_sni_are_refused)
+{
+	read_tls(GW VS_NAMED("a", "['*.example']") "  tls:\n" SNI_TO(
+		"a.example", "resnet50")
+			 VS_NAMED("b",
+				  "['*']") "  http:\n"
+					   "  - route:\n" DEST("resnet101"));
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), -1, "compiled");
+	cr_assert_str_eq(err.msg,
+			 "tls.yaml:27: VirtualService default/b: its http "
+			 "routes bind gateway port 443, which a PASSTHROUGH "
+			 "server routes by SNI with VirtualService default/a's "
+			 "tls routes (tls.yaml:16): a port is routed by one or "
+			 "the other");
+}
+
+/* `status`: the TLS port, and a tls-only VirtualService with no
+ * PASSTHROUGH server (the lab's Gateway is HTTP only) not served. */
+Test(tls, status_shows_tls_ports_and_what_is_not_served)
+{
+	static const uint32_t vips[] = { 0x010012c6 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	read_tls(TWO_ON_443(
+		"'*.example'",
+		"b.example") "---\n"
+			     "apiVersion: networking.istio.io/v1alpha3\n"
+			     "kind: VirtualService\n"
+			     "metadata: {name: c}\n"
+			     "spec:\n"
+			     "  hosts: ['*']\n"
+			     "  gateways: [image-classifier-gateway]\n"
+			     "  tls:\n" SNI_TO("c.example", "resnet50"));
+	f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	kn_served_print(f, &cfg, vips, 1);
+	fclose(f);
+	cr_assert_str_eq(text,
+			 "port:        198.18.0.1:443 TLS L7: default/a "
+			 "(*.example), default/b (*.example)\n"
+			 "not served:  default/c: no PASSTHROUGH server of its "
+			 "gateways has one of its hosts on a port its tls "
+			 "routes match\n");
+	free(text);
 }

@@ -16,9 +16,11 @@
 #include "health.h"
 #include "loader.h"
 #include "pins.h"
+#include "served.h"
 #include "set_weight.h"
 #include "state.h"
 #include "stats.h"
+#include "vhosts.h"
 
 /* --pin-dir may also come before the command: kanary --pin-dir D stats */
 const char *pin_dir_default = KN_DEFAULT_PIN_DIR;
@@ -342,17 +344,29 @@ static void print_dests(int n, const struct kn_destination *route)
 }
 
 /*
- * Each VirtualService's weights, from the accepted config; with match
- * rules, one line per http route, named as its counters are, and one per
- * tls route.
+ * Each served VirtualService's weights, from the accepted config; with
+ * match rules, one line per http route, named as its counters are, and
+ * one per tls route. Then the ports and what nothing serves (served.c).
  */
-static void print_routes(const struct kn_config *kc)
+static void print_routes(const struct kn_config *kc,
+			 const struct kn_load_info *li)
 {
+	struct kn_ports ports;
+	struct kn_err err;
+	bool *unserved = calloc(kc->n_res + 1, sizeof(*unserved));
+
+	if (!unserved || kn_ports_plan(kc, &ports, &err)) {
+		free(unserved);
+		return;
+	}
+	for (int i = 0; i < ports.n_unserved; i++)
+		unserved[ports.unserved[i]] = true;
+	kn_ports_free(&ports);
 	for (int i = 0; i < kc->n_res; i++) {
 		const struct kn_resource *r = &kc->res[i];
 		const struct kn_http_route *hr = NULL;
 
-		if (r->kind != KN_VIRTUALSERVICE)
+		if (r->kind != KN_VIRTUALSERVICE || unserved[i])
 			continue;
 		hr = kn_vs_l4_route(r);
 		if (hr) {
@@ -381,6 +395,8 @@ static void print_routes(const struct kn_config *kc)
 			print_dests(tr->n_route, tr->route);
 		}
 	}
+	free(unserved);
+	kn_served_print(stdout, kc, li->vips, li->n_vips);
 }
 
 /* "ejected":[{"endpoint":"a:p","service","subset","since","why"}] */
@@ -416,6 +432,9 @@ static void print_status_json(const char *pin_dir,
 			      const __u64 *g)
 {
 	char addr[INET_ADDRSTRLEN];
+	struct kn_config kc;
+	struct kn_err err;
+	bool have_kc;
 
 	printf("{\"pin_dir\":");
 	kn_json_str(stdout, pin_dir);
@@ -439,6 +458,12 @@ static void print_status_json(const char *pin_dir,
 		       inet_ntop(AF_INET, &li->vips[i], addr, sizeof(addr)));
 	printf("],\"generation\":%u,\"flows\":%ld,", cfg ? cfg->generation : 0,
 	       flows);
+	have_kc = !kn_state_read_config(pin_dir, &kc, &err);
+	kn_served_print_json(stdout, have_kc ? &kc : NULL, li->vips,
+			     li->n_vips);
+	if (have_kc)
+		kn_config_free(&kc);
+	printf(",");
 	print_ejected_json(pin_dir);
 	printf(",\"counters\":[");
 	for (int i = 0; g && i < KANARY_G_MAX; i++) {
@@ -483,7 +508,7 @@ static void print_status(const char *pin_dir, const struct kn_load_info *li,
 	printf("flows:       %ld conntrack entries (two per connection)\n",
 	       flows);
 	if (!kn_state_read_config(pin_dir, &kc, &err)) {
-		print_routes(&kc);
+		print_routes(&kc, li);
 		kn_config_free(&kc);
 	}
 	kn_health_print_status(stdout, pin_dir);

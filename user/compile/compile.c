@@ -10,6 +10,7 @@
 #include "compile.h"
 #include "config_index.h"
 #include "maglev.h"
+#include "vhosts.h"
 #include "weights.h"
 
 static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
@@ -327,19 +328,6 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	return c->n_routes - 1;
 }
 
-static const struct kn_resource *find_gateway(const struct kn_config *cfg,
-					      const struct kn_resource *vs,
-					      const char *ref)
-{
-	const char *slash = strchr(ref, '/');
-	char ns[256];
-
-	if (!slash)
-		return kn_config_find(cfg, KN_GATEWAY, vs->ns, ref);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
-	return kn_config_find(cfg, KN_GATEWAY, ns, slash + 1);
-}
-
 /* ------------------------------------------------------------------ */
 /* The L7 path: one rule table per VirtualService with match rules */
 
@@ -464,22 +452,64 @@ static int l7_headers(struct kanary_l7_table *t, uint32_t b, int field, int n,
 	return 0;
 }
 
-/* A block of route `route` (rule `rule`); m NULL: the route has no match. */
-static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
-		    const struct kn_http_match *m, const struct kn_src *src,
-		    struct kn_err *err)
+/*
+ * The condition that the request's Host selects virtual host vh: none
+ * for "*". The table's "host" name is added when new.
+ */
+static int l7_host(struct kanary_l7_table *t, uint32_t b,
+		   const struct kn_vhost *vh, const struct kn_src *src,
+		   struct kn_err *err)
 {
-	uint32_t b = t->n_blocks, conds = t->n_conds;
+	struct kn_header_match host = { .name = "host", .src = *src };
+	struct kanary_l7_cond *cond;
+	int name;
+
+	if (!vh || vh->kind == KN_HOST_ANY)
+		return 0;
+	name = l7_name(t, &host, err);
+	if (name < 0)
+		return -1;
+	if (t->n_conds >= KANARY_L7_MAX_CONDS)
+		return fail(err, src,
+			    "more than %d match conditions on one gateway "
+			    "port (the L7 path's limit; each host of a "
+			    "VirtualService adds one per match block)",
+			    KANARY_L7_MAX_CONDS);
+	cond = &t->conds[t->n_conds++];
+	cond->block = b;
+	cond->field = KANARY_L7_HEADER;
+	cond->op = vh->kind == KN_HOST_EXACT ? KANARY_L7_HOST_EXACT :
+					       KANARY_L7_HOST_SUFFIX;
+	cond->name = name;
+	cond->len = strlen(vh->host);
+	memcpy(cond->value, vh->host, cond->len);
+	return 0;
+}
+
+/*
+ * A block of route `route` (rule `rule`) for the requests of virtual host
+ * vh (NULL: every host); m NULL: the route has no match. *any: the block
+ * takes every request of its host.
+ */
+static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
+		    const struct kn_vhost *vh, const struct kn_http_match *m,
+		    const struct kn_src *src, bool *any, struct kn_err *err)
+{
+	uint32_t b = t->n_blocks, conds;
 
 	if (b >= KANARY_L7_MAX_BLOCKS)
 		return fail(err, src,
-			    "more than %d match blocks in one VirtualService "
+			    "more than %d match blocks on one gateway port "
 			    "(the L7 path's limit; a route without match "
-			    "counts as one)",
+			    "counts as one, and so does each host of a "
+			    "VirtualService sharing the port)",
 			    KANARY_L7_MAX_BLOCKS);
 	t->blocks[b].route = route;
 	t->blocks[b].rule = rule;
 	t->n_blocks++;
+	if (l7_host(t, b, vh, src, err))
+		return -1;
+	conds = t->n_conds;
 	if (m && m->has_method &&
 	    l7_cond(t, b, KANARY_L7_METHOD, "method", &m->method, 0, src, err))
 		return -1;
@@ -491,9 +521,12 @@ static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
 		  l7_headers(t, b, KANARY_L7_WITHOUT_HEADER,
 			     m->n_without_headers, m->without_headers, err)))
 		return -1;
+	*any = t->n_conds == conds;
 	/* The first block that holds whatever the request says is the
-	 * default: what a request the data path cannot parse takes. */
-	if (t->n_conds == conds && t->default_block == KANARY_L7_NONE)
+	 * default: what a request the data path cannot parse takes (one
+	 * without Host cannot pick a host). */
+	if (*any && (!vh || vh->kind == KN_HOST_ANY) &&
+	    t->default_block == KANARY_L7_NONE)
 		t->default_block = b;
 	return 0;
 }
@@ -524,68 +557,186 @@ static int l7_rule(struct kn_compiled *c, const struct kn_resource *vs,
 }
 
 /*
- * Every http route of an L7 VirtualService is a route of its own, and
- * each of its match blocks (or the route, without match) a block of the
- * table, in config order. Returns the table's index; *route gets the
- * listener's route.
+ * The routes of one VirtualService, compiled once however many ports
+ * serve it: every http route with match rules (each with its rule row),
+ * else the first (the others can never be reached), rule KANARY_L7_NONE:
+ * a weight-only VirtualService has no rule counters, on either path.
  */
-static int compile_l7(const struct kn_config *cfg, struct kn_compiled *c,
-		      struct ep_table *et, const struct kn_resource *vs,
-		      uint32_t *route, struct kn_err *err)
-{
-	struct kanary_l7_table *t;
-	int first_rule = c->n_rules;
-	struct kn_cl7 *l7;
+struct vs_routes {
+	int n; /* 0: not compiled yet */
+	uint32_t *route;
+	uint32_t *rule;
+};
 
-	if (c->n_l7 >= KANARY_MAX_L7)
-		return fail(err, &vs->src,
-			    "more than %d VirtualServices with match rules "
-			    "(the L7 path's limit)",
-			    KANARY_MAX_L7);
-	l7 = PUSH(c->l7, c->n_l7);
-	if (!l7)
+static int vs_compile(const struct kn_config *cfg, struct kn_compiled *c,
+		      struct ep_table *et, int i, struct vs_routes *out,
+		      struct kn_err *err)
+{
+	const struct kn_resource *vs = &cfg->res[i];
+	int n = kn_vs_is_l7(vs) ? vs->vs.n_http : 1, first_rule = c->n_rules;
+
+	out->route = calloc(n, sizeof(*out->route));
+	out->rule = calloc(n, sizeof(*out->rule));
+	if (!out->route || !out->rule)
 		return fail(err, NULL, "out of memory");
-	snprintf(l7->vs, sizeof(l7->vs), "%s/%s", vs->ns, vs->name);
-	t = &l7->table;
-	t->default_block = KANARY_L7_NONE;
-	for (int i = 0; i < vs->vs.n_http; i++) {
-		const struct kn_http_route *hr = &vs->vs.http[i];
+	for (int h = 0; h < n; h++) {
+		const struct kn_http_route *hr = &vs->vs.http[h];
 		int r = compile_route(cfg, c, et, vs, hr->n_route, hr->route,
 				      &hr->src, err);
 		char name[KANARY_NAME_LEN];
-		int rule;
+		int rule = 0;
 
-		kn_vs_rule_name(vs, i, name);
-		rule = r < 0 ? -1 :
-			       l7_rule(c, vs, first_rule, name, &hr->src, err);
-
-		if (rule < 0)
+		kn_vs_rule_name(vs, h, name);
+		if (r >= 0 && kn_vs_is_l7(vs))
+			rule = l7_rule(c, vs, first_rule, name, &hr->src, err);
+		if (r < 0 || rule < 0)
 			return -1;
-		if (!hr->n_match && l7_block(t, r, rule, NULL, &hr->src, err))
-			return -1;
-		for (int j = 0; j < hr->n_match; j++)
-			if (l7_block(t, r, rule, &hr->match[j],
-				     &hr->match[j].src, err))
-				return -1;
+		out->route[h] = r;
+		out->rule[h] = kn_vs_is_l7(vs) ? (uint32_t)rule :
+						 KANARY_L7_NONE;
 	}
-	*route = t->default_block != KANARY_L7_NONE ?
-			 t->blocks[t->default_block].route :
-			 t->blocks[0].route;
-	return c->n_l7 - 1;
+	out->n = n;
+	return 0;
+}
+
+/* The blocks of one VirtualService for virtual host vh, in route order. */
+static int l7_vs_blocks(struct kanary_l7_table *t, const struct kn_resource *vs,
+			const struct vs_routes *vr, const struct kn_vhost *vh,
+			bool *any, struct kn_err *err)
+{
+	bool b_any = false;
+
+	*any = false;
+	for (int h = 0; h < vr->n; h++) {
+		const struct kn_http_route *hr = &vs->vs.http[h];
+
+		if (!hr->n_match && l7_block(t, vr->route[h], vr->rule[h], vh,
+					     NULL, &hr->src, &b_any, err))
+			return -1;
+		*any |= b_any;
+		for (int j = 0; j < hr->n_match; j++) {
+			if (l7_block(t, vr->route[h], vr->rule[h], vh,
+				     &hr->match[j], &hr->match[j].src, &b_any,
+				     err))
+				return -1;
+			*any |= b_any;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Istio merges the VirtualServices that share a host on one gateway in
+ * an order it does not promise; kanary takes config order, and refuses
+ * what that order would make dead: routes after one that takes every
+ * request of the host.
+ */
+static int l7_shadowed(const struct kn_config *cfg, const struct kn_vhost *vh,
+		       int by, uint16_t port, struct kn_err *err)
+{
+	const struct kn_resource *vs = &cfg->res[vh->vs], *o = &cfg->res[by];
+
+	return fail(err, vs->vs.hosts_src.file ? &vs->vs.hosts_src : &vs->src,
+		    "VirtualService %s/%s: host '%s%s' on gateway port %u is "
+		    "also VirtualService %s/%s's (%s:%d), which comes first "
+		    "and has a route that takes every request for it: these "
+		    "routes would never be used (merge them into one "
+		    "VirtualService, or give the first a match)",
+		    vs->ns, vs->name, vh->kind == KN_HOST_SUFFIX ? "*" : "",
+		    vh->host, port, o->ns, o->name,
+		    o->src.file ? o->src.file : "?", o->src.line);
+}
+
+/*
+ * The rule table of an L7 gateway port: one virtual host per host of each
+ * VirtualService, in the order Envoy selects them (vhosts.c), each
+ * VirtualService's blocks under a condition on the Host. A host whose
+ * routes do not all match ends with a stop block when a less specific
+ * host follows: Envoy answers 404 there, and never tries another virtual
+ * host. Returns the table's index; *route gets the listener's route.
+ */
+static int compile_port_l7(const struct kn_config *cfg, struct kn_compiled *c,
+			   const struct kn_port *p, struct vs_routes *vrs,
+			   uint32_t *route, struct kn_err *err)
+{
+	struct kanary_l7_table *t;
+	struct kn_vhost *vh = NULL;
+	struct kn_cl7 *l7;
+	int n_vh, rc = -1;
+
+	if (c->n_l7 >= KANARY_MAX_L7)
+		return fail(err, &cfg->res[p->vs[0]].src,
+			    "more than %d L7 gateway ports (the L7 path's "
+			    "limit)",
+			    KANARY_MAX_L7);
+	if (kn_vhosts(cfg, p, &vh, &n_vh, err))
+		return -1;
+	l7 = PUSH(c->l7, c->n_l7);
+	if (!l7) {
+		free(vh);
+		return fail(err, NULL, "out of memory");
+	}
+	if (p->n_vs == 1)
+		snprintf(l7->vs, sizeof(l7->vs), "%s/%s", cfg->res[p->vs[0]].ns,
+			 cfg->res[p->vs[0]].name);
+	else
+		snprintf(l7->vs, sizeof(l7->vs), "port %u", p->port);
+	t = &l7->table;
+	t->default_block = KANARY_L7_NONE;
+	for (int g = 0; g < n_vh;) {
+		int end = g, taker = -1;
+		bool any;
+
+		while (end < n_vh && kn_vhost_same(&vh[g], &vh[end]))
+			end++;
+		for (int i = g; i < end; i++) {
+			const struct kn_resource *vs = &cfg->res[vh[i].vs];
+
+			if (taker >= 0) {
+				l7_shadowed(cfg, &vh[i], taker, p->port, err);
+				goto out;
+			}
+			if (l7_vs_blocks(t, vs, &vrs[vh[i].vs], &vh[i], &any,
+					 err))
+				goto out;
+			if (any)
+				taker = vh[i].vs;
+		}
+		for (int later = end; taker < 0 && later < n_vh; later++) {
+			bool stop_any;
+
+			if (!kn_vhost_overlaps(&vh[g], &vh[later]))
+				continue;
+			if (l7_block(t, KANARY_L7_NONE, KANARY_L7_NONE, &vh[g],
+				     NULL, &cfg->res[vh[g].vs].src, &stop_any,
+				     err))
+				goto out;
+			break;
+		}
+		g = end;
+	}
+	*route = t->blocks[0].route;
+	if (t->default_block != KANARY_L7_NONE)
+		*route = t->blocks[t->default_block].route;
+	rc = c->n_l7 - 1;
+out:
+	free(vh);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* TLS passthrough: one table per (VirtualService, PASSTHROUGH port) */
+/* TLS passthrough: one table per PASSTHROUGH port, merged by SNI */
 
 /* A VirtualService's tls routes, compiled once for all its ports. */
 struct tls_routes {
-	int n; /* vs->vs.n_tls once compiled; 0 before */
+	int n; /* vs->vs.n_tls once compiled; 0 before, -1: to compile */
 	uint32_t *route;
 	uint32_t *rule;
 };
 
 /* One SNI host of one tls route, as the table will try it. */
 struct sni_entry {
+	int vs; /* index into cfg->res */
 	int route; /* index into the VirtualService's tls routes */
 	const char *host;
 	const struct kn_src *src;
@@ -600,8 +751,6 @@ static int tls_routes_compile(const struct kn_config *cfg,
 {
 	int first_rule = c->n_rules;
 
-	if (tr->n)
-		return 0;
 	tr->route = calloc(vs->vs.n_tls, sizeof(*tr->route));
 	tr->rule = calloc(vs->vs.n_tls, sizeof(*tr->rule));
 	if (!tr->route || !tr->rule)
@@ -652,36 +801,46 @@ static void sni_sort(struct sni_entry *e, int n)
 	}
 }
 
-/* The SNI hosts of the tls routes that apply to port, in Envoy's order. */
-static int sni_entries(const struct kn_resource *vs, uint16_t port,
+/*
+ * The SNI hosts of the tls routes that apply to port p, of each of its
+ * VirtualServices in config order, sorted in Envoy's order.
+ */
+static int sni_entries(const struct kn_config *cfg, const struct kn_port *p,
 		       struct sni_entry **out)
 {
 	struct sni_entry *e = NULL, *x;
 	int n = 0;
 
-	for (int i = 0; i < vs->vs.n_tls; i++) {
-		const struct kn_tls_route *t = &vs->vs.tls[i];
+	for (int v = 0; v < p->n_vs; v++) {
+		const struct kn_resource *vs = &cfg->res[p->vs[v]];
 
-		for (int j = 0; j < t->n_match; j++) {
-			const struct kn_tls_match *m = &t->match[j];
+		if (!(p->by[v] & KN_BY_TLS))
+			continue;
+		for (int i = 0; i < vs->vs.n_tls; i++) {
+			const struct kn_tls_route *t = &vs->vs.tls[i];
 
-			if (m->port && m->port != port)
-				continue;
-			for (int k = 0; k < m->n_sni_hosts; k++) {
-				const char *h = m->sni_hosts[k];
+			for (int j = 0; j < t->n_match; j++) {
+				const struct kn_tls_match *m = &t->match[j];
 
-				x = PUSH(e, n);
-				if (!x) {
-					free(e);
-					return -1;
+				if (!kn_tls_match_applies(m, p->port))
+					continue;
+				for (int k = 0; k < m->n_sni_hosts; k++) {
+					const char *h = m->sni_hosts[k];
+
+					x = PUSH(e, n);
+					if (!x) {
+						free(e);
+						return -1;
+					}
+					x->vs = p->vs[v];
+					x->route = i;
+					x->host = h;
+					x->src = &m->src;
+					x->rank = !strcmp(h, "*")      ? 2 :
+						  !strncmp(h, "*.", 2) ? 1 :
+									 0;
+					x->len = strlen(h);
 				}
-				x->route = i;
-				x->host = h;
-				x->src = &m->src;
-				x->rank = !strcmp(h, "*")      ? 2 :
-					  !strncmp(h, "*.", 2) ? 1 :
-								 0;
-				x->len = strlen(h);
 			}
 		}
 	}
@@ -692,7 +851,8 @@ static int sni_entries(const struct kn_resource *vs, uint16_t port,
 
 /* The SNI condition of block b: the name, or for "*.x" the suffix ".x". */
 static int sni_cond(struct kanary_l7_table *t, uint32_t b,
-		    const struct sni_entry *e, struct kn_err *err)
+		    const struct sni_entry *e, uint16_t port,
+		    struct kn_err *err)
 {
 	const char *value = e->rank == 1 ? e->host + 1 : e->host;
 	size_t len = strlen(value);
@@ -705,9 +865,9 @@ static int sni_cond(struct kanary_l7_table *t, uint32_t b,
 			    e->host, len, KANARY_L7_VALUE_LEN);
 	if (t->n_conds >= KANARY_L7_MAX_CONDS)
 		return fail(err, e->src,
-			    "more than %d SNI hosts in one VirtualService's "
-			    "tls routes (the L7 path's limit)",
-			    KANARY_L7_MAX_CONDS);
+			    "more than %d SNI hosts in the tls routes of "
+			    "gateway port %u (the L7 path's limit)",
+			    KANARY_L7_MAX_CONDS, port);
 	cond = &t->conds[t->n_conds++];
 	cond->block = b;
 	cond->field = KANARY_L7_SNI;
@@ -718,29 +878,57 @@ static int sni_cond(struct kanary_l7_table *t, uint32_t b,
 }
 
 /*
- * The TLS table of a PASSTHROUGH port: a block per SNI host of the tls
- * routes that apply to it, one condition each ("*": none, the default).
- * *l7 stays KANARY_L7_NONE when no tls route applies to the port.
+ * The same SNI host in an earlier entry. Within one VirtualService Istio
+ * keeps the first route with it (0); from another VirtualService, that
+ * one's route would never be used, which kanary refuses (-1), as it does
+ * for a host on an HTTP port.
  */
-static int tls_table(struct kn_compiled *c, const struct kn_resource *vs,
-		     const struct tls_routes *tr, uint16_t port,
-		     uint32_t *route, uint32_t *l7, struct kn_err *err)
+static int sni_seen(const struct kn_config *cfg, const struct sni_entry *e,
+		    int i, uint16_t port, struct kn_err *err)
 {
+	for (int j = 0; j < i; j++) {
+		const struct kn_resource *vs, *o;
+
+		if (strcmp(e[j].host, e[i].host))
+			continue;
+		if (e[j].vs == e[i].vs)
+			return 1;
+		vs = &cfg->res[e[i].vs];
+		o = &cfg->res[e[j].vs];
+		return fail(err, e[i].src,
+			    "VirtualService %s/%s: sniHosts '%s' on gateway "
+			    "port %u is also VirtualService %s/%s's (%s:%d), "
+			    "which comes first: this route would never be "
+			    "used for it",
+			    vs->ns, vs->name, e[i].host, port, o->ns, o->name,
+			    o->src.file ? o->src.file : "?", o->src.line);
+	}
+	return 0;
+}
+
+/*
+ * The TLS table of PASSTHROUGH port p: a block per SNI host of the tls
+ * routes of its VirtualServices that apply to it, one condition each
+ * ("*": none, the default). Istio merges them so, by SNI: a
+ * ClientHello has no Host to tell VirtualServices apart by. Returns the
+ * table's index; *route gets the listener's route.
+ */
+static int tls_table(const struct kn_config *cfg, struct kn_compiled *c,
+		     const struct kn_port *p, const struct tls_routes *trs,
+		     uint32_t *route, struct kn_err *err)
+{
+	const struct kn_resource *vs0 = &cfg->res[p->vs[0]];
 	struct sni_entry *e;
 	struct kanary_l7_table *t;
 	struct kn_cl7 *cl7;
-	int n = sni_entries(vs, port, &e), rc = -1;
+	int n = sni_entries(cfg, p, &e), rc = -1;
 
 	if (n < 0)
 		return fail(err, NULL, "out of memory");
-	if (!n) {
-		free(e);
-		return 0;
-	}
 	if (c->n_l7 >= KANARY_MAX_L7) {
-		fail(err, &vs->src,
-		     "more than %d L7 tables (VirtualServices with match "
-		     "rules, and TLS ports; the L7 path's limit)",
+		fail(err, &vs0->src,
+		     "more than %d L7 gateway ports (HTTP ports that need "
+		     "the request, and TLS ports; the L7 path's limit)",
 		     KANARY_MAX_L7);
 		goto out;
 	}
@@ -749,23 +937,27 @@ static int tls_table(struct kn_compiled *c, const struct kn_resource *vs,
 		fail(err, NULL, "out of memory");
 		goto out;
 	}
-	snprintf(cl7->vs, sizeof(cl7->vs), "%s/%s", vs->ns, vs->name);
+	if (p->n_vs == 1)
+		snprintf(cl7->vs, sizeof(cl7->vs), "%s/%s", vs0->ns, vs0->name);
+	else
+		snprintf(cl7->vs, sizeof(cl7->vs), "port %u", p->port);
 	t = &cl7->table;
 	t->flags = KANARY_L7_TLS;
 	t->default_block = KANARY_L7_NONE;
 	for (int i = 0; i < n; i++) {
+		const struct tls_routes *tr = &trs[e[i].vs];
 		uint32_t b = t->n_blocks;
-		bool seen = false;
+		int seen = sni_seen(cfg, e, i, p->port, err);
 
-		for (int j = 0; j < i; j++)
-			seen |= !strcmp(e[j].host, e[i].host);
-		if (seen) /* Istio keeps the first route with the host */
+		if (seen < 0)
+			goto out;
+		if (seen)
 			continue;
 		if (b >= KANARY_L7_MAX_BLOCKS) {
 			fail(err, e[i].src,
-			     "more than %d SNI hosts in one VirtualService's "
-			     "tls routes for port %u (the L7 path's limit)",
-			     KANARY_L7_MAX_BLOCKS, port);
+			     "more than %d SNI hosts in the tls routes of "
+			     "gateway port %u (the L7 path's limit)",
+			     KANARY_L7_MAX_BLOCKS, p->port);
 			goto out;
 		}
 		t->blocks[b].route = tr->route[e[i].route];
@@ -773,15 +965,14 @@ static int tls_table(struct kn_compiled *c, const struct kn_resource *vs,
 		t->n_blocks++;
 		if (e[i].rank == 2)
 			t->default_block = b; /* sorted last: once */
-		else if (sni_cond(t, b, &e[i], err))
+		else if (sni_cond(t, b, &e[i], p->port, err))
 			goto out;
 	}
-	*route =
-		t->blocks[t->default_block != KANARY_L7_NONE ? t->default_block :
-							       0]
-			.route;
-	*l7 = c->n_l7 - 1;
-	rc = 0;
+	/* The plan binds a port by tls routes that apply: never empty. */
+	*route = t->blocks[0].route;
+	if (t->default_block != KANARY_L7_NONE)
+		*route = t->blocks[t->default_block].route;
+	rc = c->n_l7 - 1;
 out:
 	free(e);
 	return rc;
@@ -789,95 +980,17 @@ out:
 
 /* ------------------------------------------------------------------ */
 
-/*
- * What one server of the VirtualService's Gateways takes: a PASSTHROUGH
- * server its tls routes, any other its http routes (route, l7), as Istio
- * applies them. false: the VirtualService has nothing for the server.
- */
-static int server_target(const struct kn_config *cfg, struct kn_compiled *c,
-			 struct ep_table *et, const struct kn_resource *vs,
-			 struct tls_routes *tr, const struct kn_gw_server *sv,
-			 uint32_t *route, uint32_t *l7, bool *served,
-			 struct kn_err *err)
+static int add_listener(struct kn_compiled *c, uint16_t port, uint32_t route,
+			uint32_t l7, struct kn_err *err)
 {
-	*served = false;
-	if (kn_gw_server_passthrough(sv) && vs->vs.n_tls) {
-		*l7 = KANARY_L7_NONE;
-		if (tls_routes_compile(cfg, c, et, vs, tr, err) ||
-		    tls_table(c, vs, tr, sv->port, route, l7, err))
-			return -1;
-		*served = *l7 != KANARY_L7_NONE;
-		return 0;
-	}
-	if (!vs->vs.n_http)
-		return 0;
-	/* Matching reads the request: TLS or HTTP/2 would take the default
-	 * route every time, silently. */
-	if (*l7 != KANARY_L7_NONE && sv->protocol &&
-	    strcasecmp(sv->protocol, "HTTP"))
-		return fail(err, &sv->src,
-			    "gateway port %u is %s, and VirtualService %s/%s "
-			    "has match rules: the L7 path reads plain HTTP/1.x "
-			    "requests only",
-			    sv->port, sv->protocol, vs->ns, vs->name);
-	*served = true;
+	struct kn_clistener *l = PUSH(c->listeners, c->n_listeners);
+
+	if (!l)
+		return fail(err, NULL, "out of memory");
+	l->port = port;
+	l->route = route;
+	l->l7 = l7;
 	return 0;
-}
-
-static int add_listeners(const struct kn_config *cfg, struct kn_compiled *c,
-			 struct ep_table *et, const struct kn_resource *vs,
-			 uint32_t http_route, uint32_t http_l7,
-			 struct kn_err *err)
-{
-	struct tls_routes tr = { 0 };
-	int rc = -1;
-
-	for (int g = 0; g < vs->vs.n_gateways; g++) {
-		const struct kn_resource *gw;
-
-		if (!strcmp(vs->vs.gateways[g], "mesh"))
-			continue;
-		gw = find_gateway(cfg, vs, vs->vs.gateways[g]);
-		if (!gw) {
-			fail(err, &vs->src, "unknown gateway %s",
-			     vs->vs.gateways[g]);
-			goto out;
-		}
-		for (int s = 0; s < gw->gw.n_servers; s++) {
-			const struct kn_gw_server *sv = &gw->gw.servers[s];
-			uint32_t route = http_route, l7 = http_l7;
-			uint16_t port = sv->port;
-			struct kn_clistener *l;
-			bool served;
-
-			if (server_target(cfg, c, et, vs, &tr, sv, &route, &l7,
-					  &served, err))
-				goto out;
-			if (!served)
-				continue;
-			for (int i = 0; i < c->n_listeners; i++)
-				if (c->listeners[i].port == port) {
-					fail(err, &vs->src,
-					     "gateway port %u already has a "
-					     "VirtualService",
-					     port);
-					goto out;
-				}
-			l = PUSH(c->listeners, c->n_listeners);
-			if (!l) {
-				fail(err, NULL, "out of memory");
-				goto out;
-			}
-			l->port = port;
-			l->route = route;
-			l->l7 = l7;
-		}
-	}
-	rc = 0;
-out:
-	free(tr.route);
-	free(tr.rule);
-	return rc;
 }
 
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
@@ -886,41 +999,86 @@ int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	return kn_compile_with(cfg, NULL, out, err);
 }
 
+/*
+ * The served VirtualServices' routes first, in config order (each one's
+ * http routes if an HTTP or other port serves it, then its tls routes if
+ * a PASSTHROUGH port does), then one listener per gateway port: its one
+ * VirtualService's route (L4), a rule table merging every VirtualService
+ * it serves by Host (L7), or a TLS table merging them by SNI.
+ */
 int kn_compile_with(const struct kn_config *cfg,
 		    const struct kn_compile_opts *opts, struct kn_compiled *out,
 		    struct kn_err *err)
 {
 	struct kn_compiled c = { 0 };
 	struct ep_table et = { .opts = opts };
+	struct vs_routes *vrs =
+		calloc(cfg->n_res ? cfg->n_res : 1, sizeof(*vrs));
+	struct tls_routes *trs =
+		calloc(cfg->n_res ? cfg->n_res : 1, sizeof(*trs));
+	struct kn_ports ports;
+	int rc = -1;
 
+	if (!vrs || !trs) {
+		fail(err, NULL, "out of memory");
+		goto out;
+	}
+	if (kn_ports_plan(cfg, &ports, err))
+		goto out;
+	for (int i = 0; i < ports.n; i++)
+		for (int v = 0; v < ports.port[i].n_vs; v++) {
+			int vs = ports.port[i].vs[v];
+
+			/* served: by its http routes, its tls routes */
+			if (ports.port[i].by[v] & KN_BY_HTTP)
+				vrs[vs].n = -1;
+			if (ports.port[i].by[v] & KN_BY_TLS)
+				trs[vs].n = -1;
+		}
 	for (int i = 0; i < cfg->n_res; i++) {
 		const struct kn_resource *vs = &cfg->res[i];
-		const struct kn_http_route *hr;
-		uint32_t route = 0, l7 = KANARY_L7_NONE;
-		int rc = 0;
 
-		if (vs->kind != KN_VIRTUALSERVICE ||
-		    (!vs->vs.n_http && !vs->vs.n_tls))
-			continue;
-		hr = kn_vs_l4_route(vs);
-		if (hr) {
-			rc = compile_route(cfg, &c, &et, vs, hr->n_route,
-					   hr->route, &hr->src, err);
-			route = rc;
-		} else if (vs->vs.n_http) {
-			rc = compile_l7(cfg, &c, &et, vs, &route, err);
-			l7 = rc;
-		}
-		if (rc < 0 || add_listeners(cfg, &c, &et, vs, route, l7, err))
-			goto bad;
+		if (vrs[i].n && vs_compile(cfg, &c, &et, i, &vrs[i], err))
+			goto out_ports;
+		if (trs[i].n &&
+		    tls_routes_compile(cfg, &c, &et, vs, &trs[i], err))
+			goto out_ports;
 	}
+	for (int i = 0; i < ports.n; i++) {
+		const struct kn_port *p = &ports.port[i];
+		uint32_t route = 0;
+		int l7 = 0;
+
+		if (p->tls)
+			l7 = tls_table(cfg, &c, p, trs, &route, err);
+		else if (p->l7)
+			l7 = compile_port_l7(cfg, &c, p, vrs, &route, err);
+		else
+			route = vrs[p->vs[0]].route[0];
+		if (l7 < 0)
+			goto out_ports;
+		if (add_listener(&c, p->port, route,
+				 p->l7 ? (uint32_t)l7 : KANARY_L7_NONE, err))
+			goto out_ports;
+	}
+	rc = 0;
+out_ports:
+	kn_ports_free(&ports);
+out:
+	for (int i = 0; vrs && trs && i < cfg->n_res; i++) {
+		free(vrs[i].route);
+		free(vrs[i].rule);
+		free(trs[i].route);
+		free(trs[i].rule);
+	}
+	free(vrs);
+	free(trs);
 	free(et.slot);
-	*out = c;
-	return 0;
-bad:
-	free(et.slot);
-	kn_compiled_free(&c);
-	return -1;
+	if (rc)
+		kn_compiled_free(&c);
+	else
+		*out = c;
+	return rc;
 }
 
 void kn_compiled_free(struct kn_compiled *c)

@@ -40,11 +40,11 @@ struct kn_cendpoint {
 };
 
 /*
- * A port of the Gateway: the VIP addresses on this port go to route (the
+ * A port of the Gateways: the VIP addresses on this port go to route (the
  * L4 path), or, when l7 is not KANARY_L7_NONE, through the rule table
- * kn_compiled.l7[l7]. For an L7 VirtualService route is the route of the
- * table's default block when it has one, else that of its first http
- * route; the data path does not read it then.
+ * kn_compiled.l7[l7] (vhosts.h says which ports). For an L7 port route is
+ * the route of the table's default block when it has one, else that of
+ * its first block; the data path does not read it then.
  */
 struct kn_clistener {
 	uint16_t port; /* host byte order */
@@ -53,8 +53,9 @@ struct kn_clistener {
 };
 
 /*
- * One http route of an L7 VirtualService, as its kn_rule_names row names
- * it: "namespace/name", and the route's name or "http[i]".
+ * One http route of an L7 VirtualService, or one tls route, as its
+ * kn_rule_names row names it: "namespace/name", and the route's name,
+ * "http[i]" or "tls[i]".
  */
 struct kn_crule {
 	char vs[KANARY_NAME_LEN];
@@ -62,12 +63,14 @@ struct kn_crule {
 };
 
 /*
- * The rule table of one VirtualService with match rules, exactly as kn_l7
- * holds it except for blocks[].rule: here an index into kn_compiled.rules,
- * which apply turns into that rule's kn_rule_stats row.
+ * The rule table of one L7 gateway port, merging the VirtualServices it
+ * serves (by Host; a TLS table, KANARY_L7_TLS, by SNI), exactly as kn_l7
+ * holds it except for blocks[].rule: here an index into
+ * kn_compiled.rules (KANARY_L7_NONE: counted nowhere), which apply turns
+ * into that rule's kn_rule_stats row.
  */
 struct kn_cl7 {
-	char vs[KANARY_NAME_LEN];
+	char vs[KANARY_NAME_LEN]; /* "namespace/name", or "port N" for several */
 	struct kanary_l7_table table;
 };
 
@@ -87,11 +90,17 @@ struct kn_compiled {
 };
 
 /*
- * A VirtualService none of whose http routes has `match` takes the L4
- * path: its first http route is the weighted split. One with any `match`
- * takes the L7 path: every http route is a route, tried in order (Istio:
- * first match wins; the conditions of one match block are ANDed, the
- * blocks ORed), through one rule table.
+ * A Gateway port served by one VirtualService for every host ("*"),
+ * none of whose http routes has `match`, takes the L4 path: its first
+ * http route is the weighted split. Any other HTTP port takes the L7
+ * path: one rule table whose blocks are each VirtualService's http
+ * routes (all of them with match rules, else its first), tried in order
+ * (Istio: first match wins; the conditions of one match block are ANDed,
+ * the blocks ORed), under a condition on the request's Host, virtual
+ * hosts in the order Envoy selects them (vhosts.h). A PASSTHROUGH port
+ * takes its VirtualServices' tls routes instead: one TLS table with a
+ * block per SNI host, in the order Envoy selects filter chains. A
+ * VirtualService no Gateway port serves compiles to nothing.
  */
 int kn_compile(const struct kn_config *cfg, struct kn_compiled *out,
 	       struct kn_err *err);

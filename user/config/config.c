@@ -275,6 +275,7 @@ void kn_resource_srcs(struct kn_resource *r, kn_src_fn *fn, void *arg)
 			for (j = 0; j < t->n_route; j++)
 				fn(&t->route[j].src, arg);
 		}
+		fn(&r->vs.hosts_src, arg);
 		break;
 	default:
 		break;

@@ -193,7 +193,8 @@ struct kn_tls_route {
 
 struct kn_virtualservice {
 	int n_hosts;
-	char **hosts;
+	char **hosts; /* as written; the L7 path compares them caselessly */
+	struct kn_src hosts_src; /* the hosts list */
 	int n_gateways;
 	char **gateways; /* as written: "name" or "namespace/name" */
 	int n_http;
@@ -314,9 +315,8 @@ int kn_config_unique(const struct kn_config *cfg, struct kn_err *err);
 /*
  * Cross-resource checks, as `istioctl analyze` makes them and stricter:
  * unknown gateway, unknown host, unknown subset, subset without endpoints,
- * port the Service does not have, bad weights, two VirtualServices on one
- * gateway port. Returns -1 with err naming the file and line of the
- * offending field.
+ * port the Service does not have, bad weights. Returns -1 with err naming
+ * the file and line of the offending field.
  */
 int kn_config_validate(const struct kn_config *cfg, struct kn_err *err);
 
@@ -412,5 +412,21 @@ bool kn_config_is_endpoint(const struct kn_resource *svc,
  */
 uint16_t kn_workloadentry_port(const struct kn_workloadentry *we,
 			       const struct kn_service_port *sp);
+
+/* A VirtualService host as Istio writes it. */
+enum kn_host_kind {
+	KN_HOST_EXACT, /* "reviews.example.com", "reviews", an address */
+	KN_HOST_SUFFIX, /* "*.example.com" */
+	KN_HOST_ANY, /* "*" */
+};
+
+enum kn_host_kind kn_host_kind(const char *host);
+
+/*
+ * NULL when host is a VirtualService host Istio accepts and kanary can
+ * match: not empty, and a wildcard only as "*" or a leading "*.". Else
+ * why not, for an error message.
+ */
+const char *kn_host_invalid(const char *host);
 
 #endif /* KANARY_CONFIG_H */

@@ -1261,8 +1261,20 @@ static int kn_rd_vs_hosts(struct kn_rd *rd, const struct kn_yt_node *v,
 			  void *obj)
 {
 	struct kn_virtualservice *vs = obj;
+	const char *why;
 
-	return kn_yt_strings(&rd->c, v, "hosts", &vs->n_hosts, &vs->hosts);
+	vs->hosts_src = kn_rd_src(rd, v);
+	if (kn_yt_strings(&rd->c, v, "hosts", &vs->n_hosts, &vs->hosts))
+		return -1;
+	/* The L7 path matches them against the request's Host. */
+	for (int i = 0; i < vs->n_hosts; i++) {
+		why = kn_host_invalid(vs->hosts[i]);
+		if (why)
+			return kn_yt_error(&rd->c, v->kids[i].line,
+					   "bad host '%s': %s", vs->hosts[i],
+					   why);
+	}
+	return 0;
 }
 
 static int kn_rd_vs_gateways(struct kn_rd *rd, const struct kn_yt_node *v,
@@ -1293,6 +1305,37 @@ static const struct kn_rd_field kn_rd_vs_fields[] = {
 	KN_WARN("exportTo", KN_WHY_EXPORT),
 	{},
 };
+
+/*
+ * A VirtualService without gateways, or with only "mesh", is for the
+ * sidecars (Istio's default) and no gateway serves it: kanary accepts it,
+ * says so here and in `status`, and serves nothing for it. Not when
+ * reading the saved state: it was said when it was applied.
+ */
+static void kn_rd_vs_unserved(struct kn_rd *rd, const struct kn_yt_node *spec,
+			      const struct kn_resource *r)
+{
+	const struct kn_yt_node *g = kn_yt_get(spec, "gateways");
+
+	if (rd->origins || r->kind != KN_VIRTUALSERVICE)
+		return;
+	for (int i = 0; i < r->vs.n_gateways; i++)
+		if (strcmp(r->vs.gateways[i], "mesh"))
+			return;
+	if (r->vs.n_gateways)
+		kn_rd_warn(rd, g ? g->line : r->src.line,
+			   "VirtualService %s binds only 'mesh' (Istio's "
+			   "sidecars); kanary serves Gateways, so nothing "
+			   "serves it: not served",
+			   r->name);
+	else
+		kn_rd_warn(rd, r->src.line,
+			   "VirtualService %s has no 'gateways' (Istio applies "
+			   "it to the sidecars, 'mesh'); kanary serves "
+			   "Gateways, so nothing serves it: not served (add "
+			   "gateways: [NAME] to serve it)",
+			   r->name);
+}
 
 static int kn_rd_virtualservice(struct kn_rd *rd, const struct kn_yt_node *spec,
 				struct kn_resource *r)
@@ -1742,6 +1785,7 @@ static int kn_rd_resource(struct kn_rd *rd, const struct kn_yt_node *root,
 				   kn_kind_name(kind), r->name);
 	if (!r->ns)
 		r->ns = kn_yt_xstrdup("default");
+	kn_rd_vs_unserved(rd, kn_yt_get(root, "spec"), r);
 	if (rd->origins)
 		kn_rd_origin(rd, root, r);
 	return 0;

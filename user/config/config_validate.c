@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Cross-resource checks: what `istioctl analyze` would say about the
- * config, and what kanary needs on top of it because it routes at L4 on
- * one node (one VirtualService per gateway port, at most KANARY_MAX_DESTS
+ * config, and what kanary needs on top of it (at most KANARY_MAX_DESTS
  * destinations, weights that fit the data path's uint32 arithmetic).
  *
  * Checks run resource by resource in read order and stop at the first
@@ -183,67 +182,25 @@ static bool kn_va_mesh(const char *ref)
 }
 
 /*
- * For each Gateway (by position), the first VirtualService that binds it,
- * n_res when none: what kn_va_gateways would find looking at every
- * VirtualService before its own for one that binds the same Gateway.
- * Freed by the caller.
+ * Every gateway a VirtualService names must exist. Several VirtualServices
+ * may share a Gateway port: the compiler merges them by host
+ * (user/compile/vhosts.c), as Istio does.
  */
-static int *kn_va_binders(const struct kn_config *cfg)
+static int kn_va_gateways(const struct kn_config *cfg,
+			  const struct kn_resource *vs, struct kn_err *err)
 {
-	const struct kn_resource *vs, *gw;
-	int *first, i, j;
-
-	first = kn_yt_xcalloc(cfg->n_res, sizeof(*first));
-	for (i = 0; i < cfg->n_res; i++)
-		first[i] = cfg->n_res;
-	for (i = 0; i < cfg->n_res; i++) {
-		vs = &cfg->res[i];
-		if (vs->kind != KN_VIRTUALSERVICE)
-			continue;
-		for (j = 0; j < vs->vs.n_gateways; j++) {
-			if (kn_va_mesh(vs->vs.gateways[j]))
-				continue;
-			gw = kn_va_gateway(cfg, vs, vs->vs.gateways[j]);
-			if (gw && first[gw - cfg->res] > i)
-				first[gw - cfg->res] = i;
-		}
-	}
-	return first;
-}
-
-/*
- * kanary picks a route from the first packets of a connection to a port,
- * before any Host header: one VirtualService per gateway port at most.
- * binders: from kn_va_binders.
- */
-static int kn_va_gateways(const struct kn_config *cfg, int at,
-			  const int *binders, struct kn_err *err)
-{
-	const struct kn_resource *vs = &cfg->res[at], *gw, *other;
 	const char *ref;
-	int i, j;
+	int i;
 
 	for (i = 0; i < vs->vs.n_gateways; i++) {
 		ref = vs->vs.gateways[i];
 		if (kn_va_mesh(ref))
 			continue;
-		gw = kn_va_gateway(cfg, vs, ref);
-		if (!gw)
+		if (!kn_va_gateway(cfg, vs, ref))
 			return kn_va_error(
 				err, &vs->src,
 				"VirtualService %s: unknown gateway '%s'",
 				vs->name, ref);
-		j = binders[gw - cfg->res];
-		if (j < at && gw->gw.n_servers) {
-			other = &cfg->res[j];
-			return kn_va_error(
-				err, &vs->src,
-				"VirtualService %s: Gateway %s/%s port %u is already bound to VirtualService %s (%s:%d); kanary routes at L4 and cannot tell them apart by Host",
-				vs->name, gw->ns, gw->name,
-				gw->gw.servers[0].port, other->name,
-				other->src.file ? other->src.file : "?",
-				other->src.line);
-		}
 	}
 	return 0;
 }
@@ -439,13 +396,13 @@ static int kn_va_sni_hosts(const struct kn_resource *vs,
 	return 0;
 }
 
-static int kn_va_virtualservice(const struct kn_config *cfg, int at,
-				const int *binders, struct kn_err *err)
+static int kn_va_virtualservice(const struct kn_config *cfg,
+				const struct kn_resource *vs,
+				struct kn_err *err)
 {
-	const struct kn_resource *vs = &cfg->res[at];
 	int i, j;
 
-	if (kn_va_gateways(cfg, at, binders, err))
+	if (kn_va_gateways(cfg, vs, err))
 		return -1;
 	for (i = 0; i < vs->vs.n_http; i++) {
 		const struct kn_http_route *h = &vs->vs.http[i];
@@ -469,12 +426,10 @@ int kn_config_validate(const struct kn_config *cfg, struct kn_err *err)
 {
 	const struct kn_resource *r;
 	struct kn_err dummy;
-	int *binders;
 	int i, ret = 0;
 
 	if (!err)
 		err = &dummy;
-	binders = kn_va_binders(cfg);
 	for (i = 0; i < cfg->n_res && !ret; i++) {
 		r = &cfg->res[i];
 		ret = kn_va_unique(cfg, i, err);
@@ -483,8 +438,7 @@ int kn_config_validate(const struct kn_config *cfg, struct kn_err *err)
 		else if (!ret && r->kind == KN_WORKLOADENTRY)
 			ret = kn_va_workloadentry(cfg, r, err);
 		else if (!ret && r->kind == KN_VIRTUALSERVICE)
-			ret = kn_va_virtualservice(cfg, i, binders, err);
+			ret = kn_va_virtualservice(cfg, r, err);
 	}
-	free(binders);
 	return ret ? -1 : 0;
 }

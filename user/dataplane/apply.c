@@ -307,8 +307,12 @@ static int write_l7(const struct kn_maps *m, uint32_t slot,
 		uint32_t key = slot * KANARY_MAX_L7 + i;
 
 		table = c->l7[i].table;
+		/* KANARY_L7_NONE (stop blocks, weight-only routes) counts
+		 * nowhere: kn_rule_stats has no such row. */
 		for (uint32_t b = 0; b < table.n_blocks; b++)
-			table.blocks[b].rule = row[table.blocks[b].rule];
+			if (table.blocks[b].rule != KANARY_L7_NONE)
+				table.blocks[b].rule =
+					row[table.blocks[b].rule];
 		if (bpf_map_update_elem(m->fd[KN_MAP_L7], &key, &table, 0))
 			rc = kn_err_set(err, "cannot write kn_l7: %s",
 					strerror(errno));
