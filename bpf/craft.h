@@ -29,6 +29,26 @@
 #define L7_SYN_FRAME_LEN \
 	(sizeof(struct ethhdr) + sizeof(struct iphdr) + L7_SYN_TCP_LEN)
 
+/*
+ * Linux's timestamp option layout, NOP NOP TS(tsval, tsecr), at the start
+ * of the options of a segment kanary makes up. -1 past data_end.
+ */
+static __always_inline int put_ts_opt(struct tcphdr *tcp, void *data_end,
+				      __u32 tsval, __u32 tsecr)
+{
+	__u8 *o = (__u8 *)(tcp + 1);
+
+	if ((void *)(o + 12) > data_end)
+		return -1;
+	o[0] = TCPOPT_NOP;
+	o[1] = TCPOPT_NOP;
+	o[2] = TCPOPT_TS;
+	o[3] = 10;
+	store_be32(o + 4, tsval);
+	store_be32(o + 8, tsecr);
+	return 0;
+}
+
 /* Sum the 16-bit words of a TCP header of hlen bytes in the packet. */
 static __always_inline __u32 sum_tcp_header(struct tcphdr *tcp, __u32 hlen,
 					    void *data_end)
@@ -272,18 +292,8 @@ static __always_inline int craft_head_ack(void *ctx, const bool is_tc,
 		w = (room + (1u << KANARY_L7_WSCALE) - 1) >> KANARY_L7_WSCALE;
 	tcp->window = bpf_htons(w > 0xffff ? 0xffff : w);
 	tcp->urg_ptr = 0;
-	if (q->ts_ok) {
-		__u8 *o = (__u8 *)(tcp + 1);
-
-		if ((void *)(o + 12) > data_end)
-			return -1;
-		o[0] = TCPOPT_NOP;
-		o[1] = TCPOPT_NOP;
-		o[2] = TCPOPT_TS;
-		o[3] = 10;
-		store_be32(o + 4, q->gw_tsval);
-		store_be32(o + 8, tsecr);
-	}
+	if (q->ts_ok && put_ts_opt(tcp, data_end, q->gw_tsval, tsecr))
+		return -1;
 	finish_headers(ip, tcp, tcp_hlen, 0, 0, data_end,
 		       ctx_csum_partial(ctx, is_tc));
 	return 0;
@@ -393,18 +403,8 @@ static __always_inline int craft_replay(struct __sk_buff *skb,
 	tcp->doff = tcp_hlen / 4;
 	((__u8 *)tcp)[13] = flags;
 	tcp->window = r->window;
-	if (r->ts_on) {
-		__u8 *o = (__u8 *)(tcp + 1);
-
-		if ((void *)(o + 12) > data_end)
-			return -1;
-		o[0] = TCPOPT_NOP;
-		o[1] = TCPOPT_NOP;
-		o[2] = TCPOPT_TS;
-		o[3] = 10;
-		store_be32(o + 4, h->tsval);
-		store_be32(o + 8, r->ep_tsval);
-	}
+	if (r->ts_on && put_ts_opt(tcp, data_end, h->tsval, r->ep_tsval))
+		return -1;
 	finish_headers(ip, tcp, tcp_hlen, len, chunk_sum(c, len), data_end,
 		       ctx_csum_partial(skb, true));
 	return 0;

@@ -147,18 +147,9 @@ static __always_inline int answer_segment(void *ctx, const bool is_tc,
 	tcp->window = bpf_htons(q->wscale == TCP_WSCALE_NONE ?
 					KANARY_L7_WINDOW :
 					KANARY_L7_WINDOW >> KANARY_L7_WSCALE);
-	if (q->ts_ok) {
-		__u8 *o = (__u8 *)(tcp + 1);
-
-		if ((void *)(o + 12) > data_end)
-			return -1;
-		o[0] = TCPOPT_NOP;
-		o[1] = TCPOPT_NOP;
-		o[2] = TCPOPT_TS;
-		o[3] = 10;
-		store_be32(o + 4, bpf_ktime_get_ns() / 1000000);
-		store_be32(o + 8, so.tsval);
-	}
+	if (q->ts_ok &&
+	    put_ts_opt(tcp, data_end, bpf_ktime_get_ns() / 1000000, so.tsval))
+		return -1;
 	finish_headers(ip, tcp, tcp_hlen, len, sum, data_end,
 		       ctx_csum_partial(ctx, is_tc));
 	return 0;

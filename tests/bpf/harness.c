@@ -204,6 +204,27 @@ int redirected(void)
 	return use_tc ? TC_ACT_REDIRECT_ : XDP_REDIRECT_;
 }
 
+int sent_back(void)
+{
+	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
+}
+
+int run_tc_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out)
+{
+	bool was = use_tc;
+	int v;
+
+	use_tc = true;
+	v = run_on(ifname, in, out);
+	use_tc = was;
+	return v;
+}
+
+void decode(const struct pkt_buf *b, struct pkt_seg *s)
+{
+	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
+}
+
 int passed(void)
 {
 	return use_tc ? TC_ACT_OK_ : XDP_PASS_;

@@ -43,6 +43,13 @@ void teardown(void);
 int run_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
 int run(struct pkt_buf *in, struct pkt_buf *out);
 int redirected(void);
+/* A frame sent back out of the interface it came in by: XDP_TX, or tc's
+ * redirect to that interface. */
+int sent_back(void);
+/* run_on, as tc, whatever the test's mode (what XDP passes on). */
+int run_tc_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
+/* A frame the program sent, decoded; its checksums must be valid. */
+void decode(const struct pkt_buf *b, struct pkt_seg *s);
 int passed(void);
 int dropped(void);
 void expect_frame_untouched(struct pkt_buf *in, const char *what);

@@ -39,17 +39,6 @@ static const uint8_t syn_opts[20] = {
 	0xdb, 0x28, 0,	  0,	0, 0, 1, 3,  3,	   7,
 };
 
-/* A frame the program sent, decoded; its checksums must be valid. */
-static void decode(const struct pkt_buf *b, struct pkt_seg *s)
-{
-	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
-}
-
-static int tx(void)
-{
-	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
-}
-
 /* The client's SYN from port sport; returns the gateway's answer. */
 static int client_syn(uint16_t sport, const uint8_t *opts, size_t optlen,
 		      struct pkt_seg *out)
@@ -68,7 +57,7 @@ static int client_syn(uint16_t sport, const uint8_t *opts, size_t optlen,
 
 	pkt_build(&s, &in);
 	v = run(&in, &o);
-	if (v == tx() && out)
+	if (v == sent_back() && out)
 		decode(&o, out);
 	return v;
 }
@@ -117,7 +106,7 @@ static int open_with(uint16_t sport, const char *data, size_t len,
 		     struct pkt_seg *synack, struct pkt_buf *o)
 {
 	cr_assert_eq(client_syn(sport, syn_opts, sizeof(syn_opts), synack),
-		     tx());
+		     sent_back());
 	return client_seg(sport, 0x18, CLIENT_ISN + 1, synack->seq + 1, data,
 			  len, synack->tsval, NULL, 0, o);
 }
@@ -175,7 +164,8 @@ static void synack_offers_one_segment(void)
 	struct pkt_seg s;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &s), tx());
+	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &s),
+		     sent_back());
 	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
 	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
 	cr_assert_eq(s.t.sport, 80);
@@ -196,7 +186,7 @@ static void synack_offers_one_segment(void)
 	struct pkt_seg again;
 
 	cr_assert_eq(client_syn(41000, syn_opts, sizeof(syn_opts), &again),
-		     tx());
+		     sent_back());
 	cr_assert_eq(again.seq, s.seq);
 	cr_assert_eq(again.tsval, s.tsval);
 }
@@ -206,7 +196,7 @@ static void synack_without_options(void)
 	struct pkt_seg s;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(41001, NULL, 0, &s), tx());
+	cr_assert_eq(client_syn(41001, NULL, 0, &s), sent_back());
 	cr_assert_eq(s.doff, 5, "options the client did not offer");
 	cr_assert_eq(s.mss, -1);
 	cr_assert_eq(s.ws, -1);
@@ -306,7 +296,7 @@ static void malformed_is_answered_400(void)
 	before = global(KANARY_G_L7_ANSWER_400);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++, port++) {
 		cr_assert_eq(open_with(port, bad[i], strlen(bad[i]), &syn, &o),
-			     tx(), "case %zu", i);
+			     sent_back(), "case %zu", i);
 		decode(&o, &s);
 		cr_assert(s.len > 24 &&
 				  !memcmp(s.payload,
@@ -322,8 +312,8 @@ static void malformed_is_answered_400(void)
 	     i++, port++) {
 		const char *r = incomplete[i];
 
-		cr_assert_eq(open_with(port, r, strlen(r), &syn, &o), tx(),
-			     "incomplete case %zu", i);
+		cr_assert_eq(open_with(port, r, strlen(r), &syn, &o),
+			     sent_back(), "incomplete case %zu", i);
 		decode(&o, &s);
 		cr_assert_eq(s.t.flags, 0x10, "incomplete case %zu: not an ACK",
 			     i);
@@ -337,18 +327,6 @@ static void malformed_is_answered_400(void)
 }
 
 /* Run one frame through the tc program, whatever the test's mode. */
-static int run_tc_on(const char *ifname, struct pkt_buf *in,
-		     struct pkt_buf *out)
-{
-	bool was = use_tc;
-	int v;
-
-	use_tc = true;
-	v = run_on(ifname, in, out);
-	use_tc = was;
-	return v;
-}
-
 struct conn {
 	uint16_t cport, snat_port;
 	uint32_t gw_isn, gw_ts, ep;
@@ -533,7 +511,8 @@ static void rst_in_each_state(void)
 
 	apply_vs(FOCUSED);
 	/* Half-open: the gateway forgets it. */
-	cr_assert_eq(client_syn(46000, syn_opts, sizeof(syn_opts), &syn), tx());
+	cr_assert_eq(client_syn(46000, syn_opts, sizeof(syn_opts), &syn),
+		     sent_back());
 	v = client_seg(46000, 0x04, CLIENT_ISN + 1, 0, NULL, 0, 0, NULL, 0, &o);
 	cr_assert_eq(v, use_tc ? 2 : 1, "RST must be dropped");
 	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 0);
@@ -823,7 +802,7 @@ static void no_timestamps_anywhere(void)
 	uint16_t snat_port;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(51000, opts, sizeof(opts), &syn), tx());
+	cr_assert_eq(client_syn(51000, opts, sizeof(opts), &syn), sent_back());
 	cr_assert(!syn.has_ts, "TS offered to a client that has none");
 	cr_assert_eq(syn.sack_ok, 1);
 	cr_assert_eq(syn.ws, KANARY_L7_WSCALE);
@@ -895,7 +874,8 @@ static void rules_gone_before_first_segment(void)
 	const char *r = request("user-group: canary");
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(52000, syn_opts, sizeof(syn_opts), &syn), tx());
+	cr_assert_eq(client_syn(52000, syn_opts, sizeof(syn_opts), &syn),
+		     sent_back());
 	apply_vs("virtualservice-weight-100.yaml");
 	cr_assert_eq(client_seg(52000, 0x18, CLIENT_ISN + 1, syn.seq + 1, r,
 				strlen(r), syn.tsval, NULL, 0, &o),
@@ -926,7 +906,7 @@ static void short_first_segment_without_timestamps(void)
 	int v;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(53100, opts, sizeof(opts), &syn), tx());
+	cr_assert_eq(client_syn(53100, opts, sizeof(opts), &syn), sent_back());
 	struct pkt_spec fs = { .saddr = CLIENT,
 			       .daddr = VIP,
 			       .sport = 53100,
@@ -978,8 +958,9 @@ static void resent_syn_with_fewer_options(void)
 	const char *r = request(NULL);
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(53200, syn_opts, sizeof(syn_opts), &syn), tx());
-	cr_assert_eq(client_syn(53200, NULL, 0, &again), tx());
+	cr_assert_eq(client_syn(53200, syn_opts, sizeof(syn_opts), &syn),
+		     sent_back());
+	cr_assert_eq(client_syn(53200, NULL, 0, &again), sent_back());
 	cr_assert_eq(again.seq, syn.seq, "a resent SYN must keep the ISN");
 	cr_assert_eq(again.ws, -1);
 	struct pkt_spec fs = { .saddr = CLIENT,
@@ -1008,7 +989,8 @@ static void blind_rst_is_ignored(void)
 	struct pkt_seg syn;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(53300, syn_opts, sizeof(syn_opts), &syn), tx());
+	cr_assert_eq(client_syn(53300, syn_opts, sizeof(syn_opts), &syn),
+		     sent_back());
 	client_seg(53300, 0x04, CLIENT_ISN + 99999, 0, NULL, 0, 0, NULL, 0, &o);
 	cr_assert_eq(map_count(maps.fd[KN_MAP_SYNQ]), 1,
 		     "a blind RST ended the handshake");
@@ -1140,7 +1122,7 @@ static void ejected_spliced_flow_is_reset(void)
 
 	cr_assert_eq(client_seg(c.cport, 0x18, cseq, c.gw_isn + 1, "next", 4,
 				c.gw_ts, NULL, 0, &o),
-		     tx());
+		     sent_back());
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags, 0x14, "not RST+ACK: %#x", s.t.flags);
 	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
@@ -1169,11 +1151,12 @@ static void empty_pool_first_segment_is_reset(void)
 	struct pkt_buf o;
 
 	apply_vs(FOCUSED);
-	cr_assert_eq(client_syn(48300, syn_opts, sizeof(syn_opts), &syn), tx());
+	cr_assert_eq(client_syn(48300, syn_opts, sizeof(syn_opts), &syn),
+		     sent_back());
 	empty_pools();
 	cr_assert_eq(client_seg(48300, 0x18, CLIENT_ISN + 1, syn.seq + 1, r,
 				strlen(r), syn.tsval, NULL, 0, &o),
-		     tx());
+		     sent_back());
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags, 0x14, "not RST+ACK: %#x", s.t.flags);
 	cr_assert_eq(s.t.saddr, pkt_addr(VIP));

@@ -47,16 +47,6 @@ static const uint8_t syn_opts[20] = {
 	0xc6, 0x60, 0,	  0,	0, 0, 1, 3,  3,	   7,
 };
 
-static int tx(void)
-{
-	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
-}
-
-static void decode(const struct pkt_buf *b, struct pkt_seg *s)
-{
-	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
-}
-
 static int synq_count(void)
 {
 	struct kanary_flow_key k, next;
@@ -85,7 +75,7 @@ static void client_syn(uint16_t sport, bool opts, struct pkt_seg *synack)
 	struct pkt_buf in, o;
 
 	pkt_build(&s, &in);
-	cr_assert_eq(run(&in, &o), tx(), "SYN not answered");
+	cr_assert_eq(run(&in, &o), sent_back(), "SYN not answered");
 	decode(&o, synack);
 }
 
@@ -164,7 +154,7 @@ static void answered(uint16_t sport, const char *req, struct pkt_seg *synack,
 	client_syn(sport, true, synack);
 	cr_assert_eq(client_seg(sport, 0x18, CLIENT_ISN + 1, synack->seq + 1,
 				req, synack->tsval, o),
-		     tx(), "request not answered");
+		     sent_back(), "request not answered");
 	expect_404(o, sport, synack, req, true, s);
 }
 
@@ -219,7 +209,7 @@ static void client_close_after_answer(void)
 		     dropped(), "the ACK of the answer is not consumed");
 	cr_assert_eq(synq_count(), 1);
 	cr_assert_eq(client_seg(44200, 0x11, end, fin_end, NULL, s.tsval, &o),
-		     tx(), "the client's FIN is not acked");
+		     sent_back(), "the client's FIN is not acked");
 	decode(&o, &a);
 	cr_assert_eq(a.t.flags, 0x10, "flags %#x", a.t.flags);
 	cr_assert_eq(a.t.saddr, pkt_addr(VIP));
@@ -250,7 +240,7 @@ static void duplicate_syn_after_answer(void)
 	client_syn(44250, true, &again);
 	cr_assert_eq(again.seq, syn.seq, "another ISN for the same SYN");
 	cr_assert_eq(client_seg(44250, 0x11, end, fin_end, NULL, s.tsval, &o),
-		     tx(), "the client's FIN is not acked");
+		     sent_back(), "the client's FIN is not acked");
 	decode(&o, &a);
 	cr_assert_eq(a.t.flags, 0x10, "flags %#x", a.t.flags);
 	cr_assert_eq(a.seq, fin_end);
@@ -270,13 +260,13 @@ static void resent_request_answered_again(void)
 	answered(44300, REQ, &syn, &first, &s);
 	cr_assert_eq(client_seg(44300, 0x18, CLIENT_ISN + 1, syn.seq + 1, REQ,
 				syn.tsval, &o),
-		     tx(), "the resent request is not answered");
+		     sent_back(), "the resent request is not answered");
 	expect_404(&o, 44300, &syn, REQ, true, &again);
 	cr_assert_eq(again.len, s.len);
 	cr_assert_eq(memcmp(again.payload, s.payload, s.len), 0);
 	cr_assert_eq(client_seg(44300, 0x11, end, syn.seq + 1, NULL, syn.tsval,
 				&o),
-		     tx(), "a FIN without the answer is not answered");
+		     sent_back(), "a FIN without the answer is not answered");
 	expect_404(&o, 44300, &syn, REQ, true, &again);
 	cr_assert_eq(global_counter(KANARY_G_L7_ANSWER_404) - before, 1,
 		     "one connection, one answer counted");
@@ -318,7 +308,7 @@ static void answer_without_timestamps(void)
 	cr_assert_not(syn.has_ts);
 	client_frame(44500, 0x18, CLIENT_ISN + 1, syn.seq + 1, REQ, false, 0,
 		     &in);
-	cr_assert_eq(run(&in, &o), tx());
+	cr_assert_eq(run(&in, &o), sent_back());
 	expect_404(&o, 44500, &syn, REQ, false, &s);
 }
 

@@ -37,28 +37,6 @@ static const uint8_t syn_opts[20] = {
 
 static char req[24576];
 
-static int tx(void)
-{
-	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
-}
-
-static void decode(const struct pkt_buf *b, struct pkt_seg *s)
-{
-	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
-}
-
-static int run_tc_on(const char *ifname, struct pkt_buf *in,
-		     struct pkt_buf *out)
-{
-	bool was = use_tc;
-	int v;
-
-	use_tc = true;
-	v = run_on(ifname, in, out);
-	use_tc = was;
-	return v;
-}
-
 static int count_keys(int fd, size_t ksz)
 {
 	uint8_t k[32], next[32];
@@ -99,7 +77,7 @@ static void client_syn(uint16_t sport, struct pkt_seg *synack)
 	struct pkt_buf in, o;
 
 	pkt_build(&s, &in);
-	cr_assert_eq(run(&in, &o), tx());
+	cr_assert_eq(run(&in, &o), sent_back());
 	decode(&o, synack);
 }
 
@@ -163,7 +141,8 @@ static int send_head(uint16_t sport, const char *stream, size_t len, size_t seg,
 	for (off = 0; off + seg < len; off += seg) {
 		v = client_bytes(sport, 0x18, stream, off, seg, syn->seq, &in,
 				 o);
-		cr_assert_eq(v, tx(), "segment at %zu: verdict %d", off, v);
+		cr_assert_eq(v, sent_back(), "segment at %zu: verdict %d", off,
+			     v);
 		expect_head_ack(o, syn, off + seg, off);
 	}
 	v = client_bytes(sport, 0x18, stream, off, len - off, syn->seq, &in, o);
@@ -368,11 +347,11 @@ static void head_over_the_limit_gets_431(void)
 	for (off = 0; off + SEG <= KANARY_L7_HEAD_DEFAULT; off += SEG) {
 		cr_assert_eq(client_bytes(41003, 0x18, req, off, SEG, syn.seq,
 					  &in, &o),
-			     tx());
+			     sent_back());
 		expect_head_ack(&o, &syn, off + SEG, off);
 	}
 	cr_assert_eq(client_bytes(41003, 0x18, req, off, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	decode(&o, &s);
 	cr_assert(
 		s.len > 40 &&
@@ -405,18 +384,18 @@ static void out_of_order_and_again(void)
 		     dropped(), "a segment past the next byte");
 	cr_assert_eq(heads(), 0);
 	cr_assert_eq(client_bytes(41004, 0x18, req, 0, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	expect_head_ack(&o, &syn, SEG, 0);
 	/* Its ACK lost: the same segment again, acked again. */
 	cr_assert_eq(client_bytes(41004, 0x18, req, 0, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	expect_head_ack(&o, &syn, SEG, 0);
 	/* Part of it again, re-cut by the client. */
 	cr_assert_eq(client_bytes(41004, 0x18, req, 100, 200, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	expect_head_ack(&o, &syn, SEG, 100);
 	cr_assert_eq(client_bytes(41004, 0x18, req, SEG, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	expect_head_ack(&o, &syn, 2 * SEG, SEG);
 	cr_assert_eq(client_bytes(41004, 0x18, req, 2 * SEG, len - 2 * SEG,
 				  syn.seq, &in, &o),
@@ -473,10 +452,10 @@ static void fin_before_the_end_gets_400(void)
 	apply_vs(FOCUSED);
 	client_syn(41006, &syn);
 	cr_assert_eq(client_bytes(41006, 0x18, part, 0, 10, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	cr_assert_eq(client_bytes(41006, 0x19, part, 10, sizeof(part) - 11,
 				  syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	decode(&o, &s);
 	cr_assert(s.len > 26 &&
 		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
@@ -493,10 +472,10 @@ static void config_change_mid_head_resets(void)
 	apply_vs(FOCUSED);
 	client_syn(41007, &syn);
 	cr_assert_eq(client_bytes(41007, 0x18, req, 0, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	apply_vs(FOCUSED);
 	cr_assert_eq(client_bytes(41007, 0x18, req, SEG, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
 	cr_assert_eq(heads(), 0);
@@ -516,7 +495,7 @@ static void rst_mid_head(void)
 	apply_vs(FOCUSED);
 	client_syn(41008, &syn);
 	cr_assert_eq(client_bytes(41008, 0x18, req, 0, SEG, syn.seq, &in, &o),
-		     tx());
+		     sent_back());
 	cr_assert_eq(client_bytes(41008, 0x14, req, 5, 0, syn.seq, &in, &o),
 		     dropped());
 	cr_assert_eq(heads(), 1);

@@ -776,13 +776,6 @@ static void egress_without_xdp_frames_goes_to_tc(void)
 	cr_assert_eq(endpoint_segment(&t, 0x12), XDP_REDIRECT_);
 }
 
-/* What a segment the program sent back out of the ingress interface
- * returns: XDP_TX, or tc's redirect to that interface. */
-static int tx(void)
-{
-	return use_tc ? TC_ACT_REDIRECT_ : XDP_TX_;
-}
-
 static struct kanary_flow_key client_key(uint16_t sport)
 {
 	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
@@ -868,7 +861,8 @@ static void ejected_flow_is_reset(void)
 	set_ejected(&rk);
 
 	/* endpoint_segment's SYN-ACK had seq 9000: the client acks 9001. */
-	cr_assert_eq(client_data(44200, 0x18, 1001, 9001, 100, &out), tx());
+	cr_assert_eq(client_data(44200, 0x18, 1001, 9001, 100, &out),
+		     sent_back());
 	expect_rst(&out, 44200, 9001, 1101);
 	cr_assert_eq(global_counter(KANARY_G_EJECTED_RESET), 1);
 	cr_assert_not(flow_exists(44200), "the ejected flow outlived its RST");
@@ -886,7 +880,7 @@ static void ejected_flow_is_reset(void)
 	a = client_segment(44202, 0x02, &verdict);
 	fk = client_key(44202);
 	set_ejected(&fk);
-	cr_assert_eq(client_data(44202, 0x02, 1000, 0, 0, &out), tx());
+	cr_assert_eq(client_data(44202, 0x02, 1000, 0, 0, &out), sent_back());
 	expect_rst(&out, 44202, 0, 1001);
 	cr_assert_not(flow_exists(44202));
 
@@ -963,7 +957,7 @@ static void empty_pool_syn_is_reset(void)
 	apply_vs("virtualservice-weight-100.yaml");
 	empty_pools();
 	pkt_build(&sp, &in);
-	cr_assert_eq(run(&in, &out), tx(), "the SYN was not answered");
+	cr_assert_eq(run(&in, &out), sent_back(), "the SYN was not answered");
 	expect_rst(&out, 44300, 0, 5001);
 	cr_assert_eq(global_counter(KANARY_G_NO_ENDPOINT), 1);
 	cr_assert_eq(global_counter(KANARY_G_NEW_FLOW), 0);
@@ -1030,7 +1024,7 @@ static void mark_ejected_marks_endpoint_flows(void)
 	cr_assert_eq(kn_flows_mark_ejected(&maps, rest, 2), N - n1);
 
 	cr_assert_eq(client_data(20000 + first, 0x10, 1001, 9001, 0, &out),
-		     tx());
+		     sent_back());
 	expect_rst(&out, 20000 + first, 9001, 1001);
 }
 

@@ -121,18 +121,6 @@ static int ep_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack)
 	return run_on(EP_IF, &in, &o);
 }
 
-static int run_tc_on(const char *ifname, struct pkt_buf *in,
-		     struct pkt_buf *out)
-{
-	bool was = use_tc;
-	int v;
-
-	use_tc = true;
-	v = run_on(ifname, in, out);
-	use_tc = was;
-	return v;
-}
-
 static struct kanary_flow_key client_key(uint16_t cport)
 {
 	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
