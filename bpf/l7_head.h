@@ -41,7 +41,9 @@
 /* head_segment's answers besides a verdict and L7_NEXT. */
 #define L7_NEXT (-1)
 #define L7_TOO_BIG (-2) /* the head would pass head_max: 431 */
-#define L7_STALE (-3) /* the config changed while the head was read */
+#define L7_STALE \
+	(-3) /* the config changed while the head was read, or
+			* the head was evicted: reset */
 
 static __always_inline __u32 head_limit(const struct kanary_cfg *cfg)
 {
@@ -123,7 +125,7 @@ static __always_inline void forget_half_open(const struct kanary_flow_key *fk)
  * above).
  */
 static __always_inline int head_ack(void *ctx, const bool is_tc,
-				    const struct kanary_synq *q,
+				    struct kanary_synq *q,
 				    const struct kanary_head *h,
 				    const struct kanary_cfg *cfg, struct pkt *p,
 				    __u32 in_ifindex)
@@ -139,6 +141,7 @@ static __always_inline int head_ack(void *ctx, const bool is_tc,
 	if (craft_head_ack(ctx, is_tc, p, q, q->client_isn + 1 + held,
 			   head_limit(cfg) - held, so.tsval))
 		return V_DROP;
+	q->held = held;
 	count_global(KANARY_G_L7_HEAD_ACKED);
 	return V_TX;
 }
@@ -197,7 +200,7 @@ static __always_inline int head_take(void *ctx, const bool is_tc,
  */
 static __always_inline int
 head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
-	     const struct kanary_synq *q, const struct kanary_l7_table *t,
+	     struct kanary_synq *q, const struct kanary_l7_table *t,
 	     const struct kanary_cfg *cfg, struct pkt *p, __u32 in_ifindex,
 	     struct kanary_head **hp)
 {
@@ -226,7 +229,9 @@ head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 			forget_half_open(fk);
 		return V_DROP;
 	}
-	if (h && h->gen != cfg->generation)
+	/* The config changed while the head was read, or the head the
+	 * gateway acked is gone (evicted): the client is reset. */
+	if (h ? h->gen != cfg->generation : q->held != 0)
 		return L7_STALE;
 	if (seq != next) {
 		*hp = h;

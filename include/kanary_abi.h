@@ -592,19 +592,22 @@ struct kanary_synq {
 	__u32 gw_tsval; /* the gateway's TSval in its SYN-ACK */
 	/*
 	 * Once answered: the client's sequence number the answer acked
-	 * (host order), where the client's FIN or RST must start. It took
-	 * the place of the SYN's TSval, which nothing read: same size, so
-	 * that a load over an older kanary's pins keeps kn_synq and kn_hold.
+	 * (host order), where the client's FIN or RST must start.
 	 */
 	__u32 answer_ack;
+	/*
+	 * Bytes of the request head the gateway has acked: it owes them to
+	 * the endpoint. Should kn_head lose the head (LRU), the client is
+	 * reset rather than left retransmitting into nothing.
+	 */
+	__u32 held;
 	__u16 mss; /* the client's MSS option, host order; 0: none */
 	__u8 wscale; /* the client's window scale; 0xff: none */
 	__u8 sack_ok;
 	__u8 ts_ok;
 	/*
 	 * enum kanary_l7_answer: the HTTP answer the gateway sent instead of
-	 * binding the connection (bpf/l7_answer.h); 0 while none. Was pad:
-	 * an older kanary's entries read as not answered.
+	 * binding the connection (bpf/l7_answer.h); 0 while none.
 	 */
 	__u8 answer;
 	__u16 window; /* the SYN's window field */

@@ -506,6 +506,33 @@ static void rst_mid_head(void)
 	cr_assert(len > SEG);
 }
 
+/* The head evicted (kn_head is an LRU) after the gateway acked part of
+ * it: the client's next segment is reset, not dropped for ever. */
+static void evicted_head_resets(void)
+{
+	size_t len = cookie_request(3000, "user-group: canary");
+	struct kanary_flow_key fk = { .saddr = pkt_addr(CLIENT),
+				      .daddr = pkt_addr(VIP),
+				      .sport = htons(41010),
+				      .dport = htons(80),
+				      .proto = IPPROTO_TCP };
+	struct pkt_buf in, o;
+	struct pkt_seg syn, s;
+
+	apply_vs(FOCUSED);
+	client_syn(41010, &syn);
+	cr_assert_eq(client_bytes(41010, 0x18, req, 0, SEG, syn.seq, &in, &o),
+		     sent_back());
+	cr_assert_eq(bpf_map_delete_elem(maps.fd[KN_MAP_HEAD], &fk), 0);
+	cr_assert_eq(client_bytes(41010, 0x18, req, SEG, SEG, syn.seq, &in,
+				  &o),
+		     sent_back());
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);
+	cr_assert_eq(global_counter(KANARY_G_L7_HOLD_LOST), 1);
+	cr_assert(len > 2 * SEG);
+}
+
 /* A chunk evicted before the replay: the connection is forgotten. */
 static void evicted_chunk_forgets(void)
 {
@@ -538,4 +565,5 @@ BOTH(head_again_sends_syn_then_replay)
 BOTH(fin_before_the_end_gets_400)
 BOTH(config_change_mid_head_resets)
 BOTH(rst_mid_head)
+BOTH(evicted_head_resets)
 BOTH(evicted_chunk_forgets)
