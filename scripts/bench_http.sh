@@ -566,11 +566,11 @@ client_leftovers() {
 }
 
 # l7_marks CASE -> the L7 path's counters, for a kanary case (0 for L4):
-# "SYNs answered by the gateway, first segments replayed, default taken
-# (request head incomplete or not HTTP/1.x), resets (no rule, no default),
-# segments past the first dropped before the splice, segments with no
-# half-open connection, connections the canary rule (http[0]) took, and the
-# default rule (http[1])"; "na" for the other cases.
+# "SYNs answered by the gateway, request heads replayed, heads answered
+# 400 (not HTTP/1.x), heads answered 404 (no rule), segments dropped before
+# the splice (out of order, or past the head), segments with no half-open
+# connection, connections the canary rule (http[0]) took, and the default
+# rule (http[1])"; "na" for the other cases.
 l7_marks() {
 	case $1 in kanary-*) ;; *)
 		echo na
@@ -585,10 +585,10 @@ l7_marks() {
 			2>/dev/null) || rules="0 0"
 	awk -v rules="${rules:-0 0}" '
 	/L7: SYNs answered/ { syn = $1 }
-	/L7: first segments replayed/ { rep = $1 }
-	/L7: default route taken/ { def = $1 }
-	/L7: no rule matched/ { rst = $1 }
-	/L7: segments past the first/ { early = $1 }
+	/L7: request heads replayed/ { rep = $1 }
+	/L7: answered 400/ { def = $1 }
+	/L7: answered 404/ { rst = $1 }
+	/L7: segments out of order/ { early = $1 }
 	/L7: segments for an L7 VIP with no half-open/ { nohalf = $1 }
 	END { printf "%d %d %d %d %d %d %s\n", syn, rep, def, rst, early, nohalf, rules }
 	' <<<"$st"
@@ -600,7 +600,7 @@ COLS=(round case mode rps requests p50_ms p99_ms cpu_ms_per_1k errors
 	socket_errors non2xx ep1 ep2 ep3 bpf_runs_per_req bpf_ns_per_run
 	host_cpu_ms_per_1k host_softirq_ms_per_1k host_busy_pct
 	client_syn_retrans ep_paws_timewait
-	l7_syn l7_replay l7_default l7_reset l7_early_drop l7_no_halfopen
+	l7_syn l7_replay l7_answer_400 l7_answer_404 l7_early_drop l7_no_halfopen
 	rule_canary rule_default client_data_retrans client_rto client_stuck)
 (IFS=$'\t' && echo "${COLS[*]}") >"$ROUNDS_TSV"
 
@@ -686,7 +686,7 @@ run_wrk() {
 	tail -n 1 "$ROUNDS_TSV" | awk -F'\t' '{
 		printf "bench_http: round %s %-13s %-9s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  gw cpu/1k %s  host cpu/1k %s (busy %s%%)  errors %s  ep %s/%s/%s  syn-retrans %s  data-retrans %s rto %s stuck %s%s\n",
 			$1, $2, $3, $4, $6, $7, $8, $17, $19, $9, $12, $13, $14, $20, $30, $31, $32,
-			($2 ~ /^kanary-l7/ ? sprintf("  L7 syn %s replay %s default %s reset %s early-drop %s rules canary/default %s/%s", $22, $23, $24, $25, $26, $28, $29) : "") }' >&2
+			($2 ~ /^kanary-l7/ ? sprintf("  L7 syn %s replay %s 400 %s 404 %s early-drop %s rules canary/default %s/%s", $22, $23, $24, $25, $26, $28, $29) : "") }' >&2
 	if is_l7 "$c"; then l7_verdict "$r" "$c" "$mode" "$raw"; fi
 }
 
@@ -704,16 +704,17 @@ l7_verdict() {
 	local -a f
 	IFS=$'\t' read -r -a f <<<"$line"
 	# f[]: 0 round 1 case 2 mode 3 rps 4 requests ... 8 errors 9 socket 10 non2xx
-	# 11-13 ep1-3 ... 21 l7_syn 22 replay 23 default 24 reset 25 early
+	# 11-13 ep1-3 ... 21 l7_syn 22 replay 23 answered 400 24 answered 404 25 early
 	# 26 no_halfopen 27 rule_canary 28 rule_default 29 client_data_retrans
 	# 30 client_rto 31 client_stuck
 	[ "${f[3]}" = nan ] && why+=("wrk produced no result")
 	[ "${f[9]}" != 0 ] && why+=("${f[9]} socket errors ($(grep -m1 'Socket errors' "$raw" | sed 's/^ *//'))")
 	[ "${f[10]}" != 0 ] && why+=("${f[10]} non-2xx/3xx answers")
 	[ "${f[21]}" = 0 ] && why+=("no SYN answered by the gateway: the L7 path was not taken")
-	[ "${f[30]}" != 0 ] && why+=("${f[30]} retransmission timeouts at the client (${f[29]} data segments retransmitted): requests the gateway held without an answer for 200 ms or more; SYNs answered ${f[21]}, first segments replayed ${f[22]} (one SYN per run is wrk's address check, which sends nothing)")
+	[ "${f[30]}" != 0 ] && why+=("${f[30]} retransmission timeouts at the client (${f[29]} data segments retransmitted): requests the gateway held without an answer for 200 ms or more; SYNs answered ${f[21]}, request heads replayed ${f[22]} (one SYN per run is wrk's address check, which sends nothing)")
 	[ "${f[31]}" != 0 ] && why+=("${f[31]} client connections still held an unacknowledged request 1.5 s after wrk stopped")
-	[ "${f[24]}" != 0 ] && why+=("${f[24]} connections reset by the L7 path (no rule, no default)")
+	[ "${f[23]}" != 0 ] && why+=("${f[23]} requests answered 400 by the gateway (not HTTP/1.x)")
+	[ "${f[24]}" != 0 ] && why+=("${f[24]} requests answered 404 by the gateway (no rule)")
 	[ "${f[27]}" != 0 ] && why+=("${f[27]} connections took the canary rule without the canary header")
 	if [ "$BACKENDS" = one ] && [ $((f[12] + f[13])) != 0 ]; then
 		why+=("ep2/ep3 served ${f[12]}/${f[13]} requests (only ep1 should)")

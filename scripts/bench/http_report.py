@@ -40,7 +40,7 @@ L4_OF = {
     "kanary-l7-tc": "kanary-tc",
     "kanary-xdp-nopeers": "kanary-xdp",
 }
-L7_COLS = ["l7_syn", "l7_replay", "l7_default", "l7_reset", "l7_early_drop",
+L7_COLS = ["l7_syn", "l7_replay", "l7_answer_400", "l7_answer_404", "l7_early_drop",
            "l7_no_halfopen", "rule_canary", "rule_default"]
 MODES = ["keepalive", "close"]
 # Expected share of requests per endpoint (ep1, ep2, ep3), per case.
@@ -182,9 +182,9 @@ def main():
                 if not l7["l7_syn"]:
                     flag.append("no SYN answered by the gateway: the L7 path was not taken")
                 for k, what in (
-                    ("l7_reset", "connections reset (no rule, no default)"),
-                    ("l7_default", "requests the L7 path could not read (default route taken)"),
-                    ("l7_early_drop", "segments past the first dropped before the splice"),
+                    ("l7_answer_404", "requests answered 404 by the gateway (no rule)"),
+                    ("l7_answer_400", "requests answered 400 by the gateway (not HTTP/1.x)"),
+                    ("l7_early_drop", "segments dropped before the splice (out of order, or past the head)"),
                     ("rule_canary", "connections on the canary rule without the canary header"),
                 ):
                     if l7[k]:
@@ -283,8 +283,8 @@ def main():
             "kanary's L7 path counters, summed over rounds: "
             + "; ".join(
                 f"{t['case']} {t['mode']}: {t['reqs']} requests, "
-                f"{t['l7']['l7_syn']} SYNs answered, {t['l7']['l7_replay']} first segments replayed, "
-                f"{t['l7']['l7_default']} defaults, {t['l7']['l7_reset']} resets, "
+                f"{t['l7']['l7_syn']} SYNs answered, {t['l7']['l7_replay']} request heads replayed, "
+                f"{t['l7']['l7_answer_400']} answered 400, {t['l7']['l7_answer_404']} answered 404, "
                 f"{t['l7']['l7_early_drop']} early segments dropped, "
                 f"{t['l7']['l7_no_halfopen']} segments without a half-open connection, "
                 f"rules canary/default {t['l7']['rule_canary']}/{t['l7']['rule_default']} connections"
