@@ -3,8 +3,8 @@
 # real clients: the deciding header after a 6 KB cookie (curl, python
 # requests), a head written one byte per send() and in two writes with a
 # pause (tests/tools/slow_request.py), a head over the 16 KiB limit
-# (431), and nothing left held afterwards. kanary attached in the mode
-# given ($1).
+# (431), heads that are not HTTP/1.x (400), and nothing left held
+# afterwards. kanary attached in the mode given ($1).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 MODE=$1
@@ -96,6 +96,35 @@ check "$MODE: curl, 20 KB cookie (over 16 KiB): 431 from the gateway, curl exit 
 check "$MODE: the 431 says connection: close" grep -qi '^connection: close' "$tmp/head"
 after=$(metric l7_answer_431)
 check "$MODE: l7_answer_431 counted it ($before -> $after)" test "$after" -gt "$before"
+
+# ------------------------------------------------------------ not HTTP/1.x
+
+# Bare LF line ends, and an HTTP/2 preface: answered 400, never routed.
+before=$(metric l7_answer_400)
+out=$(client python3 - "$VIP" <<'PY' 2>&1
+import socket
+import sys
+got = []
+for req in (b"GET / HTTP/1.1\nHost: a\nuser-group: canary\n\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+    s = socket.create_connection((sys.argv[1], 80), timeout=10)
+    s.sendall(req)
+    answer = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        answer += b
+    s.close()
+    got.append(answer.split(b"\r\n", 1)[0].decode())
+print("|".join(got))
+PY
+)
+check "$MODE: bare-LF and HTTP/2-preface heads answered 400 by the gateway ($out)" \
+	test "$out" = "HTTP/1.1 400 Bad Request|HTTP/1.1 400 Bad Request"
+after=$(metric l7_answer_400)
+check "$MODE: l7_answer_400 counted them ($before -> $after)" \
+	test "$after" -ge $((before + 2))
 
 # ------------------------------------------------------------ nothing left
 
