@@ -13,8 +13,8 @@
 #include "vhosts.h"
 #include "weights.h"
 
-static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
-		...)
+int kn_compile_fail(struct kn_err *err, const struct kn_src *src,
+		    const char *fmt, ...)
 {
 	int n = 0;
 	va_list ap;
@@ -172,11 +172,11 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 	int n = 0, n_wes, configured = 0;
 
 	if (c->n_pools >= KANARY_MAX_POOLS)
-		return fail(err, &d->src, "more than %d pools",
-			    KANARY_MAX_POOLS);
+		return kn_compile_fail(err, &d->src, "more than %d pools",
+				       KANARY_MAX_POOLS);
 	pool = PUSH(c->pools, c->n_pools);
 	if (!pool)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 
 	wes = kn_index_endpoints(cfg, svc, &n_wes);
 	for (int i = 0; i < n_wes; i++) {
@@ -192,13 +192,15 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 		if (ejected(et, we->we.addr, port))
 			continue;
 		if (n >= KANARY_MAX_POOL_ENDPOINTS)
-			return fail(err, &d->src,
-				    "more than %d endpoints in one subset",
-				    KANARY_MAX_POOL_ENDPOINTS);
+			return kn_compile_fail(
+				err, &d->src,
+				"more than %d endpoints in one subset",
+				KANARY_MAX_POOL_ENDPOINTS);
 		ep = add_endpoint(c, et, we->we.addr, port);
 		if (ep < 0)
-			return fail(err, &we->src, "more than %d endpoints",
-				    KANARY_MAX_ENDPOINTS);
+			return kn_compile_fail(err, &we->src,
+					       "more than %d endpoints",
+					       KANARY_MAX_ENDPOINTS);
 		/* Two WorkloadEntries for one address and port are one
 		 * endpoint: it gets one share of the pool, not two. */
 		if (in_pool(pool, n, ep))
@@ -207,16 +209,17 @@ static int build_pool(const struct kn_config *cfg, struct kn_compiled *c,
 		ids[n++] = kn_endpoint_id(c->eps[ep].addr, c->eps[ep].port);
 	}
 	if (!configured)
-		return fail(err, &d->src, "%s%s%s has no endpoints",
-			    subset ? "subset " : "host ",
-			    subset ? subset->name : d->host,
-			    subset ? " of the destination" : "");
+		return kn_compile_fail(err, &d->src, "%s%s%s has no endpoints",
+				       subset ? "subset " : "host ",
+				       subset ? subset->name : d->host,
+				       subset ? " of the destination" : "");
 	pool->n_endpoints = n;
 	/* Every endpoint ejected: an empty pool, no table to build. */
 	if (!n)
 		return c->n_pools - 1;
 	if (kn_maglev_build(ids, n, local, KANARY_MAGLEV_SIZE))
-		return fail(err, &d->src, "cannot build the Maglev table");
+		return kn_compile_fail(err, &d->src,
+				       "cannot build the Maglev table");
 	for (int i = 0; i < KANARY_MAGLEV_SIZE; i++)
 		pool->table[i] = pool->endpoints[local[i]];
 	return c->n_pools - 1;
@@ -271,13 +274,15 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	struct kn_croute *r;
 
 	if (n < 1 || n > KANARY_MAX_DESTS)
-		return fail(err, src, "a route needs 1 to %d destinations",
-			    KANARY_MAX_DESTS);
+		return kn_compile_fail(err, src,
+				       "a route needs 1 to %d destinations",
+				       KANARY_MAX_DESTS);
 	if (c->n_routes >= KANARY_MAX_ROUTES)
-		return fail(err, src, "more than %d routes", KANARY_MAX_ROUTES);
+		return kn_compile_fail(err, src, "more than %d routes",
+				       KANARY_MAX_ROUTES);
 	r = PUSH(c->routes, c->n_routes);
 	if (!r)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	snprintf(r->vs, sizeof(r->vs), "%s/%s", vs->ns, vs->name);
 
 	for (int i = 0; i < n; i++) {
@@ -290,17 +295,20 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 
 		svc = kn_config_resolve_host(cfg, vs->ns, d->host);
 		if (!svc)
-			return fail(err, &d->src, "unknown host %s", d->host);
+			return kn_compile_fail(err, &d->src, "unknown host %s",
+					       d->host);
 		sp = kn_service_port(svc, d->port);
 		if (!sp)
-			return fail(err, &d->src, "Service %s has no port %u",
-				    svc->name, d->port);
+			return kn_compile_fail(err, &d->src,
+					       "Service %s has no port %u",
+					       svc->name, d->port);
 		if (d->subset) {
 			dr = kn_config_destrule_for(cfg, svc);
 			subset = find_subset(dr, d->subset);
 			if (!subset)
-				return fail(err, &d->src, "unknown subset %s",
-					    d->subset);
+				return kn_compile_fail(err, &d->src,
+						       "unknown subset %s",
+						       d->subset);
 		}
 		pool = build_pool(cfg, c, et, svc, subset, sp, d, err);
 		if (pool < 0)
@@ -320,8 +328,8 @@ static int compile_route(const struct kn_config *cfg, struct kn_compiled *c,
 	}
 	fallback(weights, has_weight, fall_back, n);
 	if (kn_weights_compile(weights, has_weight, n, cum, &r->total_weight))
-		return fail(err, src,
-			    "bad weights: negative, all 0, or too large");
+		return kn_compile_fail(
+			err, src, "bad weights: negative, all 0, or too large");
 	r->n_dests = n;
 	for (uint32_t i = 0; i < r->n_dests; i++)
 		r->dests[i].cum_weight = cum[i];
@@ -352,17 +360,19 @@ static int l7_name(struct kanary_l7_table *t, const struct kn_header_match *h,
 	size_t len = strlen(h->name);
 
 	if (!http_token(h->name))
-		return fail(err, &h->src,
-			    "header name '%s' is not an HTTP token (the L7 "
-			    "path matches request headers by name; "
-			    "pseudo-headers such as ':authority' are not "
-			    "supported)",
-			    h->name);
+		return kn_compile_fail(
+			err, &h->src,
+			"header name '%s' is not an HTTP token (the L7 "
+			"path matches request headers by name; "
+			"pseudo-headers such as ':authority' are not "
+			"supported)",
+			h->name);
 	if (len > KANARY_L7_NAME_LEN - 1)
-		return fail(err, &h->src,
-			    "header name '%s' is %zu bytes; the L7 path takes "
-			    "at most %d",
-			    h->name, len, KANARY_L7_NAME_LEN - 1);
+		return kn_compile_fail(
+			err, &h->src,
+			"header name '%s' is %zu bytes; the L7 path takes "
+			"at most %d",
+			h->name, len, KANARY_L7_NAME_LEN - 1);
 	/* The reader lowers names already; a hand-built config may not. */
 	for (size_t i = 0; i <= len; i++)
 		lower[i] = tolower((unsigned char)h->name[i]);
@@ -370,10 +380,11 @@ static int l7_name(struct kanary_l7_table *t, const struct kn_header_match *h,
 		if (t->name_len[i] == len && !memcmp(t->names[i], lower, len))
 			return i;
 	if (t->n_names >= KANARY_L7_MAX_NAMES)
-		return fail(err, &h->src,
-			    "more than %d distinct header names in one "
-			    "VirtualService (the L7 path's limit)",
-			    KANARY_L7_MAX_NAMES);
+		return kn_compile_fail(
+			err, &h->src,
+			"more than %d distinct header names in one "
+			"VirtualService (the L7 path's limit)",
+			KANARY_L7_MAX_NAMES);
 	memcpy(t->names[t->n_names], lower, len);
 	t->name_len[t->n_names] = len;
 	return t->n_names++;
@@ -407,28 +418,31 @@ static int l7_cond(struct kanary_l7_table *t, uint32_t b, int field,
 		if (field == KANARY_L7_HEADER ||
 		    field == KANARY_L7_WITHOUT_HEADER)
 			break;
-		return fail(err, at,
-			    "%s: presence ({}) is only a condition on headers; "
-			    "use exact or prefix",
-			    what);
+		return kn_compile_fail(
+			err, at,
+			"%s: presence ({}) is only a condition on headers; "
+			"use exact or prefix",
+			what);
 	case KN_MATCH_REGEX:
-		return fail(err, at,
-			    "%s: regex matching is not supported by the L7 "
-			    "path; use exact or prefix",
-			    what);
+		return kn_compile_fail(
+			err, at,
+			"%s: regex matching is not supported by the L7 "
+			"path; use exact or prefix",
+			what);
 	default:
-		return fail(err, at, "%s: unknown match kind", what);
+		return kn_compile_fail(err, at, "%s: unknown match kind", what);
 	}
 	if (len > KANARY_L7_VALUE_LEN)
-		return fail(err, at,
-			    "%s: %s value is %zu bytes; the L7 path matches at "
-			    "most %d",
-			    what, kinds[m->kind], len, KANARY_L7_VALUE_LEN);
+		return kn_compile_fail(
+			err, at,
+			"%s: %s value is %zu bytes; the L7 path matches at "
+			"most %d",
+			what, kinds[m->kind], len, KANARY_L7_VALUE_LEN);
 	if (t->n_conds >= KANARY_L7_MAX_CONDS)
-		return fail(err, at,
-			    "more than %d match conditions in one "
-			    "VirtualService (the L7 path's limit)",
-			    KANARY_L7_MAX_CONDS);
+		return kn_compile_fail(err, at,
+				       "more than %d match conditions in one "
+				       "VirtualService (the L7 path's limit)",
+				       KANARY_L7_MAX_CONDS);
 	cond = &t->conds[t->n_conds++];
 	cond->block = b;
 	cond->field = field;
@@ -470,11 +484,12 @@ static int l7_host(struct kanary_l7_table *t, uint32_t b,
 	if (name < 0)
 		return -1;
 	if (t->n_conds >= KANARY_L7_MAX_CONDS)
-		return fail(err, src,
-			    "more than %d match conditions on one gateway "
-			    "port (the L7 path's limit; each host of a "
-			    "VirtualService adds one per match block)",
-			    KANARY_L7_MAX_CONDS);
+		return kn_compile_fail(
+			err, src,
+			"more than %d match conditions on one gateway "
+			"port (the L7 path's limit; each host of a "
+			"VirtualService adds one per match block)",
+			KANARY_L7_MAX_CONDS);
 	cond = &t->conds[t->n_conds++];
 	cond->block = b;
 	cond->field = KANARY_L7_HEADER;
@@ -498,12 +513,13 @@ static int l7_block(struct kanary_l7_table *t, uint32_t route, uint32_t rule,
 	uint32_t b = t->n_blocks, conds;
 
 	if (b >= KANARY_L7_MAX_BLOCKS)
-		return fail(err, src,
-			    "more than %d match blocks on one gateway port "
-			    "(the L7 path's limit; a route without match "
-			    "counts as one, and so does each host of a "
-			    "VirtualService sharing the port)",
-			    KANARY_L7_MAX_BLOCKS);
+		return kn_compile_fail(
+			err, src,
+			"more than %d match blocks on one gateway port "
+			"(the L7 path's limit; a route without match "
+			"counts as one, and so does each host of a "
+			"VirtualService sharing the port)",
+			KANARY_L7_MAX_BLOCKS);
 	t->blocks[b].route = route;
 	t->blocks[b].rule = rule;
 	t->n_blocks++;
@@ -543,14 +559,15 @@ static int l7_rule(struct kn_compiled *c, const struct kn_resource *vs,
 	snprintf(vs_name, sizeof(vs_name), "%s/%s", vs->ns, vs->name);
 	for (int j = first_rule; j < c->n_rules; j++)
 		if (!strcmp(c->rules[j].rule, rule))
-			return fail(err, src,
-				    "this route and an earlier route of this "
-				    "VirtualService are both named '%s'; their "
-				    "counters would mix",
-				    rule);
+			return kn_compile_fail(
+				err, src,
+				"this route and an earlier route of this "
+				"VirtualService are both named '%s'; their "
+				"counters would mix",
+				rule);
 	r = PUSH(c->rules, c->n_rules);
 	if (!r)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	memcpy(r->vs, vs_name, sizeof(r->vs));
 	snprintf(r->rule, sizeof(r->rule), "%s", rule);
 	return c->n_rules - 1;
@@ -578,7 +595,7 @@ static int vs_compile(const struct kn_config *cfg, struct kn_compiled *c,
 	out->route = calloc(n, sizeof(*out->route));
 	out->rule = calloc(n, sizeof(*out->rule));
 	if (!out->route || !out->rule)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	for (int h = 0; h < n; h++) {
 		const struct kn_http_route *hr = &vs->vs.http[h];
 		int r = compile_route(cfg, c, et, vs, hr->n_route, hr->route,
@@ -636,15 +653,16 @@ static int l7_shadowed(const struct kn_config *cfg, const struct kn_vhost *vh,
 {
 	const struct kn_resource *vs = &cfg->res[vh->vs], *o = &cfg->res[by];
 
-	return fail(err, vs->vs.hosts_src.file ? &vs->vs.hosts_src : &vs->src,
-		    "VirtualService %s/%s: host '%s%s' on gateway port %u is "
-		    "also VirtualService %s/%s's (%s:%d), which comes first "
-		    "and has a route that takes every request for it: these "
-		    "routes would never be used (merge them into one "
-		    "VirtualService, or give the first a match)",
-		    vs->ns, vs->name, vh->kind == KN_HOST_SUFFIX ? "*" : "",
-		    vh->host, port, o->ns, o->name,
-		    o->src.file ? o->src.file : "?", o->src.line);
+	return kn_compile_fail(
+		err, vs->vs.hosts_src.file ? &vs->vs.hosts_src : &vs->src,
+		"VirtualService %s/%s: host '%s%s' on gateway port %u is "
+		"also VirtualService %s/%s's (%s:%d), which comes first "
+		"and has a route that takes every request for it: these "
+		"routes would never be used (merge them into one "
+		"VirtualService, or give the first a match)",
+		vs->ns, vs->name, vh->kind == KN_HOST_SUFFIX ? "*" : "",
+		vh->host, port, o->ns, o->name, o->src.file ? o->src.file : "?",
+		o->src.line);
 }
 
 /*
@@ -665,16 +683,17 @@ static int compile_port_l7(const struct kn_config *cfg, struct kn_compiled *c,
 	int n_vh, rc = -1;
 
 	if (c->n_l7 >= KANARY_MAX_L7)
-		return fail(err, &cfg->res[p->vs[0]].src,
-			    "more than %d L7 gateway ports (the L7 path's "
-			    "limit)",
-			    KANARY_MAX_L7);
+		return kn_compile_fail(
+			err, &cfg->res[p->vs[0]].src,
+			"more than %d L7 gateway ports (the L7 path's "
+			"limit)",
+			KANARY_MAX_L7);
 	if (kn_vhosts(cfg, p, &vh, &n_vh, err))
 		return -1;
 	l7 = PUSH(c->l7, c->n_l7);
 	if (!l7) {
 		free(vh);
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	}
 	if (p->n_vs == 1)
 		snprintf(l7->vs, sizeof(l7->vs), "%s/%s", cfg->res[p->vs[0]].ns,
@@ -754,7 +773,7 @@ static int tls_routes_compile(const struct kn_config *cfg,
 	tr->route = calloc(vs->vs.n_tls, sizeof(*tr->route));
 	tr->rule = calloc(vs->vs.n_tls, sizeof(*tr->rule));
 	if (!tr->route || !tr->rule)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	for (int i = 0; i < vs->vs.n_tls; i++) {
 		const struct kn_tls_route *t = &vs->vs.tls[i];
 		char name[KANARY_NAME_LEN];
@@ -859,15 +878,17 @@ static int sni_cond(struct kanary_l7_table *t, uint32_t b,
 	struct kanary_l7_cond *cond;
 
 	if (len > KANARY_L7_VALUE_LEN)
-		return fail(err, e->src,
-			    "sniHosts: '%s' is %zu bytes; the L7 path matches "
-			    "at most %d",
-			    e->host, len, KANARY_L7_VALUE_LEN);
+		return kn_compile_fail(
+			err, e->src,
+			"sniHosts: '%s' is %zu bytes; the L7 path matches "
+			"at most %d",
+			e->host, len, KANARY_L7_VALUE_LEN);
 	if (t->n_conds >= KANARY_L7_MAX_CONDS)
-		return fail(err, e->src,
-			    "more than %d SNI hosts in the tls routes of "
-			    "gateway port %u (the L7 path's limit)",
-			    KANARY_L7_MAX_CONDS, port);
+		return kn_compile_fail(
+			err, e->src,
+			"more than %d SNI hosts in the tls routes of "
+			"gateway port %u (the L7 path's limit)",
+			KANARY_L7_MAX_CONDS, port);
 	cond = &t->conds[t->n_conds++];
 	cond->block = b;
 	cond->field = KANARY_L7_SNI;
@@ -895,13 +916,14 @@ static int sni_seen(const struct kn_config *cfg, const struct sni_entry *e,
 			return 1;
 		vs = &cfg->res[e[i].vs];
 		o = &cfg->res[e[j].vs];
-		return fail(err, e[i].src,
-			    "VirtualService %s/%s: sniHosts '%s' on gateway "
-			    "port %u is also VirtualService %s/%s's (%s:%d), "
-			    "which comes first: this route would never be "
-			    "used for it",
-			    vs->ns, vs->name, e[i].host, port, o->ns, o->name,
-			    o->src.file ? o->src.file : "?", o->src.line);
+		return kn_compile_fail(
+			err, e[i].src,
+			"VirtualService %s/%s: sniHosts '%s' on gateway "
+			"port %u is also VirtualService %s/%s's (%s:%d), "
+			"which comes first: this route would never be "
+			"used for it",
+			vs->ns, vs->name, e[i].host, port, o->ns, o->name,
+			o->src.file ? o->src.file : "?", o->src.line);
 	}
 	return 0;
 }
@@ -924,17 +946,18 @@ static int tls_table(const struct kn_config *cfg, struct kn_compiled *c,
 	int n = sni_entries(cfg, p, &e), rc = -1;
 
 	if (n < 0)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	if (c->n_l7 >= KANARY_MAX_L7) {
-		fail(err, &vs0->src,
-		     "more than %d L7 gateway ports (HTTP ports that need "
-		     "the request, and TLS ports; the L7 path's limit)",
-		     KANARY_MAX_L7);
+		kn_compile_fail(
+			err, &vs0->src,
+			"more than %d L7 gateway ports (HTTP ports that need "
+			"the request, and TLS ports; the L7 path's limit)",
+			KANARY_MAX_L7);
 		goto out;
 	}
 	cl7 = PUSH(c->l7, c->n_l7);
 	if (!cl7) {
-		fail(err, NULL, "out of memory");
+		kn_compile_fail(err, NULL, "out of memory");
 		goto out;
 	}
 	if (p->n_vs == 1)
@@ -954,10 +977,11 @@ static int tls_table(const struct kn_config *cfg, struct kn_compiled *c,
 		if (seen)
 			continue;
 		if (b >= KANARY_L7_MAX_BLOCKS) {
-			fail(err, e[i].src,
-			     "more than %d SNI hosts in the tls routes of "
-			     "gateway port %u (the L7 path's limit)",
-			     KANARY_L7_MAX_BLOCKS, p->port);
+			kn_compile_fail(
+				err, e[i].src,
+				"more than %d SNI hosts in the tls routes of "
+				"gateway port %u (the L7 path's limit)",
+				KANARY_L7_MAX_BLOCKS, p->port);
 			goto out;
 		}
 		t->blocks[b].route = tr->route[e[i].route];
@@ -986,7 +1010,7 @@ static int add_listener(struct kn_compiled *c, uint16_t port, uint32_t route,
 	struct kn_clistener *l = PUSH(c->listeners, c->n_listeners);
 
 	if (!l)
-		return fail(err, NULL, "out of memory");
+		return kn_compile_fail(err, NULL, "out of memory");
 	l->port = port;
 	l->route = route;
 	l->l7 = l7;
@@ -1020,7 +1044,7 @@ int kn_compile_with(const struct kn_config *cfg,
 	int rc = -1;
 
 	if (!vrs || !trs) {
-		fail(err, NULL, "out of memory");
+		kn_compile_fail(err, NULL, "out of memory");
 		goto out;
 	}
 	if (kn_ports_plan(cfg, &ports, err))

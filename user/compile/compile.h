@@ -124,6 +124,11 @@ int kn_compile_with(const struct kn_config *cfg,
 		    struct kn_err *err);
 void kn_compiled_free(struct kn_compiled *c);
 
+/* err = "file:line: " (when src has a file) and the message; returns -1.
+ * The compiler's errors, in compile.c and vhosts.c alike. */
+int kn_compile_fail(struct kn_err *err, const struct kn_src *src,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /*
  * The Service port a destination names (port 0: the Service's only one),
  * or NULL.

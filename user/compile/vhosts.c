@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,24 +8,6 @@
 #include "compile.h"
 #include "vhosts.h"
 #include "yaml_tree.h"
-
-static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
-		...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct kn_err *err, const struct kn_src *src, const char *fmt,
-		...)
-{
-	int n = 0;
-	va_list ap;
-
-	if (src && src->file)
-		n = snprintf(err->msg, sizeof(err->msg), "%s:%d: ", src->file,
-			     src->line);
-	va_start(ap, fmt);
-	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 bool kn_port_is_http(const struct kn_port *p)
 {
@@ -215,8 +196,9 @@ static int bind_vs(const struct kn_config *cfg, struct kn_ports *out, int i,
 			continue;
 		gw = find_gateway(cfg, vs, vs->vs.gateways[g]);
 		if (!gw)
-			return fail(err, &vs->src, "unknown gateway %s",
-				    vs->vs.gateways[g]);
+			return kn_compile_fail(err, &vs->src,
+					       "unknown gateway %s",
+					       vs->vs.gateways[g]);
 		for (int s = 0; s < gw->gw.n_servers; s++)
 			*served |=
 				bind_server(out, gw, &gw->gw.servers[s], vs, i);
@@ -241,14 +223,15 @@ static int decide_tls(const struct kn_config *cfg, struct kn_port *p,
 
 		if (!(p->by[i] & KN_BY_HTTP))
 			continue;
-		return fail(err, &vs->src,
-			    "VirtualService %s/%s: its http routes bind "
-			    "gateway port %u, which a PASSTHROUGH server "
-			    "routes by SNI with VirtualService %s/%s's tls "
-			    "routes (%s:%d): a port is routed by one or the "
-			    "other",
-			    vs->ns, vs->name, p->port, t->ns, t->name,
-			    t->src.file ? t->src.file : "?", t->src.line);
+		return kn_compile_fail(
+			err, &vs->src,
+			"VirtualService %s/%s: its http routes bind "
+			"gateway port %u, which a PASSTHROUGH server "
+			"routes by SNI with VirtualService %s/%s's tls "
+			"routes (%s:%d): a port is routed by one or the "
+			"other",
+			vs->ns, vs->name, p->port, t->ns, t->name,
+			t->src.file ? t->src.file : "?", t->src.line);
 	}
 	p->l7 = true;
 	return 0;
@@ -281,24 +264,25 @@ static int decide(const struct kn_config *cfg, struct kn_port *p,
 		const struct kn_resource *vs = &cfg->res[p->vs[i]];
 
 		if (kn_vs_is_l7(vs))
-			return fail(err, &p->server->src,
-				    "gateway port %u is %s, and VirtualService "
-				    "%s/%s has match rules: the L7 path reads "
-				    "plain HTTP/1.x requests only",
-				    p->port, p->protocol, vs->ns, vs->name);
+			return kn_compile_fail(
+				err, &p->server->src,
+				"gateway port %u is %s, and VirtualService "
+				"%s/%s has match rules: the L7 path reads "
+				"plain HTTP/1.x requests only",
+				p->port, p->protocol, vs->ns, vs->name);
 	}
 	if (p->n_vs > 1) {
 		const struct kn_resource *a = &cfg->res[p->vs[0]];
 		const struct kn_resource *b = &cfg->res[p->vs[1]];
 
-		return fail(err, &b->src,
-			    "VirtualService %s/%s: gateway port %u is %s, and "
-			    "VirtualService %s/%s (%s:%d) binds it too: kanary "
-			    "tells VirtualServices apart by Host on HTTP "
-			    "ports only (and by SNI on PASSTHROUGH ones)",
-			    b->ns, b->name, p->port, p->protocol, a->ns,
-			    a->name, a->src.file ? a->src.file : "?",
-			    a->src.line);
+		return kn_compile_fail(
+			err, &b->src,
+			"VirtualService %s/%s: gateway port %u is %s, and "
+			"VirtualService %s/%s (%s:%d) binds it too: kanary "
+			"tells VirtualServices apart by Host on HTTP "
+			"ports only (and by SNI on PASSTHROUGH ones)",
+			b->ns, b->name, p->port, p->protocol, a->ns, a->name,
+			a->src.file ? a->src.file : "?", a->src.line);
 	}
 	return 0;
 }
@@ -374,11 +358,11 @@ static int add_vhost(struct kn_vhost **out, int *n, const char *host, int vs,
 	size_t len = strlen(h);
 
 	if (len > KANARY_L7_VALUE_LEN)
-		return fail(err,
-			    r->vs.hosts_src.file ? &r->vs.hosts_src : &r->src,
-			    "VirtualService %s/%s: host '%s' is %zu bytes; the "
-			    "L7 path matches hosts of at most %d",
-			    r->ns, r->name, host, len, KANARY_L7_VALUE_LEN);
+		return kn_compile_fail(
+			err, r->vs.hosts_src.file ? &r->vs.hosts_src : &r->src,
+			"VirtualService %s/%s: host '%s' is %zu bytes; the "
+			"L7 path matches hosts of at most %d",
+			r->ns, r->name, host, len, KANARY_L7_VALUE_LEN);
 	for (size_t i = 0; i <= len; i++)
 		v.host[i] = tolower((unsigned char)h[i]);
 	/* One VirtualService naming a host twice: one virtual host. */
