@@ -225,6 +225,24 @@ void decode(const struct pkt_buf *b, struct pkt_seg *s)
 	cr_assert_eq(pkt_decode(b, s), 0, "bad frame, options or checksum");
 }
 
+int vip_syn(uint16_t sport, uint32_t isn, const uint8_t *opts, size_t optlen,
+	    struct pkt_buf *out)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = sport,
+			      .dport = 80,
+			      .flags = 0x02,
+			      .seq = isn,
+			      .opts = opts,
+			      .optlen = optlen,
+			      .window = 64240 };
+	struct pkt_buf in;
+
+	pkt_build(&s, &in);
+	return run(&in, out);
+}
+
 int passed(void)
 {
 	return use_tc ? TC_ACT_OK_ : XDP_PASS_;

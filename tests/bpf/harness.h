@@ -50,6 +50,11 @@ int sent_back(void);
 int run_tc_on(const char *ifname, struct pkt_buf *in, struct pkt_buf *out);
 /* A frame the program sent, decoded; its checksums must be valid. */
 void decode(const struct pkt_buf *b, struct pkt_seg *s);
+/* A client's SYN (CLIENT:sport -> VIP:80, ISN isn, options opts of
+ * optlen bytes, Linux's window) through the program: its verdict, and
+ * what left in *out. */
+int vip_syn(uint16_t sport, uint32_t isn, const uint8_t *opts, size_t optlen,
+	    struct pkt_buf *out);
 int passed(void);
 int dropped(void);
 void expect_frame_untouched(struct pkt_buf *in, const char *what);

@@ -43,20 +43,9 @@ static const uint8_t syn_opts[20] = {
 static int client_syn(uint16_t sport, const uint8_t *opts, size_t optlen,
 		      struct pkt_seg *out)
 {
-	struct pkt_spec s = { .saddr = CLIENT,
-			      .daddr = VIP,
-			      .sport = sport,
-			      .dport = 80,
-			      .flags = 0x02,
-			      .seq = CLIENT_ISN,
-			      .opts = opts,
-			      .optlen = optlen,
-			      .window = 64240 };
-	struct pkt_buf in, o;
-	int v;
+	struct pkt_buf o;
+	int v = vip_syn(sport, CLIENT_ISN, opts, optlen, &o);
 
-	pkt_build(&s, &in);
-	v = run(&in, &o);
 	if (v == sent_back() && out)
 		decode(&o, out);
 	return v;

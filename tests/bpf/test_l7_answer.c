@@ -64,18 +64,11 @@ static int synq_count(void)
 /* The client's SYN from sport, with Linux's options or none. */
 static void client_syn(uint16_t sport, bool opts, struct pkt_seg *synack)
 {
-	struct pkt_spec s = { .saddr = CLIENT,
-			      .daddr = VIP,
-			      .sport = sport,
-			      .dport = 80,
-			      .flags = 0x02,
-			      .seq = CLIENT_ISN,
-			      .opts = opts ? syn_opts : NULL,
-			      .optlen = opts ? sizeof(syn_opts) : 0 };
-	struct pkt_buf in, o;
+	struct pkt_buf o;
 
-	pkt_build(&s, &in);
-	cr_assert_eq(run(&in, &o), sent_back(), "SYN not answered");
+	cr_assert_eq(vip_syn(sport, CLIENT_ISN, opts ? syn_opts : NULL,
+			     opts ? sizeof(syn_opts) : 0, &o),
+		     sent_back(), "SYN not answered");
 	decode(&o, synack);
 }
 

@@ -65,19 +65,10 @@ static int chunks(void)
 /* The client's SYN from sport: the gateway's SYN-ACK in *synack. */
 static void client_syn(uint16_t sport, struct pkt_seg *synack)
 {
-	struct pkt_spec s = { .saddr = CLIENT,
-			      .daddr = VIP,
-			      .sport = sport,
-			      .dport = 80,
-			      .flags = 0x02,
-			      .seq = CLIENT_ISN,
-			      .opts = syn_opts,
-			      .optlen = sizeof(syn_opts),
-			      .window = 64240 };
-	struct pkt_buf in, o;
+	struct pkt_buf o;
 
-	pkt_build(&s, &in);
-	cr_assert_eq(run(&in, &o), sent_back());
+	cr_assert_eq(vip_syn(sport, CLIENT_ISN, syn_opts, sizeof(syn_opts), &o),
+		     sent_back());
 	decode(&o, synack);
 }
 
@@ -524,8 +515,7 @@ static void evicted_head_resets(void)
 	cr_assert_eq(client_bytes(41010, 0x18, req, 0, SEG, syn.seq, &in, &o),
 		     sent_back());
 	cr_assert_eq(bpf_map_delete_elem(maps.fd[KN_MAP_HEAD], &fk), 0);
-	cr_assert_eq(client_bytes(41010, 0x18, req, SEG, SEG, syn.seq, &in,
-				  &o),
+	cr_assert_eq(client_bytes(41010, 0x18, req, SEG, SEG, syn.seq, &in, &o),
 		     sent_back());
 	decode(&o, &s);
 	cr_assert_eq(s.t.flags & 0x04, 0x04, "not an RST: %#x", s.t.flags);

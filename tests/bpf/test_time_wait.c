@@ -58,20 +58,9 @@ static void linux_syn_opts(uint8_t o[20], uint32_t tsval)
 static int client_syn(uint16_t cport, uint32_t isn, const uint8_t *opts,
 		      size_t optlen, struct pkt_seg *out)
 {
-	struct pkt_spec s = { .saddr = CLIENT,
-			      .daddr = VIP,
-			      .sport = cport,
-			      .dport = 80,
-			      .flags = 0x02,
-			      .seq = isn,
-			      .opts = opts,
-			      .optlen = optlen,
-			      .window = 64240 };
-	struct pkt_buf in, o;
-	int v;
+	struct pkt_buf o;
+	int v = vip_syn(cport, isn, opts, optlen, &o);
 
-	pkt_build(&s, &in);
-	v = run(&in, &o);
 	if (out && pkt_decode(&o, out))
 		memset(out, 0, sizeof(*out));
 	return v;
