@@ -16,6 +16,7 @@ pkgs=(
 	iproute2 ethtool util-linux # namespaces, veths, offloads, nsenter
 	curl wrk python3    # real clients; python3 runs the test model server
 	jq                  # tests read the commands' JSON
+	openssl             # TLS tests: the endpoints' certificate, openssl s_client
 	python3-yaml python3-requests # tests' Python (/usr/bin/python3): manifests, keep-alive clients
 	nginx-light haproxy # endpoint servers and the proxies kanary is benchmarked against
 	gnuplot-nox         # the benchmark chart
