@@ -72,6 +72,41 @@ struct {
 	__type(value, struct kp_small);
 } kp_flows16 SEC(".maps");
 
+/* The same shape in a plain hash, preallocated and not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KANARY_FLOWS_DEFAULT);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_flow);
+} kp_flows_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KANARY_FLOWS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kanary_flow_key);
+	__type(value, struct kanary_flow);
+} kp_flows_np SEC(".maps");
+
+/*
+ * A port table: an array slot per (endpoint, SNAT port), found by a hash
+ * and claimed with a compare-and-swap, holding a to-client entry. What
+ * the reply direction would cost out of the hash map.
+ */
+#define KP_PORTS (1 << 18)
+
+struct kp_port {
+	__u64 claim;
+	struct kanary_flow f;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KP_PORTS);
+	__type(key, __u32);
+	__type(value, struct kp_port);
+} kp_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -196,6 +231,47 @@ SEC("xdp")
 int part_insert16(struct xdp_md *ctx)
 {
 	return kp_insert(ctx, &kp_flows16);
+}
+
+/* A port table slot claimed and filled from the scratch entry. The slot
+ * is never freed: the claim moves from whatever it holds to the next
+ * value, which costs what a claim of a free slot does. */
+SEC("xdp")
+int part_port_claim(struct xdp_md *ctx)
+{
+	struct kanary_flow *f;
+	struct kp_port *slot;
+	__u32 zero = 0, i;
+	void *data_end;
+	struct pkt p;
+	__u64 old;
+
+	if (kp_start(ctx, &p, &data_end))
+		return kp_failed();
+	f = bpf_map_lookup_elem(&kn_flow_tmpl, &zero);
+	if (!f)
+		return kp_failed();
+	i = mix32(mix32(p.ip->saddr) ^ p.tcp->source) % KP_PORTS;
+	slot = bpf_map_lookup_elem(&kp_ports, &i);
+	if (!slot)
+		return kp_failed();
+	old = slot->claim;
+	if (__sync_val_compare_and_swap(&slot->claim, old, old + 1) != old)
+		return kp_failed();
+	__builtin_memcpy(&slot->f, f, sizeof(*f));
+	return XDP_TX;
+}
+
+SEC("xdp")
+int part_insert_hash(struct xdp_md *ctx)
+{
+	return kp_insert(ctx, &kp_flows_hash);
+}
+
+SEC("xdp")
+int part_insert_np(struct xdp_md *ctx)
+{
+	return kp_insert(ctx, &kp_flows_np);
 }
 
 /* The two entries set up in scratch before the inserts (bind_flow up to

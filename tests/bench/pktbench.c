@@ -724,6 +724,9 @@ enum kase {
 	K_P_INSERT,
 	K_P_INSERT_NC,
 	K_P_INSERT16,
+	K_P_INSERT_HASH,
+	K_P_INSERT_NP,
+	K_P_PORT_CLAIM,
 	K_P_LOOKUP_HIT,
 	K_P_REDIRECT,
 	K_COUNT,
@@ -772,6 +775,9 @@ static const char *const kase_name[K_COUNT] = {
 	[K_P_INSERT] = "part-insert",
 	[K_P_INSERT_NC] = "part-insert-no-common-lru",
 	[K_P_INSERT16] = "part-insert-16-byte-value",
+	[K_P_INSERT_HASH] = "part-insert-hash",
+	[K_P_INSERT_NP] = "part-insert-hash-no-prealloc",
+	[K_P_PORT_CLAIM] = "part-port-table-claim",
 	[K_P_LOOKUP_HIT] = "part-lookup-hit",
 	[K_P_FIB] = "part-fib-lookup",
 	[K_P_REDIRECT] = "part-redirect-prep",
@@ -799,6 +805,10 @@ static const struct {
 	{ K_P_INSERT, 2, "BPF_NOEXIST insert, new key (kn_flows' shape)" },
 	{ K_P_INSERT_NC, 0, "  the same with BPF_F_NO_COMMON_LRU" },
 	{ K_P_INSERT16, 0, "  the same with a 16-byte value" },
+	{ K_P_INSERT_HASH, 0, "  the same in a plain hash (preallocated)" },
+	{ K_P_INSERT_NP, 0, "  the same in a plain hash, BPF_F_NO_PREALLOC" },
+	{ K_P_PORT_CLAIM, 0,
+	  "  instead: a port table slot claimed (array, CAS)" },
 	{ K_P_LOOKUP_HIT, 0, "conntrack lookup, a hit (before b8938b1)" },
 	{ K_P_REDIRECT, 1, "redirect prep (xdp_prepare_send: devmap)" },
 };
@@ -828,7 +838,8 @@ static bool is_part(enum kase k)
 /* The parts that insert into a map (pktbench empties it around them). */
 static bool is_insert(enum kase k)
 {
-	return k == K_P_INSERT || k == K_P_INSERT_NC || k == K_P_INSERT16;
+	return k == K_P_INSERT || k == K_P_INSERT_NC || k == K_P_INSERT16 ||
+	       k == K_P_INSERT_HASH || k == K_P_INSERT_NP;
 }
 
 /* The parts whose frame gets a new client every run (bw_xdp's vary):
@@ -838,7 +849,9 @@ static bool part_varies(enum kase k)
 	return k == K_P_LOOKUP_MISS || k == K_P_SYN_CSUM ||
 	       k == K_P_SYN_CSUM_OPTS || k == K_P_SYN_MARTIAN ||
 	       k == K_P_CHOOSE || k == K_P_FLOW_INIT || k == K_P_INSERT ||
-	       k == K_P_INSERT_NC || k == K_P_INSERT16;
+	       k == K_P_INSERT_NC || k == K_P_INSERT16 ||
+	       k == K_P_INSERT_HASH || k == K_P_INSERT_NP ||
+	       k == K_P_PORT_CLAIM;
 }
 
 /* The wrapper measurement whose cost is subtracted from case k, or
@@ -1667,6 +1680,12 @@ static int part_fd(enum kase k)
 		return bpf_program__fd(kp->progs.part_insert_nc);
 	case K_P_INSERT16:
 		return bpf_program__fd(kp->progs.part_insert16);
+	case K_P_INSERT_HASH:
+		return bpf_program__fd(kp->progs.part_insert_hash);
+	case K_P_INSERT_NP:
+		return bpf_program__fd(kp->progs.part_insert_np);
+	case K_P_PORT_CLAIM:
+		return bpf_program__fd(kp->progs.part_port_claim);
 	case K_P_LOOKUP_HIT:
 		return bpf_program__fd(kp->progs.part_lookup_hit);
 	case K_P_FIB:
@@ -1708,6 +1727,10 @@ static size_t part_clear(enum kase k)
 		return keys_clear(bpf_map__fd(kp->maps.kp_flows_nc), NULL, 0);
 	if (k == K_P_INSERT16)
 		return keys_clear(bpf_map__fd(kp->maps.kp_flows16), NULL, 0);
+	if (k == K_P_INSERT_HASH)
+		return keys_clear(bpf_map__fd(kp->maps.kp_flows_hash), NULL, 0);
+	if (k == K_P_INSERT_NP)
+		return keys_clear(bpf_map__fd(kp->maps.kp_flows_np), NULL, 0);
 	return 0;
 }
 
@@ -1762,6 +1785,10 @@ static void parts_load(const struct kinst *ki)
 	    bpf_map__set_max_entries(kp->maps.kp_flows_nc,
 				     bpf_map__max_entries(flows)) ||
 	    bpf_map__set_max_entries(kp->maps.kp_flows16,
+				     bpf_map__max_entries(flows)) ||
+	    bpf_map__set_max_entries(kp->maps.kp_flows_hash,
+				     bpf_map__max_entries(flows)) ||
+	    bpf_map__set_max_entries(kp->maps.kp_flows_np,
 				     bpf_map__max_entries(flows)))
 		die("kp_flows: %s", strerror(errno));
 	if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_CFG], &zero, &cfg))
@@ -2505,12 +2532,13 @@ int main(int argc, char **argv)
 	check_parts(&benches[0]);
 	for (int p = 0; p < n_bench; p++)
 		for (int k = 0; k < K_COUNT; k++)
-			benches[p].repeat[k] = k == K_SYN || k == K_L7_SYN ||
-							       k == K_KB_SYN ||
-							       is_insert(k) ?
-						       syn_repeat :
-					       k == K_L7_FIRST ? l7_repeat :
-								 repeat;
+			benches[p].repeat[k] =
+				k == K_SYN || k == K_L7_SYN || k == K_KB_SYN ||
+						is_insert(k) ||
+						k == K_P_PORT_CLAIM ?
+					syn_repeat :
+				k == K_L7_FIRST ? l7_repeat :
+						  repeat;
 
 	printf("pktbench: pinned to CPU 0; %d rounds; repeat %u (new-flow, "
 	       "l7-syn and insert cases %u, l7-first-segment %u, kn_flows, "
