@@ -201,4 +201,27 @@ print(next((v for k, v in c.items() if "no tls route" in k), -1))' \
 	2>/dev/null || echo -1)
 check "$MODE: status counts the refused connections ($noroute >= 2)" \
 	test "$noroute" -ge 2
+
+# ------------------------------------------------------------ set-weight
+
+# tls[1] is the one route with both subsets: set-weight moves it, live;
+# tls[0] (v1 alone) keeps a.example on v1. v1 alone is in both routes:
+# refused, nothing changed. promote judges HTTP responses, which TLS
+# hides: refused with the reason.
+expect_msg 1 "$MODE: set-weight v1=1, a subset of two tls routes: refused" \
+	"in 2 routes (tls[0], tls[1])" kanary set-weight echo v1=1
+check "$MODE: set-weight v1=0 v2=100 (the tls route b.example takes)" \
+	kanary set-weight echo v1=0 v2=100
+out=$(sni_get b.example 30)
+check "$MODE: after set-weight, SNI b.example: 30 of 30 on v2 ($(flat "$out"))" \
+	test "$(count ep3 <<<"$out")" -eq 30
+out=$(sni_get a.example 10)
+check "$MODE: after set-weight, SNI a.example: 10 of 10 still on v1 ($(flat "$out"))" \
+	test "$(($(count ep1 <<<"$out") + $(count ep2 <<<"$out")))" -eq 10
+st=$(kanary status)
+check "$MODE: status shows tls[1]'s new weights" \
+	grep -qF "tls[1] (sni b.example) -> v1=0 v2=100" <<<"$st"
+expect_msg 1 "$MODE: promote on a tls route: refused, with the reason" \
+	"cannot read inside TLS" kanary promote echo --to v2 --steps 50,100 \
+	--interval 1s
 summary

@@ -808,7 +808,7 @@ Test(l7, set_weight_refuses_a_subset_in_several_routes)
 		"  - name: rest\n"
 		"    route:\n" R50);
 	set_weight_refused("resnet50=1",
-			   "routes to the named destinations in 2 http routes "
+			   "routes to the named destinations in 2 routes "
 			   "(http[0], rest)");
 }
 
@@ -819,8 +819,7 @@ Test(l7, set_weight_refuses_subsets_of_different_routes)
 	read_lab("virtualservice-focused-routing.yaml");
 	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, &err),
 		     -1);
-	cr_assert(strstr(err.msg, "no http route has all of the named "
-				  "destinations"),
+	cr_assert(strstr(err.msg, "none has all of the named destinations"),
 		  "%s", err.msg);
 	cr_assert_not(http(0)->route[0].has_weight);
 }

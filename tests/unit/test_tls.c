@@ -14,6 +14,7 @@
 #include "config.h"
 #include "helpers.h"
 #include "served.h"
+#include "set_weight.h"
 
 static struct kn_config cfg;
 static struct kn_compiled out;
@@ -202,6 +203,90 @@ Test(tls, written_back_the_same)
 	free(a);
 	free(b);
 	kn_config_free(&again);
+}
+
+/* ------------------------------------------------------- set-weight */
+
+/* An http route for port 80 (resnet50 alone) and two tls routes: tls[0]
+ * resnet50 alone, tls[1] the 70/30 split. */
+static void read_split(void)
+{
+	read_tls(
+		GW VS_TOP
+		"  - match: [{sniHosts: [a.example]}]\n"
+		"    route:\n" DEST(
+			"resnet50") "  - match: [{sniHosts: [b.example]}]\n"
+				    "    route:\n" DEST("resnet50") "      weight: 70\n" DEST(
+					    "resnet101") "      weight: 30\n"
+							 "  http:\n"
+							 "  - route:\n" DEST(
+								 "resnet50"));
+}
+
+static struct kn_tls_route *tls_route(int i)
+{
+	return &kn_config_find(&cfg, KN_VIRTUALSERVICE, "default",
+			       "image-classifier")
+			->vs.tls[i];
+}
+
+/* The one route with every named subset is the tls route: it changes,
+ * and compiles to the new split; nothing else moves. */
+Test(tls, set_weight_changes_the_tls_route_with_every_subset)
+{
+	char *pairs[] = { "resnet50=10", "resnet101=90" };
+	const struct kanary_l7_table *t;
+
+	read_split();
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 2, pairs, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(tls_route(1)->route[0].weight, 10);
+	cr_assert_eq(tls_route(1)->route[1].weight, 90);
+	cr_assert_not(tls_route(0)->route[0].has_weight);
+	cr_assert_eq(kn_config_validate(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(kn_compile(&cfg, &out, &err), 0, "%s", err.msg);
+	t = &out.l7[listener(443)->l7].table;
+	cr_assert_eq(t->n_blocks, 2);
+	cr_assert_str_eq(out.rules[t->blocks[1].rule].rule, "tls[1]");
+	cr_assert_eq(t->conds[1].block, 1);
+	cr_assert_eq(memcmp(t->conds[1].value, "b.example", 9), 0);
+	cr_assert_eq(out.routes[t->blocks[1].route].n_dests, 2);
+	cr_assert_eq(out.routes[t->blocks[1].route].total_weight, 100);
+	cr_assert_eq(out.routes[t->blocks[1].route].dests[0].cum_weight, 10);
+}
+
+/* resnet50 is in the http route and both tls routes: which to change
+ * is not guessed, and the config is left as it was. */
+Test(tls, set_weight_refuses_a_subset_in_several_routes)
+{
+	char *pairs[] = { "resnet50=1" };
+	char *before, *after;
+
+	read_split();
+	before = t_dump(&cfg);
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 1, pairs, &err),
+		     -1);
+	cr_assert(strstr(err.msg, "in 3 routes (http[0], tls[0], ...)"), "%s",
+		  err.msg);
+	after = t_dump(&cfg);
+	cr_assert_str_eq(after, before, "config changed on error");
+	free(before);
+	free(after);
+}
+
+/* A VirtualService with tls routes only: set-weight changes them too. */
+Test(tls, set_weight_on_tls_routes_only)
+{
+	char *pairs[] = { "resnet101=0" };
+
+	read_tls(GW VS_TOP
+		 "  - match: [{sniHosts: [b.example]}]\n"
+		 "    route:\n" DEST("resnet50") "      weight: 70\n" DEST(
+			 "resnet101") "      weight: 30\n");
+	cr_assert_eq(kn_set_weights(&cfg, "image-classifier", 1, pairs, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(tls_route(0)->route[1].weight, 0);
+	cr_assert_eq(tls_route(0)->route[0].weight, 70);
 }
 
 Test(tls, bad_tls_routes_name_the_line)

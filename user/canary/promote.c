@@ -5,6 +5,7 @@
  * the verdict, another writer or a signal.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,16 @@ struct route {
 static const char *dest_name(const struct kn_destination *d)
 {
 	return d->subset ? d->subset : d->host;
+}
+
+/* Has one of vs's tls routes (TLS passthrough, by SNI) canary? */
+static bool routes_tls_to(const struct kn_resource *vs, const char *canary)
+{
+	for (int t = 0; t < vs->vs.n_tls; t++)
+		for (int d = 0; d < vs->vs.tls[t].n_route; d++)
+			if (!strcmp(dest_name(&vs->vs.tls[t].route[d]), canary))
+				return true;
+	return false;
 }
 
 /*
@@ -54,6 +65,14 @@ static int find_route(struct kn_config *cfg, const char *ref,
 			n++;
 		}
 	}
+	if (!n && routes_tls_to(rt->vs, canary))
+		return kn_err_set(
+			err,
+			"VirtualService %s routes to %s by tls routes only: "
+			"promote judges the canary on its HTTP responses, "
+			"which kanary cannot read inside TLS; move the "
+			"weights with set-weight",
+			ref, canary);
 	if (!n)
 		return kn_err_set(err, "VirtualService %s does not route to %s",
 				  ref, canary);

@@ -8,10 +8,10 @@
 /*
  * vs is "name" or "namespace/name"; each pair is "subset=weight" (or
  * "host=weight" for a destination without a subset). Destinations not
- * named keep their weight. The route changed is the VirtualService's L4
- * route (its first http route); with match rules, the one http route that
- * has every named destination (none, or several: an error). Returns -1
- * with err set, cfg unchanged.
+ * named keep their weight. The route changed is the one that has every
+ * named destination, among the VirtualService's L4 route (its first http
+ * route) or, with match rules, each http route, and each tls route; none
+ * or several is an error. Returns -1 with err set, cfg unchanged.
  */
 int kn_set_weights(struct kn_config *cfg, const char *vs, int n_pairs,
 		   char *const *pairs, struct kn_err *err);
