@@ -19,6 +19,11 @@
  *                                  taken and thrown away)
  *  RST at c+1+n (or c+2+n)    ->   entry deleted; a blind RST changes nothing
  *
+ * A client that closes before sending a byte (FIN at c+1) gets no HTTP
+ * answer: the gateway's FIN alone (KANARY_L7_ANSWER_FIN, seq g+1, ack
+ * c+2), the same again for its FIN again, and its ACK of that FIN, its
+ * last segment, deletes the entry.
+ *
  * Nothing of it survives the close: a late segment finds no entry and the
  * gateway's kernel resets it, as for any stray segment to the VIP.
  */
@@ -63,6 +68,7 @@ static const struct l7_answer_text l7_answer_texts[KANARY_L7_ANSWERS] = {
 	[KANARY_L7_ANSWER_431] =
 		L7_ANSWER("431 Request Header Fields Too Large"),
 	[KANARY_L7_ANSWER_400] = L7_ANSWER("400 Bad Request"),
+	[KANARY_L7_ANSWER_FIN] = { 0 }, /* the FIN alone */
 };
 
 /* The answer's bytes: text (up to L7_ANSWER_TEXT_LEN), or none. */
@@ -192,6 +198,7 @@ l7_answer(void *ctx, const bool is_tc, struct kanary_synq *q, struct pkt *p,
 {
 	struct l7_payload pl;
 	__u32 c = code;
+	__u8 flags;
 	int rc;
 
 	if (c == KANARY_L7_ANSWER_NONE || c >= KANARY_L7_ANSWERS)
@@ -202,13 +209,16 @@ l7_answer(void *ctx, const bool is_tc, struct kanary_synq *q, struct pkt *p,
 	}
 	pl.text = l7_answer_texts[c].text;
 	pl.len = l7_answer_texts[c].len;
-	rc = answer_segment(ctx, is_tc, p, q, q->gw_isn + 1, ack_seq,
-			    TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_FIN, &pl);
+	/* PSH only with bytes: a close (KANARY_L7_ANSWER_FIN) has none. */
+	flags = TCP_FLAG_ACK | TCP_FLAG_FIN | (pl.len ? TCP_FLAG_PSH : 0);
+	rc = answer_segment(ctx, is_tc, p, q, q->gw_isn + 1, ack_seq, flags,
+			    &pl);
 	if (rc == ANSWER_UNTOUCHED)
 		return is_tc ? V_DROP : V_PASS;
 	if (rc)
 		return V_DROP;
-	if (q->answer != c)
+	/* A close is no HTTP answer: not counted as one. */
+	if (q->answer != c && c != KANARY_L7_ANSWER_FIN)
 		count_global(answer_counter(c));
 	q->answer = c;
 	q->answer_ack = ack_seq;
@@ -286,7 +296,11 @@ l7_answered(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (p.plen || (p.flags & TCP_FLAG_FIN))
 		return l7_answer(ctx, is_tc, q, &p, in_ifindex, q->answer_ack,
 				 q->answer);
-	/* Its ACK of the answer (and of the gateway's FIN): consumed. */
+	/* Its ACK of the answer (and of the gateway's FIN): consumed. After
+	 * a close whose FIN was the client's first (KANARY_L7_ANSWER_FIN),
+	 * it is the client's last segment: the entry goes. */
+	if (q->answer == KANARY_L7_ANSWER_FIN && ack == fin_end)
+		bpf_map_delete_elem(&kn_synq, fk);
 	return V_DROP;
 }
 

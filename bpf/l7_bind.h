@@ -313,6 +313,11 @@ l7_first(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (rc == L7_STALE)
 		return first_refuse(ctx, is_tc, fk, &p, in_ifindex,
 				    KANARY_G_L7_HOLD_LOST);
+	/* Nothing to answer: the gateway acks the client's FIN with its
+	 * own, and the entry stays for the close (l7_answered). */
+	if (rc == L7_FIN)
+		return l7_answer(ctx, is_tc, q, &p, in_ifindex, seg_end(&p),
+				 KANARY_L7_ANSWER_FIN);
 	if (rc != L7_NEXT || !h)
 		return rc;
 	rc = first_rule(ctx, is_tc, fk, q, h, t, &p, in_ifindex, &blk);

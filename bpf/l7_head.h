@@ -44,6 +44,7 @@
 #define L7_STALE \
 	(-3) /* the config changed while the head was read, or
 			* the head was evicted: reset */
+#define L7_FIN (-4) /* the client closed before its first byte */
 
 static __always_inline __u32 head_limit(const struct kanary_cfg *cfg)
 {
@@ -221,18 +222,29 @@ head_segment(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 		count_global(KANARY_G_L7_NO_SYN);
 		return V_DROP;
 	}
-	if (!plen) {
-		/* The handshake's ACK, or a window probe: consumed. A FIN
-		 * before the head is complete ends the half-open
-		 * connection. */
-		if ((p->flags & TCP_FLAG_FIN) && seq == next)
-			forget_half_open(fk);
+	/* The handshake's ACK, or a window probe: consumed. */
+	if (!plen && (!(p->flags & TCP_FLAG_FIN) || seq != next))
 		return V_DROP;
-	}
 	/* The config changed while the head was read, or the head the
 	 * gateway acked is gone (evicted): the client is reset. */
 	if (h ? h->gen != cfg->generation : q->held != 0)
 		return L7_STALE;
+	/*
+	 * The client's FIN, alone, at the next byte: it must be answered
+	 * here. Dropped, it would be sent again to the gateway's own stack,
+	 * whose RST comes an RTO later, and whose TIME_WAIT of an older
+	 * connection on the tuple (a proxy once served the VIP) answers
+	 * with an ACK of that one: the client stays in FIN-WAIT-1. Before
+	 * any byte the gateway closes too; a head begun ends here, as with
+	 * a FIN on its last segment.
+	 */
+	if (!plen) {
+		if (!h)
+			return L7_FIN;
+		h->flags |= TCP_FLAG_FIN;
+		*hp = h;
+		return L7_NEXT;
+	}
 	if (seq != next) {
 		*hp = h;
 		/* The held head's last segment again. */

@@ -607,7 +607,8 @@ struct kanary_synq {
 	__u8 ts_ok;
 	/*
 	 * enum kanary_l7_answer: the HTTP answer the gateway sent instead of
-	 * binding the connection (bpf/l7_answer.h); 0 while none.
+	 * binding the connection, or its FIN to a client that closed
+	 * before its request (bpf/l7_answer.h); 0 while none.
 	 */
 	__u8 answer;
 	__u16 window; /* the SYN's window field */
@@ -622,6 +623,12 @@ enum kanary_l7_answer {
 	KANARY_L7_ANSWER_404, /* no route takes the request */
 	KANARY_L7_ANSWER_431, /* request head over the limit */
 	KANARY_L7_ANSWER_400, /* malformed request head */
+	/*
+	 * No HTTP answer: the client closed before the first byte of its
+	 * request (a health check, wrk stopping), and the gateway closes
+	 * too, with a FIN that acks the client's.
+	 */
+	KANARY_L7_ANSWER_FIN,
 	KANARY_L7_ANSWERS,
 };
 

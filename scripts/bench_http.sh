@@ -546,11 +546,12 @@ tcp_marks() {
 	echo "$a $paws $b $c"
 }
 
-# client_leftovers -> sockets the client still has after wrk exited that
-# hold data nobody acknowledged (FIN-WAIT-1 with a Send-Q), counted once
+# client_leftovers FILE -> sockets the client still has after wrk exited that
+# hold data nobody acknowledged (FIN-WAIT-1 with a Send-Q: a request, or
+# only the FIN of a connection closed before its request), counted once
 # they had up to 1.5 s to drain (so that a connection wrk closed in the
 # middle of its L7 set-up, which completes a moment later, is not counted;
-# a hung one stays).
+# a hung one stays). Those sockets, as ss -tnoi shows them, go to FILE.
 # Then every socket wrk left (except TIME-WAIT) is destroyed, so that the
 # next run's counters are its own and not those of retransmissions from
 # this one.
@@ -562,6 +563,7 @@ client_leftovers() {
 		sleep 0.1
 	done
 	echo "$n"
+	[ "$n" = 0 ] || client ss -tnoi state fin-wait-1 >"$1" 2>&1 || true
 	client ss -K -Htn state connected exclude time-wait >/dev/null 2>&1 || true
 }
 
@@ -632,7 +634,7 @@ run_wrk() {
 	ha=$(host_ticks)
 	after=$(cpu_mark "$c")
 	ta=$(tcp_marks)
-	stuck=$(client_leftovers)
+	stuck=$(client_leftovers "${raw%.txt}-stuck.txt")
 	la=$(l7_marks "$c")
 	for i in 1 2 3; do epa[i]=$(ep_requests "$i"); done
 	awk -v r="$r" -v c="$c" -v m="$mode" -v before="$before" -v after="$after" \
@@ -712,7 +714,7 @@ l7_verdict() {
 	[ "${f[10]}" != 0 ] && why+=("${f[10]} non-2xx/3xx answers")
 	[ "${f[21]}" = 0 ] && why+=("no SYN answered by the gateway: the L7 path was not taken")
 	[ "${f[30]}" != 0 ] && why+=("${f[30]} retransmission timeouts at the client (${f[29]} data segments retransmitted): requests the gateway held without an answer for 200 ms or more; SYNs answered ${f[21]}, request heads replayed ${f[22]} (one SYN per run is wrk's address check, which sends nothing)")
-	[ "${f[31]}" != 0 ] && why+=("${f[31]} client connections still held an unacknowledged request 1.5 s after wrk stopped")
+	[ "${f[31]}" != 0 ] && why+=("${f[31]} client connections still held an unacknowledged request or FIN 1.5 s after wrk stopped (their sockets: ${raw%.txt}-stuck.txt)")
 	[ "${f[23]}" != 0 ] && why+=("${f[23]} requests answered 400 by the gateway (not HTTP/1.x)")
 	[ "${f[24]}" != 0 ] && why+=("${f[24]} requests answered 404 by the gateway (no rule)")
 	[ "${f[27]}" != 0 ] && why+=("${f[27]} connections took the canary rule without the canary header")

@@ -329,6 +329,124 @@ static void xdp_without_tx_passes_to_tc(void)
 	use_tc = false;
 }
 
+/*
+ * The client closes before the first byte of its request (wrk stopping,
+ * a TCP health check): its FIN is acked at once by the gateway's own FIN,
+ * no HTTP answer. Dropped, the FIN went again, an RTO later, to the
+ * gateway's stack, whose TIME_WAIT of an older connection on the tuple
+ * (a proxy that served the VIP) answered with an ACK of that one: the
+ * client stayed in FIN-WAIT-1 (the HTTP benchmark's stuck connections).
+ * Its ACK of the gateway's FIN, its last segment, ends the connection.
+ */
+static void fin_before_request_closed(void)
+{
+	uint64_t n404 = global_counter(KANARY_G_L7_ANSWER_404);
+	uint32_t fin_seq = CLIENT_ISN + 1;
+	struct pkt_seg syn, s;
+	struct pkt_buf in, o;
+
+	apply_rules(VS_URI);
+	client_syn(44700, true, &syn);
+	cr_assert_eq(client_seg(44700, 0x10, fin_seq, syn.seq + 1, NULL,
+				syn.tsval, &o),
+		     dropped(), "the handshake's ACK");
+	cr_assert_eq(client_seg(44700, 0x11, fin_seq, syn.seq + 1, NULL,
+				syn.tsval, &o),
+		     sent_back(), "the client's FIN is not answered");
+	decode(&o, &s);
+	cr_assert_eq(s.t.saddr, pkt_addr(VIP));
+	cr_assert_eq(s.t.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(s.t.sport, 80);
+	cr_assert_eq(s.t.dport, 44700);
+	cr_assert_eq(s.t.flags, 0x11, "flags %#x, not FIN|ACK", s.t.flags);
+	cr_assert_eq(s.seq, syn.seq + 1, "seq after the gateway's SYN");
+	cr_assert_eq(s.ack, fin_seq + 1, "ack after the client's FIN");
+	cr_assert_eq(s.len, 0);
+	cr_assert(s.has_ts);
+	cr_assert_eq(s.tsecr, CLIENT_TS + 5);
+	cr_assert_geq(s.tsval, syn.tsval, "TSval went back");
+	cr_assert_eq(s.window, KANARY_L7_WINDOW >> KANARY_L7_WSCALE);
+	cr_assert_eq(o.len, 14 + 20 + 32);
+	cr_assert_eq(synq_count(), 1, "the close is not kept");
+	cr_assert_eq(flow_count(), 0, "bound to an endpoint");
+	cr_assert_eq(global_counter(KANARY_G_L7_ANSWER_404), n404,
+		     "a close counted as a 404");
+
+	/* The gateway's FIN was lost: the client's FIN again, the same
+	 * answer again. */
+	cr_assert_eq(client_seg(44700, 0x11, fin_seq, syn.seq + 1, NULL,
+				syn.tsval, &o),
+		     sent_back(), "the client's FIN again is not answered");
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x11);
+	cr_assert_eq(s.seq, syn.seq + 1);
+	cr_assert_eq(s.ack, fin_seq + 1);
+
+	/* Its ACK of the gateway's FIN: consumed, and nothing is left. */
+	cr_assert_eq(client_seg(44700, 0x10, fin_seq + 1, syn.seq + 2, NULL,
+				s.tsval, &o),
+		     dropped(), "the client's last ACK");
+	cr_assert_eq(synq_count(), 0, "the half-open entry is left");
+	cr_assert_eq(flow_count(), 0);
+	client_frame(44700, 0x10, fin_seq + 1, syn.seq + 2, NULL, true, s.tsval,
+		     &in);
+	expect_frame_untouched(&in, "segment after the close");
+}
+
+/* The same close without timestamps, ended by the client's RST after its
+ * FIN (RFC 5961: at its sequence number; a blind one changes nothing). */
+static void fin_before_request_then_rst(void)
+{
+	uint32_t fin_seq = CLIENT_ISN + 1;
+	struct pkt_seg syn, s;
+	struct pkt_buf in, o;
+
+	apply_rules(VS_URI);
+	client_syn(44750, false, &syn);
+	client_frame(44750, 0x11, fin_seq, syn.seq + 1, NULL, false, 0, &in);
+	cr_assert_eq(run(&in, &o), sent_back(), "the FIN is not answered");
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x11, "flags %#x", s.t.flags);
+	cr_assert_eq(s.ack, fin_seq + 1);
+	cr_assert_not(s.has_ts);
+	cr_assert_eq(s.window, KANARY_L7_WINDOW);
+	cr_assert_eq(o.len, 14 + 20 + 20);
+	client_frame(44750, 0x04, fin_seq + 5000, 0, NULL, false, 0, &in);
+	cr_assert_eq(run(&in, &o), dropped());
+	cr_assert_eq(synq_count(), 1, "a blind RST ended it");
+	client_frame(44750, 0x04, fin_seq + 1, 0, NULL, false, 0, &in);
+	cr_assert_eq(run(&in, &o), dropped());
+	cr_assert_eq(synq_count(), 0, "an acceptable RST did not end it");
+}
+
+/* A FIN alone after part of a head: the head ends there, as with a FIN
+ * on its last segment: 400, not silence. */
+static void fin_after_part_of_head_gets_400(void)
+{
+	static const char part[] = "GET / HTTP/1.1\r\nHost: a\r\n";
+	uint64_t n400 = global_counter(KANARY_G_L7_ANSWER_400);
+	uint32_t end = CLIENT_ISN + 1 + strlen(part);
+	struct pkt_seg syn, s;
+	struct pkt_buf o;
+
+	apply_rules(VS_URI);
+	client_syn(44800, true, &syn);
+	cr_assert_eq(client_seg(44800, 0x18, CLIENT_ISN + 1, syn.seq + 1, part,
+				syn.tsval, &o),
+		     sent_back(), "part of a head is not acked");
+	decode(&o, &s);
+	cr_assert_eq(s.ack, end);
+	cr_assert_eq(client_seg(44800, 0x11, end, syn.seq + 1, NULL, syn.tsval,
+				&o),
+		     sent_back(), "the FIN is not answered");
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x19, "flags %#x", s.t.flags);
+	cr_assert(s.len > 26 &&
+		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
+	cr_assert_eq(global_counter(KANARY_G_L7_ANSWER_400) - n400, 1);
+	cr_assert_eq(flow_count(), 0);
+}
+
 BOTH(no_route_answers_404)
 BOTH(short_request_answered)
 BOTH(matched_path_still_binds)
@@ -337,6 +455,9 @@ BOTH(duplicate_syn_after_answer)
 BOTH(resent_request_answered_again)
 BOTH(rst_after_answer)
 BOTH(answer_without_timestamps)
+BOTH(fin_before_request_closed)
+BOTH(fin_before_request_then_rst)
+BOTH(fin_after_part_of_head_gets_400)
 Test(xdp, xdp_without_tx_passes_to_tc, .init = setup_xdp, .fini = teardown)
 {
 	xdp_without_tx_passes_to_tc();

@@ -44,6 +44,40 @@ else
 	not_ok "$MODE: productpage and helloworld servers up"
 fi
 
+# ------------------------------------------------------------ the gateway's TIME_WAITs
+
+# For "closed before a request" below: TIME_WAITs in the gateway's own
+# stack on the tuples those clients will use, as a proxy that served the
+# VIP leaves them (the HTTP benchmark's nginx and haproxy cases): a server
+# on VIP:80, before the config makes the port kanary's, that closes first.
+EARLY_PORTS=(20001 20002 20003 20004 20005 20006 20007 20008)
+gw timeout 10 "$PY" - "$VIP" "${#EARLY_PORTS[@]}" >"$tmp/closer.log" 2>&1 <<'PY' &
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], 80))
+ls.listen(16)
+print("listening", flush=True)
+for _ in range(int(sys.argv[2])):
+    c, _ = ls.accept()
+    c.close()
+PY
+closer=$!
+wait_for 5 grep -q listening "$tmp/closer.log"
+client "$PY" - "$CLIENT_IP" "$VIP" "${EARLY_PORTS[@]}" <<'PY'
+import socket, sys
+for port in map(int, sys.argv[3:]):
+    s = socket.socket()
+    s.bind((sys.argv[1], port))
+    s.connect((sys.argv[2], 80))
+    s.recv(1)
+    s.close()
+PY
+wait "$closer"
+tw=$(gw ss -Htn state time-wait "( sport = :80 )" | wc -l)
+check "$MODE: the gateway holds TIME_WAITs on VIP:80 ($tw of ${#EARLY_PORTS[@]})" \
+	test "$tw" -eq "${#EARLY_PORTS[@]}"
+
 err=$(kanary apply -f "$SAMPLES/services.yaml" \
 	-f "$SAMPLES/bookinfo-gateway.yaml" \
 	-f "$SAMPLES/helloworld-gateway.yaml" 2>&1)
@@ -75,6 +109,30 @@ code() {
 before=$(metric l7_answer_404)
 read -r resets0 retrans0 <<<"$(client_tcp)"
 NOT_FOUND=0
+
+# ------------------------------------------------------------ closed before a request
+
+# Clients that connect and close without sending a byte (wrk's address
+# check, the connections wrk closes as it stops, TCP health checks), on
+# the tuples of those TIME_WAITs: the gateway acks each FIN with its own
+# at once. (Dropped, the FIN went again an RTO later to the gateway's
+# stack, whose TIME_WAIT answered with an ACK of the older connection:
+# the client stayed in FIN-WAIT-1 until that TIME_WAIT expired.)
+client "$PY" - "$CLIENT_IP" "$VIP" "${EARLY_PORTS[@]}" <<'PY'
+import socket, sys
+for port in map(int, sys.argv[3:]):
+    s = socket.socket()
+    s.bind((sys.argv[1], port))
+    s.connect((sys.argv[2], 80))
+    s.close()
+PY
+sleep 1
+left=$(client ss -Htn state fin-wait-1 | wc -l)
+check "$MODE: closed before a request: none left in FIN-WAIT-1 ($left)" \
+	test "$left" -eq 0
+tw=$(client ss -Htn state time-wait "( dport = :80 )" | wc -l)
+check "$MODE: closed before a request: the gateway closed too, the client in TIME-WAIT ($tw of ${#EARLY_PORTS[@]})" \
+	test "$tw" -eq "${#EARLY_PORTS[@]}"
 
 # ------------------------------------------------------------ bookinfo
 
@@ -147,9 +205,9 @@ check "$MODE: python requests: 200 404 404 200 404, then one Session 404 200 ($o
 
 # ------------------------------------------------------------ the close
 
-# Every 404 connection closed cleanly: nothing left in kn_synq (the
-# client's FIN was acked and the entry deleted), no reset, no
-# retransmission on the client's side.
+# Every 404 connection, and every one closed before its request, closed
+# cleanly: nothing left in kn_synq (the client's FIN was acked and the
+# entry deleted), no reset, no retransmission on the client's side.
 sleep 1
 maps=$(conn_maps)
 check "$MODE: no half-open entry left ($maps)" grep -q '^synq=0 ' <<<"$maps"
