@@ -516,6 +516,50 @@ Test(input, kept_resource_error_names_the_applied_file, .init = t_dir_up,
 	kn_config_free(&cfg);
 }
 
+/* n WorkloadEntries named <prefix>-<i>, one file, each a document. */
+static void t_write_entries(const char *path, const char *prefix, int n)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	for (int i = 0; i < n; i++)
+		fprintf(f,
+			"apiVersion: networking.istio.io/v1beta1\n"
+			"kind: WorkloadEntry\n"
+			"metadata: {name: %s-%d}\n"
+			"spec:\n"
+			"  address: 198.18.%d.%d\n"
+			"  labels: {app: image-classifier, version: resnet50}\n"
+			"---\n",
+			prefix, i, 1 + i / 250, 1 + i % 250);
+	fclose(f);
+}
+
+/*
+ * The finding (bench_scale, 1000 routes / 10000 endpoints): two files
+ * within the limit each were applied, and the next apply failed reading
+ * the saved state, bigger than the limit for one file.
+ */
+Test(input, state_bigger_than_one_file_is_read, .init = t_dir_up,
+     .fini = t_dir_down, .timeout = 30)
+{
+	struct kn_config cfg = { 0 };
+	struct stat st;
+
+	t_write_entries(t_path("a.yaml"), "a", 12000);
+	t_write_entries(t_path("b.yaml"), "b", 12000);
+	t_read_ok(&cfg, t_path("a.yaml"));
+	t_read_ok(&cfg, t_path("b.yaml"));
+	t_state_round_trip(&cfg, t_path("state.yaml"));
+	cr_assert_eq(stat(t_path("state.yaml"), &st), 0);
+	cr_assert_gt(st.st_size, KN_CONFIG_MAX_INPUT,
+		     "the state (%lld bytes) should be over the limit for "
+		     "one file",
+		     (long long)st.st_size);
+	cr_assert_eq(cfg.n_res, 24000);
+	kn_config_free(&cfg);
+}
+
 /* The state's annotations are the state's: a user's file is itself. */
 Test(input, source_annotation_only_in_the_state)
 {

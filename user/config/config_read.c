@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -2039,16 +2040,23 @@ static int kn_rd_doc(struct kn_rd *rd, const struct kn_yt_node *root)
 	return kn_rd_resource(rd, root, k);
 }
 
-static int kn_rd_too_big(struct kn_err *err, const char *name)
+static int kn_rd_too_big(struct kn_err *err, const char *name, size_t max)
 {
 	return kn_err_set(err,
-			  "%s: larger than %d MiB, the most kanary reads "
+			  "%s: larger than %zu MiB, the most kanary reads "
 			  "from one file",
-			  name, KN_CONFIG_MAX_INPUT >> 20);
+			  name, max >> 20);
 }
 
+/*
+ * The saved state is kanary's own file, root's, under /run: as big as
+ * all the files it was applied from together, each of them within
+ * KN_CONFIG_MAX_INPUT. Its size is its only bound.
+ */
+#define KN_RD_STATE_MAX SIZE_MAX
+
 static int kn_rd_buffer(struct kn_config *tmp, const char *name,
-			const char *buf, size_t len, bool origins,
+			const char *buf, size_t len, bool origins, size_t max,
 			struct kn_err *err)
 {
 	struct kn_rd rd = { .cfg = tmp,
@@ -2057,8 +2065,8 @@ static int kn_rd_buffer(struct kn_config *tmp, const char *name,
 	struct kn_yt_stream st;
 	int i, ret = 0;
 
-	if (len > KN_CONFIG_MAX_INPUT)
-		return kn_rd_too_big(err, name);
+	if (len > max)
+		return kn_rd_too_big(err, name, max);
 	rd.c.file = kn_rd_add_file(tmp, name);
 	if (kn_yt_load(&st, &rd.c, buf, len))
 		return -1;
@@ -2080,7 +2088,8 @@ int kn_config_read_buffer(struct kn_config *cfg, const char *name,
 	struct kn_err dummy;
 	int ret;
 
-	ret = kn_rd_buffer(&tmp, name, buf, len, false, err ? err : &dummy);
+	ret = kn_rd_buffer(&tmp, name, buf, len, false, KN_CONFIG_MAX_INPUT,
+			   err ? err : &dummy);
 	if (!ret)
 		kn_config_append(cfg, &tmp);
 	kn_config_free(&tmp);
@@ -2099,11 +2108,11 @@ static int kn_rd_sys_error(struct kn_err *err, const char *path,
 }
 
 /*
- * Read all of fd, at most KN_CONFIG_MAX_INPUT bytes: /dev/zero on stdin
- * or a file still being written must not grow the buffer without end.
+ * Read all of fd, at most max bytes: /dev/zero on stdin or a file still
+ * being written must not grow the buffer without end.
  */
 static int kn_rd_fd(struct kn_config *tmp, const char *name, int fd,
-		    bool origins, struct kn_err *err)
+		    bool origins, size_t max, struct kn_err *err)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
@@ -2125,12 +2134,12 @@ static int kn_rd_fd(struct kn_config *tmp, const char *name, int fd,
 		if (!n)
 			break;
 		len += n;
-		if (len > KN_CONFIG_MAX_INPUT) {
+		if (len > max) {
 			free(buf);
-			return kn_rd_too_big(err, name);
+			return kn_rd_too_big(err, name, max);
 		}
 	}
-	ret = kn_rd_buffer(tmp, name, buf, len, origins, err);
+	ret = kn_rd_buffer(tmp, name, buf, len, origins, max, err);
 	free(buf);
 	return ret;
 }
@@ -2158,7 +2167,7 @@ static const char *kn_rd_file_type(mode_t mode)
  * name that may have changed since.
  */
 static int kn_rd_file(struct kn_config *tmp, const char *path, bool origins,
-		      struct kn_err *err)
+		      size_t max, struct kn_err *err)
 {
 	struct stat st;
 	int fd, ret;
@@ -2173,10 +2182,10 @@ static int kn_rd_file(struct kn_config *tmp, const char *path, bool origins,
 				 "%s: not a regular file (%s); give a file, a "
 				 "directory, or - for standard input",
 				 path, kn_rd_file_type(st.st_mode));
-	} else if (st.st_size > KN_CONFIG_MAX_INPUT) {
-		ret = kn_rd_too_big(err, path);
+	} else if ((uintmax_t)st.st_size > max) {
+		ret = kn_rd_too_big(err, path, max);
 	} else {
-		ret = kn_rd_fd(tmp, path, fd, origins, err);
+		ret = kn_rd_fd(tmp, path, fd, origins, max, err);
 	}
 	close(fd);
 	return ret;
@@ -2213,7 +2222,7 @@ static int kn_rd_dir_entry(struct kn_config *tmp, const char *path, int *files,
 	if (S_ISDIR(st.st_mode))
 		return 0;
 	(*files)++;
-	return kn_rd_file(tmp, path, false, err);
+	return kn_rd_file(tmp, path, false, KN_CONFIG_MAX_INPUT, err);
 }
 
 static int kn_rd_dir(struct kn_config *tmp, const char *dir, struct kn_err *err)
@@ -2259,13 +2268,14 @@ int kn_config_read_path(struct kn_config *cfg, const char *path,
 	if (!err)
 		err = &dummy;
 	if (!strcmp(path, "-"))
-		ret = kn_rd_fd(&tmp, "<stdin>", STDIN_FILENO, false, err);
+		ret = kn_rd_fd(&tmp, "<stdin>", STDIN_FILENO, false,
+			       KN_CONFIG_MAX_INPUT, err);
 	else if (stat(path, &st))
 		ret = kn_rd_sys_error(err, path, NULL);
 	else if (S_ISDIR(st.st_mode))
 		ret = kn_rd_dir(&tmp, path, err);
 	else
-		ret = kn_rd_file(&tmp, path, false, err);
+		ret = kn_rd_file(&tmp, path, false, KN_CONFIG_MAX_INPUT, err);
 	if (!ret)
 		kn_config_append(cfg, &tmp);
 	kn_config_free(&tmp);
@@ -2278,7 +2288,7 @@ int kn_config_read_state(struct kn_config *cfg, const char *path,
 	struct kn_config tmp = { 0 };
 	int ret;
 
-	ret = kn_rd_file(&tmp, path, true, err);
+	ret = kn_rd_file(&tmp, path, true, KN_RD_STATE_MAX, err);
 	if (!ret)
 		kn_config_append(cfg, &tmp);
 	kn_config_free(&tmp);
