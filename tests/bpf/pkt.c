@@ -90,6 +90,19 @@ void pkt_build(const struct pkt_spec *s, struct pkt_buf *b)
 	b->len = sizeof(*eth) + ihl * 4 + l4 - s->truncate;
 }
 
+bool pkt_csum_looks_partial(const struct pkt_buf *b)
+{
+	const struct iphdr *ip =
+		(const void *)(b->data + sizeof(struct ethhdr));
+	const struct tcphdr *tcp =
+		(const void *)((const uint8_t *)ip + ip->ihl * 4);
+	uint32_t sum = sum16(&ip->saddr, 8, 0) + ip->protocol +
+		       ntohs(ip->tot_len) - ip->ihl * 4;
+	uint16_t partial = ~fold(sum);
+
+	return ntohs(tcp->check) == partial;
+}
+
 int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t)
 {
 	const struct ethhdr *eth = (const void *)b->data;

@@ -62,6 +62,12 @@ void pkt_ts_opt(uint8_t o[12], uint32_t val, uint32_t ecr);
 /* 0 when the frame is IPv4/TCP with a valid IP and TCP checksum. */
 int pkt_check(const struct pkt_buf *b, struct pkt_tuple *t);
 uint32_t pkt_addr(const char *dotted);
+/*
+ * Does b's TCP checksum read as one left to offload (the folded
+ * pseudo-header sum alone)? A full checksum does by chance once in 65535
+ * frames, and kanary's XDP program passes those to tc (bpf/csum.h).
+ */
+bool pkt_csum_looks_partial(const struct pkt_buf *b);
 
 /* examples/lab, or $KANARY_LAB_DIR; run from the repository root. */
 const char *pkt_lab_dir(void);
