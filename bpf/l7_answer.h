@@ -22,7 +22,9 @@
  * A client that closes before sending a byte (FIN at c+1) gets no HTTP
  * answer: the gateway's FIN alone (KANARY_L7_ANSWER_FIN, seq g+1, ack
  * c+2), the same again for its FIN again, and its ACK of that FIN, its
- * last segment, deletes the entry.
+ * last segment, deletes the entry. A FIN that ends a head before its
+ * blank line is acked by the 400 (ack c+1+n+1), and the client's ACK of
+ * the answer is its last segment too (kanary_synq.answer_fin).
  *
  * Nothing of it survives the close: a late segment finds no entry and the
  * gateway's kernel resets it, as for any stray segment to the VIP.
@@ -196,6 +198,8 @@ static __always_inline enum verdict
 l7_answer(void *ctx, const bool is_tc, struct kanary_synq *q, struct pkt *p,
 	  __u32 in_ifindex, __u32 ack_seq, enum kanary_l7_answer code)
 {
+	/* Read before answer_segment rewrites the packet under p. */
+	bool fin_acked = (p->flags & TCP_FLAG_FIN) && ack_seq == seg_end(p);
 	struct l7_payload pl;
 	__u32 c = code;
 	__u8 flags;
@@ -220,6 +224,10 @@ l7_answer(void *ctx, const bool is_tc, struct kanary_synq *q, struct pkt *p,
 	/* A close is no HTTP answer: not counted as one. */
 	if (q->answer != c && c != KANARY_L7_ANSWER_FIN)
 		count_global(answer_counter(c));
+	/* The first answer says whether it acked the client's FIN; the same
+	 * answer again (l7_answered) acks no more than it did. */
+	if (q->answer == KANARY_L7_ANSWER_NONE)
+		q->answer_fin = fin_acked;
 	q->answer = c;
 	q->answer_ack = ack_seq;
 	return V_TX;
@@ -296,10 +304,10 @@ l7_answered(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	if (p.plen || (p.flags & TCP_FLAG_FIN))
 		return l7_answer(ctx, is_tc, q, &p, in_ifindex, q->answer_ack,
 				 q->answer);
-	/* Its ACK of the answer (and of the gateway's FIN): consumed. After
-	 * a close whose FIN was the client's first (KANARY_L7_ANSWER_FIN),
-	 * it is the client's last segment: the entry goes. */
-	if (q->answer == KANARY_L7_ANSWER_FIN && ack == fin_end)
+	/* Its ACK of the answer (and of the gateway's FIN): consumed. When
+	 * the answer acked the client's FIN already (answer_fin), it is the
+	 * client's last segment: the entry goes. */
+	if (q->answer_fin && ack == fin_end)
 		bpf_map_delete_elem(&kn_synq, fk);
 	return V_DROP;
 }

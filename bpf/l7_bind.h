@@ -205,7 +205,9 @@ first_rule(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	   const struct kanary_l7_table *t, struct pkt *p, __u32 in_ifindex,
 	   const struct kanary_l7_block **blk)
 {
-	__u32 ack = q->client_isn + 1 + h->len, block;
+	/* A FIN that ended the head is acked with it. */
+	__u32 ack = q->client_isn + 1 + h->len + !!(h->flags & TCP_FLAG_FIN);
+	__u32 block;
 
 	if (h->tls) {
 		block = tls_select(t, &h->hello);

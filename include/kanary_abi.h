@@ -612,6 +612,13 @@ struct kanary_synq {
 	 */
 	__u8 answer;
 	__u16 window; /* the SYN's window field */
+	/*
+	 * The answer acked the client's FIN too (a FIN ended the head, or
+	 * came before it): the client's ACK of the gateway's FIN is then its
+	 * last segment, and deletes the entry.
+	 */
+	__u8 answer_fin;
+	__u8 pad_synq[3];
 };
 
 /*

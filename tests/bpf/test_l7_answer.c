@@ -419,6 +419,31 @@ static void fin_before_request_then_rst(void)
 	cr_assert_eq(synq_count(), 0, "an acceptable RST did not end it");
 }
 
+/*
+ * A 400 for a head that the client's FIN (at end) cut short, in a: it
+ * acks the FIN with the head, so that the client, in FIN-WAIT-1, is not
+ * left to send its FIN again an RTO later; the client's ACK of the
+ * answer, its last segment, leaves nothing behind.
+ */
+static void last_ack_after_fin_answered(uint16_t port, uint32_t end,
+					const struct pkt_seg *syn,
+					const struct pkt_seg *a)
+{
+	uint32_t fin_end = syn->seq + 1 + a->len + 1;
+	struct pkt_buf in, o;
+
+	cr_assert_eq(a->ack, end + 1, "ack %u, not after the client's FIN (%u)",
+		     a->ack, end + 1);
+	cr_assert_eq(synq_count(), 1);
+	cr_assert_eq(client_seg(port, 0x10, end + 1, fin_end, NULL, a->tsval,
+				&o),
+		     dropped(), "the client's last ACK");
+	cr_assert_eq(synq_count(), 0, "the half-open entry is left");
+	cr_assert_eq(flow_count(), 0);
+	client_frame(port, 0x10, end + 1, fin_end, NULL, true, a->tsval, &in);
+	expect_frame_untouched(&in, "segment after the close");
+}
+
 /* A FIN alone after part of a head: the head ends there, as with a FIN
  * on its last segment: 400, not silence. */
 static void fin_after_part_of_head_gets_400(void)
@@ -445,6 +470,27 @@ static void fin_after_part_of_head_gets_400(void)
 		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
 	cr_assert_eq(global_counter(KANARY_G_L7_ANSWER_400) - n400, 1);
 	cr_assert_eq(flow_count(), 0);
+	last_ack_after_fin_answered(44800, end, &syn, &s);
+}
+
+/* The same head cut short by a FIN on its one segment. */
+static void fin_with_part_of_head_gets_400(void)
+{
+	static const char part[] = "GET / HTTP/1.1\r\nHost: a\r\n";
+	uint32_t end = CLIENT_ISN + 1 + strlen(part);
+	struct pkt_seg syn, s;
+	struct pkt_buf o;
+
+	apply_rules(VS_URI);
+	client_syn(44850, true, &syn);
+	cr_assert_eq(client_seg(44850, 0x19, CLIENT_ISN + 1, syn.seq + 1, part,
+				syn.tsval, &o),
+		     sent_back(), "the head and FIN are not answered");
+	decode(&o, &s);
+	cr_assert_eq(s.t.flags, 0x19, "flags %#x", s.t.flags);
+	cr_assert(s.len > 26 &&
+		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
+	last_ack_after_fin_answered(44850, end, &syn, &s);
 }
 
 BOTH(no_route_answers_404)
@@ -458,6 +504,7 @@ BOTH(answer_without_timestamps)
 BOTH(fin_before_request_closed)
 BOTH(fin_before_request_then_rst)
 BOTH(fin_after_part_of_head_gets_400)
+BOTH(fin_with_part_of_head_gets_400)
 Test(xdp, xdp_without_tx_passes_to_tc, .init = setup_xdp, .fini = teardown)
 {
 	xdp_without_tx_passes_to_tc();

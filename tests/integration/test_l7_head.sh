@@ -126,6 +126,30 @@ after=$(metric l7_answer_400)
 check "$MODE: l7_answer_400 counted them ($before -> $after)" \
 	test "$after" -ge $((before + 2))
 
+# A head cut short by the client's FIN: 400, and the FIN acked with it,
+# so that the client's socket is done when it reads the end (closed, its
+# TIME_WAIT taken over), not CLOSING with its FIN resent an RTO later.
+out=$(client python3 - "$VIP" <<'PY' 2>&1
+import socket
+import sys
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+s.shutdown(socket.SHUT_WR)
+answer = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    answer += b
+state = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+s.close()
+names = {7: "CLOSE", 11: "CLOSING", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2"}
+print(answer.split(b"\r\n", 1)[0].decode() + "|" + names.get(state, str(state)))
+PY
+)
+check "$MODE: a head cut short by a FIN: 400, the FIN acked with it ($out)" \
+	test "$out" = "HTTP/1.1 400 Bad Request|CLOSE"
+
 # ------------------------------------------------------------ nothing left
 
 sleep 3
