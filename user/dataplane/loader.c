@@ -402,7 +402,7 @@ int kn_load(const struct kn_load_opts *o)
 		goto out;
 	if (kanary_bpf__load(skel)) {
 		fprintf(stderr, "kanary: cannot load the BPF programs: %s\n",
-			kn_strerror(errno));
+			kn_load_strerror(errno, geteuid() == 0));
 		kn_upgrade_end(&up, false);
 		goto out;
 	}

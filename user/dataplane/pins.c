@@ -44,6 +44,15 @@ const char *kn_strerror(int err)
 	return kn_denied(err) ? KN_DENIED : strerror(err);
 }
 
+const char *kn_load_strerror(int err, bool root)
+{
+	if (root && err == EACCES)
+		return "the kernel refused them (EACCES: the verifier, or a "
+		       "security module); KANARY_DEBUG=1 prints libbpf's log, "
+		       "the verifier's included";
+	return kn_strerror(err);
+}
+
 static int on_bpffs(const char *path)
 {
 	struct statfs st;

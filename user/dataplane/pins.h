@@ -4,6 +4,7 @@
 #define KANARY_PINS_H
 
 #include <errno.h>
+#include <stdbool.h>
 
 #define KN_DEFAULT_PIN_DIR "/sys/fs/bpf/kanary"
 
@@ -61,5 +62,11 @@ static inline int kn_denied(int err)
 
 /* strerror(err), but KN_DENIED when kn_denied(err). */
 const char *kn_strerror(int err);
+/*
+ * Why loading the programs failed, from errno err, for a caller that is
+ * root or not: as kn_strerror, except that root's EACCES is no missing
+ * privilege but the verifier's refusal (or a security module's).
+ */
+const char *kn_load_strerror(int err, bool root);
 
 #endif /* KANARY_PINS_H */
