@@ -420,27 +420,32 @@ static void fin_before_request_then_rst(void)
 }
 
 /*
- * A 400 for a head that the client's FIN (at end) cut short, in a: it
- * acks the FIN with the head, so that the client, in FIN-WAIT-1, is not
- * left to send its FIN again an RTO later; the client's ACK of the
- * answer, its last segment, leaves nothing behind.
+ * o, the gateway's answer to a head that the client's FIN (at end) cut
+ * short: a 400 that acks the FIN with the head, so that the client, in
+ * FIN-WAIT-1, is not left to send its FIN again an RTO later; the
+ * client's ACK of the answer, its last segment, leaves nothing behind.
  */
-static void last_ack_after_fin_answered(uint16_t port, uint32_t end,
-					const struct pkt_seg *syn,
-					const struct pkt_seg *a)
+static void fin_answered_400(uint16_t port, uint32_t end,
+			     const struct pkt_seg *syn, const struct pkt_buf *o)
 {
-	uint32_t fin_end = syn->seq + 1 + a->len + 1;
-	struct pkt_buf in, o;
+	struct pkt_seg a;
+	struct pkt_buf in, last;
+	uint32_t fin_end;
 
-	cr_assert_eq(a->ack, end + 1, "ack %u, not after the client's FIN (%u)",
-		     a->ack, end + 1);
+	decode(o, &a);
+	cr_assert_eq(a.t.flags, 0x19, "flags %#x", a.t.flags);
+	cr_assert(a.len > 26 &&
+		  !memcmp(a.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
+	cr_assert_eq(a.ack, end + 1, "ack %u, not after the client's FIN (%u)",
+		     a.ack, end + 1);
+	cr_assert_eq(flow_count(), 0);
 	cr_assert_eq(synq_count(), 1);
-	cr_assert_eq(client_seg(port, 0x10, end + 1, fin_end, NULL, a->tsval,
-				&o),
+	fin_end = syn->seq + 1 + a.len + 1;
+	cr_assert_eq(client_seg(port, 0x10, end + 1, fin_end, NULL, a.tsval,
+				&last),
 		     dropped(), "the client's last ACK");
 	cr_assert_eq(synq_count(), 0, "the half-open entry is left");
-	cr_assert_eq(flow_count(), 0);
-	client_frame(port, 0x10, end + 1, fin_end, NULL, true, a->tsval, &in);
+	client_frame(port, 0x10, end + 1, fin_end, NULL, true, a.tsval, &in);
 	expect_frame_untouched(&in, "segment after the close");
 }
 
@@ -464,21 +469,15 @@ static void fin_after_part_of_head_gets_400(void)
 	cr_assert_eq(client_seg(44800, 0x11, end, syn.seq + 1, NULL, syn.tsval,
 				&o),
 		     sent_back(), "the FIN is not answered");
-	decode(&o, &s);
-	cr_assert_eq(s.t.flags, 0x19, "flags %#x", s.t.flags);
-	cr_assert(s.len > 26 &&
-		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
 	cr_assert_eq(global_counter(KANARY_G_L7_ANSWER_400) - n400, 1);
-	cr_assert_eq(flow_count(), 0);
-	last_ack_after_fin_answered(44800, end, &syn, &s);
+	fin_answered_400(44800, end, &syn, &o);
 }
 
 /* The same head cut short by a FIN on its one segment. */
 static void fin_with_part_of_head_gets_400(void)
 {
 	static const char part[] = "GET / HTTP/1.1\r\nHost: a\r\n";
-	uint32_t end = CLIENT_ISN + 1 + strlen(part);
-	struct pkt_seg syn, s;
+	struct pkt_seg syn;
 	struct pkt_buf o;
 
 	apply_rules(VS_URI);
@@ -486,11 +485,7 @@ static void fin_with_part_of_head_gets_400(void)
 	cr_assert_eq(client_seg(44850, 0x19, CLIENT_ISN + 1, syn.seq + 1, part,
 				syn.tsval, &o),
 		     sent_back(), "the head and FIN are not answered");
-	decode(&o, &s);
-	cr_assert_eq(s.t.flags, 0x19, "flags %#x", s.t.flags);
-	cr_assert(s.len > 26 &&
-		  !memcmp(s.payload, "HTTP/1.1 400 Bad Request\r\n", 26));
-	last_ack_after_fin_answered(44850, end, &syn, &s);
+	fin_answered_400(44850, CLIENT_ISN + 1 + strlen(part), &syn, &o);
 }
 
 BOTH(no_route_answers_404)
