@@ -62,8 +62,7 @@ static __noinline int l4_syn_again_tc(struct __sk_buff *skb,
 	twin_key(f, &tk);
 	to_ep = bpf_map_lookup_elem(&kn_flows, &tk);
 	/* Not this connection's, or its next hop not known yet. */
-	if (!to_ep || to_ep->sport != fk->dport || to_ep->daddr != fk->saddr ||
-	    !to_ep->ifindex)
+	if (!twin_of(to_ep, fk) || !to_ep->ifindex)
 		return L7_NEXT;
 	f->syn_flags |= KANARY_SYN_RESENT;
 	q.client_isn = bpf_ntohl(to_ep->syn_seq);

@@ -33,6 +33,20 @@ static __always_inline void twin_key(const struct kanary_flow *f,
 }
 
 /*
+ * Is t, found at the twin key of the entry at fk, that connection's
+ * other entry? Only if it leaves by fk's tuple reversed: a to-client
+ * entry kept for its endpoint's TIME_WAIT (lookup_flow) outlives its
+ * twin, and the client's next connection, to the same endpoint, may be
+ * at that key.
+ */
+static __always_inline bool twin_of(const struct kanary_flow *t,
+				    const struct kanary_flow_key *fk)
+{
+	return t && t->saddr == fk->daddr && t->daddr == fk->saddr &&
+	       t->sport == fk->dport && t->dport == fk->sport;
+}
+
+/*
  * The endpoint holds old's connection in TIME_WAIT: both FINs seen, the
  * endpoint's first (or both at once), the client's acked.
  */
@@ -108,8 +122,7 @@ static __always_inline bool reclaim_port(const struct kanary_flow_key *k,
 	}
 	twin_key(old, &tk);
 	old_twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (old_twin && old_twin->sport == k->dport &&
-	    old_twin->daddr == k->saddr)
+	if (twin_of(old_twin, k))
 		bpf_map_delete_elem(&kn_flows, &tk);
 	return true;
 }
@@ -269,7 +282,7 @@ static __always_inline void note_open(const struct kanary_flow_key *fk,
 	f->open_ns = 0;
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+	if (twin_of(twin, fk))
 		twin->open_ns = 0;
 }
 
@@ -286,7 +299,7 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+	if (twin_of(twin, fk))
 		bpf_map_delete_elem(&kn_flows, &tk);
 	bpf_map_delete_elem(&kn_flows, fk);
 }
@@ -477,9 +490,13 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 		return;
 	l7 = f->l7 != KANARY_L7_OFF;
 
+	/* From a to-client entry kept for its endpoint's TIME_WAIT, the
+	 * client's key may hold the client's next connection (twin_of). */
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
 		twin_key(f, &ek);
 		to_ep = bpf_map_lookup_elem(&kn_flows, &ek);
+		if (!twin_of(to_ep, fk))
+			to_ep = NULL;
 	}
 	if (to_ep)
 		delete_flow(&ek, to_ep);

@@ -145,7 +145,7 @@ static __always_inline void note_request(const struct kanary_flow_key *fk,
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
 	/* Only if it is still this connection's (its port may be reused). */
-	if (twin && twin->daddr == fk->saddr && twin->dport == fk->sport)
+	if (twin_of(twin, fk))
 		twin->req_ns = bpf_ktime_get_ns();
 }
 

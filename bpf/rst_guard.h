@@ -16,7 +16,7 @@
 #include "kanary_abi.h"
 #include "maps.h"
 #include "parse.h"
-#include "nat.h" /* twin_key */
+#include "nat.h" /* twin_key, twin_of */
 
 /* A packet of an L4 connection other than an RST: note where its sender is. */
 static __always_inline void track_seq(struct kanary_flow *f,
@@ -52,9 +52,9 @@ static __always_inline bool rst_acceptable(const struct kanary_flow_key *fk,
 		return true;
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	/* Gone, or its port taken by another connection: this one is
-	 * half forgotten already, nothing is left to keep. */
-	if (!twin || twin->daddr != fk->saddr || twin->dport != fk->sport)
+	/* Gone, or its key another connection's: this one is half
+	 * forgotten already, nothing is left to keep. */
+	if (!twin_of(twin, fk))
 		return true;
 	if (twin->ack_seq)
 		return p->tcp->seq == twin->ack_seq;

@@ -334,6 +334,13 @@ void set_ejected(const struct kanary_flow_key *k)
 		     0);
 }
 
+bool flow_has(const struct kanary_flow_key *k)
+{
+	struct kanary_flow v;
+
+	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v);
+}
+
 /* The kn_flows entry at k, which must exist. */
 struct kanary_flow flow_at(const struct kanary_flow_key *k)
 {

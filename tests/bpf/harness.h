@@ -63,6 +63,8 @@ int flow_count(void);
 void empty_pools(void);
 void set_ejected(const struct kanary_flow_key *k);
 struct kanary_flow flow_at(const struct kanary_flow_key *k);
+/* Whether kn_flows has an entry at k. */
+bool flow_has(const struct kanary_flow_key *k);
 void http_stats(uint32_t row, struct kanary_http_stats *sum);
 uint64_t code_count(uint32_t row, uint32_t code);
 

@@ -346,6 +346,37 @@ static void client_port_reuse_keeps_tw_port(void)
 	cr_assert(!r.closed_ns && !r.fin, "the old entry is still there");
 }
 
+/*
+ * Then the endpoint's RST on the kept port (at its next sequence number:
+ * acceptable): the kept entry goes, and the client's new connection, on
+ * another port to the same endpoint, stays. Before, the kept entry's
+ * close followed the client's key and deleted the new connection's two
+ * entries.
+ */
+static void rst_on_kept_port_spares_the_new_connection(void)
+{
+	struct kanary_flow_key ck = client_key(46220), pk, nk;
+	uint8_t opts[20];
+	struct pkt_seg s;
+	uint16_t port;
+
+	all_to_ep();
+	set_reclaim_ns(60 * SEC);
+	port = endpoint_closes_first(46220, TSVAL + 50);
+	pk = port_key(port);
+	linux_syn_opts(opts, TSVAL + 49);
+	cr_assert_eq(client_syn(46220, ISN + 7777, opts, 20, &s), redirected());
+	cr_assert_neq(s.t.sport, port);
+	nk = port_key(s.t.sport);
+
+	ep_seg(port, 0x04, EP_ISN + 2, 0);
+	cr_assert(flow_has(&ck) && flow_has(&nk),
+		  "the client's new connection went with the old one");
+	cr_assert_eq(flow_at(&ck).sport, htons(s.t.sport));
+	cr_assert_eq(flow_at(&nk).dport, htons(46220));
+	cr_assert_not(flow_has(&pk), "the kept entry is still there");
+}
+
 /* A passive close (the client's FIN first) leaves no TIME_WAIT at the
  * endpoint, and nothing kept: both entries go on the client's last ACK. */
 static void passive_close_leaves_nothing(void)
@@ -575,6 +606,7 @@ BOTH(tw_port_goes_to_newer_tsval)
 BOTH(tw_port_goes_to_later_isn_without_ts)
 BOTH(endpoint_first_close_notes_time_wait)
 BOTH(client_port_reuse_keeps_tw_port)
+BOTH(rst_on_kept_port_spares_the_new_connection)
 BOTH(passive_close_leaves_nothing)
 BOTH(old_ack_to_l4_syn_is_reset)
 BOTH(second_old_ack_goes_to_client)
