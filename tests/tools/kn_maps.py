@@ -13,7 +13,7 @@ synq, hold, chunks: entries in kn_synq (half-open L7 connections), kn_head
 vip_flows: those of connections to the VIP (to-endpoint entries whose key's
 destination is the VIP, to-client entries that leave from the VIP).
 vip_ep_timewait: the VIP's entries kept on purpose because the endpoint
-closed first (kanary_flow.fin has KANARY_FIN_ENDPOINT_FIRST; they go after
+closed first (kanary_flow.fin has KANARY_FIN_ENDPOINT_TW; they go after
 the 60 s TIME_WAIT reclaim). vip_left: all the others (open, half-open
 toward the endpoint, or closed by the client), which should be none once
 every connection has ended.
@@ -34,11 +34,11 @@ import struct
 import subprocess
 import sys
 
-FIN_ENDPOINT_FIRST = 0x04
+FIN_ENDPOINT_TW = 0x04
 # raw offsets in struct kanary_flow_key / struct kanary_flow
 KEY_DADDR = 4
 VAL_SADDR = 0
-VAL_FIN = 59
+VAL_FIN = 64
 
 
 def dump(pin, name):
@@ -118,7 +118,7 @@ def main():
         if not mine:
             continue
         vip += 1
-        if fin & FIN_ENDPOINT_FIRST:
+        if fin & FIN_ENDPOINT_TW:
             ep_tw += 1
         else:
             left += 1
