@@ -502,7 +502,9 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 		delete_flow(&ek, to_ep);
 	else
 		bpf_map_delete_elem(&kn_flows, fk);
-	if (l7)
+	/* Without its to-endpoint entry, the head at the client's key is
+	 * not this connection's: the client's next one may be reading it. */
+	if (l7 && to_ep)
 		drop_head(&ek);
 }
 

@@ -687,6 +687,52 @@ static void client_close_leaves_nothing(void)
 		     "simultaneous close: the endpoint's TIME_WAIT needs them");
 }
 
+/*
+ * The endpoint holds a spliced connection in TIME_WAIT, so its to-client
+ * entry stays when the client reuses its port; the client's next
+ * connection reads its head. The endpoint's RST on the old port forgets
+ * the kept entry, and must leave that head alone: before, forget_conn
+ * dropped the head at the client's key, and the client was reset.
+ */
+static void kept_entry_rst_spares_next_head(void)
+{
+	static const char part[] = "GET / HTTP/1.1\r\nHost: a\r\n";
+	uint32_t cseq, eseq = EP_ISN + 1, isn = CLIENT_ISN + 100000;
+	struct pkt_seg syn;
+	struct pkt_buf o;
+	struct conn c;
+	int v;
+
+	apply_vs(FOCUSED);
+	splice(&c, 48300);
+	cseq = CLIENT_ISN + 1 + c.len;
+	close_seg(&c, false, 0x10, eseq, cseq);
+	close_seg(&c, true, 0x11, cseq, c.gw_isn + 1);
+	close_seg(&c, false, 0x11, eseq, cseq); /* the endpoint's TIME_WAIT */
+	close_seg(&c, true, 0x10, cseq + 1, c.gw_isn + 2);
+	close_seg(&c, false, 0x10, eseq + 1, cseq + 1); /* acks the FIN */
+
+	cr_assert_eq(vip_syn(48300, isn, syn_opts, sizeof(syn_opts), &o),
+		     sent_back());
+	decode(&o, &syn);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 1,
+		     "the to-client entry is not kept for the TIME_WAIT");
+	cr_assert_eq(client_seg(48300, 0x18, isn + 1, syn.seq + 1, part,
+				strlen(part), syn.tsval, NULL, 0, &o),
+		     sent_back(), "part of the next head is not acked");
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HEAD]), 1);
+
+	close_seg(&c, false, 0x04, eseq + 1, 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_HEAD]), 1,
+		     "the next connection's head went with the old one");
+	/* XDP hands a segment shorter than the SYN it becomes to tc. */
+	v = client_seg(48300, 0x18, isn + 1 + strlen(part), syn.seq + 1, "\r\n",
+		       2, syn.tsval, NULL, 0, &o);
+	cr_assert(v == redirected() || (!use_tc && v == passed()),
+		  "the next connection is not bound (verdict %d)", v);
+}
+
 /* A head of the given request line and headers, for open_plain(). */
 static const char *head(const char *line, const char *hdrs)
 {
@@ -1303,6 +1349,7 @@ BOTH(rst_in_each_state)
 BOTH(rules_are_counted)
 BOTH(old_ack_for_syn_is_reset)
 BOTH(client_close_leaves_nothing)
+BOTH(kept_entry_rst_spares_next_head)
 BOTH(match_kinds)
 BOTH(matched_route_weights)
 BOTH(no_timestamps_anywhere)
