@@ -93,6 +93,7 @@ static __always_inline void synq_entry(const struct kanary_flow_key *fk,
 		 * (l7_answer.h): the close still needs the answer. */
 		q->answer = old->answer;
 		q->answer_ack = old->answer_ack;
+		q->answer_fin = old->answer_fin;
 		/* Or mid-head: what it acked is still owed. */
 		q->held = old->held;
 	} else {

@@ -488,6 +488,24 @@ static void fin_with_part_of_head_gets_400(void)
 	fin_answered_400(44850, CLIENT_ISN + 1 + strlen(part), &syn, &o);
 }
 
+/* A late duplicate of the SYN after a 400 that acked the client's FIN:
+ * the close still ends on the client's ACK of the answer. */
+static void duplicate_syn_after_fin_answered(void)
+{
+	static const char part[] = "GET / HTTP/1.1\r\nHost: a\r\n";
+	struct pkt_seg syn, again;
+	struct pkt_buf o;
+
+	apply_rules(VS_URI);
+	client_syn(44870, true, &syn);
+	cr_assert_eq(client_seg(44870, 0x19, CLIENT_ISN + 1, syn.seq + 1, part,
+				syn.tsval, &o),
+		     sent_back(), "the head and FIN are not answered");
+	client_syn(44870, true, &again);
+	cr_assert_eq(again.seq, syn.seq, "another ISN for the same SYN");
+	fin_answered_400(44870, CLIENT_ISN + 1 + strlen(part), &syn, &o);
+}
+
 BOTH(no_route_answers_404)
 BOTH(short_request_answered)
 BOTH(matched_path_still_binds)
@@ -500,6 +518,7 @@ BOTH(fin_before_request_closed)
 BOTH(fin_before_request_then_rst)
 BOTH(fin_after_part_of_head_gets_400)
 BOTH(fin_with_part_of_head_gets_400)
+BOTH(duplicate_syn_after_fin_answered)
 Test(xdp, xdp_without_tx_passes_to_tc, .init = setup_xdp, .fini = teardown)
 {
 	xdp_without_tx_passes_to_tc();
