@@ -252,7 +252,8 @@ l7_answered(void *ctx, const bool is_tc, const struct kanary_flow_key *fk,
 	seq = bpf_ntohl(p.tcp->seq);
 	if (p.flags & TCP_FLAG_RST) {
 		/* RFC 5961: at the sequence number the answer acked, or one
-		 * past it (the client's FIN, not acked yet). */
+		 * past it (the client's FIN, not acked yet); with answer_fin,
+		 * the client's RST is at answer_ack itself. */
 		if (seq - q->answer_ack <= 1)
 			bpf_map_delete_elem(&kn_synq, fk);
 		return V_DROP;

@@ -592,7 +592,9 @@ struct kanary_synq {
 	__u32 gw_tsval; /* the gateway's TSval in its SYN-ACK */
 	/*
 	 * Once answered: the client's sequence number the answer acked
-	 * (host order), where the client's FIN or RST must start.
+	 * (host order): where the client's FIN or RST must start, or,
+	 * when the answer acked the client's FIN too (answer_fin), one
+	 * past that FIN.
 	 */
 	__u32 answer_ack;
 	/*

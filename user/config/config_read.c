@@ -2049,11 +2049,12 @@ static int kn_rd_too_big(struct kn_err *err, const char *name, size_t max)
 }
 
 /*
- * The saved state is kanary's own file, root's, under /run: as big as
- * all the files it was applied from together, each of them within
- * KN_CONFIG_MAX_INPUT. Its size is its only bound.
+ * The saved state is kanary's own file, in its state dir: as big as all
+ * the files it was applied from together, each of them within
+ * KN_CONFIG_MAX_INPUT. A generous bound all the same, so that nothing
+ * read grows without end.
  */
-#define KN_RD_STATE_MAX SIZE_MAX
+#define KN_RD_STATE_MAX ((size_t)1 << 30)
 
 static int kn_rd_buffer(struct kn_config *tmp, const char *name,
 			const char *buf, size_t len, bool origins, size_t max,
