@@ -48,13 +48,19 @@ static __always_inline bool rst_acceptable(const struct kanary_flow_key *fk,
 	struct kanary_flow_key tk = {};
 	struct kanary_flow *twin;
 
-	if (f->seq_next && bpf_ntohl(p->tcp->seq) == f->seq_next)
-		return true;
 	twin_key(f, &tk);
 	twin = bpf_map_lookup_elem(&kn_flows, &tk);
-	/* Gone, or its key another connection's: this one is half
-	 * forgotten already, nothing is left to keep. */
+	/*
+	 * Gone, or its key another connection's: this one is half
+	 * forgotten already, nothing is left to keep. Except a to-client
+	 * entry kept for the endpoint's TIME_WAIT after the client moved
+	 * on (lookup_flow): nobody is left to tell, the client's tuple may
+	 * be its next connection's, and the port stays held until
+	 * reclaim_port may take it. Its RSTs are dropped.
+	 */
 	if (!twin_of(twin, fk))
+		return (f->fin & KANARY_FIN_TW_READY) != KANARY_FIN_TW_READY;
+	if (f->seq_next && bpf_ntohl(p->tcp->seq) == f->seq_next)
 		return true;
 	if (twin->ack_seq)
 		return p->tcp->seq == twin->ack_seq;

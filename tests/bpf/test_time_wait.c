@@ -347,15 +347,18 @@ static void client_port_reuse_keeps_tw_port(void)
 }
 
 /*
- * Then the endpoint's RST on the kept port (at its next sequence number:
- * acceptable): the kept entry goes, and the client's new connection, on
- * another port to the same endpoint, stays. Before, the kept entry's
- * close followed the client's key and deleted the new connection's two
- * entries.
+ * Then RSTs from the endpoint's address on the kept port, at its next
+ * sequence number and at another: dropped, not sent to the client's
+ * tuple (its new connection's now), and the kept entry keeps the port
+ * for the TIME_WAIT; the client's new connection, on another port to the
+ * same endpoint, stays. Before, the RST was forwarded, the kept entry
+ * forgotten, and its close followed the client's key and deleted the
+ * new connection's two entries.
  */
 static void rst_on_kept_port_spares_the_new_connection(void)
 {
 	struct kanary_flow_key ck = client_key(46220), pk, nk;
+	uint64_t blind;
 	uint8_t opts[20];
 	struct pkt_seg s;
 	uint16_t port;
@@ -369,12 +372,16 @@ static void rst_on_kept_port_spares_the_new_connection(void)
 	cr_assert_neq(s.t.sport, port);
 	nk = port_key(s.t.sport);
 
-	ep_seg(port, 0x04, EP_ISN + 2, 0);
+	blind = global_counter(KANARY_G_RST_BLIND);
+	cr_assert_eq(ep_seg(port, 0x04, EP_ISN + 2, 0), dropped(),
+		     "an RST on the kept port went on to the client");
+	cr_assert_eq(ep_seg(port, 0x04, EP_ISN + 99999, 0), dropped());
+	cr_assert_eq(global_counter(KANARY_G_RST_BLIND) - blind, 2);
 	cr_assert(flow_has(&ck) && flow_has(&nk),
 		  "the client's new connection went with the old one");
 	cr_assert_eq(flow_at(&ck).sport, htons(s.t.sport));
 	cr_assert_eq(flow_at(&nk).dport, htons(46220));
-	cr_assert_not(flow_has(&pk), "the kept entry is still there");
+	cr_assert(flow_has(&pk), "the kept entry is gone: its port is free");
 }
 
 /* A passive close (the client's FIN first) leaves no TIME_WAIT at the
