@@ -202,6 +202,16 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			      out_ifindex);
 		if (rc != L7_NEXT)
 			return rc;
+		/* Spliced: RFC 5961 as on L4 (each side's numbers as it
+		 * sends them, rst_guard.h). */
+		if (f->l7 == KANARY_L7_SPLICED) {
+			if ((p.flags & TCP_FLAG_RST) &&
+			    !rst_acceptable(&fk, f, &p)) {
+				count_global(KANARY_G_RST_BLIND);
+				return V_DROP;
+			}
+			track_seq(f, &p);
+		}
 	} else if (p.flags & TCP_FLAG_RST) {
 		/* RFC 5961: a blind RST neither ends the flow nor passes. */
 		if (!rst_acceptable(&fk, f, &p)) {

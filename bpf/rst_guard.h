@@ -62,8 +62,15 @@ static __always_inline bool rst_acceptable(const struct kanary_flow_key *fk,
 		return (f->fin & KANARY_FIN_TW_READY) != KANARY_FIN_TW_READY;
 	if (f->seq_next && bpf_ntohl(p->tcp->seq) == f->seq_next)
 		return true;
-	if (twin->ack_seq)
-		return p->tcp->seq == twin->ack_seq;
+	if (twin->ack_seq) {
+		__u32 ack = bpf_ntohl(twin->ack_seq);
+
+		/* L7: the client acks the gateway's numbers, the endpoint's
+		 * plus seq_delta (l7_splice.h). */
+		if (f->l7 != KANARY_L7_OFF && f->dir == KANARY_DIR_TO_CLIENT)
+			ack -= f->seq_delta;
+		return bpf_ntohl(p->tcp->seq) == ack;
+	}
 	return (p->flags & TCP_FLAG_ACK) && twin->seq_next &&
 	       bpf_ntohl(p->tcp->ack_seq) == twin->seq_next;
 }

@@ -1337,6 +1337,60 @@ static void held_non_request_not_counted(void)
 	cr_assert_eq(h.requests, 1);
 }
 
+/* An RST from the endpoint of c at seq; the verdict. */
+static int ep_rst(const struct conn *c, uint32_t seq)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, o;
+
+	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
+	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
+	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
+	struct pkt_spec sp = { .saddr = ep,
+			       .daddr = snat,
+			       .sport = 8501,
+			       .dport = c->snat_port,
+			       .flags = 0x04,
+			       .seq = seq };
+
+	pkt_build(&sp, &in);
+	return run_on(ifname, &in, &o);
+}
+
+/*
+ * RFC 5961 on a spliced connection, as on L4 (issue 12, finding 2): a
+ * blind RST from either side is dropped and counted, the connection
+ * kept. The endpoint's RST at what the client acked last (its RCV.NXT,
+ * in the endpoint's numbers: the client acks the gateway's) ends it.
+ * Before, any RST ended a spliced connection.
+ */
+static void spliced_blind_rst_is_dropped(void)
+{
+	uint32_t cseq, eseq = EP_ISN + 1;
+	uint64_t blind;
+	struct pkt_buf o;
+	struct conn c;
+
+	apply_vs(FOCUSED);
+	splice(&c, 48400);
+	cseq = CLIENT_ISN + 1 + c.len;
+	close_seg(&c, false, 0x10, eseq, cseq); /* acks the replay */
+	close_seg(&c, true, 0x10, cseq, c.gw_isn + 1);
+	ep_data(&c, eseq, cseq, "0123456789"); /* not acked yet */
+	blind = global(KANARY_G_RST_BLIND);
+	cr_assert_eq(client_seg(48400, 0x04, cseq + 5000, 0, NULL, 0, 0, NULL,
+				0, &o),
+		     dropped(), "a blind RST from the client passed");
+	cr_assert_eq(ep_rst(&c, eseq + 5), dropped(),
+		     "a blind RST from the endpoint passed");
+	cr_assert_eq(global(KANARY_G_RST_BLIND) - blind, 2);
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2,
+		     "a blind RST ended the connection");
+	cr_assert_eq(ep_rst(&c, eseq), redirected(),
+		     "the endpoint's RST at the client's last ack is dropped");
+	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
+}
+
 BOTH(synack_offers_one_segment)
 BOTH(synack_without_options)
 BOTH(header_picks_subset)
@@ -1350,6 +1404,7 @@ BOTH(rules_are_counted)
 BOTH(old_ack_for_syn_is_reset)
 BOTH(client_close_leaves_nothing)
 BOTH(kept_entry_rst_spares_next_head)
+BOTH(spliced_blind_rst_is_dropped)
 BOTH(match_kinds)
 BOTH(matched_route_weights)
 BOTH(no_timestamps_anywhere)

@@ -21,7 +21,8 @@ for t in test_cli.sh test_modes.sh "test_l4_split.sh auto" "test_l4_split.sh xdp
 	"test_watch.sh tc" "test_promote.sh tc" "test_prometheus.sh tc" \
 	"test_upgrade.sh tc" "test_upgrade.sh tc 96" "test_flood_l4.sh auto" \
 	"test_perms.sh tc" "test_schema.sh tc" "test_crash.sh tc" \
-	"test_blind_rst.sh xdp" "test_blind_rst.sh tc" "test_time_wait.sh tc" \
+	"test_blind_rst.sh xdp" "test_blind_rst.sh tc" "test_blind_rst.sh xdp l7" \
+	"test_blind_rst.sh tc l7" "test_time_wait.sh tc" \
 	"test_time_wait.sh xdp" test_bench_smoke.sh; do
 	# shellcheck disable=SC2086
 	bash "$here"/$t 2>&1 | tee "$log"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Blind resets and packets kanary must not forward, on real veths, in the
-# mode given ($1: xdp or tc). A keep-alive connection through the L4 path
-# is hit by spoofed RSTs from the client's namespace (its 4-tuple, random
+# mode given ($1: xdp or tc), on the L4 path, or with $2 = l7 on the L7
+# path (the lab's focused routing: the connection is spliced). A
+# keep-alive connection is hit by spoofed RSTs from the client's
+# namespace (its 4-tuple, random
 # sequence numbers): it keeps working, and kanary counts them. The client
 # then really resets it (SO_LINGER 0, the exact sequence number): the
 # endpoint's socket and kanary's flow are gone. A SYN tagged for a VLAN
@@ -9,9 +11,14 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 MODE=$1
+PATH_KIND=${2:-l4}
+VS=virtualservice-weight-70.yaml
+[ "$PATH_KIND" = l7 ] && VS=virtualservice-focused-routing.yaml
+MODE_SHOWN=$MODE
+MODE="$MODE_SHOWN/$PATH_KIND"
 
-echo "# blind RSTs and martian packets in $MODE mode"
-lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
+echo "# blind RSTs and martian packets in $MODE_SHOWN mode, $PATH_KIND path"
+lab_up "$MODE_SHOWN" || { not_ok "$MODE: lab and load"; summary; exit 1; }
 
 # counter TEXT_PREFIX: a kn_global counter, by the start of its text.
 counter() {
@@ -32,10 +39,9 @@ connections() {
 	kanary stats --json | python3 -c 'import json,sys; print(sum(s["connections"] for v in json.load(sys.stdin)["virtualservices"] for s in v["subsets"]))'
 }
 
-check "$MODE: apply the lab's 70/30" kanary apply -f "$LAB_DIR/gateway.yaml" \
+check "$MODE: apply the lab's $VS" kanary apply -f "$LAB_DIR/gateway.yaml" \
 	-f "$LAB_DIR/service.yaml" -f "$LAB_DIR/destinationrule.yaml" \
-	-f "$LAB_DIR/workloadentries.yaml" \
-	-f "$LAB_DIR/virtualservice-weight-70.yaml"
+	-f "$LAB_DIR/workloadentries.yaml" -f "$LAB_DIR/$VS"
 
 blind0=$(counter "dropped (RST at")
 out=$(client python3 "$ROOT/tests/tools/blind_rst.py" --host "$VIP" \
