@@ -202,29 +202,25 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 			      out_ifindex);
 		if (rc != L7_NEXT)
 			return rc;
-		/* Spliced: RFC 5961 as on L4 (each side's numbers as it
-		 * sends them, rst_guard.h). */
-		if (f->l7 == KANARY_L7_SPLICED) {
-			if ((p.flags & TCP_FLAG_RST) &&
-			    !rst_acceptable(&fk, f, &p)) {
+	}
+	/* L4, and L7 once spliced: each side's numbers as it sends them
+	 * (rst_guard.h). */
+	if (!f->l7 || f->l7 == KANARY_L7_SPLICED) {
+		if (p.flags & TCP_FLAG_RST) {
+			/* RFC 5961: a blind RST neither ends the flow nor
+			 * passes. */
+			if (!rst_acceptable(&fk, f, &p)) {
 				count_global(KANARY_G_RST_BLIND);
 				return V_DROP;
 			}
+		} else {
 			track_seq(f, &p);
+			/* The client answers the endpoint's SYN-ACK: no
+			 * longer half-open (L4 only: open_ns is 0 on L7). */
+			if (f->open_ns && f->answered && !syn &&
+			    f->dir == KANARY_DIR_TO_ENDPOINT)
+				note_open(&fk, f);
 		}
-	} else if (p.flags & TCP_FLAG_RST) {
-		/* RFC 5961: a blind RST neither ends the flow nor passes. */
-		if (!rst_acceptable(&fk, f, &p)) {
-			count_global(KANARY_G_RST_BLIND);
-			return V_DROP;
-		}
-	} else {
-		track_seq(f, &p);
-		/* The client answers the endpoint's SYN-ACK: no longer
-		 * half-open. */
-		if (f->open_ns && f->answered && !syn &&
-		    f->dir == KANARY_DIR_TO_ENDPOINT)
-			note_open(&fk, f);
 	}
 
 	/* Before anything is written: XDP may have to pass the packet on. */
