@@ -630,18 +630,13 @@ static void old_ack_for_syn_is_reset(void)
 }
 
 /* Send a closing segment of a spliced connection either way. */
-static void close_seg(const struct conn *c, bool from_client, uint8_t flags,
-		      uint32_t seq, uint32_t ack)
+/* A segment from the endpoint of c, by its link; the verdict. */
+static int ep_run(const struct conn *c, uint8_t flags, uint32_t seq,
+		  uint32_t ack)
 {
 	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
 	struct pkt_buf in, o;
 
-	if (from_client) {
-		cr_assert_eq(client_seg(c->cport, flags, seq, ack, NULL, 0,
-					c->gw_ts, NULL, 0, &o),
-			     redirected());
-		return;
-	}
 	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
 	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
 	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
@@ -654,7 +649,21 @@ static void close_seg(const struct conn *c, bool from_client, uint8_t flags,
 			       .ack = ack };
 
 	pkt_build(&sp, &in);
-	cr_assert_eq(run_on(ifname, &in, &o), redirected());
+	return run_on(ifname, &in, &o);
+}
+
+static void close_seg(const struct conn *c, bool from_client, uint8_t flags,
+		      uint32_t seq, uint32_t ack)
+{
+	struct pkt_buf o;
+
+	if (from_client) {
+		cr_assert_eq(client_seg(c->cport, flags, seq, ack, NULL, 0,
+					c->gw_ts, NULL, 0, &o),
+			     redirected());
+		return;
+	}
+	cr_assert_eq(ep_run(c, flags, seq, ack), redirected());
 }
 
 /* The client closes, the endpoint acks its FIN with its own: nothing of
@@ -685,26 +694,6 @@ static void client_close_leaves_nothing(void)
 	close_seg(&c, true, 0x10, cseq + 1, c.gw_isn + 2);
 	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2,
 		     "simultaneous close: the endpoint's TIME_WAIT needs them");
-}
-
-/* An RST from the endpoint of c at seq; the verdict. */
-static int ep_rst(const struct conn *c, uint32_t seq)
-{
-	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
-	struct pkt_buf in, o;
-
-	inet_ntop(AF_INET, &c->ep, ep, sizeof(ep));
-	snprintf(snat, sizeof(snat), "198.18.%u.1", (ntohl(c->ep) >> 8) & 0xff);
-	snprintf(ifname, sizeof(ifname), "e%u", (ntohl(c->ep) >> 8) & 0xff);
-	struct pkt_spec sp = { .saddr = ep,
-			       .daddr = snat,
-			       .sport = 8501,
-			       .dport = c->snat_port,
-			       .flags = 0x04,
-			       .seq = seq };
-
-	pkt_build(&sp, &in);
-	return run_on(ifname, &in, &o);
 }
 
 /*
@@ -744,7 +733,7 @@ static void kept_entry_rst_spares_next_head(void)
 		     sent_back(), "part of the next head is not acked");
 	cr_assert_eq(map_count(maps.fd[KN_MAP_HEAD]), 1);
 
-	cr_assert_eq(ep_rst(&c, eseq + 1), dropped(),
+	cr_assert_eq(ep_run(&c, 0x04, eseq + 1, 0), dropped(),
 		     "an RST on the kept port went on to the client");
 	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 1,
 		     "the kept entry is gone: its port is free");
@@ -1385,12 +1374,12 @@ static void spliced_blind_rst_is_dropped(void)
 	cr_assert_eq(client_seg(48400, 0x04, cseq + 5000, 0, NULL, 0, 0, NULL,
 				0, &o),
 		     dropped(), "a blind RST from the client passed");
-	cr_assert_eq(ep_rst(&c, eseq + 5), dropped(),
+	cr_assert_eq(ep_run(&c, 0x04, eseq + 5, 0), dropped(),
 		     "a blind RST from the endpoint passed");
 	cr_assert_eq(global(KANARY_G_RST_BLIND) - blind, 2);
 	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 2,
 		     "a blind RST ended the connection");
-	cr_assert_eq(ep_rst(&c, eseq), redirected(),
+	cr_assert_eq(ep_run(&c, 0x04, eseq, 0), redirected(),
 		     "the endpoint's RST at the client's last ack is dropped");
 	cr_assert_eq(map_count(maps.fd[KN_MAP_FLOWS]), 0);
 }
