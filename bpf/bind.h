@@ -97,7 +97,7 @@ static __always_inline int bind_next_hop(void *ctx, const bool is_tc,
 }
 
 /*
- * Both kn_flows entries, in state l7, for the client at fk. An L4
+ * Both entries (conn.h), in state l7, for the client at fk. An L4
  * connection's (p: its SYN, up to data_end) are half-open from now on,
  * and its to-endpoint entry has already seen its SYN (rst_guard.h). The
  * to-client entry keeps what the SYN to the endpoint offers (syn_*:
@@ -135,7 +135,7 @@ static __always_inline int bind_flow(const struct kanary_flow_key *fk,
 		twin->syn_flags = h->syn.ts_ok ? KANARY_SYN_TS :
 						 KANARY_SYN_NO_TS;
 	}
-	return create_flow(fk, b->c.ep, *f, twin, b->hash, b->now);
+	return create_flow(fk, b->c.ep, *f, twin, b->hash, b->now, l7);
 }
 
 static __always_inline void count_bound(const struct binding *b)
@@ -167,10 +167,15 @@ static __always_inline int bind_existing(const struct kanary_flow_key *fk,
 {
 	struct kanary_flow *old = lookup_flow(fk, p, true);
 
-	if (!old && !bpf_map_update_elem(&kn_flows, fk, *f, BPF_NOEXIST)) {
+	if (!old && (*f)->sport &&
+	    !bpf_map_update_elem(&kn_flows, fk, *f, BPF_NOEXIST)) {
 		count_bound(b);
 		return 0;
 	}
+	/* Nothing reserved: another CPU put this SYN's connection in its
+	 * record a moment ago; that CPU sends the SYN on. */
+	if (!old && !(*f)->sport)
+		return KANARY_G_SYN_RACE;
 	release_port(*f);
 	*f = old ? old : bpf_map_lookup_elem(&kn_flows, fk);
 	return *f ? 0 : KANARY_G_SNAT_EXHAUSTED;
@@ -182,14 +187,16 @@ static __always_inline int bind_existing(const struct kanary_flow_key *fk,
 /*
  * A SYN p (the L4 path), looked up nowhere before: 0 once the connection
  * has both entries, with *f its to-endpoint entry (per-CPU scratch
- * holding what was inserted, or the map's entry when the SYN's was there
- * already: bind_existing) and *egress set if its next hop must be
- * resolved on the way; or NEW_FLOW_L7; or a KANARY_G_* reason
- * (KANARY_G_PASS_NO_FLOW: not a VIP; KANARY_G_PASS_INVALID: a SYN no
- * connection may come from, checked for VIPs only, so that the gateway's
- * own SYNs pay nothing; KANARY_G_FIB_PASS: see bind_next_hop). The
- * conntrack lookup a new connection would miss is left to the insert,
- * which finds an entry there itself: it cost 65-230 ns of the SYN.
+ * holding what was kept, or the entry the SYN found: a retransmission's)
+ * and *egress set if its next hop must be resolved on the way; or
+ * NEW_FLOW_L7; or a KANARY_G_* reason (KANARY_G_PASS_NO_FLOW: not a VIP;
+ * KANARY_G_PASS_INVALID: a SYN no connection may come from, checked for
+ * VIPs only, so that the gateway's own SYNs pay nothing;
+ * KANARY_G_FIB_PASS: see bind_next_hop). The SYN is looked up in
+ * kn_flows first when its record says kn_flows may hold its client
+ * (KANARY_CONN_KN_FLOWS): a record, unlike kn_flows' BPF_NOEXIST
+ * insert, cannot tell that fk already has an entry there
+ * (bind_existing handles another CPU's race).
  */
 static __always_inline int new_flow(void *ctx, const bool is_tc,
 				    const struct kanary_flow_key *fk,
@@ -208,6 +215,12 @@ static __always_inline int new_flow(void *ctx, const bool is_tc,
 		return KANARY_G_PASS_INVALID;
 	if (vip->l7 != KANARY_L7_NONE)
 		return NEW_FLOW_L7;
+	/* Only the client's record knows whether that can be. */
+	if (conn_hinted(flow_hash(fk, b.cfg->hash_seed))) {
+		*f = lookup_flow(fk, p, true);
+		if (*f)
+			return 0;
+	}
 	rc = bind_choose(fk, &b, vip->route);
 	if (rc)
 		return rc;

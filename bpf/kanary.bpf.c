@@ -60,7 +60,7 @@ static __noinline int l4_syn_again_tc(struct __sk_buff *skb,
 	if (!f)
 		return L7_NEXT;
 	twin_key(f, &tk);
-	to_ep = bpf_map_lookup_elem(&kn_flows, &tk);
+	to_ep = flow_find(&tk);
 	/* Not this connection's, or its next hop not known yet. */
 	if (!twin_of(to_ep, fk) || !to_ep->ifindex)
 		return L7_NEXT;
@@ -84,6 +84,131 @@ static __noinline int l4_syn_again_tc(struct __sk_buff *skb,
 	return V_TX;
 }
 
+/*
+ * The life of a packet p (tuple fk) after its conntrack lookup found f
+ * (or made it: a new connection's SYN, with egress set if its next hop
+ * is resolved on the way). l4only: f is in a record, which only L4
+ * connections have. The L7 steps are then left out, so that the
+ * verifier follows them for kn_flows' entries only: it follows this
+ * function once per table, and each time through L7 doubled what it
+ * processed (docs/conntrack-record.md).
+ */
+static __always_inline enum verdict
+forward_flow(void *ctx, const bool is_tc, bool l4only, struct pkt *p,
+	     const struct kanary_flow_key *fk, struct kanary_flow *f, bool syn,
+	     __u32 egress, __u32 len, __u32 in_ifindex, __u32 *out_ifindex,
+	     void *data_end)
+{
+	__u32 d_l7 = 0;
+	bool done = false;
+	int rc;
+
+	/*
+	 * For a new connection's SYN, f is its entry as inserted, in per-CPU
+	 * scratch (no lookup at all): it has seen this SYN already
+	 * (bind_flow), and nothing below writes to an entry for a new
+	 * flow's SYN that the map needs to keep.
+	 */
+	/*
+	 * The flow's endpoint was ejected (userspace marks both entries):
+	 * the client's segment is answered with an RST and the connection
+	 * forgotten, not forwarded to an endpoint that no longer answers. One
+	 * byte of the entry already loaded; the rest is out of line. Never an
+	 * RST for an RST: the client's goes on its way as usual. The
+	 * endpoint's packets are forwarded as usual too: it may be alive
+	 * after all, and the client then reads what it sent.
+	 */
+	if (f->ejected && f->dir == KANARY_DIR_TO_ENDPOINT &&
+	    !(p->flags & TCP_FLAG_RST))
+		return reset_flow_call(ctx, is_tc, fk, f, in_ifindex,
+				       KANARY_G_EJECTED_RESET);
+	/*
+	 * L4: the endpoint answers the client's SYN with a bare ACK (see
+	 * l4_syn_again_tc), the first time. One byte of the entry already
+	 * loaded: an answered connection pays nothing more. XDP passes the
+	 * ACK to tc, which can send two packets.
+	 */
+	if (!f->answered && f->dir == KANARY_DIR_TO_CLIENT &&
+	    (l4only || !f->l7) &&
+	    (p->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST |
+			 TCP_FLAG_FIN)) == TCP_FLAG_ACK &&
+	    !p->plen &&
+	    (f->syn_flags & (KANARY_SYN_KNOWN | KANARY_SYN_RESENT)) ==
+		    KANARY_SYN_KNOWN) {
+		if (!is_tc)
+			return V_PASS;
+		rc = l4_syn_again_tc(ctx, fk, f);
+		if (rc != L7_NEXT)
+			return rc;
+	}
+	/* An L7 connection not spliced yet has ways of its own. */
+	if (!l4only && f->l7) {
+		rc = l7_bound(ctx, is_tc, fk, f, p, syn, in_ifindex,
+			      out_ifindex);
+		if (rc != L7_NEXT)
+			return rc;
+	}
+	/* L4, and L7 once spliced: each side's numbers as it sends them
+	 * (rst_guard.h). */
+	if (l4only || !f->l7 || f->l7 == KANARY_L7_SPLICED) {
+		if (p->flags & TCP_FLAG_RST) {
+			/* RFC 5961: a blind RST neither ends the flow nor
+			 * passes. */
+			if (!rst_acceptable(fk, f, p)) {
+				count_global(KANARY_G_RST_BLIND);
+				return V_DROP;
+			}
+		} else {
+			track_seq(f, p);
+			/* The client answers the endpoint's SYN-ACK: no
+			 * longer half-open (L4 only: open_ns is 0 on L7). */
+			if (f->open_ns && f->answered && !syn &&
+			    f->dir == KANARY_DIR_TO_ENDPOINT)
+				note_open(fk, f);
+		}
+	}
+
+	/* Before anything is written: XDP may have to pass the packet on. */
+	if (!f->ifindex && !egress &&
+	    resolve_next_hop(ctx, f, p, in_ifindex, &egress)) {
+		count_global(KANARY_G_FIB_PASS);
+		/*
+		 * The neighbour is not known yet. XDP cannot ask for it: it
+		 * passes the packet as it came to kanary's tc program behind
+		 * it, which sends it through the kernel's neighbour table.
+		 * (The kernel's own forwarding would drop the rewritten
+		 * packet: its source is the gateway's own address.)
+		 */
+		if (!is_tc)
+			return V_PASS;
+		if (!egress)
+			return V_DROP; /* no route to the endpoint at all */
+	}
+	if (!is_tc && !xdp_prepare_send(f->ifindex, in_ifindex)) {
+		count_global(KANARY_G_XDP_NO_TX);
+		return V_PASS;
+	}
+
+	/* HTTP outcomes: here, once the packet is sure to leave by this
+	 * program, and before the rewrite (tc's invalidates p). */
+	count_outcome(ctx, is_tc, fk, f, p);
+	if (!l4only && f->l7)
+		d_l7 = l7_translate(ctx, is_tc, p, f, data_end);
+	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */
+	if ((p->flags & TCP_FLAG_SYN) && !f->answered &&
+	    f->dir == KANARY_DIR_TO_CLIENT)
+		note_answered(f);
+	/* Closing: from the first FIN or RST on, every packet is looked at. */
+	if ((p->flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
+		done = note_close(f, p, data_end);
+	count_flow(f, len);
+	rewrite(ctx, is_tc, p, f, d_l7);
+	*out_ifindex = egress ? egress : f->ifindex;
+	if (done)
+		forget_conn(fk, f);
+	return egress ? V_RESOLVE : V_FORWARD;
+}
+
 static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 					   void *data, void *data_end,
 					   __u32 len, __u32 in_ifindex,
@@ -91,8 +216,8 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 {
 	struct kanary_flow_key fk = { .proto = IPPROTO_TCP };
 	struct kanary_flow *f;
-	__u32 egress = 0, d_l7 = 0;
-	bool syn, done = false;
+	__u32 egress = 0;
+	bool syn, in_record;
 	struct pkt p;
 	int rc;
 
@@ -116,12 +241,19 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
 	      TCP_FLAG_SYN;
+	/* A connection in a record (conn.h): L4, its own way through. */
+	f = conn_find(&fk, NULL);
+	if (f && syn && reused_by(f, &p)) {
+		forget_reused(&fk, f, true);
+		f = NULL;
+	}
+	in_record = f;
+	if (in_record)
+		goto found;
 	/*
-	 * A SYN to an L4 VIP is bound at once (bind.h, new_flow): no lookup
-	 * first, the insert finds a retransmission's or a reused port's
-	 * entry itself. Everything else is looked up.
+	 * A SYN to an L4 VIP is bound (bind.h, new_flow), once kn_flows has
+	 * no connection at fk. Everything else is looked up in kn_flows.
 	 */
-	f = NULL;
 	rc = syn ? new_flow(ctx, is_tc, &fk, &p, data_end, in_ifindex, &egress,
 			    &f) :
 		   KANARY_G_PASS_NO_FLOW;
@@ -159,109 +291,11 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	}
 	if (!f)
 		return V_DROP;
-	/*
-	 * For a new connection's SYN, f is its entry as inserted, in per-CPU
-	 * scratch (no lookup at all): it has seen this SYN already
-	 * (bind_flow), and nothing below writes to an entry for a new
-	 * flow's SYN that the map needs to keep.
-	 */
-	/*
-	 * The flow's endpoint was ejected (userspace marks both entries):
-	 * the client's segment is answered with an RST and the connection
-	 * forgotten, not forwarded to an endpoint that no longer answers. One
-	 * byte of the entry already loaded; the rest is out of line. Never an
-	 * RST for an RST: the client's goes on its way as usual. The
-	 * endpoint's packets are forwarded as usual too: it may be alive
-	 * after all, and the client then reads what it sent.
-	 */
-	if (f->ejected && f->dir == KANARY_DIR_TO_ENDPOINT &&
-	    !(p.flags & TCP_FLAG_RST))
-		return reset_flow_call(ctx, is_tc, &fk, f, in_ifindex,
-				       KANARY_G_EJECTED_RESET);
-	/*
-	 * L4: the endpoint answers the client's SYN with a bare ACK (see
-	 * l4_syn_again_tc), the first time. One byte of the entry already
-	 * loaded: an answered connection pays nothing more. XDP passes the
-	 * ACK to tc, which can send two packets.
-	 */
-	if (!f->answered && f->dir == KANARY_DIR_TO_CLIENT && !f->l7 &&
-	    (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST |
-			TCP_FLAG_FIN)) == TCP_FLAG_ACK &&
-	    !p.plen &&
-	    (f->syn_flags & (KANARY_SYN_KNOWN | KANARY_SYN_RESENT)) ==
-		    KANARY_SYN_KNOWN) {
-		if (!is_tc)
-			return V_PASS;
-		rc = l4_syn_again_tc(ctx, &fk, f);
-		if (rc != L7_NEXT)
-			return rc;
-	}
-	/* An L7 connection not spliced yet has ways of its own. */
-	if (f->l7) {
-		rc = l7_bound(ctx, is_tc, &fk, f, &p, syn, in_ifindex,
-			      out_ifindex);
-		if (rc != L7_NEXT)
-			return rc;
-	}
-	/* L4, and L7 once spliced: each side's numbers as it sends them
-	 * (rst_guard.h). */
-	if (!f->l7 || f->l7 == KANARY_L7_SPLICED) {
-		if (p.flags & TCP_FLAG_RST) {
-			/* RFC 5961: a blind RST neither ends the flow nor
-			 * passes. */
-			if (!rst_acceptable(&fk, f, &p)) {
-				count_global(KANARY_G_RST_BLIND);
-				return V_DROP;
-			}
-		} else {
-			track_seq(f, &p);
-			/* The client answers the endpoint's SYN-ACK: no
-			 * longer half-open (L4 only: open_ns is 0 on L7). */
-			if (f->open_ns && f->answered && !syn &&
-			    f->dir == KANARY_DIR_TO_ENDPOINT)
-				note_open(&fk, f);
-		}
-	}
-
-	/* Before anything is written: XDP may have to pass the packet on. */
-	if (!f->ifindex && !egress &&
-	    resolve_next_hop(ctx, f, &p, in_ifindex, &egress)) {
-		count_global(KANARY_G_FIB_PASS);
-		/*
-		 * The neighbour is not known yet. XDP cannot ask for it: it
-		 * passes the packet as it came to kanary's tc program behind
-		 * it, which sends it through the kernel's neighbour table.
-		 * (The kernel's own forwarding would drop the rewritten
-		 * packet: its source is the gateway's own address.)
-		 */
-		if (!is_tc)
-			return V_PASS;
-		if (!egress)
-			return V_DROP; /* no route to the endpoint at all */
-	}
-	if (!is_tc && !xdp_prepare_send(f->ifindex, in_ifindex)) {
-		count_global(KANARY_G_XDP_NO_TX);
-		return V_PASS;
-	}
-
-	/* HTTP outcomes: here, once the packet is sure to leave by this
-	 * program, and before the rewrite (tc's invalidates p). */
-	count_outcome(ctx, is_tc, &fk, f, &p);
-	if (f->l7)
-		d_l7 = l7_translate(ctx, is_tc, &p, f, data_end);
-	/* The endpoint's SYN-ACK: the connection is answered (see ABI). */
-	if ((p.flags & TCP_FLAG_SYN) && !f->answered &&
-	    f->dir == KANARY_DIR_TO_CLIENT)
-		note_answered(f);
-	/* Closing: from the first FIN or RST on, every packet is looked at. */
-	if ((p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) || f->fin)
-		done = note_close(f, &p, data_end);
-	count_flow(f, len);
-	rewrite(ctx, is_tc, &p, f, d_l7);
-	*out_ifindex = egress ? egress : f->ifindex;
-	if (done)
-		forget_conn(&fk, f);
-	return egress ? V_RESOLVE : V_FORWARD;
+found:
+	/* One copy, not one per table: the verifier knows in_record on
+	 * each path, and leaves the L7 steps out of the record's. */
+	return forward_flow(ctx, is_tc, in_record, &p, &fk, f, syn, egress, len,
+			    in_ifindex, out_ifindex, data_end);
 }
 
 SEC("xdp")

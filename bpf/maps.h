@@ -58,6 +58,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_flows SEC(".maps");
 
+/* One record per connection (bpf/conn.h); kn_flows is its overflow.
+ * Mmapable: health's ejection marks write one byte of a record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KANARY_CONN_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct kanary_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KANARY_MAX_STATS);

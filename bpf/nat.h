@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Conntrack and full NAT. A connection is two kn_flows entries, one per
- * direction, each mapping the tuple a packet arrives with to the tuple it
- * leaves with:
+ * Conntrack and full NAT. A connection is two entries, one per direction
+ * (in one kn_conns record, or two kn_flows entries: conn.h), each
+ * mapping the tuple a packet arrives with to the tuple it leaves with:
  *   client:cport -> vip:vport       =>  snat:sport -> endpoint:eport
  *   endpoint:eport -> snat:sport    =>  vip:vport  -> client:cport
  * Names, here and in every file that uses them: fk and f are the entry a
@@ -12,6 +12,7 @@
 #define KANARY_BPF_NAT_H
 
 #include "maps.h"
+#include "conn.h" /* twin_key, twin_of, flow_find, flow_delete */
 #include "select.h" /* mix32 */
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
@@ -19,32 +20,6 @@
 #include "tcpopt.h" /* seg_tsval, syn_read */
 
 #define SNAT_RANGE (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1)
-
-/* The key of a flow's other entry: its outgoing tuple, reversed (for a
- * to-client entry, the client's tuple: kn_head's and kn_synq's key). */
-static __always_inline void twin_key(const struct kanary_flow *f,
-				     struct kanary_flow_key *k)
-{
-	k->saddr = f->daddr;
-	k->daddr = f->saddr;
-	k->sport = f->dport;
-	k->dport = f->sport;
-	k->proto = IPPROTO_TCP;
-}
-
-/*
- * Is t, found at the twin key of the entry at fk, that connection's
- * other entry? Only if it leaves by fk's tuple reversed: a to-client
- * entry kept for its endpoint's TIME_WAIT (lookup_flow) outlives its
- * twin, and the client's next connection, to the same endpoint, may be
- * at that key.
- */
-static __always_inline bool twin_of(const struct kanary_flow *t,
-				    const struct kanary_flow_key *fk)
-{
-	return t && t->saddr == fk->daddr && t->daddr == fk->saddr &&
-	       t->sport == fk->dport && t->dport == fk->sport;
-}
 
 /*
  * The endpoint holds old's connection in TIME_WAIT: both FINs seen, the
@@ -200,25 +175,136 @@ flow_scratch(const struct kanary_flow_key *fk, const struct kanary_endpoint *ep,
 	return f;
 }
 
-/* create_flow's answer when fk has an entry already: f's port is reserved */
+/* create_flow's answer when fk has an entry already: f's port is reserved
+ * (f->sport set), or nothing is (0) */
 #define CREATE_EXISTS (KANARY_G_MAX + 2)
 
 /*
- * Insert a connection's two entries, f at fk (to the endpoint) and its
+ * May a new connection (f to endpoint ep, twin to the client) take the
+ * record rec (claim: as read), which holds another connection? As
+ * reclaim_port lets a port go: closed past the endpoint's TIME_WAIT, or
+ * before when that TIME_WAIT takes the SYN, which it sees only when the
+ * new connection is to the same endpoint (then it has the same port);
+ * half-open past KANARY_HALF_OPEN_NS. And, records having no LRU, idle
+ * past KANARY_CONN_IDLE_NS. 0: no; 1: yes; 2: yes, from a TIME_WAIT.
+ */
+static __always_inline int
+conn_takeable(const struct kanary_conn *rec, __u64 claim,
+	      const struct kanary_endpoint *ep, const struct kanary_flow *f,
+	      const struct kanary_flow *twin, __u64 reclaim_ns, __u64 now)
+{
+	const struct kanary_flow *to_ep = &rec->half[KANARY_DIR_TO_ENDPOINT];
+	const struct kanary_flow *old = to_ep;
+
+	if (claim & KANARY_CONN_BUSY)
+		return 0;
+	if (!(claim & KANARY_CONN_LIVE))
+		return 1;
+	/* The live entry: a gone one missed the later stamps. */
+	if (claim & KANARY_CONN_TO_CLIENT)
+		old = &rec->half[KANARY_DIR_TO_CLIENT];
+	if (old->closed_ns) {
+		if (!younger(now, old->closed_ns, reclaim_ns))
+			return 1;
+		return to_ep->daddr == ep->addr && to_ep->dport == ep->port &&
+				       to_ep->saddr == ep->snat_addr &&
+				       tw_takes_syn(old, f, twin) ?
+			       2 :
+			       0;
+	}
+	if (old->open_ns)
+		return !younger(now, old->open_ns, KANARY_HALF_OPEN_NS);
+	return !younger(now, rec->seen_ns, KANARY_CONN_IDLE_NS);
+}
+
+/*
+ * The record of the client at fk (hash: its flow hash, as the endpoint
+ * choice's): 0 once f and twin are in it, f's SNAT port set; -1 when it
+ * is taken; CREATE_EXISTS, nothing reserved, when it holds fk's
+ * connection. Global: verified once, and its stack is its own.
+ *
+ * The claim is one compare-and-swap, to KANARY_CONN_BUSY, and the entries
+ * are written before the record is published live. kn_flows may hold
+ * the record's port (an overflow connection's draw, or one carried over
+ * by an upgrade) only if the record is marked KANARY_CONN_KN_FLOWS: the
+ * mark is in the claim word, so a draw marking it after the claim was
+ * read fails the compare-and-swap, and one after it sees the claim
+ * (port_in_record). Then kn_flows is looked at.
+ */
+__noinline int conn_claim(const struct kanary_flow_key *fk,
+			  const struct kanary_endpoint *ep,
+			  struct kanary_flow *f, const struct kanary_flow *twin,
+			  __u32 hash)
+{
+	struct kanary_flow_key rk = { .proto = IPPROTO_TCP };
+	__u32 s = hash & KANARY_CONN_MASK, zero = 0;
+	const struct kanary_cfg *cfg;
+	struct kanary_conn *rec;
+	__u64 claim, next, now;
+	int take;
+
+	if (!fk || !ep || !f || !twin)
+		return -1;
+	rec = bpf_map_lookup_elem(&kn_conns, &s);
+	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
+	if (!rec || !cfg)
+		return -1;
+	now = coarse_now();
+	rk.saddr = ep->addr;
+	rk.daddr = ep->snat_addr;
+	rk.sport = ep->port;
+	claim = *(volatile __u64 *)&rec->claim;
+	/* Another CPU's, for the same SYN (new_flow looked fk up first). */
+	if ((claim & KANARY_CONN_TO_ENDPOINT) &&
+	    twin_of(&rec->half[KANARY_DIR_TO_CLIENT], fk))
+		return CREATE_EXISTS;
+	take = conn_takeable(rec, claim, ep, f, twin, cfg->reclaim_ns, now);
+	if (!take)
+		return -1;
+	next = (((claim >> KANARY_CONN_GEN_SHIFT) + 1)
+		<< KANARY_CONN_GEN_SHIFT) |
+	       (claim & KANARY_CONN_KN_FLOWS);
+	if (__sync_val_compare_and_swap(&rec->claim, claim,
+					next | KANARY_CONN_BUSY) != claim)
+		return -1;
+	rk.dport = bpf_htons(
+		KANARY_CONN_PORT_MIN +
+		((s - conn_offset(ep->addr, ep->snat_addr, ep->port)) &
+		 KANARY_CONN_MASK));
+	if ((claim & KANARY_CONN_KN_FLOWS) &&
+	    bpf_map_lookup_elem(&kn_flows, &rk)) {
+		*(volatile __u64 *)&rec->claim = next;
+		return -1;
+	}
+	if (take == 2)
+		count_global(KANARY_G_TW_TAKEOVER);
+	f->sport = rk.dport;
+	__builtin_memcpy(&rec->half[KANARY_DIR_TO_ENDPOINT], f, sizeof(*f));
+	__builtin_memcpy(&rec->half[KANARY_DIR_TO_CLIENT], twin, sizeof(*twin));
+	rec->seen_ns = now;
+	asm volatile("" ::: "memory"); /* the entries, then the claim */
+	*(volatile __u64 *)&rec->claim = next | KANARY_CONN_LIVE;
+	return 0;
+}
+
+/*
+ * Keep a connection's two entries, f at fk (to the endpoint) and its
  * twin (to the client), both filled in (flow_scratch) but for f's source
- * port. The SNAT port is reserved by inserting the twin with BPF_NOEXIST:
- * the map itself is the allocator, so two connections to one endpoint
- * never share a port, even when created on two CPUs at once. 0 when f,
- * as it is, is the connection's to-endpoint entry; CREATE_EXISTS when fk
- * has one already (a retransmitted SYN, a reused client port, another
- * CPU's), with f's port still reserved (see release_port); or a
- * KANARY_G_* reason.
+ * port: in the client's record (conn_claim; L4, l7 KANARY_L7_OFF), or,
+ * when that is taken or for L7, in
+ * kn_flows. There the SNAT port is reserved by inserting the twin with
+ * BPF_NOEXIST: the map itself is the allocator, so two connections to
+ * one endpoint never share a port, even when created on two CPUs at
+ * once. 0 when f, as it is, is the connection's to-endpoint entry;
+ * CREATE_EXISTS when fk has one already (a retransmitted SYN, a reused
+ * client port, another CPU's), with f's port still reserved if
+ * f->sport (see release_port); or a KANARY_G_* reason.
  */
 static __always_inline int create_flow(const struct kanary_flow_key *fk,
 				       const struct kanary_endpoint *ep,
 				       struct kanary_flow *f,
 				       const struct kanary_flow *twin,
-				       __u32 hash, __u64 now)
+				       __u32 hash, __u64 now, const __u8 l7)
 {
 	struct kanary_flow_key tk = {
 		.saddr = ep->addr,
@@ -226,8 +312,17 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		.sport = ep->port,
 		.proto = IPPROTO_TCP,
 	};
-	int i;
+	int i, rc;
 
+	/* L7 connections stay in kn_flows: the L7 path never reads a
+	 * record (handle). l7 is a constant: L7 callers carry no claim. */
+	if (l7 == KANARY_L7_OFF) {
+		rc = conn_claim(fk, ep, f, twin, hash);
+		if (rc >= 0)
+			return rc;
+		count_global(KANARY_G_CONN_OVERFLOW);
+		conn_hint(hash); /* fk is about to be in kn_flows */
+	}
 	for (i = 0; i < KANARY_SNAT_TRIES + KANARY_SNAT_RANDOM_TRIES; i++) {
 		/*
 		 * A fresh draw per try: a fixed stride is linear probing, whose
@@ -245,10 +340,13 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
 
 		tk.dport = bpf_htons(port);
-		if (!bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST))
+		if (bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST) &&
+		    !take_port(&tk, f, twin, now, i))
+			continue;
+		/* Published, then checked: see conn_claim. */
+		if (!port_in_record(&tk))
 			goto reserved;
-		if (take_port(&tk, f, twin, now, i))
-			goto reserved;
+		bpf_map_delete_elem(&kn_flows, &tk);
 	}
 	return KANARY_G_SNAT_EXHAUSTED;
 
@@ -259,13 +357,16 @@ reserved:
 	return 0;
 }
 
-/* Let go of the SNAT port create_flow reserved for f (its twin entry). */
+/* Let go of the SNAT port create_flow reserved for f (its twin entry),
+ * if it reserved one: its CREATE_EXISTS. */
 static __always_inline void release_port(const struct kanary_flow *f)
 {
 	struct kanary_flow_key tk = {};
 
+	if (!f->sport)
+		return;
 	twin_key(f, &tk);
-	bpf_map_delete_elem(&kn_flows, &tk);
+	flow_delete(&tk);
 }
 
 /*
@@ -281,7 +382,7 @@ static __always_inline void note_open(const struct kanary_flow_key *fk,
 
 	f->open_ns = 0;
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	if (twin_of(twin, fk))
 		twin->open_ns = 0;
 }
@@ -298,10 +399,10 @@ static __always_inline void delete_flow(const struct kanary_flow_key *fk,
 	struct kanary_flow *twin;
 
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	if (twin_of(twin, fk))
-		bpf_map_delete_elem(&kn_flows, &tk);
-	bpf_map_delete_elem(&kn_flows, fk);
+		flow_delete(&tk);
+	flow_delete(fk);
 }
 
 /* Set bits in the fin of f and of its twin (a TIME_WAIT's facts). */
@@ -314,7 +415,7 @@ static __always_inline void fin_or_both(struct kanary_flow *f, __u64 bits,
 	if (bits)
 		__sync_fetch_and_or(&f->fin, bits);
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	if (!twin)
 		return;
 	if (tsval)
@@ -407,7 +508,7 @@ static __always_inline bool note_close(struct kanary_flow *f,
 		if (fin)
 			__sync_fetch_and_or(&f->fin, fin);
 		twin_key(f, &tk);
-		twin = bpf_map_lookup_elem(&kn_flows, &tk);
+		twin = flow_find(&tk);
 		if (twin) {
 			if (!twin->closed_ns)
 				twin->closed_ns = now;
@@ -435,7 +536,7 @@ static __always_inline void note_answered(struct kanary_flow *f)
 
 	f->answered = 1;
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	if (twin)
 		twin->answered = 1;
 }
@@ -471,8 +572,8 @@ __noinline int drop_head(const struct kanary_flow_key *fk)
 
 /*
  * Forget a connection given either entry: both entries, and its hold.
- * kn_flows is preallocated: an element deleted on one CPU can be reused
- * at once for another connection while this CPU still holds a pointer to
+ * kn_flows is preallocated, kn_conns an array: an entry deleted on one
+ * CPU can be reused at once for another connection while this CPU still holds a pointer to
  * it (two packets of a closing connection, one per CPU). So the entry is
  * looked up again by its key first: if it is gone or replaced, another
  * CPU has forgotten the connection already, and f must not be trusted.
@@ -486,7 +587,7 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	struct kanary_flow *to_ep = f;
 	bool l7;
 
-	if (bpf_map_lookup_elem(&kn_flows, fk) != f)
+	if (flow_find(fk) != f)
 		return;
 	l7 = f->l7 != KANARY_L7_OFF;
 
@@ -494,14 +595,14 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 	 * client's key may hold the client's next connection (twin_of). */
 	if (f->dir == KANARY_DIR_TO_CLIENT) {
 		twin_key(f, &ek);
-		to_ep = bpf_map_lookup_elem(&kn_flows, &ek);
+		to_ep = flow_find(&ek);
 		if (!twin_of(to_ep, fk))
 			to_ep = NULL;
 	}
 	if (to_ep)
 		delete_flow(&ek, to_ep);
 	else
-		bpf_map_delete_elem(&kn_flows, fk);
+		flow_delete(fk);
 	/* Without its to-endpoint entry, the head at the client's key is
 	 * not this connection's: the client's next one may be reading it. */
 	if (l7 && to_ep)
@@ -509,30 +610,52 @@ static __always_inline void forget_conn(const struct kanary_flow_key *fk,
 }
 
 /*
- * The conntrack lookup of a packet with tuple fk. A SYN that finds a
- * to-endpoint entry with another ISN is a new connection reusing the
- * client's port (the old one is closed or dead): the old one is forgotten
- * and the SYN decided again, under today's config. When the endpoint
- * holds the old one in TIME_WAIT, only its to-endpoint entry goes: the
- * to-client one keeps the SNAT port for reclaim_port, which gives it to
- * a SYN that TIME_WAIT takes (this client's own, usually: its keyed
- * draws are the old connection's). Freed, the port would look free to
- * any SYN, and about half of them would meet PAWS.
+ * A SYN found f, the to-endpoint entry at fk, with another ISN: a new
+ * connection reusing the client's port (the old one is closed or dead).
+ * The old one is forgotten, and the SYN decided again, under today's
+ * config. When the endpoint holds the old one in TIME_WAIT, only its
+ * to-endpoint entry goes: the to-client one keeps the SNAT port for
+ * reclaim_port (or its record for conn_takeable), which gives it to a
+ * SYN that TIME_WAIT takes (this client's own, usually: its keyed draws
+ * are the old connection's, its record the same). Freed, the port would
+ * look free to any SYN, and about half of them would meet PAWS.
+ * in_record: f is in a record, not in kn_flows.
+ */
+static __always_inline void forget_reused(const struct kanary_flow_key *fk,
+					  struct kanary_flow *f,
+					  const bool in_record)
+{
+	if ((f->fin & KANARY_FIN_TW_READY) != KANARY_FIN_TW_READY) {
+		forget_conn(fk, f);
+		return;
+	}
+	if (f->l7 != KANARY_L7_OFF)
+		drop_head(fk);
+	if (in_record)
+		flow_delete(fk);
+	else
+		bpf_map_delete_elem(&kn_flows, fk);
+}
+
+/* Is f, found by a SYN p, another connection's (forget_reused)? */
+static __always_inline bool reused_by(const struct kanary_flow *f,
+				      const struct pkt *p)
+{
+	return f->dir == KANARY_DIR_TO_ENDPOINT && f->syn_seq != p->tcp->seq;
+}
+
+/*
+ * The kn_flows lookup of a packet with tuple fk (a connection without a
+ * record: handle looks in kn_conns first). A SYN that finds another
+ * connection forgets it (forget_reused).
  */
 static __always_inline struct kanary_flow *
 lookup_flow(const struct kanary_flow_key *fk, const struct pkt *p, bool syn)
 {
 	struct kanary_flow *f = bpf_map_lookup_elem(&kn_flows, fk);
 
-	if (f && syn && f->dir == KANARY_DIR_TO_ENDPOINT &&
-	    f->syn_seq != p->tcp->seq) {
-		if ((f->fin & KANARY_FIN_TW_READY) == KANARY_FIN_TW_READY) {
-			if (f->l7 != KANARY_L7_OFF)
-				drop_head(fk);
-			bpf_map_delete_elem(&kn_flows, fk);
-		} else {
-			forget_conn(fk, f);
-		}
+	if (f && syn && reused_by(f, p)) {
+		forget_reused(fk, f, false);
 		f = NULL;
 	}
 	return f;

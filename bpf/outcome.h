@@ -143,7 +143,7 @@ static __always_inline void note_request(const struct kanary_flow_key *fk,
 	if (s)
 		s->requests++;
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	/* Only if it is still this connection's (its port may be reused). */
 	if (twin_of(twin, fk))
 		twin->req_ns = bpf_ktime_get_ns();

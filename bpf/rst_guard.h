@@ -49,7 +49,7 @@ static __always_inline bool rst_acceptable(const struct kanary_flow_key *fk,
 	struct kanary_flow *twin;
 
 	twin_key(f, &tk);
-	twin = bpf_map_lookup_elem(&kn_flows, &tk);
+	twin = flow_find(&tk);
 	/*
 	 * Gone, or its key another connection's: this one is half
 	 * forgotten already, nothing is left to keep. Except a to-client

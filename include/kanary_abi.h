@@ -295,6 +295,56 @@ struct kanary_flow {
 	 */
 };
 
+/*
+ * One record per connection (bpf/conn.h): kn_conns holds
+ * KANARY_CONN_SLOTS records, both of a connection's entries in one. A
+ * new connection takes the record its client tuple hashes to, and the
+ * SNAT port whose reply tuple names the same record:
+ *   port = KANARY_CONN_PORT_MIN + ((s - offset(endpoint)) mod SLOTS)
+ * so that these ports, 16384-32767, are the top of the SNAT range. When
+ * its record is taken, a connection takes two kn_flows entries instead
+ * (the overflow), as every connection did before kn_conns.
+ */
+#define KANARY_CONN_BITS 14
+#define KANARY_CONN_SLOTS (1u << KANARY_CONN_BITS)
+#define KANARY_CONN_MASK (KANARY_CONN_SLOTS - 1)
+#define KANARY_CONN_PORT_MIN (KANARY_SNAT_PORT_MAX + 1 - KANARY_CONN_SLOTS)
+/*
+ * A record whose connection sent nothing for this long may go to a new
+ * one (kn_flows entries are evicted by the LRU instead). Longer than
+ * Linux's default keepalive time (2 h), so that a connection that keeps
+ * itself alive keeps its record.
+ */
+#define KANARY_CONN_IDLE_NS (3ULL * 3600ULL * 1000000000ULL)
+
+/* kanary_conn.claim: which entries are live (by enum kanary_dir), or a
+ * record being written; the generation, bumped per claim, above. */
+#define KANARY_CONN_TO_ENDPOINT 0x1
+#define KANARY_CONN_TO_CLIENT 0x2
+#define KANARY_CONN_BUSY 0x4
+#define KANARY_CONN_LIVE (KANARY_CONN_TO_ENDPOINT | KANARY_CONN_TO_CLIENT)
+/*
+ * kn_flows may hold a connection whose client tuple hashes to this
+ * record, or a port that names it: a claim looks there first. Set by the
+ * data path on an overflow (its client's record) and on a kn_flows draw
+ * of a port of 16384 and up (that port's record), and on every record
+ * by a load that finds kn_flows entries of a kanary without kn_conns;
+ * kept across claims, never cleared. Without it, a claim costs no hash
+ * lookup at all.
+ */
+#define KANARY_CONN_KN_FLOWS 0x8
+#define KANARY_CONN_GEN_SHIFT 32
+
+struct kanary_conn {
+	__u64 claim;
+	/* When a packet of the connection was last seen, to the second
+	 * (bpf_ktime_get_coarse_ns): KANARY_CONN_IDLE_NS. */
+	__u64 seen_ns;
+	/* Indexed by enum kanary_dir; an entry's key is the other one's
+	 * outgoing tuple reversed (bpf/conn.h: twin_key). */
+	struct kanary_flow half[2];
+};
+
 enum kanary_l7_state {
 	KANARY_L7_OFF = 0, /* an L4 connection */
 	KANARY_L7_SYN_SENT, /* SYN sent to the endpoint, first segment held */
@@ -418,6 +468,10 @@ enum kanary_global_counter {
 	KANARY_G_L7_TLS_NO_ROUTE, /* TLS: no tls route takes the ClientHello,
 				   * no `*` route (or it is over head_max):
 				   * reset (not an HTTP answer) */
+	KANARY_G_CONN_OVERFLOW, /* a new connection's record (kn_conns) was
+				 * taken: it took two kn_flows entries */
+	KANARY_G_SYN_RACE, /* a SYN dropped: another CPU was putting its
+			    * connection in its record (that CPU sends it) */
 	KANARY_G_MAX,
 };
 

@@ -50,6 +50,7 @@
 #include "compile.h"
 #include "config.h"
 #include "kanary.skel.h"
+#include "flows.h"
 #include "pins.h"
 #include "pkt.h"
 #include "floor.skel.h"
@@ -253,6 +254,11 @@ static void kinst_load(struct kinst *ki, struct bpf_object *obj,
 	ki->obj = obj;
 	for (int i = 0; i < KN_MAP_COUNT; i++) {
 		map = bpf_object__find_map_by_name(obj, kn_map_names[i]);
+		/* An older object (--compare) may predate kn_conns. */
+		if (!map && i == KN_MAP_CONNS) {
+			ki->maps.fd[i] = -1;
+			continue;
+		}
 		if (!map)
 			die("no map %s", kn_map_names[i]);
 		ki->maps.fd[i] = bpf_map__fd(map);
@@ -410,11 +416,45 @@ static size_t keys_clear(int fd, const struct kanary_flow_key *keep, int n_keep)
 	return keys_clear_sz(fd, keep, n_keep, sizeof(*keep));
 }
 
-/* Delete every flow except the established connection the est-* cases
- * use: each new-flow window starts from the same, nearly empty table. */
+/* Does a record hold a connection with an entry at one of keep? */
+static bool record_kept(const struct kanary_conn *r,
+			const struct kanary_flow_key *keep, int n_keep)
+{
+	for (int i = 0; i < n_keep; i++)
+		for (int dir = 0; dir < 2; dir++) {
+			const struct kanary_flow *o = &r->half[dir ^ 1];
+
+			if (o->saddr == keep[i].daddr &&
+			    o->daddr == keep[i].saddr &&
+			    o->sport == keep[i].dport &&
+			    o->dport == keep[i].sport)
+				return true;
+		}
+	return false;
+}
+
+/*
+ * Delete every flow except the established connection the est-* cases
+ * use: each new-flow window starts from the same, nearly empty table.
+ * Records (bpf/conn.h) are freed as the data path frees them, by their
+ * claim, the generation kept.
+ */
 static void flows_clear(const struct kinst *ki)
 {
+	struct kanary_conn *recs;
+
 	keys_clear(ki->maps.fd[KN_MAP_FLOWS], ki->keep, ki->n_keep);
+	if (ki->maps.fd[KN_MAP_CONNS] < 0)
+		return;
+	recs = kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
+	if (!recs)
+		die("kn_conns: %s", strerror(errno));
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++)
+		if ((recs[s].claim & KANARY_CONN_LIVE) &&
+		    !record_kept(&recs[s], ki->keep, ki->n_keep))
+			recs[s].claim &=
+				~(__u64)(KANARY_CONN_LIVE | KANARY_CONN_BUSY);
+	kn_conns_unmap(recs);
 }
 
 /* The L7 copy's half-open and held connections: all of them go. */
@@ -655,8 +695,21 @@ static void set_waiting(const struct kinst *ki, uint64_t req_ns)
 {
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info);
+	struct kanary_conn *recs;
 	struct kanary_flow f;
 
+	/* In a record (bpf/conn.h): its to-client half, in place. */
+	recs = ki->maps.fd[KN_MAP_CONNS] < 0 ?
+		       NULL :
+		       kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
+	for (uint32_t s = 0; recs && s < KANARY_CONN_SLOTS; s++)
+		if ((recs[s].claim & KANARY_CONN_TO_CLIENT) &&
+		    record_kept(&recs[s], ki->keep, ki->n_keep)) {
+			recs[s].half[KANARY_DIR_TO_CLIENT].req_ns = req_ns;
+			kn_conns_unmap(recs);
+			return;
+		}
+	kn_conns_unmap(recs);
 	if (bpf_obj_get_info_by_fd(ki->maps.fd[KN_MAP_FLOWS], &info, &len) ||
 	    info.value_size != sizeof(f))
 		return;
@@ -1274,6 +1327,33 @@ static void check_cases_l7(struct bench *b)
  * left in kn_synq as the template of the l7-first-segment case, fills the
  * L7 frames of both hooks' benches and checks every L7 case once.
  */
+/*
+ * The record of ki's kept L4 connection, copied into kl's kn_conns at the
+ * same slot (both instances have one hash seed, so the slot is the one
+ * kl's data path looks in). False when ki keeps it in kn_flows.
+ */
+static bool copy_record(const struct kinst *ki, const struct kinst *kl)
+{
+	struct kanary_conn *from, *to;
+	bool copied = false;
+
+	if (ki->maps.fd[KN_MAP_CONNS] < 0 || kl->maps.fd[KN_MAP_CONNS] < 0)
+		return false;
+	from = kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
+	to = kn_conns_map(kl->maps.fd[KN_MAP_CONNS]);
+	if (!from || !to)
+		die("kn_conns: %s", strerror(errno));
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS && !copied; s++)
+		if ((from[s].claim & KANARY_CONN_LIVE) &&
+		    record_kept(&from[s], ki->keep, ki->n_keep)) {
+			to[s] = from[s];
+			copied = true;
+		}
+	kn_conns_unmap(from);
+	kn_conns_unmap(to);
+	return copied;
+}
+
 static void establish_l7(struct kinst *kl, const struct kinst *ki,
 			 struct bench *bx, struct bench *bt)
 {
@@ -1303,7 +1383,10 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 	 * its L7 one. First, so that the L7 connection's SNAT port cannot
 	 * take theirs. (Established packets read no config.)
 	 */
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
+		kl->keep[2 + i] = ki->keep[i];
+	kl->n_keep = 4;
+	for (int i = 0; i < 2 && !copy_record(ki, kl); i++) {
 		struct kanary_flow f;
 
 		if (bpf_map_lookup_elem(ki->maps.fd[KN_MAP_FLOWS], &ki->keep[i],
@@ -1312,9 +1395,7 @@ static void establish_l7(struct kinst *kl, const struct kinst *ki,
 		    bpf_map_update_elem(kl->maps.fd[KN_MAP_FLOWS], &ki->keep[i],
 					&f, BPF_NOEXIST))
 			die("L7 copy: cannot copy the L4 connection");
-		kl->keep[2 + i] = ki->keep[i];
 	}
-	kl->n_keep = 4;
 
 	/* 1. SYN -> the gateway's SYN-ACK, and a kn_synq entry. */
 	frame_l7(&in, CLIENT, VIP, L7_EST_SPORT, 80, 0x02, CLIENT_ISN, 0, 64240,

@@ -49,6 +49,7 @@
 #include "compile.h"
 #include "config.h"
 #include "kanary_abi.h"
+#include "flows.h"
 #include "pins.h"
 #include "pkt.h"
 #include "state.h"
@@ -432,7 +433,7 @@ static struct summary sum_of(const struct samples *s)
  */
 struct inst {
 	struct kanary_bpf *skel; /* NULL: the pinned kanary */
-	int prog, flows;
+	int prog, flows, conns;
 	int lo, hi; /* VIP ports SYNs go to */
 };
 
@@ -442,6 +443,7 @@ static void inst_pinned(struct inst *in, const char *pin_dir, const char *iface,
 	memset(in, 0, sizeof(*in));
 	in->prog = xdp_prog_of(pin_dir, iface);
 	in->flows = map_open(pin_dir, "kn_flows");
+	in->conns = map_open(pin_dir, "kn_conns");
 	in->lo = lo;
 	in->hi = hi;
 }
@@ -512,6 +514,7 @@ static void inst_private(struct inst *in, const char *pin_dir, const char *vip,
 	}
 	in->prog = bpf_program__fd(in->skel->progs.kanary_xdp);
 	in->flows = m.fd[KN_MAP_FLOWS];
+	in->conns = bpf_map__fd(in->skel->maps.kn_conns);
 	in->lo = lo;
 	in->hi = hi;
 }
@@ -523,6 +526,7 @@ static void inst_close(struct inst *in)
 	} else {
 		close(in->prog);
 		close(in->flows);
+		close(in->conns);
 	}
 }
 
@@ -903,6 +907,10 @@ static int cmd_flows(const struct flows_opts *o)
 		done += count;
 	}
 	fill_s = (now_ns() - t0) / 1e9;
+	/* Written behind the data path's back: its claims must look in
+	 * kn_flows (KANARY_CONN_KN_FLOWS), as after an upgrade. */
+	if (kn_conns_mark_kn_flows(x[1].conns))
+		die("cannot mark kn_conns: %s", strerror(errno));
 	free(keys);
 	free(vals);
 	t0 = now_ns();

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <criterion/criterion.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "harness.h"
+#include "flows.h"
 #include "set_weight.h"
 
 struct kanary_bpf *skel;
@@ -56,6 +58,7 @@ void load(void)
 	maps.fd[KN_MAP_POOLS] = bpf_map__fd(skel->maps.kn_pools);
 	maps.fd[KN_MAP_ENDPOINTS] = bpf_map__fd(skel->maps.kn_endpoints);
 	maps.fd[KN_MAP_FLOWS] = bpf_map__fd(skel->maps.kn_flows);
+	maps.fd[KN_MAP_CONNS] = bpf_map__fd(skel->maps.kn_conns);
 	maps.fd[KN_MAP_STATS] = bpf_map__fd(skel->maps.kn_stats);
 	maps.fd[KN_MAP_STAT_NAMES] = bpf_map__fd(skel->maps.kn_stat_names);
 	maps.fd[KN_MAP_GLOBAL] = bpf_map__fd(skel->maps.kn_global);
@@ -278,18 +281,60 @@ __u64 global_counter(__u32 which)
 	return sum;
 }
 
-/* kn_flows' entries. */
+/* Conntrack entries: kn_flows', and the live ones of kn_conns' records. */
 int flow_count(void)
 {
 	struct kanary_flow_key k, next, *prev = NULL;
+	long in_records = kn_conns_entries(maps.fd[KN_MAP_CONNS]);
 	int n = 0;
 
+	cr_assert_geq(in_records, 0, "kn_conns: %s", strerror(errno));
 	while (!bpf_map_get_next_key(maps.fd[KN_MAP_FLOWS], prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
 	}
+	return n + in_records;
+}
+
+/* Records' live entries (two per whole connection). */
+int record_count(void)
+{
+	long n = kn_conns_entries(maps.fd[KN_MAP_CONNS]);
+
+	cr_assert_geq(n, 0);
 	return n;
+}
+
+/*
+ * The live record entry at k, in kn_conns mapped (recs), or NULL: the
+ * entry whose other half leaves by k reversed, as the data path finds
+ * it (bpf/conn.h), by a walk of every record instead of by hash.
+ */
+static struct kanary_flow *record_at(struct kanary_conn *recs,
+				     const struct kanary_flow_key *k)
+{
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++) {
+		struct kanary_conn *r = &recs[s];
+
+		for (int dir = 0; dir < 2; dir++) {
+			const struct kanary_flow *o = &r->half[dir ^ 1];
+
+			if ((r->claim & (1ULL << dir)) &&
+			    o->saddr == k->daddr && o->daddr == k->saddr &&
+			    o->sport == k->dport && o->dport == k->sport)
+				return &r->half[dir];
+		}
+	}
+	return NULL;
+}
+
+static struct kanary_conn *records(void)
+{
+	struct kanary_conn *recs = kn_conns_map(maps.fd[KN_MAP_CONNS]);
+
+	cr_assert_not_null(recs, "kn_conns: %s", strerror(errno));
+	return recs;
 }
 
 /*
@@ -322,11 +367,18 @@ void empty_pools(void)
 	cr_assert_gt(n, 0, "no pool in the active slot");
 }
 
-/* The kn_flows entry at k marked ejected, as kn_flows_mark_ejected does. */
+/* The entry at k marked ejected, as kn_flows_mark_ejected does. */
 void set_ejected(const struct kanary_flow_key *k)
 {
-	struct kanary_flow v;
+	struct kanary_conn *recs = records();
+	struct kanary_flow *r = record_at(recs, k), v;
 
+	if (r) {
+		r->ejected = 1;
+		kn_conns_unmap(recs);
+		return;
+	}
+	kn_conns_unmap(recs);
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v), 0);
 	v.ejected = 1;
 	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], k, &v,
@@ -334,18 +386,98 @@ void set_ejected(const struct kanary_flow_key *k)
 		     0);
 }
 
+/* Write v over the entry at k, in a record or in kn_flows (it must
+ * exist). */
+void flow_put(const struct kanary_flow_key *k, const struct kanary_flow *v)
+{
+	struct kanary_conn *recs = records();
+	struct kanary_flow *r = record_at(recs, k);
+
+	if (r)
+		*r = *v;
+	kn_conns_unmap(recs);
+	if (!r)
+		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], k, v,
+						 BPF_EXIST),
+			     0, "no flow entry");
+}
+
+/* bpf/select.h's mix32 and flow_hash, for the tests that must know
+ * where the data path puts a connection (its record, its keyed draws). */
+uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed)
+{
+	uint32_t h = seed;
+
+	h = mix32(h ^ k->saddr);
+	h = mix32(h ^ k->daddr);
+	h = mix32(h ^ (((uint32_t)k->sport << 16) | k->dport));
+	return h;
+}
+
+uint32_t client_slot(uint16_t cport)
+{
+	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
+				     .daddr = pkt_addr(VIP),
+				     .sport = htons(cport),
+				     .dport = htons(80),
+				     .proto = IPPROTO_TCP };
+	struct kanary_cfg cfg;
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
+	return flow_hash(&k, cfg.hash_seed) & KANARY_CONN_MASK;
+}
+
+void hold_record(uint32_t s)
+{
+	struct kanary_conn *recs = records(), *r = &recs[s];
+
+	memset(r, 0, sizeof(*r));
+	r->seen_ns = mono_ns() + 3600ULL * 1000000000ULL;
+	r->claim = KANARY_CONN_LIVE;
+	kn_conns_unmap(recs);
+}
+
+/* Whether a record holds an entry at k. */
+bool record_has(const struct kanary_flow_key *k)
+{
+	struct kanary_conn *recs = records();
+	bool has = record_at(recs, k);
+
+	kn_conns_unmap(recs);
+	return has;
+}
+
 bool flow_has(const struct kanary_flow_key *k)
 {
 	struct kanary_flow v;
 
-	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v);
+	return record_has(k) ||
+	       !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v);
 }
 
-/* The kn_flows entry at k, which must exist. */
+/* The entry at k, in a record or in kn_flows, which must exist. */
 struct kanary_flow flow_at(const struct kanary_flow_key *k)
 {
-	struct kanary_flow v;
+	struct kanary_conn *recs = records();
+	struct kanary_flow *r = record_at(recs, k), v;
 
+	if (r) {
+		v = *r;
+		kn_conns_unmap(recs);
+		return v;
+	}
+	kn_conns_unmap(recs);
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], k, &v), 0,
 		     "no flow entry");
 	return v;

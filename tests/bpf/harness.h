@@ -59,10 +59,28 @@ int passed(void);
 int dropped(void);
 void expect_frame_untouched(struct pkt_buf *in, const char *what);
 __u64 global_counter(__u32 which);
+/* Conntrack entries, in kn_flows and in kn_conns' records. */
 int flow_count(void);
+/* Live entries in records (two per whole connection). */
+int record_count(void);
+/* Whether a record holds an entry at k (flow_has: anywhere). */
+bool record_has(const struct kanary_flow_key *k);
 void empty_pools(void);
 void set_ejected(const struct kanary_flow_key *k);
 struct kanary_flow flow_at(const struct kanary_flow_key *k);
+void flow_put(const struct kanary_flow_key *k, const struct kanary_flow *v);
+/* bpf/select.h's hash, computed here. */
+uint32_t mix32(uint32_t h);
+uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed);
+/* The record CLIENT:cport -> VIP:80 takes (bpf/conn.h). */
+uint32_t client_slot(uint16_t cport);
+/*
+ * Hold the record at slot s with a connection that is neither closed,
+ * nor half-open, nor idle (seen in the future) and holds no port: a new
+ * connection cannot take it, and goes to kn_flows. It counts as two
+ * live entries.
+ */
+void hold_record(uint32_t s);
 /* Whether kn_flows has an entry at k. */
 bool flow_has(const struct kanary_flow_key *k);
 void http_stats(uint32_t row, struct kanary_http_stats *sum);

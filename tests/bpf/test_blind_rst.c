@@ -89,9 +89,8 @@ static bool flow_exists(uint16_t cport)
 				      .sport = htons(cport),
 				      .dport = htons(80),
 				      .proto = IPPROTO_TCP };
-	struct kanary_flow f;
 
-	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f);
+	return flow_has(&fk);
 }
 
 static __u64 closed_ns(uint16_t cport)

@@ -124,9 +124,7 @@ static void set_req_ns(const struct l4c *c, uint64_t ns)
 	struct kanary_flow v = flow_at(&c->to_client);
 
 	v.req_ns = ns;
-	cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], &c->to_client,
-					 &v, BPF_EXIST),
-		     0);
+	flow_put(&c->to_client, &v);
 }
 
 /* bpf_ktime_get_ns's clock */

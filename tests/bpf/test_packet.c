@@ -373,6 +373,8 @@ static void hold_all_ports(__u64 closed_ns, __u64 open_ns)
 				     0);
 		}
 	}
+	/* Entries the data path did not make: as after an upgrade. */
+	cr_assert_eq(kn_conns_mark_kn_flows(maps.fd[KN_MAP_CONNS]), 0);
 }
 
 /* Every port held by an open connection: the SYN cannot be NATed. */
@@ -542,14 +544,14 @@ static void fin_marks_both_entries(void)
 
 	apply_vs("virtualservice-weight-70.yaml");
 	t = client_segment(44002, 0x02, &verdict);
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &fwd), 0);
+	fwd = flow_at(&fk);
 	cr_assert_eq(fwd.closed_ns, 0, "open connection marked closed");
 	client_segment(44002, 0x11 /* FIN ACK */, &verdict);
 	cr_assert_eq(verdict, redirected(), "FIN must still be forwarded");
 	rk.saddr = t.daddr, rk.daddr = t.saddr;
 	rk.sport = htons(t.dport), rk.dport = htons(t.sport);
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &fwd), 0);
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &rev), 0);
+	fwd = flow_at(&fk);
+	rev = flow_at(&rk);
 	cr_assert_neq(fwd.closed_ns, 0);
 	cr_assert_neq(rev.closed_ns, 0);
 }
@@ -581,9 +583,8 @@ static bool flow_exists(uint16_t sport)
 				      .sport = htons(sport),
 				      .dport = htons(80),
 				      .proto = IPPROTO_TCP };
-	struct kanary_flow f;
 
-	return !bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f);
+	return flow_has(&fk);
 }
 
 /* Both entries' open_ns, of the connection whose SYN left as t. */
@@ -600,12 +601,9 @@ static void open_ns_of(uint16_t sport, const struct pkt_tuple *t, __u64 *fwd,
 				      .sport = htons(t->dport),
 				      .dport = htons(t->sport),
 				      .proto = IPPROTO_TCP };
-	struct kanary_flow f, r;
 
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &f), 0);
-	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &r), 0);
-	*fwd = f.open_ns;
-	*rev = r.open_ns;
+	*fwd = flow_at(&fk).open_ns;
+	*rev = flow_at(&rk).open_ns;
 }
 
 /*
@@ -967,7 +965,9 @@ static void empty_pool_syn_is_reset(void)
 /*
  * kn_flows_mark_ejected: both entries of every connection to the endpoint
  * (address and port), no other; more than one batch of entries; a second
- * call finds nothing new; the data path then resets a marked flow.
+ * call finds nothing new; the data path then resets a marked flow. Most
+ * connections are in records, those whose record another one took
+ * (about one in 16 here) in kn_flows: both kinds are marked.
  */
 static void mark_ejected_marks_endpoint_flows(void)
 {
@@ -992,6 +992,8 @@ static void mark_ejected_marks_endpoint_flows(void)
 		}
 	}
 	cr_assert_gt(n1, 0);
+	cr_assert_gt(record_count(), 0);
+	cr_assert_gt(flow_count() - record_count(), 0, "none in kn_flows");
 	cr_assert_eq(kn_flows_mark_ejected(&maps,
 					   &(struct kn_cendpoint){
 						   pkt_addr(EP1), htons(9999) },
@@ -1007,12 +1009,10 @@ static void mark_ejected_marks_endpoint_flows(void)
 
 		fk = client_key(20000 + i);
 		rk = reply_key(&t[i]);
-		cr_assert_eq(
-			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &fk, &v), 0);
+		v = flow_at(&fk);
 		cr_assert_eq(v.ejected, want, "to-endpoint entry %d", i);
 		cr_assert_eq(v.pad_ej, 0);
-		cr_assert_eq(
-			bpf_map_lookup_elem(maps.fd[KN_MAP_FLOWS], &rk, &v), 0);
+		v = flow_at(&rk);
 		cr_assert_eq(v.ejected, want, "to-client entry %d", i);
 	}
 	cr_assert_eq(kn_flows_mark_ejected(&maps,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Loading over an older kanary's pins, as a DaemonSet's rolling update
 # does: a kn_flows of an older layout (OLD_SIZE bytes an entry; default
-# 72, the oldest carried: before req_ns; 96: before tw_tsval) is carried
-# into the new map, and a keep-alive connection busy across the load
+# 72, the oldest carried: before req_ns; 96: before tw_tsval), from a
+# kanary without kn_conns, is carried into the new map, and a keep-alive connection busy across the load
 # keeps its endpoint with no error; a pin whose layout cannot be carried
 # is refused by name and left as it was.
 #   tests/integration/test_upgrade.sh [MODE [OLD_SIZE]]   (default tc 72)
@@ -37,24 +37,40 @@ nsenter --net="/run/netns/$CLIENT_NS" python3 "$ROOT/tests/tools/hold_conn.py" \
 HOLD=$!
 check "$MODE: the held connection is up" wait_for 5 grep -q '^# endpoint' "$T/hold"
 
-# What an older kanary leaves pinned: kn_flows with 72-byte entries, here
-# the live entries cut to that size. The running programs keep the map
-# they have; the load below finds the older one at the pin.
-python3 - "$PIN/kn_flows" "$OLD_FLOW_SIZE" >"$T/made" <<'PY'
+# What an older kanary leaves pinned: kn_flows with 72-byte entries and
+# no kn_conns, here the live entries (kn_flows' and the records' halves,
+# bpf/conn.h) cut to that size. The running programs keep the maps they
+# have; the load below finds the older kn_flows at the pin, no kn_conns.
+python3 - "$PIN/kn_flows" "$PIN/kn_conns" "$OLD_FLOW_SIZE" >"$T/made" <<'PY'
 import json, os, subprocess, sys
-path, size = sys.argv[1], int(sys.argv[2])
+path, conns, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+HALF, FLOW = 16, 112  # struct kanary_conn: claim, seen_ns, half[2]
 def bpftool(*a):
     return subprocess.run(["bpftool", "-j", *a], check=True,
                           capture_output=True, text=True).stdout
-elems = json.loads(bpftool("map", "dump", "pinned", path) or "[]")
+def raw(e, f):
+    return bytes(int(b, 16) for b in e[f])
+def key_of(other):
+    """A half's key: the other half's outgoing tuple, reversed."""
+    return other[4:8] + other[0:4] + other[10:12] + other[8:10] + bytes([6, 0, 0, 0])
+elems = [(raw(e, "key"), raw(e, "value"))
+         for e in json.loads(bpftool("map", "dump", "pinned", path) or "[]")]
+for e in json.loads(bpftool("map", "dump", "pinned", conns) or "[]"):
+    v = raw(e, "value")
+    claim = int.from_bytes(v[0:8], "little")
+    halves = [v[HALF + d * FLOW:HALF + (d + 1) * FLOW] for d in (0, 1)]
+    for d in (0, 1):
+        if claim & (1 << d):
+            elems.append((key_of(halves[d ^ 1]), halves[d]))
 entries = json.loads(bpftool("map", "show", "pinned", path))["max_entries"]
 os.unlink(path)
+os.unlink(conns)
 bpftool("map", "create", path, "type", "lru_hash", "key", "16", "value",
         str(size), "entries", str(entries), "name", "kn_flows")
-for e in elems:
-    hexes = lambda f: [b[2:] for b in e[f]]
-    bpftool("map", "update", "pinned", path, "key", "hex", *hexes("key"),
-            "value", "hex", *hexes("value")[:size])
+for k, v in elems:
+    bpftool("map", "update", "pinned", path, "key", "hex",
+            *["%02x" % b for b in k], "value", "hex",
+            *["%02x" % b for b in v[:size]])
 print(len(elems))
 PY
 value_size() { bpftool -j map show pinned "$1" | jq .bytes_value; }
@@ -70,6 +86,16 @@ check "$MODE: load over it succeeds and carries its entries ($out)" \
 size=$(value_size "$PIN/kn_flows")
 check "$MODE: kn_flows has this kanary's layout ($size-byte entries)" \
 	test "$size" -gt "$OLD_FLOW_SIZE"
+# Its records did not see those connections made: every claim must look
+# in kn_flows (KANARY_CONN_KN_FLOWS, 0x8 in the claim word).
+unmarked=$(bpftool -j map dump pinned "$PIN/kn_conns" | python3 -c '
+import json, sys
+recs = json.load(sys.stdin)
+print(sum(1 for e in recs
+          if not int.from_bytes(bytes(int(b, 16) for b in e["value"][:8]),
+                                "little") & 0x8))')
+check "$MODE: the new kn_conns marks every record to look in kn_flows (${unmarked:-?} unmarked)" \
+	test "${unmarked:-1}" = 0
 
 wait "$HOLD"
 HOLD=

@@ -9,7 +9,8 @@ Prints one line:
 
 synq, hold, chunks: entries in kn_synq (half-open L7 connections), kn_head
 (request heads held, being read or waiting for the endpoint) and kn_hold
-(their bytes, in chunks). flows: entries in kn_flows.
+(their bytes, in chunks). flows: conntrack entries, in kn_flows and the
+live ones in kn_conns' records (two per connection either way).
 vip_flows: those of connections to the VIP (to-endpoint entries whose key's
 destination is the VIP, to-client entries that leave from the VIP).
 vip_ep_timewait: the VIP's entries kept on purpose because the endpoint
@@ -18,7 +19,7 @@ the 60 s TIME_WAIT reclaim). vip_left: all the others (open, half-open
 toward the endpoint, or closed by the client), which should be none once
 every connection has ended.
 
-With --show N, up to N of the VIP's "left" kn_flows entries and N kn_hold
+With --show N, up to N of the VIP's "left" entries and N kn_hold
 entries follow, one per line ("left: ..." and "hold: ..."), for the log.
 
 A map that is not pinned is an error (exit 1): an older kanary without the
@@ -39,6 +40,39 @@ FIN_ENDPOINT_TW = 0x04
 KEY_DADDR = 4
 VAL_SADDR = 0
 VAL_FIN = 64
+# struct kanary_conn: claim (its low bits: which halves are live), then
+# the two kanary_flow halves, to the endpoint and to the client
+CONN_HALF = 16
+FLOW_SIZE = 112
+CONN_LIVE = (0x1, 0x2)
+
+
+def record_entries(recs):
+    """(to_client_saddr, fin, text) of each live half of kn_conns' records."""
+    out = []
+    for e in recs:
+        f = e.get("formatted")
+        if f:
+            v = f["value"]
+            claim, halves = v["claim"], v["half"]
+            back = halves[1]
+            for d in (0, 1):
+                if claim & CONN_LIVE[d]:
+                    h = halves[d]
+                    out.append((back["saddr"], h.get("fin", 0), "record %s:%d>%s:%d dir=%d fin=%s" % (
+                        addr(h["saddr"]), port(h["sport"]), addr(h["daddr"]),
+                        port(h["dport"]), d, h.get("fin", 0))))
+        else:
+            v = raw(e, "value")
+            claim = struct.unpack_from("=Q", v, 0)[0]
+            back = CONN_HALF + FLOW_SIZE
+            for d in (0, 1):
+                if claim & CONN_LIVE[d]:
+                    at = CONN_HALF + d * FLOW_SIZE
+                    out.append((v[back + VAL_SADDR:back + VAL_SADDR + 4],
+                                v[at + VAL_FIN],
+                                "record value %s" % v[at:at + FLOW_SIZE].hex()))
+    return out
 
 
 def dump(pin, name):
@@ -102,8 +136,19 @@ def main():
     hold = dump(a.pin, "kn_head")
     chunks = dump(a.pin, "kn_hold")
     flows = dump(a.pin, "kn_flows")
+    records = record_entries(dump(a.pin, "kn_conns"))
     vip = left = ep_tw = 0
     shown = []
+    for saddr, fin, text in records:
+        if saddr not in (vip_int, vip_raw):
+            continue
+        vip += 1
+        if fin & FIN_ENDPOINT_TW:
+            ep_tw += 1
+        else:
+            left += 1
+            if len(shown) < a.show:
+                shown.append("left: " + text)
     for e in flows:
         f = e.get("formatted")
         if f:
@@ -126,7 +171,8 @@ def main():
                 shown.append("left: " + describe(e))
     print("synq=%d hold=%d chunks=%d flows=%d vip_flows=%d vip_left=%d "
           "vip_ep_timewait=%d"
-          % (len(synq), len(hold), len(chunks), len(flows), vip, left, ep_tw))
+          % (len(synq), len(hold), len(chunks), len(flows) + len(records),
+             vip, left, ep_tw))
     for line in shown:
         print(line)
     for e in hold[:a.show]:

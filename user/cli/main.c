@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "compile.h"
+#include "flows.h"
 #include "health.h"
 #include "loader.h"
 #include "pins.h"
@@ -309,7 +310,8 @@ static const char status_usage[] =
 	"its VIPs, its config, its flows and the data path's counters.\n"
 	"  --json          one JSON object\n" PIN_DIR_HELP;
 
-/* Entries of kn_flows, counted in batches (one syscall per 8192). */
+/* Entries of kn_flows, counted in batches (one syscall per 8192); those
+ * of kn_conns' records are counted apart (kn_conns_entries). */
 static long count_flows(int fd)
 {
 	enum { BATCH = 8192 };
@@ -542,6 +544,11 @@ static int cmd_status(int argc, char **argv)
 	}
 	have_cfg = !bpf_map_lookup_elem(m.fd[KN_MAP_CFG], &zero, &cfg);
 	flows = count_flows(m.fd[KN_MAP_FLOWS]);
+	if (flows >= 0) {
+		long in_records = kn_conns_entries(m.fd[KN_MAP_CONNS]);
+
+		flows = in_records < 0 ? -1 : flows + in_records;
+	}
 	have_g = !kn_global_read(&m, g);
 	if (json)
 		print_status_json(pin_dir, &li, have_cfg ? &cfg : NULL, flows,

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <bpf/bpf.h>
 
 #include "flows.h"
@@ -58,6 +61,111 @@ static int mark_one(int fd, const struct kanary_flow_key *k,
 	return 1;
 }
 
+static size_t conns_size(void)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	return (KANARY_CONN_SLOTS * sizeof(struct kanary_conn) + page - 1) /
+	       page * page;
+}
+
+struct kanary_conn *kn_conns_map(int fd)
+{
+	void *p = mmap(NULL, conns_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void kn_conns_unmap(struct kanary_conn *recs)
+{
+	if (recs)
+		munmap(recs, conns_size());
+}
+
+long kn_conns_entries(int fd)
+{
+	struct kanary_conn *recs = kn_conns_map(fd);
+	long n = 0;
+
+	if (!recs)
+		return -1;
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++) {
+		uint64_t claim =
+			__atomic_load_n(&recs[s].claim, __ATOMIC_ACQUIRE);
+
+		n += !!(claim & KANARY_CONN_TO_ENDPOINT) +
+		     !!(claim & KANARY_CONN_TO_CLIENT);
+	}
+	kn_conns_unmap(recs);
+	return n;
+}
+
+int kn_conns_mark_kn_flows(int fd)
+{
+	struct kanary_conn *recs = kn_conns_map(fd);
+
+	if (!recs)
+		return -1;
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++)
+		__atomic_fetch_or(&recs[s].claim, KANARY_CONN_KN_FLOWS,
+				  __ATOMIC_SEQ_CST);
+	kn_conns_unmap(recs);
+	return 0;
+}
+
+static bool ep_in(uint32_t addr, uint16_t port, const struct kn_cendpoint *eps,
+		  int n_eps)
+{
+	for (int i = 0; i < n_eps; i++)
+		if (eps[i].addr == addr && eps[i].port == port)
+			return true;
+	return false;
+}
+
+/*
+ * kn_flows_mark_ejected's walk of the records. One byte per entry is
+ * written, in place, never the record: the data path may be writing the
+ * rest. A record claimed anew while it was marked (its generation
+ * changed) is looked at again, and the marks taken back unless the new
+ * connection's endpoint is ejected too.
+ */
+static long mark_records(int fd, const struct kn_cendpoint *eps, int n_eps)
+{
+	struct kanary_conn *recs = kn_conns_map(fd);
+	long n = 0;
+
+	if (!recs)
+		return -1;
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++) {
+		struct kanary_conn *r = &recs[s];
+		struct kanary_flow *to_ep = &r->half[KANARY_DIR_TO_ENDPOINT];
+		uint64_t claim = __atomic_load_n(&r->claim, __ATOMIC_ACQUIRE);
+		uint64_t now;
+
+		if (!(claim & KANARY_CONN_LIVE) || (claim & KANARY_CONN_BUSY) ||
+		    to_ep->ejected ||
+		    !ep_in(to_ep->daddr, to_ep->dport, eps, n_eps))
+			continue;
+		__atomic_store_n(&to_ep->ejected, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->half[KANARY_DIR_TO_CLIENT].ejected, 1,
+				 __ATOMIC_RELEASE);
+		now = __atomic_load_n(&r->claim, __ATOMIC_ACQUIRE);
+		if (now >> KANARY_CONN_GEN_SHIFT !=
+			    claim >> KANARY_CONN_GEN_SHIFT &&
+		    !ep_in(to_ep->daddr, to_ep->dport, eps, n_eps)) {
+			__atomic_store_n(&to_ep->ejected, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&r->half[KANARY_DIR_TO_CLIENT].ejected,
+					 0, __ATOMIC_RELEASE);
+			continue;
+		}
+		if (claim & KANARY_CONN_TO_ENDPOINT)
+			n++;
+	}
+	kn_conns_unmap(recs);
+	return n;
+}
+
 int kn_flows_mark_ejected(const struct kn_maps *m,
 			  const struct kn_cendpoint *eps, int n_eps)
 {
@@ -69,6 +177,9 @@ int kn_flows_mark_ejected(const struct kn_maps *m,
 
 	if (!n_eps)
 		return 0;
+	n = mark_records(m->fd[KN_MAP_CONNS], eps, n_eps);
+	if (n < 0)
+		return -1;
 	keys = calloc(FLOW_BATCH, sizeof(*keys));
 	vals = calloc(FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals)

@@ -5,13 +5,34 @@
 
 #include <stdint.h>
 
+#include "kanary_abi.h"
+
 #include "compile.h"
 #include "pins.h"
 
 /*
+ * kn_conns (fd), mapped into memory (it is BPF_F_MMAPABLE): the records,
+ * KANARY_CONN_SLOTS of them, as the data path sees them. NULL with errno
+ * set on failure; kn_conns_unmap when done.
+ */
+struct kanary_conn *kn_conns_map(int fd);
+void kn_conns_unmap(struct kanary_conn *recs);
+
+/* Live entries in kn_conns' records (two per whole connection), or -1. */
+long kn_conns_entries(int fd);
+
+/*
+ * Mark every record KANARY_CONN_KN_FLOWS: kn_flows holds connections the
+ * data path did not mark records for (an older kanary's, kept by a load
+ * over its pins), so every claim must look there. 0, or -1 with errno.
+ */
+int kn_conns_mark_kn_flows(int fd);
+
+/*
  * Mark every connection to the endpoints eps (addresses and ports in
- * network byte order), in one walk of kn_flows, as ejected (kanary_flow.ejected, in both of its kn_flows
- * entries): the client's next segment is answered with an RST by the
+ * network byte order), in one walk of kn_conns and one of kn_flows, as
+ * ejected (kanary_flow.ejected, in both of its entries): the client's
+ * next segment is answered with an RST by the
  * data path, and the connection forgotten. For an endpoint that no
  * longer answers; call it after the apply that left the endpoint out of
  * its pools, so that the client's new connection goes elsewhere. Returns

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "hook.h"
 #include "kanary_abi.h"
 #include "loader.h"
+#include "flows.h"
 #include "pins.h"
 #include "upgrade.h"
 
@@ -334,6 +336,14 @@ static int fill_tx_ports(struct kanary_bpf *skel, const struct kn_load_info *li)
 	return 0;
 }
 
+static bool pin_exists(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	return !kn_pin_path(pin_dir, name, path, sizeof(path)) &&
+	       !access(path, F_OK);
+}
+
 int kn_load(const struct kn_load_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -343,7 +353,7 @@ int kn_load(const struct kn_load_opts *o)
 	struct kanary_bpf *skel;
 	struct kn_upgrade up = { .old_fd = -1 };
 	int tc_fd, xdp_fd, rc = -1;
-	bool partial_csums = false, pinned = false;
+	bool partial_csums = false, pinned = false, new_conns;
 	__u32 flows = 0;
 
 	/* Not "not loaded": a load state we may not read is not ours to
@@ -398,6 +408,9 @@ int kn_load(const struct kn_load_opts *o)
 	if (flows && bpf_map__set_max_entries(skel->maps.kn_flows, flows))
 		goto out;
 	skel->rodata->kn_xdp_partial_csums = partial_csums;
+	/* Before kn_upgrade_check, which may unpin an older kn_flows. */
+	new_conns = !pin_exists(o->pin_dir, "kn_conns") &&
+		    pin_exists(o->pin_dir, "kn_flows");
 	if (kn_upgrade_check(skel->obj, &up))
 		goto out;
 	if (kanary_bpf__load(skel)) {
@@ -410,6 +423,13 @@ int kn_load(const struct kn_load_opts *o)
 	/* Connections of an older kanary: now, and again once its programs
 	 * are replaced (those it opened in between). */
 	kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
+	/* kn_flows of a kanary without records: see KANARY_CONN_KN_FLOWS. */
+	if (new_conns &&
+	    kn_conns_mark_kn_flows(bpf_map__fd(skel->maps.kn_conns))) {
+		fprintf(stderr, "kanary: cannot mark kn_conns: %s\n",
+			strerror(errno));
+		goto out;
+	}
 	if (seed_cfg(skel, o)) {
 		fprintf(stderr, "kanary: cannot seed kn_cfg\n");
 		goto out;

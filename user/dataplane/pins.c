@@ -32,6 +32,7 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_HOLD] = "kn_hold",
 	[KN_MAP_HTTP] = "kn_http",
 	[KN_MAP_CODES] = "kn_codes",
+	[KN_MAP_CONNS] = "kn_conns",
 };
 
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)

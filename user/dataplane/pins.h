@@ -28,6 +28,7 @@ enum kn_map {
 	KN_MAP_HOLD,
 	KN_MAP_HTTP,
 	KN_MAP_CODES,
+	KN_MAP_CONNS,
 	KN_MAP_COUNT,
 };
 

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Where a connection's two entries live: one record of kn_conns, or,
+ * when its record was taken, two kn_flows entries (the overflow). Every
+ * user of an entry finds it by key (flow_find) and forgets it by key
+ * (flow_delete), whichever table holds it.
+ *
+ * A record is the one its client tuple hashes to (the keyed flow hash,
+ * as the endpoint choice uses), and its SNAT port the one whose reply
+ * tuple names the same record (kanary_abi.h: KANARY_CONN_PORT_MIN), so
+ * that the endpoint's replies find it from their own tuple, without a
+ * hash table: the SYN writes one record instead of inserting two LRU
+ * entries (docs/BENCHMARKS.md, "One record per connection"). For one
+ * endpoint, port and record are one to one, so two records never share
+ * a port to one endpoint; kn_flows entries and records never share one
+ * either (conn_claim, port_in_record).
+ */
+#ifndef KANARY_BPF_CONN_H
+#define KANARY_BPF_CONN_H
+
+#include "maps.h"
+#include "select.h" /* mix32, flow_hash */
+#include "clock.h"
+
+/* The key of a flow's other entry: its outgoing tuple, reversed (for a
+ * to-client entry, the client's tuple: kn_head's and kn_synq's key). */
+static __always_inline void twin_key(const struct kanary_flow *f,
+				     struct kanary_flow_key *k)
+{
+	k->saddr = f->daddr;
+	k->daddr = f->saddr;
+	k->sport = f->dport;
+	k->dport = f->sport;
+	k->proto = IPPROTO_TCP;
+}
+
+/*
+ * Is t, found at the twin key of the entry at fk, that connection's
+ * other entry? Only if it leaves by fk's tuple reversed: a to-client
+ * entry kept for its endpoint's TIME_WAIT (lookup_flow) outlives its
+ * twin, and the client's next connection, to the same endpoint, may be
+ * at that key.
+ */
+static __always_inline bool twin_of(const struct kanary_flow *t,
+				    const struct kanary_flow_key *fk)
+{
+	return t && t->saddr == fk->daddr && t->daddr == fk->saddr &&
+	       t->sport == fk->dport && t->dport == fk->sport;
+}
+
+/* What an endpoint's tuple (as its replies carry it) adds to a SNAT port
+ * to name a record. */
+static __always_inline __u32 conn_offset(__be32 ep_addr, __be32 snat_addr,
+					 __be16 ep_port)
+{
+	return mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16));
+}
+
+/* A record's entry, found by key: where, and the claim it was found
+ * live under (conn_drop compares it). */
+struct conn_ref {
+	struct kanary_conn *rec;
+	__u64 claim;
+	__u64 bit; /* KANARY_CONN_TO_* of the entry */
+};
+
+/*
+ * Is the record's entry dir live and at key k (the other entry's
+ * outgoing tuple reversed)? Then the connection is alive: its idle clock
+ * starts again (KANARY_CONN_IDLE_NS; written once a second at most).
+ */
+static __always_inline bool
+conn_holds(struct kanary_conn *rec, const struct kanary_flow_key *k, __u32 dir)
+{
+	__u64 claim, now;
+
+	if (!rec)
+		return false;
+	claim = *(volatile const __u64 *)&rec->claim;
+	if (!(claim & (1ULL << dir)) || !twin_of(&rec->half[dir ^ 1], k))
+		return false;
+	now = coarse_now();
+	if (!younger(now, rec->seen_ns, 1000000000ULL))
+		rec->seen_ns = now;
+	return true;
+}
+
+/*
+ * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
+ * none. A reply tuple to a record's port names its record by the port;
+ * any other tuple may be a client's, whose record is its hash's. Global,
+ * returning a number, not a pointer: verified once, however many
+ * callers find entries.
+ */
+__noinline int conn_slot(const struct kanary_flow_key *k)
+{
+	const struct kanary_cfg *cfg;
+	__u32 zero = 0, s, port;
+
+	if (!k)
+		return -1;
+	port = bpf_ntohs(k->dport);
+	if (port >= KANARY_CONN_PORT_MIN) {
+		s = (port - KANARY_CONN_PORT_MIN +
+		     conn_offset(k->saddr, k->daddr, k->sport)) &
+		    KANARY_CONN_MASK;
+		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+			       KANARY_DIR_TO_CLIENT))
+			return s << 1 | KANARY_DIR_TO_CLIENT;
+	}
+	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
+	if (!cfg)
+		return -1;
+	s = flow_hash(k, cfg->hash_seed) & KANARY_CONN_MASK;
+	if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+		       KANARY_DIR_TO_ENDPOINT))
+		return s << 1 | KANARY_DIR_TO_ENDPOINT;
+	return -1;
+}
+
+/*
+ * The record entry at k, or NULL; ref, if not NULL, says where. Its half
+ * is picked by index, not by a branch: the verifier then follows one
+ * record pointer, not one per half, through everything that uses the
+ * entry.
+ */
+static __always_inline struct kanary_flow *
+conn_find(const struct kanary_flow_key *k, struct conn_ref *ref)
+{
+	struct kanary_conn *rec;
+	int at = conn_slot(k);
+	__u32 s, dir;
+
+	if (at < 0)
+		return NULL;
+	s = (__u32)at >> 1;
+	dir = at & 1;
+	rec = bpf_map_lookup_elem(&kn_conns, &s);
+	if (!rec)
+		return NULL;
+	if (ref) {
+		ref->rec = rec;
+		ref->claim = *(volatile __u64 *)&rec->claim;
+		ref->bit = 1ULL << dir;
+	}
+	return &rec->half[dir];
+}
+
+/* The entry at k, in a record or in kn_flows; NULL if none. */
+static __always_inline struct kanary_flow *
+flow_find(const struct kanary_flow_key *k)
+{
+	struct kanary_flow *f = conn_find(k, NULL);
+
+	return f ? f : bpf_map_lookup_elem(&kn_flows, k);
+}
+
+/*
+ * Let the entry ref found go; the record is free once neither entry is
+ * live. Only under the claim it was found with: if another CPU has
+ * freed and claimed the record since, the new connection stays. The
+ * other entry's going at once is the only change retried.
+ */
+static __always_inline void conn_drop(const struct conn_ref *ref)
+{
+	__u64 claim = ref->claim, seen;
+
+	seen = __sync_val_compare_and_swap(&ref->rec->claim, claim,
+					   claim & ~ref->bit);
+	if (seen == claim ||
+	    (seen >> KANARY_CONN_GEN_SHIFT) !=
+		    (claim >> KANARY_CONN_GEN_SHIFT) ||
+	    !(seen & ref->bit))
+		return;
+	__sync_val_compare_and_swap(&ref->rec->claim, seen, seen & ~ref->bit);
+}
+
+/* May kn_flows hold a connection of the client whose flow hash is hash
+ * (KANARY_CONN_KN_FLOWS on its record)? */
+static __always_inline bool conn_hinted(__u32 hash)
+{
+	__u32 s = hash & KANARY_CONN_MASK;
+	const struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
+
+	return !rec ||
+	       (*(volatile const __u64 *)&rec->claim & KANARY_CONN_KN_FLOWS);
+}
+
+/* Mark the record of the client whose flow hash is hash: its client
+ * now has a connection in kn_flows. */
+static __always_inline void conn_hint(__u32 hash)
+{
+	__u32 s = hash & KANARY_CONN_MASK;
+	struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
+
+	if (rec && !(rec->claim & KANARY_CONN_KN_FLOWS))
+		__sync_fetch_and_or(&rec->claim, KANARY_CONN_KN_FLOWS);
+}
+
+/* Forget the entry at k, in a record or in kn_flows. */
+static __always_inline void flow_delete(const struct kanary_flow_key *k)
+{
+	struct conn_ref ref;
+
+	if (conn_find(k, &ref))
+		conn_drop(&ref);
+	else
+		bpf_map_delete_elem(&kn_flows, k);
+}
+
+/*
+ * Does a record hold the SNAT port of the reply tuple rk (a port a
+ * kn_flows entry is about to take)? Live or being written: either way,
+ * the port is the record's. If not, the record learns that kn_flows may
+ * hold one of its ports (KANARY_CONN_KN_FLOWS), before its claim word is
+ * read: a claim on another CPU then either sees the mark, or is seen
+ * here. Global: create_flow asks once per draw.
+ */
+__noinline int port_in_record(const struct kanary_flow_key *rk)
+{
+	struct kanary_conn *rec;
+	__u32 s, port;
+	__u64 claim;
+
+	if (!rk)
+		return 0;
+	port = bpf_ntohs(rk->dport);
+	if (port < KANARY_CONN_PORT_MIN)
+		return 0;
+	s = (port - KANARY_CONN_PORT_MIN +
+	     conn_offset(rk->saddr, rk->daddr, rk->sport)) &
+	    KANARY_CONN_MASK;
+	rec = bpf_map_lookup_elem(&kn_conns, &s);
+	if (!rec)
+		return 0;
+	claim = __sync_fetch_and_or(&rec->claim, KANARY_CONN_KN_FLOWS);
+	if (claim & KANARY_CONN_BUSY)
+		return 1;
+	/* Either entry live: the to-endpoint one sends from the port. */
+	return (claim & KANARY_CONN_LIVE) &&
+	       twin_of(&rec->half[KANARY_DIR_TO_ENDPOINT], rk);
+}
+
+#endif /* KANARY_BPF_CONN_H */

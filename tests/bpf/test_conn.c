@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * One record per connection (bpf/conn.h): a new L4 connection takes the
+ * record its client tuple hashes to, and the SNAT port that names the
+ * same record from the endpoint's side; when that record is held, it
+ * takes two kn_flows entries instead (the overflow).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flows.h"
+#include "harness.h"
+
+#define EP_ISN 9000
+
+static struct kanary_flow_key client_key(uint16_t cport)
+{
+	return (struct kanary_flow_key){ .saddr = pkt_addr(CLIENT),
+					 .daddr = pkt_addr(VIP),
+					 .sport = htons(cport),
+					 .dport = htons(80),
+					 .proto = IPPROTO_TCP };
+}
+
+/* A client port after `after` (in 1024-65535, round) whose record is
+ * cport's. */
+static uint16_t colliding_port(uint16_t cport, uint16_t after)
+{
+	uint32_t s = client_slot(cport);
+
+	for (uint32_t i = 1; i < 65536 - 1024; i++) {
+		uint32_t p = 1024 + (after - 1024 + i) % (65536 - 1024);
+
+		if (p != cport && client_slot(p) == s)
+			return p;
+	}
+	cr_assert_fail("no port collides with %u", cport);
+	return 0;
+}
+
+/* The connection on client port cport, as its SYN left: t. */
+struct conn {
+	uint16_t cport;
+	struct pkt_tuple t;
+};
+
+static struct conn syn(uint16_t cport, uint32_t isn)
+{
+	struct conn c = { .cport = cport };
+	struct pkt_buf out;
+
+	cr_assert_eq(vip_syn(cport, isn, NULL, 0, &out), redirected(),
+		     "SYN from %u", cport);
+	cr_assert_eq(pkt_check(&out, &c.t), 0);
+	return c;
+}
+
+static struct kanary_flow_key reply_key(const struct conn *c)
+{
+	return (struct kanary_flow_key){ .saddr = c->t.daddr,
+					 .daddr = c->t.saddr,
+					 .sport = htons(c->t.dport),
+					 .dport = htons(c->t.sport),
+					 .proto = IPPROTO_TCP };
+}
+
+static int client_seg(const struct conn *c, uint8_t flags, uint32_t seq,
+		      uint32_t ack)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = c->cport,
+			      .dport = 80,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack };
+	struct pkt_buf in, out;
+
+	pkt_build(&s, &in);
+	return run(&in, &out);
+}
+
+/* A segment from the endpoint: its verdict, and where it went in *t. */
+static int endpoint_seg(const struct conn *c, uint8_t flags, uint32_t seq,
+			uint32_t ack, struct pkt_tuple *t)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, out;
+	int verdict;
+
+	inet_ntop(AF_INET, &c->t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &c->t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u",
+		 (ntohl(c->t.daddr) >> 8) & 0xff);
+	struct pkt_spec s = { .saddr = ep,
+			      .daddr = snat,
+			      .sport = c->t.dport,
+			      .dport = c->t.sport,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack };
+	pkt_build(&s, &in);
+	verdict = run_on(ifname, &in, &out);
+	if (t && verdict == redirected())
+		cr_assert_eq(pkt_check(&out, t), 0);
+	return verdict;
+}
+
+/* kn_flows' own entries (flow_count less the records'). */
+static int lru_count(void)
+{
+	return flow_count() - record_count();
+}
+
+/* The record at slot s, mapped: kn_conns_unmap(recs) when done. */
+static struct kanary_conn *record(uint32_t s, struct kanary_conn **recs)
+{
+	*recs = kn_conns_map(maps.fd[KN_MAP_CONNS]);
+	cr_assert_not_null(*recs, "kn_conns: %s", strerror(errno));
+	return &(*recs)[s];
+}
+
+/* The port a record's connection to the endpoint of t gets. */
+static uint16_t record_port(uint32_t s, const struct pkt_tuple *t)
+{
+	uint32_t off =
+		mix32(t->daddr ^ t->saddr ^ ((uint32_t)htons(t->dport) << 16));
+
+	return KANARY_CONN_PORT_MIN + ((s - off) & KANARY_CONN_MASK);
+}
+
+/*
+ * A SYN takes its record: both entries in it, none in kn_flows, the
+ * port the one that names the record from the endpoint's side; the
+ * endpoint's SYN-ACK finds the connection by it, and so does the
+ * client's ACK.
+ */
+static void syn_takes_its_record(void)
+{
+	struct kanary_flow_key fk = client_key(46000);
+	struct kanary_conn *recs, *r;
+	struct pkt_tuple back;
+	struct conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	c = syn(46000, 1000);
+	cr_assert_eq(record_count(), 2);
+	cr_assert_eq(lru_count(), 0);
+	cr_assert_eq(c.t.sport, record_port(client_slot(46000), &c.t));
+	r = record(client_slot(46000), &recs);
+	cr_assert_eq(r->claim & (KANARY_CONN_LIVE | KANARY_CONN_BUSY),
+		     KANARY_CONN_LIVE);
+	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].daddr, fk.saddr);
+	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].dport, fk.sport);
+	kn_conns_unmap(recs);
+	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, &back), redirected());
+	cr_assert_eq(back.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(back.dport, 46000);
+	cr_assert_eq(back.saddr, pkt_addr(VIP));
+	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+}
+
+/* A held record: the connection goes to kn_flows, and works. */
+static void held_record_overflows(void)
+{
+	struct kanary_flow_key fk = client_key(46010);
+	struct pkt_tuple back;
+	struct conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(client_slot(46010));
+	c = syn(46010, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
+	cr_assert_eq(lru_count(), 2);
+	cr_assert_eq(record_count(), 2, "only the held record");
+	cr_assert(flow_has(&fk));
+	cr_assert_not(record_has(&fk));
+	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, &back), redirected());
+	cr_assert_eq(back.dport, 46010);
+	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
+}
+
+/*
+ * A record held by a half-open connection: a colliding SYN overflows
+ * while the handshake is young, and takes the record once it is older
+ * than KANARY_HALF_OPEN_NS; the old connection is then gone.
+ */
+static void half_open_record_is_taken(void)
+{
+	uint16_t c2 = colliding_port(46020, 46020);
+	uint16_t c3 = colliding_port(46020, c2);
+	struct kanary_flow_key fk1 = client_key(46020), rk1, fk3;
+	struct kanary_flow v;
+	struct conn c1;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	c1 = syn(46020, 1000);
+	rk1 = reply_key(&c1);
+	syn(c2, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1,
+		     "a young half-open record was taken");
+	v = flow_at(&fk1);
+	v.open_ns -= KANARY_HALF_OPEN_NS + 1000000;
+	flow_put(&fk1, &v);
+	v = flow_at(&rk1);
+	v.open_ns -= KANARY_HALF_OPEN_NS + 1000000;
+	flow_put(&rk1, &v);
+	syn(c3, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
+	fk3 = client_key(c3);
+	cr_assert(record_has(&fk3));
+	cr_assert_not(flow_has(&fk1));
+	cr_assert_not(flow_has(&rk1));
+}
+
+/*
+ * An established connection's record: kept while it is seen, taken by a
+ * colliding SYN once idle past KANARY_CONN_IDLE_NS.
+ */
+static void idle_record_is_taken(void)
+{
+	uint16_t c2 = colliding_port(46030, 46030);
+	uint16_t c3 = colliding_port(46030, c2);
+	struct kanary_flow_key fk3 = client_key(c3);
+	struct kanary_conn *recs, *r;
+	struct conn c1;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	c1 = syn(46030, 1000);
+	cr_assert_eq(endpoint_seg(&c1, 0x12, EP_ISN, 1001, NULL), redirected());
+	cr_assert_eq(client_seg(&c1, 0x10, 1001, EP_ISN + 1), redirected());
+	syn(c2, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
+	r = record(client_slot(46030), &recs);
+	cr_assert_eq(r->half[KANARY_DIR_TO_ENDPOINT].open_ns, 0);
+	r->seen_ns = mono_ns() - KANARY_CONN_IDLE_NS - 1000000000ULL;
+	kn_conns_unmap(recs);
+	syn(c3, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
+	cr_assert(record_has(&fk3));
+}
+
+/* A passive close frees the record: nothing is left anywhere. */
+static void close_frees_its_record(void)
+{
+	struct conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	c = syn(46040, 1000);
+	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, NULL), redirected());
+	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(client_seg(&c, 0x11, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(endpoint_seg(&c, 0x11, EP_ISN + 1, 1002, NULL),
+		     redirected());
+	cr_assert_eq(record_count(), 2);
+	cr_assert_eq(client_seg(&c, 0x10, 1002, EP_ISN + 2), redirected());
+	cr_assert_eq(record_count(), 0);
+	cr_assert_eq(flow_count(), 0);
+}
+
+/*
+ * A kn_flows entry on the port a record would give (an overflow
+ * connection's, or one carried over by an upgrade): the record is not
+ * taken, and the connection overflows to a port of its own.
+ */
+static void kn_flows_port_keeps_the_record_free(void)
+{
+	static const char *const eps[] = { EP1, EP2, EP3 };
+	struct pkt_tuple t = {};
+	uint32_t s = client_slot(46050);
+	struct conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	/* Every endpoint's port for this record, held in kn_flows. */
+	for (int i = 0; i < 3; i++) {
+		char gw[INET_ADDRSTRLEN];
+		struct kanary_flow v = { .saddr = pkt_addr(VIP),
+					 .daddr = pkt_addr("198.18.0.77"),
+					 .sport = htons(80),
+					 .dir = KANARY_DIR_TO_CLIENT };
+		struct kanary_flow_key k = { .proto = IPPROTO_TCP };
+
+		snprintf(gw, sizeof(gw), "198.18.%d.1", i + 1);
+		t.daddr = pkt_addr(eps[i]);
+		t.saddr = pkt_addr(gw);
+		t.dport = 8501;
+		k.saddr = t.daddr;
+		k.daddr = t.saddr;
+		k.sport = htons(8501);
+		k.dport = htons(record_port(s, &t));
+		v.dport = k.dport;
+		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], &k, &v,
+						 BPF_NOEXIST),
+			     0);
+	}
+	/* Entries the data path did not make: as after an upgrade. */
+	cr_assert_eq(kn_conns_mark_kn_flows(maps.fd[KN_MAP_CONNS]), 0);
+	c = syn(46050, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
+	cr_assert_eq(record_count(), 0);
+	cr_assert_neq(c.t.sport, record_port(s, &c.t));
+	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, NULL), redirected());
+}
+
+/*
+ * An overflow marks its client's record (KANARY_CONN_KN_FLOWS): once the
+ * record is free again, the client's retransmitted SYN still finds its
+ * connection in kn_flows, instead of taking the record for a second one.
+ */
+static void overflow_marks_the_record(void)
+{
+	uint32_t s = client_slot(46070);
+	struct kanary_conn *recs, *r;
+	struct conn c, again;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	c = syn(46070, 1000);
+	r = record(s, &recs);
+	cr_assert(r->claim & KANARY_CONN_KN_FLOWS, "the record was not marked");
+	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holder is gone */
+	kn_conns_unmap(recs);
+	again = syn(46070, 1000);
+	cr_assert_eq(again.t.sport, c.t.sport, "a second connection");
+	cr_assert_eq(again.t.daddr, c.t.daddr);
+	cr_assert_eq(record_count(), 0);
+	cr_assert_eq(lru_count(), 2);
+}
+
+/* A SYN with another ISN on a record's client tuple: a new connection,
+ * in the same record. */
+static void new_isn_renews_the_record(void)
+{
+	struct kanary_flow_key fk = client_key(46060);
+
+	apply_vs("virtualservice-weight-70.yaml");
+	syn(46060, 1000);
+	syn(46060, 777000);
+	cr_assert_eq(record_count(), 2);
+	cr_assert_eq(lru_count(), 0);
+	cr_assert_eq(flow_at(&fk).syn_seq, htonl(777000));
+}
+
+BOTH(syn_takes_its_record)
+BOTH(held_record_overflows)
+BOTH(half_open_record_is_taken)
+BOTH(idle_record_is_taken)
+BOTH(close_frees_its_record)
+BOTH(kn_flows_port_keeps_the_record_free)
+BOTH(new_isn_renews_the_record)
+BOTH(overflow_marks_the_record)
