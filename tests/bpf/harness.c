@@ -402,6 +402,50 @@ void flow_put(const struct kanary_flow_key *k, const struct kanary_flow *v)
 			     0, "no flow entry");
 }
 
+/* A client segment of c: CLIENT:cport -> VIP:80. */
+int l4_client_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
+		  uint32_t ack, size_t payload)
+{
+	struct pkt_spec s = { .saddr = CLIENT,
+			      .daddr = VIP,
+			      .sport = c->cport,
+			      .dport = 80,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack,
+			      .payload = payload };
+	struct pkt_buf in, out;
+
+	pkt_build(&s, &in);
+	return run(&in, &out);
+}
+
+int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
+		    uint32_t ack, size_t payload, struct pkt_tuple *t)
+{
+	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
+	struct pkt_buf in, out;
+	int verdict;
+
+	inet_ntop(AF_INET, &c->t.daddr, ep, sizeof(ep));
+	inet_ntop(AF_INET, &c->t.saddr, snat, sizeof(snat));
+	snprintf(ifname, sizeof(ifname), "e%u",
+		 (ntohl(c->t.daddr) >> 8) & 0xff);
+	struct pkt_spec s = { .saddr = ep,
+			      .daddr = snat,
+			      .sport = c->t.dport,
+			      .dport = c->t.sport,
+			      .flags = flags,
+			      .seq = seq,
+			      .ack = ack,
+			      .payload = payload };
+	pkt_build(&s, &in);
+	verdict = run_on(ifname, &in, &out);
+	if (t && verdict == redirected())
+		cr_assert_eq(pkt_check(&out, t), 0);
+	return verdict;
+}
+
 /* bpf/select.h's mix32 and flow_hash, for the tests that must know
  * where the data path puts a connection (its record, its keyed draws). */
 uint32_t mix32(uint32_t h)

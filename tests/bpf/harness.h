@@ -69,6 +69,19 @@ void empty_pools(void);
 void set_ejected(const struct kanary_flow_key *k);
 struct kanary_flow flow_at(const struct kanary_flow_key *k);
 void flow_put(const struct kanary_flow_key *k, const struct kanary_flow *v);
+/* An L4 connection on client port cport, as its SYN left: t. */
+struct l4_conn {
+	uint16_t cport;
+	struct pkt_tuple t;
+};
+
+/* A segment of c through the program, from the client or from the
+ * endpoint (payload bytes of data): its verdict; where the endpoint's
+ * went, in *t if not NULL. */
+int l4_client_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
+		  uint32_t ack, size_t payload);
+int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
+		    uint32_t ack, size_t payload, struct pkt_tuple *t);
 /* bpf/select.h's hash, computed here. */
 uint32_t mix32(uint32_t h);
 uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed);

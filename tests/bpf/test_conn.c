@@ -42,15 +42,9 @@ static uint16_t colliding_port(uint16_t cport, uint16_t after)
 	return 0;
 }
 
-/* The connection on client port cport, as its SYN left: t. */
-struct conn {
-	uint16_t cport;
-	struct pkt_tuple t;
-};
-
-static struct conn syn(uint16_t cport, uint32_t isn)
+static struct l4_conn syn(uint16_t cport, uint32_t isn)
 {
-	struct conn c = { .cport = cport };
+	struct l4_conn c = { .cport = cport };
 	struct pkt_buf out;
 
 	cr_assert_eq(vip_syn(cport, isn, NULL, 0, &out), redirected(),
@@ -59,55 +53,13 @@ static struct conn syn(uint16_t cport, uint32_t isn)
 	return c;
 }
 
-static struct kanary_flow_key reply_key(const struct conn *c)
+static struct kanary_flow_key reply_key(const struct l4_conn *c)
 {
 	return (struct kanary_flow_key){ .saddr = c->t.daddr,
 					 .daddr = c->t.saddr,
 					 .sport = htons(c->t.dport),
 					 .dport = htons(c->t.sport),
 					 .proto = IPPROTO_TCP };
-}
-
-static int client_seg(const struct conn *c, uint8_t flags, uint32_t seq,
-		      uint32_t ack)
-{
-	struct pkt_spec s = { .saddr = CLIENT,
-			      .daddr = VIP,
-			      .sport = c->cport,
-			      .dport = 80,
-			      .flags = flags,
-			      .seq = seq,
-			      .ack = ack };
-	struct pkt_buf in, out;
-
-	pkt_build(&s, &in);
-	return run(&in, &out);
-}
-
-/* A segment from the endpoint: its verdict, and where it went in *t. */
-static int endpoint_seg(const struct conn *c, uint8_t flags, uint32_t seq,
-			uint32_t ack, struct pkt_tuple *t)
-{
-	char ep[INET_ADDRSTRLEN], snat[INET_ADDRSTRLEN], ifname[8];
-	struct pkt_buf in, out;
-	int verdict;
-
-	inet_ntop(AF_INET, &c->t.daddr, ep, sizeof(ep));
-	inet_ntop(AF_INET, &c->t.saddr, snat, sizeof(snat));
-	snprintf(ifname, sizeof(ifname), "e%u",
-		 (ntohl(c->t.daddr) >> 8) & 0xff);
-	struct pkt_spec s = { .saddr = ep,
-			      .daddr = snat,
-			      .sport = c->t.dport,
-			      .dport = c->t.sport,
-			      .flags = flags,
-			      .seq = seq,
-			      .ack = ack };
-	pkt_build(&s, &in);
-	verdict = run_on(ifname, &in, &out);
-	if (t && verdict == redirected())
-		cr_assert_eq(pkt_check(&out, t), 0);
-	return verdict;
 }
 
 /* kn_flows' own entries (flow_count less the records'). */
@@ -144,7 +96,7 @@ static void syn_takes_its_record(void)
 	struct kanary_flow_key fk = client_key(46000);
 	struct kanary_conn *recs, *r;
 	struct pkt_tuple back;
-	struct conn c;
+	struct l4_conn c;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c = syn(46000, 1000);
@@ -157,11 +109,13 @@ static void syn_takes_its_record(void)
 	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].daddr, fk.saddr);
 	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].dport, fk.sport);
 	kn_conns_unmap(recs);
-	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, &back), redirected());
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
+		     redirected());
 	cr_assert_eq(back.daddr, pkt_addr(CLIENT));
 	cr_assert_eq(back.dport, 46000);
 	cr_assert_eq(back.saddr, pkt_addr(VIP));
-	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
@@ -170,7 +124,7 @@ static void held_record_overflows(void)
 {
 	struct kanary_flow_key fk = client_key(46010);
 	struct pkt_tuple back;
-	struct conn c;
+	struct l4_conn c;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	hold_record(client_slot(46010));
@@ -180,9 +134,11 @@ static void held_record_overflows(void)
 	cr_assert_eq(record_count(), 2, "only the held record");
 	cr_assert(flow_has(&fk));
 	cr_assert_not(record_has(&fk));
-	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, &back), redirected());
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
+		     redirected());
 	cr_assert_eq(back.dport, 46010);
-	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
 }
 
 /*
@@ -196,7 +152,7 @@ static void half_open_record_is_taken(void)
 	uint16_t c3 = colliding_port(46020, c2);
 	struct kanary_flow_key fk1 = client_key(46020), rk1, fk3;
 	struct kanary_flow v;
-	struct conn c1;
+	struct l4_conn c1;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c1 = syn(46020, 1000);
@@ -228,12 +184,14 @@ static void idle_record_is_taken(void)
 	uint16_t c3 = colliding_port(46030, c2);
 	struct kanary_flow_key fk3 = client_key(c3);
 	struct kanary_conn *recs, *r;
-	struct conn c1;
+	struct l4_conn c1;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c1 = syn(46030, 1000);
-	cr_assert_eq(endpoint_seg(&c1, 0x12, EP_ISN, 1001, NULL), redirected());
-	cr_assert_eq(client_seg(&c1, 0x10, 1001, EP_ISN + 1), redirected());
+	cr_assert_eq(l4_endpoint_seg(&c1, 0x12, EP_ISN, 1001, 0, NULL),
+		     redirected());
+	cr_assert_eq(l4_client_seg(&c1, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
 	syn(c2, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	r = record(client_slot(46030), &recs);
@@ -248,17 +206,21 @@ static void idle_record_is_taken(void)
 /* A passive close frees the record: nothing is left anywhere. */
 static void close_frees_its_record(void)
 {
-	struct conn c;
+	struct l4_conn c;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c = syn(46040, 1000);
-	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, NULL), redirected());
-	cr_assert_eq(client_seg(&c, 0x10, 1001, EP_ISN + 1), redirected());
-	cr_assert_eq(client_seg(&c, 0x11, 1001, EP_ISN + 1), redirected());
-	cr_assert_eq(endpoint_seg(&c, 0x11, EP_ISN + 1, 1002, NULL),
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
+		     redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x11, 1001, EP_ISN + 1, 0),
+		     redirected());
+	cr_assert_eq(l4_endpoint_seg(&c, 0x11, EP_ISN + 1, 1002, 0, NULL),
 		     redirected());
 	cr_assert_eq(record_count(), 2);
-	cr_assert_eq(client_seg(&c, 0x10, 1002, EP_ISN + 2), redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1002, EP_ISN + 2, 0),
+		     redirected());
 	cr_assert_eq(record_count(), 0);
 	cr_assert_eq(flow_count(), 0);
 }
@@ -273,7 +235,7 @@ static void kn_flows_port_keeps_the_record_free(void)
 	static const char *const eps[] = { EP1, EP2, EP3 };
 	struct pkt_tuple t = {};
 	uint32_t s = client_slot(46050);
-	struct conn c;
+	struct l4_conn c;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	/* Every endpoint's port for this record, held in kn_flows. */
@@ -304,7 +266,8 @@ static void kn_flows_port_keeps_the_record_free(void)
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(record_count(), 0);
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
-	cr_assert_eq(endpoint_seg(&c, 0x12, EP_ISN, 1001, NULL), redirected());
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
+		     redirected());
 }
 
 /*
@@ -316,7 +279,7 @@ static void overflow_marks_the_record(void)
 {
 	uint32_t s = client_slot(46070);
 	struct kanary_conn *recs, *r;
-	struct conn c, again;
+	struct l4_conn c, again;
 
 	apply_vs("virtualservice-weight-70.yaml");
 	hold_record(s);

@@ -137,38 +137,26 @@ def main():
     chunks = dump(a.pin, "kn_hold")
     flows = dump(a.pin, "kn_flows")
     records = record_entries(dump(a.pin, "kn_conns"))
-    vip = left = ep_tw = 0
-    shown = []
-    for saddr, fin, text in records:
-        if saddr not in (vip_int, vip_raw):
-            continue
-        vip += 1
-        if fin & FIN_ENDPOINT_TW:
-            ep_tw += 1
-        else:
-            left += 1
-            if len(shown) < a.show:
-                shown.append("left: " + text)
+    # the VIP's entries, as (fin, text): records' halves, then kn_flows'
+    mine = [(fin, text) for saddr, fin, text in records
+            if saddr in (vip_int, vip_raw)]
     for e in flows:
         f = e.get("formatted")
         if f:
             k, v = f["key"], f["value"]
-            mine = k["daddr"] == vip_int or v["saddr"] == vip_int
-            fin = v.get("fin", 0)
+            if k["daddr"] == vip_int or v["saddr"] == vip_int:
+                mine.append((v.get("fin", 0), describe(e)))
         else:
             k, v = raw(e, "key"), raw(e, "value")
-            mine = (k[KEY_DADDR:KEY_DADDR + 4] == vip_raw or
-                    v[VAL_SADDR:VAL_SADDR + 4] == vip_raw)
-            fin = v[VAL_FIN] if len(v) > VAL_FIN else 0
-        if not mine:
-            continue
-        vip += 1
-        if fin & FIN_ENDPOINT_TW:
-            ep_tw += 1
-        else:
-            left += 1
-            if len(shown) < a.show:
-                shown.append("left: " + describe(e))
+            if (k[KEY_DADDR:KEY_DADDR + 4] == vip_raw or
+                    v[VAL_SADDR:VAL_SADDR + 4] == vip_raw):
+                mine.append((v[VAL_FIN] if len(v) > VAL_FIN else 0,
+                             describe(e)))
+    vip = len(mine)
+    ep_tw = sum(1 for fin, _ in mine if fin & FIN_ENDPOINT_TW)
+    left = vip - ep_tw
+    shown = ["left: " + text for fin, text in mine
+             if not fin & FIN_ENDPOINT_TW][:a.show]
     print("synq=%d hold=%d chunks=%d flows=%d vip_flows=%d vip_left=%d "
           "vip_ep_timewait=%d"
           % (len(synq), len(hold), len(chunks), len(flows) + len(records),
