@@ -56,6 +56,16 @@ static __always_inline __u32 conn_offset(__be32 ep_addr, __be32 snat_addr,
 	return mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16));
 }
 
+/* The record a reply tuple k names by its port (KANARY_CONN_PORT_MIN and
+ * up: see kanary_abi.h). */
+static __always_inline __u32 conn_reply_slot(const struct kanary_flow_key *k,
+					     __u32 port)
+{
+	return (port - KANARY_CONN_PORT_MIN +
+		conn_offset(k->saddr, k->daddr, k->sport)) &
+	       KANARY_CONN_MASK;
+}
+
 /* A record's entry, found by key: where, and the claim it was found
  * live under (conn_drop compares it). */
 struct conn_ref {
@@ -66,11 +76,13 @@ struct conn_ref {
 
 /*
  * Is the record's entry dir live and at key k (the other entry's
- * outgoing tuple reversed)? Then the connection is alive: its idle clock
- * starts again (KANARY_CONN_IDLE_NS; written once a second at most).
+ * outgoing tuple reversed)? With seen (a packet's own lookup, not a twin
+ * lookup), the connection is alive: its idle clock starts again
+ * (KANARY_CONN_IDLE_NS; written once a second at most).
  */
-static __always_inline bool
-conn_holds(struct kanary_conn *rec, const struct kanary_flow_key *k, __u32 dir)
+static __always_inline bool conn_holds(struct kanary_conn *rec,
+				       const struct kanary_flow_key *k,
+				       __u32 dir, int seen)
 {
 	__u64 claim, now;
 
@@ -79,6 +91,8 @@ conn_holds(struct kanary_conn *rec, const struct kanary_flow_key *k, __u32 dir)
 	claim = *(volatile const __u64 *)&rec->claim;
 	if (!(claim & (1ULL << dir)) || !twin_of(&rec->half[dir ^ 1], k))
 		return false;
+	if (!seen)
+		return true;
 	now = coarse_now();
 	if (!younger(now, rec->seen_ns, 1000000000ULL))
 		rec->seen_ns = now;
@@ -88,11 +102,11 @@ conn_holds(struct kanary_conn *rec, const struct kanary_flow_key *k, __u32 dir)
 /*
  * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
  * none. A reply tuple to a record's port names its record by the port;
- * any other tuple may be a client's, whose record is its hash's. Global,
- * returning a number, not a pointer: verified once, however many
- * callers find entries.
+ * any other tuple may be a client's, whose record is its hash's. seen:
+ * see conn_holds. Global, returning a number, not a pointer: verified
+ * once, however many callers find entries.
  */
-__noinline int conn_slot(const struct kanary_flow_key *k)
+__noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 {
 	const struct kanary_cfg *cfg;
 	__u32 zero = 0, s, port;
@@ -101,11 +115,9 @@ __noinline int conn_slot(const struct kanary_flow_key *k)
 		return -1;
 	port = bpf_ntohs(k->dport);
 	if (port >= KANARY_CONN_PORT_MIN) {
-		s = (port - KANARY_CONN_PORT_MIN +
-		     conn_offset(k->saddr, k->daddr, k->sport)) &
-		    KANARY_CONN_MASK;
+		s = conn_reply_slot(k, port);
 		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-			       KANARY_DIR_TO_CLIENT))
+			       KANARY_DIR_TO_CLIENT, seen))
 			return s << 1 | KANARY_DIR_TO_CLIENT;
 	}
 	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
@@ -113,22 +125,22 @@ __noinline int conn_slot(const struct kanary_flow_key *k)
 		return -1;
 	s = flow_hash(k, cfg->hash_seed) & KANARY_CONN_MASK;
 	if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-		       KANARY_DIR_TO_ENDPOINT))
+		       KANARY_DIR_TO_ENDPOINT, seen))
 		return s << 1 | KANARY_DIR_TO_ENDPOINT;
 	return -1;
 }
 
 /*
- * The record entry at k, or NULL; ref, if not NULL, says where. Its half
- * is picked by index, not by a branch: the verifier then follows one
- * record pointer, not one per half, through everything that uses the
- * entry.
+ * The record entry at k, or NULL; ref, if not NULL, says where; seen: a
+ * packet's own lookup (conn_holds). Its half is picked by index, not by
+ * a branch: the verifier then follows one record pointer, not one per
+ * half, through everything that uses the entry.
  */
 static __always_inline struct kanary_flow *
-conn_find(const struct kanary_flow_key *k, struct conn_ref *ref)
+conn_find(const struct kanary_flow_key *k, struct conn_ref *ref, int seen)
 {
 	struct kanary_conn *rec;
-	int at = conn_slot(k);
+	int at = conn_slot(k, seen);
 	__u32 s, dir;
 
 	if (at < 0)
@@ -150,7 +162,7 @@ conn_find(const struct kanary_flow_key *k, struct conn_ref *ref)
 static __always_inline struct kanary_flow *
 flow_find(const struct kanary_flow_key *k)
 {
-	struct kanary_flow *f = conn_find(k, NULL);
+	struct kanary_flow *f = conn_find(k, NULL, 0);
 
 	return f ? f : bpf_map_lookup_elem(&kn_flows, k);
 }
@@ -202,7 +214,7 @@ static __always_inline void flow_delete(const struct kanary_flow_key *k)
 {
 	struct conn_ref ref;
 
-	if (conn_find(k, &ref))
+	if (conn_find(k, &ref, 0))
 		conn_drop(&ref);
 	else
 		bpf_map_delete_elem(&kn_flows, k);
@@ -227,9 +239,7 @@ __noinline int port_in_record(const struct kanary_flow_key *rk)
 	port = bpf_ntohs(rk->dport);
 	if (port < KANARY_CONN_PORT_MIN)
 		return 0;
-	s = (port - KANARY_CONN_PORT_MIN +
-	     conn_offset(rk->saddr, rk->daddr, rk->sport)) &
-	    KANARY_CONN_MASK;
+	s = conn_reply_slot(rk, port);
 	rec = bpf_map_lookup_elem(&kn_conns, &s);
 	if (!rec)
 		return 0;

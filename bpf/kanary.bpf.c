@@ -242,7 +242,7 @@ static __always_inline enum verdict handle(void *ctx, const bool is_tc,
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) ==
 	      TCP_FLAG_SYN;
 	/* A connection in a record (conn.h): L4, its own way through. */
-	f = conn_find(&fk, NULL);
+	f = conn_find(&fk, NULL, 1);
 	if (f && syn && reused_by(f, &p)) {
 		forget_reused(&fk, f, true);
 		f = NULL;

@@ -9,27 +9,7 @@
 #define KANARY_BPF_SELECT_H
 
 #include "maps.h"
-
-static __always_inline __u32 mix32(__u32 h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
-}
-
-static __always_inline __u32 flow_hash(const struct kanary_flow_key *k,
-				       __u32 seed)
-{
-	__u32 h = seed;
-
-	h = mix32(h ^ k->saddr);
-	h = mix32(h ^ k->daddr);
-	h = mix32(h ^ (((__u32)k->sport << 16) | k->dport));
-	return h;
-}
+#include "kanary_hash.h" /* mix32, flow_hash */
 
 struct choice {
 	const struct kanary_endpoint *ep;

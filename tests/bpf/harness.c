@@ -446,28 +446,6 @@ int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 	return verdict;
 }
 
-/* bpf/select.h's mix32 and flow_hash, for the tests that must know
- * where the data path puts a connection (its record, its keyed draws). */
-uint32_t mix32(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
-}
-
-uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed)
-{
-	uint32_t h = seed;
-
-	h = mix32(h ^ k->saddr);
-	h = mix32(h ^ k->daddr);
-	h = mix32(h ^ (((uint32_t)k->sport << 16) | k->dport));
-	return h;
-}
-
 uint32_t client_slot(uint16_t cport)
 {
 	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),

@@ -10,6 +10,7 @@
 #include "compile.h"
 #include "config.h"
 #include "kanary.skel.h"
+#include "kanary_hash.h" /* the data path's mix32, flow_hash */
 #include "pkt.h"
 
 #define VIP "198.18.0.1"
@@ -82,9 +83,6 @@ int l4_client_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 		  uint32_t ack, size_t payload);
 int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 		    uint32_t ack, size_t payload, struct pkt_tuple *t);
-/* bpf/select.h's hash, computed here. */
-uint32_t mix32(uint32_t h);
-uint32_t flow_hash(const struct kanary_flow_key *k, uint32_t seed);
 /* The record CLIENT:cport -> VIP:80 takes (bpf/conn.h). */
 uint32_t client_slot(uint16_t cport);
 /*

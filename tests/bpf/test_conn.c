@@ -174,9 +174,27 @@ static void half_open_record_is_taken(void)
 	cr_assert_not(flow_has(&rk1));
 }
 
+/* The endpoint's SYN-ACK to c, and the client's ACK: established. */
+static void handshake(const struct l4_conn *c)
+{
+	cr_assert_eq(l4_endpoint_seg(c, 0x12, EP_ISN, 1001, 0, NULL),
+		     redirected());
+	cr_assert_eq(l4_client_seg(c, 0x10, 1001, EP_ISN + 1, 0), redirected());
+}
+
+/* Make the record at slot s look idle past KANARY_CONN_IDLE_NS. */
+static void age_record(uint32_t s)
+{
+	struct kanary_conn *recs, *r = record(s, &recs);
+
+	r->seen_ns = mono_ns() - KANARY_CONN_IDLE_NS - 1000000000ULL;
+	kn_conns_unmap(recs);
+}
+
 /*
- * An established connection's record: kept while it is seen, taken by a
- * colliding SYN once idle past KANARY_CONN_IDLE_NS.
+ * An established connection's record: kept while it is seen (a packet of
+ * its own starts the idle clock again), taken by a colliding SYN once
+ * idle past KANARY_CONN_IDLE_NS.
  */
 static void idle_record_is_taken(void)
 {
@@ -188,16 +206,17 @@ static void idle_record_is_taken(void)
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c1 = syn(46030, 1000);
-	cr_assert_eq(l4_endpoint_seg(&c1, 0x12, EP_ISN, 1001, 0, NULL),
-		     redirected());
+	handshake(&c1);
+	r = record(client_slot(46030), &recs);
+	cr_assert_eq(r->half[KANARY_DIR_TO_ENDPOINT].open_ns, 0);
+	kn_conns_unmap(recs);
+	age_record(client_slot(46030));
 	cr_assert_eq(l4_client_seg(&c1, 0x10, 1001, EP_ISN + 1, 0),
 		     redirected());
 	syn(c2, 1000);
-	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
-	r = record(client_slot(46030), &recs);
-	cr_assert_eq(r->half[KANARY_DIR_TO_ENDPOINT].open_ns, 0);
-	r->seen_ns = mono_ns() - KANARY_CONN_IDLE_NS - 1000000000ULL;
-	kn_conns_unmap(recs);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1,
+		     "a record seen a moment ago was taken");
+	age_record(client_slot(46030));
 	syn(c3, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert(record_has(&fk3));
@@ -210,10 +229,7 @@ static void close_frees_its_record(void)
 
 	apply_vs("virtualservice-weight-70.yaml");
 	c = syn(46040, 1000);
-	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
-		     redirected());
-	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
-		     redirected());
+	handshake(&c);
 	cr_assert_eq(l4_client_seg(&c, 0x11, 1001, EP_ISN + 1, 0),
 		     redirected());
 	cr_assert_eq(l4_endpoint_seg(&c, 0x11, EP_ISN + 1, 1002, 0, NULL),

@@ -6,20 +6,10 @@
 #include <criterion/criterion.h>
 
 #include "kanary_abi.h"
+#include "kanary_hash.h" /* mix32 */
 #include "weights.h"
 
 #define SAMPLES 100000
-
-/* murmur3's 32-bit finalizer: a counter becomes well spread hashes. */
-static uint32_t fmix32(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
-}
 
 /* How many of SAMPLES hashes each destination gets. */
 static void spread(const uint32_t *cum, uint32_t n, uint32_t total,
@@ -30,7 +20,7 @@ static void spread(const uint32_t *cum, uint32_t n, uint32_t total,
 	for (i = 0; i < n; i++)
 		count[i] = 0;
 	for (i = 0; i < SAMPLES; i++) {
-		int d = kn_weights_pick(cum, n, total, fmix32(i));
+		int d = kn_weights_pick(cum, n, total, mix32(i));
 
 		cr_assert(d >= 0 && (uint32_t)d < n, "pick %d", d);
 		count[d]++;

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The data path's hashes (bpf/select.h, bpf/conn.h), shared with the
+ * tests, which must know where the data path puts a connection: its
+ * endpoint, its SNAT port draws, its record.
+ */
+#ifndef KANARY_HASH_H
+#define KANARY_HASH_H
+
+#include "kanary_abi.h"
+
+/* Inlined in BPF too, where a call would be a subprogram of its own. */
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* murmur3's 32-bit finalizer: every input bit flips about half the output. */
+static __always_inline __u32 mix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* A client tuple's keyed hash: kanary_cfg.hash_seed is random per load. */
+static __always_inline __u32 flow_hash(const struct kanary_flow_key *k,
+				       __u32 seed)
+{
+	__u32 h = seed;
+
+	h = mix32(h ^ k->saddr);
+	h = mix32(h ^ k->daddr);
+	h = mix32(h ^ (((__u32)k->sport << 16) | k->dport));
+	return h;
+}
+
+#endif /* KANARY_HASH_H */
