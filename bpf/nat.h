@@ -229,7 +229,8 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
  * by an upgrade) only if the record is marked KANARY_CONN_KN_FLOWS: the
  * mark is in the claim word, so a draw marking it after the claim was
  * read fails the compare-and-swap, and one after it sees the claim
- * (port_in_record). Then kn_flows is looked at.
+ * (port_in_record). Then kn_flows is looked at, and an entry there that
+ * reclaim_port would let go is forgotten.
  */
 __noinline int conn_claim(const struct kanary_flow_key *fk,
 			  const struct kanary_endpoint *ep,
@@ -271,10 +272,17 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 		KANARY_CONN_PORT_MIN +
 		((s - conn_offset(ep->addr, ep->snat_addr, ep->port)) &
 		 KANARY_CONN_MASK));
+	/* A kn_flows entry on the record's port holds it only while
+	 * reclaim_port would not let that port go to a draw. Else a closed
+	 * one would hold the record until a draw landed on its port, which
+	 * an idle kn_flows never makes. */
 	if ((claim & KANARY_CONN_KN_FLOWS) &&
 	    bpf_map_lookup_elem(&kn_flows, &rk)) {
-		*(volatile __u64 *)&rec->claim = next;
-		return -1;
+		if (!reclaim_port(&rk, cfg->reclaim_ns, now, false, f, twin)) {
+			*(volatile __u64 *)&rec->claim = next;
+			return -1;
+		}
+		bpf_map_delete_elem(&kn_flows, &rk);
 	}
 	if (take == 2)
 		count_global(KANARY_G_TW_TAKEOVER);

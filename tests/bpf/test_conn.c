@@ -242,25 +242,22 @@ static void close_frees_its_record(void)
 }
 
 /*
- * A kn_flows entry on the port a record would give (an overflow
- * connection's, or one carried over by an upgrade): the record is not
- * taken, and the connection overflows to a port of its own.
+ * Hold every endpoint's port for the record at slot s in kn_flows, as
+ * to-client entries (of an overflow connection, or carried over by an
+ * upgrade) closed at closed_ns (0: open), and mark the records.
  */
-static void kn_flows_port_keeps_the_record_free(void)
+static void block_record_ports(uint32_t s, uint64_t closed_ns)
 {
 	static const char *const eps[] = { EP1, EP2, EP3 };
 	struct pkt_tuple t = {};
-	uint32_t s = client_slot(46050);
-	struct l4_conn c;
 
-	apply_vs("virtualservice-weight-70.yaml");
-	/* Every endpoint's port for this record, held in kn_flows. */
 	for (int i = 0; i < 3; i++) {
 		char gw[INET_ADDRSTRLEN];
 		struct kanary_flow v = { .saddr = pkt_addr(VIP),
 					 .daddr = pkt_addr("198.18.0.77"),
 					 .sport = htons(80),
-					 .dir = KANARY_DIR_TO_CLIENT };
+					 .dir = KANARY_DIR_TO_CLIENT,
+					 .closed_ns = closed_ns };
 		struct kanary_flow_key k = { .proto = IPPROTO_TCP };
 
 		snprintf(gw, sizeof(gw), "198.18.%d.1", i + 1);
@@ -278,12 +275,47 @@ static void kn_flows_port_keeps_the_record_free(void)
 	}
 	/* Entries the data path did not make: as after an upgrade. */
 	cr_assert_eq(kn_conns_mark_kn_flows(maps.fd[KN_MAP_CONNS]), 0);
+}
+
+/*
+ * A kn_flows entry of an open connection on the port a record would
+ * give: the record is not taken, and the connection overflows to a port
+ * of its own.
+ */
+static void kn_flows_port_keeps_the_record_free(void)
+{
+	uint32_t s = client_slot(46050);
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	block_record_ports(s, 0);
 	c = syn(46050, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(record_count(), 0);
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
 		     redirected());
+}
+
+/*
+ * One closed past the endpoint's TIME_WAIT: the port may go, as a draw
+ * would take it (reclaim_port), so the record is taken, and only that
+ * endpoint's entry goes. Kept, it would hold the record until a draw
+ * happened on its port: with an idle kn_flows, for ever.
+ */
+static void closed_kn_flows_port_gives_the_record(void)
+{
+	uint32_t s = client_slot(46080);
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	block_record_ports(s, 1);
+	c = syn(46080, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+	cr_assert_eq(record_count(), 2);
+	cr_assert_eq(c.t.sport, record_port(s, &c.t));
+	cr_assert_eq(lru_count(), 2, "the other endpoints' entries stay");
+	handshake(&c);
 }
 
 /*
@@ -331,5 +363,6 @@ BOTH(half_open_record_is_taken)
 BOTH(idle_record_is_taken)
 BOTH(close_frees_its_record)
 BOTH(kn_flows_port_keeps_the_record_free)
+BOTH(closed_kn_flows_port_gives_the_record)
 BOTH(new_isn_renews_the_record)
 BOTH(overflow_marks_the_record)
