@@ -53,7 +53,8 @@
 #   TIME_WAITs of an earlier one on the SNAT ports a new kanary load reuses.
 #
 # Writes DIR/http.tsv, http.md, http.png, http-rounds.tsv (every run) and
-# http-raw/ (wrk's own output); prints the table (markdown) on stdout,
+# http-raw/ (wrk's own output, and after a kanary run the status it left:
+# both conntrack tables, every global counter); prints the table (markdown) on stdout,
 # progress on stderr.  --quick: 1 round of 1 s runs (the smoke test).
 # Needs root.  Everything it starts (lab namespaces, servers, proxies, kanary,
 # pins, state, sysctl, XDP on the lab's peers) is undone on exit, also on
@@ -572,7 +573,8 @@ client_leftovers() {
 # 400 (not HTTP/1.x), heads answered 404 (no rule), segments dropped before
 # the splice (out of order, or past the head), segments with no half-open
 # connection, connections the canary rule (http[0]) took, and the default
-# rule (http[1])"; "na" for the other cases.
+# rule (http[1])"; "na" for the other cases. With a FILE second, the
+# status it read (both conntrack tables, every global counter) goes there.
 l7_marks() {
 	case $1 in kanary-*) ;; *)
 		echo na
@@ -581,6 +583,8 @@ l7_marks() {
 	esac
 	local st rules
 	st=$(gw "$KANARY" --pin-dir "$PIN" status 2>/dev/null) || st=
+	# kept beside wrk's output: conntrack tables and global counters
+	[ -z "${2:-}" ] || printf "%s\n" "$st" >"$2"
 	rules=$(gw "$KANARY" --pin-dir "$PIN" stats --json 2>/dev/null |
 		jq -r '[.virtualservices[]? | select(.name == "image-classifier") | .rules[]?
 			| {(.name): .connections}] | add // {} | "\(.["http[0]"] // 0) \(.["http[1]"] // 0)"' \
@@ -635,7 +639,7 @@ run_wrk() {
 	after=$(cpu_mark "$c")
 	ta=$(tcp_marks)
 	stuck=$(client_leftovers "${raw%.txt}-stuck.txt")
-	la=$(l7_marks "$c")
+	la=$(l7_marks "$c" "$raw.status")
 	for i in 1 2 3; do epa[i]=$(ep_requests "$i"); done
 	awk -v r="$r" -v c="$c" -v m="$mode" -v before="$before" -v after="$after" \
 		-v hz="$HZ" -v e1=$((epa[1] - epb[1] - 1)) -v e2=$((epa[2] - epb[2] - 1)) \
