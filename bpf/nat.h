@@ -13,7 +13,7 @@
 
 #include "maps.h"
 #include "conn.h" /* twin_key, twin_of, flow_find, flow_delete */
-#include "select.h" /* mix32 */
+#include "select.h" /* mix32, snat_draw_port */
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
 #include "clock.h"
@@ -37,8 +37,10 @@
  * which old->tw_tsval is an upper bound; one without (or to a connection
  * that used none) must start after the old client's FIN, the TIME_WAIT's
  * rcv_nxt. A client's own next connection on the tuple passes (its TSval
- * offset and ISN clock are per tuple); another client's, about half the
- * time: the half that would get a bare ACK (PAWS) now waits.
+ * offset and ISN clock are per tuple); another tuple's, about half the
+ * time, even from the same host (Linux 6.18 draws a TSval offset per
+ * connection: measured): the half that would get a bare ACK (PAWS) waits
+ * or goes elsewhere.
  */
 static __always_inline bool tw_takes_syn(const struct kanary_flow *old,
 					 const struct kanary_flow *f,
@@ -332,20 +334,15 @@ static __always_inline int create_flow(const struct kanary_flow_key *fk,
 		conn_hint(hash); /* fk is about to be in kn_flows */
 	}
 	for (i = 0; i < KANARY_SNAT_TRIES + KANARY_SNAT_RANDOM_TRIES; i++) {
-		/*
-		 * A fresh draw per try: a fixed stride is linear probing, whose
-		 * busy clusters refused connections from ~43 % occupancy
-		 * (measured); independent draws hold to ~63 %. The last ones
-		 * random (KANARY_SNAT_RANDOM_TRIES).
-		 */
-		__u32 h = hash;
 		__u16 port;
 
+		/* Keyed draws (snat_draw_port), the last ones random
+		 * (KANARY_SNAT_RANDOM_TRIES). */
 		if (i >= KANARY_SNAT_TRIES)
-			h = bpf_get_prandom_u32();
-		else if (i)
-			h = mix32(hash + i * 0x9e3779b9);
-		port = KANARY_SNAT_PORT_MIN + h % SNAT_RANGE;
+			port = KANARY_SNAT_PORT_MIN +
+			       bpf_get_prandom_u32() % SNAT_RANGE;
+		else
+			port = snat_draw_port(hash, i);
 
 		tk.dport = bpf_htons(port);
 		if (bpf_map_update_elem(&kn_flows, &tk, twin, BPF_NOEXIST) &&

@@ -569,7 +569,6 @@ static void held_keyed_draws_leave_random_ones(void)
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
 	h = flow_hash(&ck, cfg.hash_seed);
 	for (int i = 0; i < KANARY_SNAT_TRIES; i++) {
-		uint32_t d = i ? mix32(h + i * 0x9e3779b9) : h;
 		struct kanary_flow_key k;
 		struct kanary_flow v = { .saddr = pkt_addr(VIP),
 					 .daddr = pkt_addr("198.18.0.77"),
@@ -577,9 +576,7 @@ static void held_keyed_draws_leave_random_ones(void)
 					 .dir = KANARY_DIR_TO_CLIENT,
 					 .answered = 1 };
 
-		ports[i] =
-			KANARY_SNAT_PORT_MIN +
-			d % (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1);
+		ports[i] = snat_draw_port(h, i);
 		k = port_key(ports[i]);
 		v.dport = htons(ports[i]);
 		cr_assert_eq(bpf_map_update_elem(maps.fd[KN_MAP_FLOWS], &k, &v,
