@@ -316,6 +316,15 @@ static void block_record_ports(uint32_t s, uint64_t closed_ns)
 	cr_assert_eq(kn_conns_mark_kn_flows(maps.fd[KN_MAP_CONNS]), 0);
 }
 
+/* The SYN of client port cport, whose record's ports block_record_ports
+ * held with entries closed at closed_ns. */
+static struct l4_conn syn_on_blocked_record(uint16_t cport, uint64_t closed_ns)
+{
+	apply_vs("virtualservice-weight-70.yaml");
+	block_record_ports(client_slot(cport), closed_ns);
+	return syn(cport, 1000);
+}
+
 /*
  * A kn_flows entry of an open connection on the port a record would
  * give: the record is not taken, and the connection overflows to a port
@@ -324,11 +333,8 @@ static void block_record_ports(uint32_t s, uint64_t closed_ns)
 static void kn_flows_port_keeps_the_record_free(void)
 {
 	uint32_t s = client_slot(46050);
-	struct l4_conn c;
+	struct l4_conn c = syn_on_blocked_record(46050, 0);
 
-	apply_vs("virtualservice-weight-70.yaml");
-	block_record_ports(s, 0);
-	c = syn(46050, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(record_count(), 0);
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
@@ -345,11 +351,8 @@ static void kn_flows_port_keeps_the_record_free(void)
 static void closed_kn_flows_port_gives_the_record(void)
 {
 	uint32_t s = client_slot(46080);
-	struct l4_conn c;
+	struct l4_conn c = syn_on_blocked_record(46080, 1);
 
-	apply_vs("virtualservice-weight-70.yaml");
-	block_record_ports(s, 1);
-	c = syn(46080, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 	cr_assert_eq(record_count(), 2);
 	cr_assert_eq(c.t.sport, record_port(s, &c.t));
