@@ -42,17 +42,11 @@ static __always_inline __u32 flow_hash(const struct kanary_flow_key *k,
  * KANARY_SNAT_TRIES) from its flow hash. A fresh draw per try: a fixed
  * stride is linear probing, whose busy clusters refused connections
  * from ~43 % occupancy (measured); independent draws hold to ~63 %.
- * The first half stays below the records' ports (KANARY_CONN_PORT_MIN):
- * such a port has no record to ask or to mark (port_in_record), so a
- * later claim of that record need not look in kn_flows.
  */
 static __always_inline __u16 snat_draw_port(__u32 hash, __u32 i)
 {
 	__u32 h = i ? mix32(hash + i * 0x9e3779b9) : hash;
 
-	if (i < KANARY_SNAT_TRIES / 2)
-		return KANARY_SNAT_PORT_MIN +
-		       h % (KANARY_CONN_PORT_MIN - KANARY_SNAT_PORT_MIN);
 	return KANARY_SNAT_PORT_MIN +
 	       h % (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1);
 }

@@ -446,7 +446,7 @@ int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 	return verdict;
 }
 
-uint32_t client_slot(uint16_t cport)
+uint32_t client_hash(uint16_t cport)
 {
 	struct kanary_flow_key k = { .saddr = pkt_addr(CLIENT),
 				     .daddr = pkt_addr(VIP),
@@ -457,7 +457,12 @@ uint32_t client_slot(uint16_t cport)
 	uint32_t zero = 0;
 
 	cr_assert_eq(bpf_map_lookup_elem(maps.fd[KN_MAP_CFG], &zero, &cfg), 0);
-	return flow_hash(&k, cfg.hash_seed) & KANARY_CONN_MASK;
+	return flow_hash(&k, cfg.hash_seed);
+}
+
+uint32_t client_slot(uint16_t cport)
+{
+	return client_hash(cport) & KANARY_CONN_MASK;
 }
 
 void hold_record(uint32_t s)

@@ -83,7 +83,9 @@ int l4_client_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 		  uint32_t ack, size_t payload);
 int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 		    uint32_t ack, size_t payload, struct pkt_tuple *t);
-/* The record CLIENT:cport -> VIP:80 takes (bpf/conn.h). */
+/* The flow hash of CLIENT:cport -> VIP:80 (its SNAT draws, its
+ * endpoint), and the record it takes (bpf/conn.h). */
+uint32_t client_hash(uint16_t cport);
 uint32_t client_slot(uint16_t cport);
 /*
  * Hold the record at slot s with a connection that is neither closed,

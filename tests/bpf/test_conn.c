@@ -119,23 +119,7 @@ static void syn_takes_its_record(void)
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
-/* Records marked KANARY_CONN_KN_FLOWS. */
-static int marked_records(void)
-{
-	struct kanary_conn *recs = kn_conns_map(maps.fd[KN_MAP_CONNS]);
-	int n = 0;
-
-	cr_assert_not_null(recs, "kn_conns: %s", strerror(errno));
-	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++)
-		n += !!(recs[s].claim & KANARY_CONN_KN_FLOWS);
-	kn_conns_unmap(recs);
-	return n;
-}
-
-/*
- * A held record: the connection goes to kn_flows, and works. Only its
- * own client's record is marked (overflow_ports_are_below_records).
- */
+/* A held record: the connection goes to kn_flows, and works. */
 static void held_record_overflows(void)
 {
 	struct kanary_flow_key fk = client_key(46010);
@@ -150,34 +134,11 @@ static void held_record_overflows(void)
 	cr_assert_eq(record_count(), 2, "only the held record");
 	cr_assert(flow_has(&fk));
 	cr_assert_not(record_has(&fk));
-	cr_assert_eq(marked_records(), 1);
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
 		     redirected());
 	cr_assert_eq(back.dport, 46010);
 	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
 		     redirected());
-}
-
-/*
- * Overflow connections take ports below the records' while those are
- * free (snat_draw_port's first draws): no record but their clients'
- * learns that kn_flows may hold one of its ports, so no later claim of
- * another record has to look in kn_flows. 16 connections: drawn over
- * the whole range, about 72 % of them would land on a record's port.
- */
-static void overflow_ports_are_below_records(void)
-{
-	apply_vs("virtualservice-weight-70.yaml");
-	for (uint16_t cport = 46100; cport < 46116; cport++) {
-		struct l4_conn c;
-
-		hold_record(client_slot(cport));
-		c = syn(cport, 1000);
-		cr_assert_lt(c.t.sport, KANARY_CONN_PORT_MIN, "client %u",
-			     cport);
-	}
-	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 16);
-	cr_assert_leq(marked_records(), 16, "records of other clients marked");
 }
 
 /*
@@ -401,7 +362,6 @@ static void new_isn_renews_the_record(void)
 
 BOTH(syn_takes_its_record)
 BOTH(held_record_overflows)
-BOTH(overflow_ports_are_below_records)
 BOTH(half_open_record_is_taken)
 BOTH(idle_record_is_taken)
 BOTH(close_frees_its_record)

@@ -44,16 +44,30 @@ exhausted() { # the data path's "no free SNAT port" counter
 	kanary status --json | jq '[.counters[] |
 		select(.what | test("SNAT")) | .packets] | add // 0'
 }
-curls() { # N OUT: N new connections one after the other, a line each
-	local i
+curl1() { # one new connection: "CODE SECONDS" (000: curl failed)
+	local out
+	out=$(client curl -s -o /dev/null --max-time 5 \
+		-H 'Connection: close' -d '{"instances": [[0.1, 0.2]]}' \
+		-w '%{http_code} %{time_total}' "$PREDICT" 2>/dev/null)
+	echo "${out:-000 failed}"
+}
+curls() { # N OUT [retry]: N new connections one after the other, a line
+	# each; with retry, a failed one is tried once more, as the client
+	# of a connection reset while pressed would (README: its client is
+	# reset, and tries again), and its line ends in "retried: CODE SECONDS"
+	local i r
 	for i in $(seq "$1"); do
-		client curl -s -o /dev/null --max-time 5 -H 'Connection: close' \
-			-d '{"instances": [[0.1, 0.2]]}' \
-			-w '%{http_code} %{time_total}\n' "$PREDICT" ||
-			echo "000 failed"
+		r=$(curl1)
+		if [ "${3:-}" = retry ] && [ "${r%% *}" != 200 ]; then
+			r="$(curl1) retried: $r"
+		fi
+		echo "$r"
 	done >"$2"
 }
 answered() { grep -c '^200 ' "$1"; }
+retried() { grep -c 'retried' "$1"; }
+# the others, as curl ended them: "000 5.00" timed out, "000 0.01" reset
+misses() { grep -v '^200 ' "$1" | tr '\n' ';' | sed 's/;$//'; }
 slowest() { sort -k2 -n "$1" | tail -n 1 | cut -d' ' -f2; }
 flood() { # SECONDS [synflood options]: in the background, pid in FLOOD
 	local s=$1
@@ -83,17 +97,21 @@ echo "# no free SNAT port: $(($(exhausted) - e0)) SYNs (flood and curls) at $RAT
 # 2. Full speed, several seconds (what blocked every new L4 connection
 # until unload, before): new connections are served during it (pressed,
 # a half-open port goes after KANARY_HALF_OPEN_PRESSED_NS) and after it.
+# With the CPUs saturated, a handshake may take longer than those 250 ms
+# and lose its port (measured on a 2-vCPU VM: 1 of 20 in about half of
+# the runs, reset after 0.76-0.78 s): that client is reset and tries
+# again, as the design says; a few may, and every one must be served.
 e0=$(exhausted)
 flood 8
 sleep 1
-curls 20 "$T/during2"
+curls 20 "$T/during2" retry
 wait "$FLOOD"
 FLOOD=
 curls 20 "$T/after2"
 sent=$(cat "$T/flood.out")
 check "$MODE: a flood at full speed ran ($sent)" grep -q '^sent=[1-9]' <<<"$sent"
-check "$MODE: during it, $(answered "$T/during2") of 20 new connections answered (slowest $(slowest "$T/during2") s)" \
-	test "$(answered "$T/during2")" -eq 20
+check "$MODE: during it, $(answered "$T/during2") of 20 new connections answered, $(retried "$T/during2") after one reset (at most 3; slowest $(slowest "$T/during2") s$( [ "$(answered "$T/during2")" -eq 20 ] || echo "; missed: $(misses "$T/during2")"))" \
+	test "$(answered "$T/during2")" -eq 20 -a "$(retried "$T/during2")" -le 3
 n=$(($(exhausted) - e0))
 sent_n=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' <<<"$sent")
 check "$MODE: no free SNAT port for $n of ${sent_n:-?} SYNs at full speed (at most 0.1 %)" \
