@@ -98,8 +98,8 @@ echo "# no free SNAT port: $(($(exhausted) - e0)) SYNs (flood and curls) at $RAT
 # until unload, before): new connections are served during it (pressed,
 # a half-open port goes after KANARY_HALF_OPEN_PRESSED_NS) and after it.
 # With the CPUs saturated, a handshake may take longer than those 250 ms
-# and lose its port (measured on a 2-vCPU VM: 1 of 20 in about half of
-# the runs, reset after 0.76-0.78 s): that client is reset and tries
+# and lose its port (measured on a 2-vCPU VM: 1 of 20 in 3 of 7 runs,
+# reset after 0.76-0.78 s): that client is reset and tries
 # again, as the design says; a few may, and every one must be served.
 e0=$(exhausted)
 flood 8
