@@ -19,7 +19,7 @@
 #define KANARY_BPF_CONN_H
 
 #include "maps.h"
-#include "select.h" /* mix32, flow_hash */
+#include "select.h" /* flow_hash, conn_offset */
 #include "clock.h"
 
 /* The key of a flow's other entry: its outgoing tuple, reversed (for a
@@ -46,14 +46,6 @@ static __always_inline bool twin_of(const struct kanary_flow *t,
 {
 	return t && t->saddr == fk->daddr && t->daddr == fk->saddr &&
 	       t->sport == fk->dport && t->dport == fk->sport;
-}
-
-/* What an endpoint's tuple (as its replies carry it) adds to a SNAT port
- * to name a record. */
-static __always_inline __u32 conn_offset(__be32 ep_addr, __be32 snat_addr,
-					 __be16 ep_port)
-{
-	return mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16));
 }
 
 /* The record a reply tuple k names by its port (KANARY_CONN_PORT_MIN and

@@ -13,7 +13,7 @@
 
 #include "maps.h"
 #include "conn.h" /* twin_key, twin_of, flow_find, flow_delete */
-#include "select.h" /* mix32, snat_draw_port */
+#include "select.h" /* snat_draw_port, conn_port */
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
 #include "clock.h"
@@ -270,10 +270,7 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 	if (__sync_val_compare_and_swap(&rec->claim, claim,
 					next | KANARY_CONN_BUSY) != claim)
 		return -1;
-	rk.dport = bpf_htons(
-		KANARY_CONN_PORT_MIN +
-		((s - conn_offset(ep->addr, ep->snat_addr, ep->port)) &
-		 KANARY_CONN_MASK));
+	rk.dport = bpf_htons(conn_port(s, ep->addr, ep->snat_addr, ep->port));
 	/* A kn_flows entry on the record's port holds it only while
 	 * reclaim_port would not let that port go to a draw. Else a closed
 	 * one would hold the record until a draw landed on its port, which

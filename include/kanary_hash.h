@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The data path's hashes (bpf/select.h, bpf/conn.h), shared with the
- * tests, which must know where the data path puts a connection: its
- * endpoint, its SNAT port draws, its record.
+ * The data path's hashes (bpf/select.h, bpf/conn.h, bpf/nat.h), shared
+ * with the tests, which must know where the data path puts a connection:
+ * its endpoint, its SNAT port draws, its record and that record's port.
  */
 #ifndef KANARY_HASH_H
 #define KANARY_HASH_H
@@ -49,6 +49,24 @@ static __always_inline __u16 snat_draw_port(__u32 hash, __u32 i)
 
 	return KANARY_SNAT_PORT_MIN +
 	       h % (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1);
+}
+
+/* What an endpoint's tuple (as its replies carry it) adds to a SNAT port
+ * to name a record (bpf/conn.h). */
+static __always_inline __u32 conn_offset(__be32 ep_addr, __be32 snat_addr,
+					 __be16 ep_port)
+{
+	return mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16));
+}
+
+/* The SNAT port (host order) of record s's connection to an endpoint:
+ * the one whose reply tuple names s again (conn_reply_slot). */
+static __always_inline __u16 conn_port(__u32 s, __be32 ep_addr,
+				       __be32 snat_addr, __be16 ep_port)
+{
+	return KANARY_CONN_PORT_MIN +
+	       ((s - conn_offset(ep_addr, snat_addr, ep_port)) &
+		KANARY_CONN_MASK);
 }
 
 #endif /* KANARY_HASH_H */

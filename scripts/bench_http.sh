@@ -54,8 +54,9 @@
 #
 # Writes DIR/http.tsv, http.md, http.png, http-rounds.tsv (every run) and
 # http-raw/ (wrk's own output, and after a kanary run the status it left:
-# both conntrack tables, every global counter); prints the table (markdown) on stdout,
-# progress on stderr.  --quick: 1 round of 1 s runs (the smoke test).
+# both conntrack tables, every global counter); prints the table
+# (markdown) on stdout, progress on stderr.  --quick: 1 round of 1 s
+# runs (the smoke test).
 # Needs root.  Everything it starts (lab namespaces, servers, proxies, kanary,
 # pins, state, sysctl, XDP on the lab's peers) is undone on exit, also on
 # failure or Ctrl-C.

@@ -10,7 +10,7 @@
 #include "compile.h"
 #include "config.h"
 #include "kanary.skel.h"
-#include "kanary_hash.h" /* the data path's mix32, flow_hash */
+#include "kanary_hash.h" /* the data path's hashes, draws, record ports */
 #include "pkt.h"
 
 #define VIP "198.18.0.1"

@@ -79,10 +79,7 @@ static struct kanary_conn *record(uint32_t s, struct kanary_conn **recs)
 /* The port a record's connection to the endpoint of t gets. */
 static uint16_t record_port(uint32_t s, const struct pkt_tuple *t)
 {
-	uint32_t off =
-		mix32(t->daddr ^ t->saddr ^ ((uint32_t)htons(t->dport) << 16));
-
-	return KANARY_CONN_PORT_MIN + ((s - off) & KANARY_CONN_MASK);
+	return conn_port(s, t->daddr, t->saddr, htons(t->dport));
 }
 
 /*
