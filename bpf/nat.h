@@ -13,7 +13,7 @@
 
 #include "maps.h"
 #include "conn.h" /* twin_key, twin_of, flow_find, flow_delete */
-#include "select.h" /* snat_draw_port, conn_port */
+#include "select.h" /* snat_draw_port, conn_port, conn_alt_slot */
 #include "parse.h" /* TCP_FLAG_* */
 #include "csum.h"
 #include "clock.h"
@@ -220,10 +220,10 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
 }
 
 /*
- * The record of the client at fk (hash: its flow hash, as the endpoint
- * choice's): 0 once f and twin are in it, f's SNAT port set; -1 when it
- * is taken; CREATE_EXISTS, nothing reserved, when it holds fk's
- * connection. Global: verified once, and its stack is its own.
+ * Record s for the client at fk: 0 once f and twin are in it, f's SNAT
+ * port set; -1 when it is taken; CREATE_EXISTS, nothing reserved, when
+ * it holds fk's connection. Global: verified once, and its stack is its
+ * own.
  *
  * The claim is one compare-and-swap, to KANARY_CONN_BUSY, and the entries
  * are written before the record is published live. kn_flows may hold
@@ -232,18 +232,19 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
  * mark is in the claim word, so a draw marking it after the claim was
  * read fails the compare-and-swap, and one after it sees the claim
  * (port_in_record). Then kn_flows is looked at, and an entry there that
- * reclaim_port would let go is forgotten.
+ * reclaim_port would let go is forgotten. Marks set while the record is
+ * busy are kept: it is published by flipping bits, not by a store.
  */
-__noinline int conn_claim(const struct kanary_flow_key *fk,
-			  const struct kanary_endpoint *ep,
-			  struct kanary_flow *f, const struct kanary_flow *twin,
-			  __u32 hash)
+__noinline int conn_claim_at(const struct kanary_flow_key *fk,
+			     const struct kanary_endpoint *ep,
+			     struct kanary_flow *f,
+			     const struct kanary_flow *twin, __u32 s)
 {
 	struct kanary_flow_key rk = { .proto = IPPROTO_TCP };
-	__u32 s = hash & KANARY_CONN_MASK, zero = 0;
 	const struct kanary_cfg *cfg;
 	struct kanary_conn *rec;
 	__u64 claim, next, now;
+	__u32 zero = 0;
 	int take;
 
 	if (!fk || !ep || !f || !twin)
@@ -266,7 +267,7 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 		return -1;
 	next = (((claim >> KANARY_CONN_GEN_SHIFT) + 1)
 		<< KANARY_CONN_GEN_SHIFT) |
-	       (claim & KANARY_CONN_KN_FLOWS);
+	       (claim & (KANARY_CONN_KN_FLOWS | KANARY_CONN_ALT));
 	if (__sync_val_compare_and_swap(&rec->claim, claim,
 					next | KANARY_CONN_BUSY) != claim)
 		return -1;
@@ -278,7 +279,8 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 	if ((claim & KANARY_CONN_KN_FLOWS) &&
 	    bpf_map_lookup_elem(&kn_flows, &rk)) {
 		if (!reclaim_port(&rk, cfg->reclaim_ns, now, false, f, twin)) {
-			*(volatile __u64 *)&rec->claim = next;
+			__sync_fetch_and_and(&rec->claim,
+					     ~(__u64)KANARY_CONN_BUSY);
 			return -1;
 		}
 		bpf_map_delete_elem(&kn_flows, &rk);
@@ -289,9 +291,37 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 	__builtin_memcpy(&rec->half[KANARY_DIR_TO_ENDPOINT], f, sizeof(*f));
 	__builtin_memcpy(&rec->half[KANARY_DIR_TO_CLIENT], twin, sizeof(*twin));
 	rec->seen_ns = now;
-	asm volatile("" ::: "memory"); /* the entries, then the claim */
-	*(volatile __u64 *)&rec->claim = next | KANARY_CONN_LIVE;
+	/* The entries, then the claim: an atomic is a full barrier. */
+	__sync_fetch_and_xor(&rec->claim,
+			     KANARY_CONN_BUSY | KANARY_CONN_LIVE);
 	return 0;
+}
+
+/*
+ * The records of the client at fk (hash: its flow hash, as the endpoint
+ * choice's): its first, else its second (conn_alt_slot), the first then
+ * marked KANARY_CONN_ALT before the second is claimed, so that the
+ * client's next packet, which comes after the endpoint's answer, finds
+ * it. As conn_claim_at answers, for whichever record answered.
+ */
+__noinline int conn_claim(const struct kanary_flow_key *fk,
+			  const struct kanary_endpoint *ep,
+			  struct kanary_flow *f, const struct kanary_flow *twin,
+			  __u32 hash)
+{
+	__u32 s = hash & KANARY_CONN_MASK;
+	struct kanary_conn *rec;
+	int rc;
+
+	rc = conn_claim_at(fk, ep, f, twin, s);
+	if (rc != -1)
+		return rc;
+	rec = bpf_map_lookup_elem(&kn_conns, &s);
+	if (!rec)
+		return -1;
+	if (!(*(volatile __u64 *)&rec->claim & KANARY_CONN_ALT))
+		__sync_fetch_and_or(&rec->claim, KANARY_CONN_ALT);
+	return conn_claim_at(fk, ep, f, twin, conn_alt_slot(hash));
 }
 
 /*

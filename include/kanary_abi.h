@@ -302,8 +302,10 @@ struct kanary_flow {
  * SNAT port whose reply tuple names the same record:
  *   port = KANARY_CONN_PORT_MIN + ((s - offset(endpoint)) mod SLOTS)
  * so that these ports, 16384-32767, are the top of the SNAT range. When
- * its record is taken, a connection takes two kn_flows entries instead
- * (the overflow), as every connection did before kn_conns.
+ * that record is taken, it tries a second one, conn_alt_slot
+ * (kanary_hash.h), the same way; when both are, it takes two kn_flows
+ * entries instead (the overflow), as every connection did before
+ * kn_conns.
  */
 #define KANARY_CONN_BITS 14
 #define KANARY_CONN_SLOTS (1u << KANARY_CONN_BITS)
@@ -333,6 +335,14 @@ struct kanary_flow {
  * lookup at all.
  */
 #define KANARY_CONN_KN_FLOWS 0x8
+/*
+ * A client whose tuple hashes to this record may have its connection in
+ * its second record (conn_alt_slot): a client's lookup that misses here
+ * looks there too. Set by a claim that found this record taken, before
+ * it tries the second; kept across claims, never cleared. Without it, a
+ * lookup reads one record.
+ */
+#define KANARY_CONN_ALT 0x10
 #define KANARY_CONN_GEN_SHIFT 32
 
 struct kanary_conn {

@@ -465,6 +465,11 @@ uint32_t client_slot(uint16_t cport)
 	return client_hash(cport) & KANARY_CONN_MASK;
 }
 
+uint32_t client_alt_slot(uint16_t cport)
+{
+	return conn_alt_slot(client_hash(cport));
+}
+
 void hold_record(uint32_t s)
 {
 	struct kanary_conn *recs = records(), *r = &recs[s];
@@ -473,6 +478,12 @@ void hold_record(uint32_t s)
 	r->seen_ns = mono_ns() + 3600ULL * 1000000000ULL;
 	r->claim = KANARY_CONN_LIVE;
 	kn_conns_unmap(recs);
+}
+
+void hold_records(uint16_t cport)
+{
+	hold_record(client_slot(cport));
+	hold_record(client_alt_slot(cport));
 }
 
 /* Whether a record holds an entry at k. */

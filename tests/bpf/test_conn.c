@@ -2,8 +2,9 @@
 /*
  * One record per connection (bpf/conn.h): a new L4 connection takes the
  * record its client tuple hashes to, and the SNAT port that names the
- * same record from the endpoint's side; when that record is held, it
- * takes two kn_flows entries instead (the overflow).
+ * same record from the endpoint's side; when that record is held, its
+ * second record; when both are, two kn_flows entries instead (the
+ * overflow).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -82,6 +83,14 @@ static uint16_t record_port(uint32_t s, const struct pkt_tuple *t)
 	return conn_port(s, t->daddr, t->saddr, htons(t->dport));
 }
 
+/* The endpoint's SYN-ACK to c, and the client's ACK: established. */
+static void handshake(const struct l4_conn *c)
+{
+	cr_assert_eq(l4_endpoint_seg(c, 0x12, EP_ISN, 1001, 0, NULL),
+		     redirected());
+	cr_assert_eq(l4_client_seg(c, 0x10, 1001, EP_ISN + 1, 0), redirected());
+}
+
 /*
  * A SYN takes its record: both entries in it, none in kn_flows, the
  * port the one that names the record from the endpoint's side; the
@@ -116,19 +125,19 @@ static void syn_takes_its_record(void)
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
-/* A held record: the connection goes to kn_flows, and works. */
-static void held_record_overflows(void)
+/* Both records held: the connection goes to kn_flows, and works. */
+static void held_records_overflow(void)
 {
 	struct kanary_flow_key fk = client_key(46010);
 	struct pkt_tuple back;
 	struct l4_conn c;
 
 	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(client_slot(46010));
+	hold_records(46010);
 	c = syn(46010, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(lru_count(), 2);
-	cr_assert_eq(record_count(), 2, "only the held record");
+	cr_assert_eq(record_count(), 4, "only the held records");
 	cr_assert(flow_has(&fk));
 	cr_assert_not(record_has(&fk));
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
@@ -136,6 +145,67 @@ static void held_record_overflows(void)
 	cr_assert_eq(back.dport, 46010);
 	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
 		     redirected());
+}
+
+/*
+ * A held record: the SYN takes its client's second record, with the
+ * port that names that one, and marks the first (KANARY_CONN_ALT). The
+ * endpoint's SYN-ACK and the client's ACK find the connection there;
+ * nothing is in kn_flows.
+ */
+static void held_record_gives_the_second(void)
+{
+	struct kanary_flow_key fk = client_key(46090);
+	uint32_t s = client_slot(46090), alt = client_alt_slot(46090);
+	struct kanary_conn *recs, *r;
+	struct pkt_tuple back;
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	c = syn(46090, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+	cr_assert_eq(lru_count(), 0);
+	cr_assert_eq(record_count(), 4);
+	cr_assert_eq(c.t.sport, record_port(alt, &c.t));
+	r = record(s, &recs);
+	cr_assert(r->claim & KANARY_CONN_ALT, "the first record was not marked");
+	cr_assert_eq(recs[alt].half[KANARY_DIR_TO_CLIENT].dport, fk.sport);
+	kn_conns_unmap(recs);
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
+		     redirected());
+	cr_assert_eq(back.dport, 46090);
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
+}
+
+/*
+ * The first record's mark outlives its claims: once its holder is gone
+ * and another client has taken it, the connection in the second record
+ * is still found by its client's packets.
+ */
+static void second_record_outlives_the_first_claim(void)
+{
+	uint32_t s = client_slot(46100);
+	uint16_t c2 = colliding_port(46100, 46100);
+	struct kanary_conn *recs, *r;
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	c = syn(46100, 1000);
+	handshake(&c);
+	r = record(s, &recs);
+	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holder is gone */
+	kn_conns_unmap(recs);
+	syn(c2, 1000);
+	r = record(s, &recs);
+	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].dport, htons(c2),
+		     "the first record went to another client");
+	kn_conns_unmap(recs);
+	cr_assert_eq(l4_client_seg(&c, 0x18, 1001, EP_ISN + 1, 10),
+		     redirected(), "the second record's connection was lost");
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
 /*
@@ -152,6 +222,9 @@ static void half_open_record_is_taken(void)
 	struct l4_conn c1;
 
 	apply_vs("virtualservice-weight-70.yaml");
+	/* This is about the first record: the others' second ones held. */
+	hold_record(client_alt_slot(c2));
+	hold_record(client_alt_slot(c3));
 	c1 = syn(46020, 1000);
 	rk1 = reply_key(&c1);
 	syn(c2, 1000);
@@ -169,14 +242,6 @@ static void half_open_record_is_taken(void)
 	cr_assert(record_has(&fk3));
 	cr_assert_not(flow_has(&fk1));
 	cr_assert_not(flow_has(&rk1));
-}
-
-/* The endpoint's SYN-ACK to c, and the client's ACK: established. */
-static void handshake(const struct l4_conn *c)
-{
-	cr_assert_eq(l4_endpoint_seg(c, 0x12, EP_ISN, 1001, 0, NULL),
-		     redirected());
-	cr_assert_eq(l4_client_seg(c, 0x10, 1001, EP_ISN + 1, 0), redirected());
 }
 
 /* Make the record at slot s look idle past KANARY_CONN_IDLE_NS. */
@@ -202,6 +267,8 @@ static void idle_record_is_taken(void)
 	struct l4_conn c1;
 
 	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(client_alt_slot(c2));
+	hold_record(client_alt_slot(c3));
 	c1 = syn(46030, 1000);
 	handshake(&c1);
 	r = record(client_slot(46030), &recs);
@@ -280,6 +347,7 @@ static struct l4_conn syn_on_blocked_record(uint16_t cport, uint64_t closed_ns)
 {
 	apply_vs("virtualservice-weight-70.yaml");
 	block_record_ports(client_slot(cport), closed_ns);
+	hold_record(client_alt_slot(cport)); /* the first record's case */
 	return syn(cport, 1000);
 }
 
@@ -294,7 +362,7 @@ static void kn_flows_port_keeps_the_record_free(void)
 	struct l4_conn c = syn_on_blocked_record(46050, 0);
 
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
-	cr_assert_eq(record_count(), 0);
+	cr_assert_eq(record_count(), 2, "only the held second record");
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
 		     redirected());
@@ -312,7 +380,7 @@ static void closed_kn_flows_port_gives_the_record(void)
 	struct l4_conn c = syn_on_blocked_record(46080, 1);
 
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
-	cr_assert_eq(record_count(), 2);
+	cr_assert_eq(record_count(), 4);
 	cr_assert_eq(c.t.sport, record_port(s, &c.t));
 	cr_assert_eq(lru_count(), 2, "the other endpoints' entries stay");
 	handshake(&c);
@@ -330,7 +398,7 @@ static void overflow_marks_the_record(void)
 	struct l4_conn c, again;
 
 	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(s);
+	hold_records(46070);
 	c = syn(46070, 1000);
 	r = record(s, &recs);
 	cr_assert(r->claim & KANARY_CONN_KN_FLOWS, "the record was not marked");
@@ -339,7 +407,7 @@ static void overflow_marks_the_record(void)
 	again = syn(46070, 1000);
 	cr_assert_eq(again.t.sport, c.t.sport, "a second connection");
 	cr_assert_eq(again.t.daddr, c.t.daddr);
-	cr_assert_eq(record_count(), 0);
+	cr_assert_eq(record_count(), 2, "only the held second record");
 	cr_assert_eq(lru_count(), 2);
 }
 
@@ -358,7 +426,9 @@ static void new_isn_renews_the_record(void)
 }
 
 BOTH(syn_takes_its_record)
-BOTH(held_record_overflows)
+BOTH(held_records_overflow)
+BOTH(held_record_gives_the_second)
+BOTH(second_record_outlives_the_first_claim)
 BOTH(half_open_record_is_taken)
 BOTH(idle_record_is_taken)
 BOTH(close_frees_its_record)

@@ -562,8 +562,8 @@ static void held_keyed_draws_leave_random_ones(void)
 	struct pkt_seg s;
 
 	all_to_ep();
-	/* The client's record held: the SYN goes to kn_flows' draws. */
-	hold_record(client_slot(46700));
+	/* The client's records held: the SYN goes to kn_flows' draws. */
+	hold_records(46700);
 	for (int i = 0; i < KANARY_SNAT_TRIES; i++) {
 		struct kanary_flow_key k;
 		struct kanary_flow v = { .saddr = pkt_addr(VIP),
