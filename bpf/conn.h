@@ -7,7 +7,7 @@
  *
  * A record is the one its client tuple hashes to (the keyed flow hash,
  * as the endpoint choice uses), or a second one when that was taken
- * (conn_alt_slot, KANARY_CONN_ALT), and its SNAT port the one whose reply
+ * (conn_alt_slot, KANARY_CONN_ALT_ONE), and its SNAT port the one whose reply
  * tuple names the same record (kanary_abi.h: KANARY_CONN_PORT_MIN), so
  * that the endpoint's replies find it from their own tuple, without a
  * hash table: the SYN writes one record instead of inserting two LRU
@@ -96,7 +96,8 @@ static __always_inline bool conn_holds(struct kanary_conn *rec,
  * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
  * none. A reply tuple to a record's port names its record by the port;
  * any other tuple may be a client's, whose record is its hash's, or,
- * when that one is marked KANARY_CONN_ALT, its second (conn_alt_slot).
+ * while that one counts clients in their second, its second
+ * (conn_alt_slot, KANARY_CONN_ALT_ONE).
  * seen: see conn_holds. Global, returning a number, not a pointer:
  * verified once, however many callers find entries.
  */
@@ -124,7 +125,7 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 	if (conn_holds(rec, k, KANARY_DIR_TO_ENDPOINT, seen))
 		return s << 1 | KANARY_DIR_TO_ENDPOINT;
 	if (!rec ||
-	    !(*(volatile const __u64 *)&rec->claim & KANARY_CONN_ALT))
+	    !(*(volatile const __u64 *)&rec->claim & KANARY_CONN_ALT_MASK))
 		return -1;
 	s = conn_alt_slot(hash);
 	if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,

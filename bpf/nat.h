@@ -220,7 +220,32 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
 }
 
 /*
- * Record s for the client at fk: 0 once f and twin are in it, f's SNAT
+ * The connection record rec held was its client's second choice
+ * (KANARY_CONN_SECOND), and rec is claimed anew: the client's first
+ * record counts it no more. Its to-client entry, kept until now, names
+ * the client.
+ */
+static __always_inline void conn_alt_put(const struct kanary_conn *rec,
+					 __u32 seed)
+{
+	struct kanary_flow_key ck = {};
+	struct kanary_conn *first;
+	__u32 s;
+
+	twin_key(&rec->half[KANARY_DIR_TO_CLIENT], &ck);
+	s = flow_hash(&ck, seed) & KANARY_CONN_MASK;
+	first = bpf_map_lookup_elem(&kn_conns, &s);
+	if (first)
+		__sync_fetch_and_sub(&first->claim, KANARY_CONN_ALT_ONE);
+}
+
+/* conn_claim_at's record is the client's second choice (BPF calls take
+ * five arguments: this one rides with the slot). */
+#define CLAIM_SECOND (1u << 31)
+
+/*
+ * Record at (a slot, with CLAIM_SECOND when it is the client's second
+ * choice) for the client at fk: 0 once f and twin are in it, f's SNAT
  * port set; -1 when it is taken; CREATE_EXISTS, nothing reserved, when
  * it holds fk's connection. Global: verified once, and its stack is its
  * own.
@@ -238,8 +263,10 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
 __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 			     const struct kanary_endpoint *ep,
 			     struct kanary_flow *f,
-			     const struct kanary_flow *twin, __u32 s)
+			     const struct kanary_flow *twin, __u32 at)
 {
+	__u64 second = at & CLAIM_SECOND ? KANARY_CONN_SECOND : 0;
+	__u32 s = at & KANARY_CONN_MASK;
 	struct kanary_flow_key rk = { .proto = IPPROTO_TCP };
 	const struct kanary_cfg *cfg;
 	struct kanary_conn *rec;
@@ -267,10 +294,13 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 		return -1;
 	next = (((claim >> KANARY_CONN_GEN_SHIFT) + 1)
 		<< KANARY_CONN_GEN_SHIFT) |
-	       (claim & (KANARY_CONN_KN_FLOWS | KANARY_CONN_ALT));
+	       (claim & (KANARY_CONN_KN_FLOWS | KANARY_CONN_ALT_MASK));
 	if (__sync_val_compare_and_swap(&rec->claim, claim,
 					next | KANARY_CONN_BUSY) != claim)
 		return -1;
+	/* The old connection is gone, whether or not this one is kept. */
+	if (claim & KANARY_CONN_SECOND)
+		conn_alt_put(rec, cfg->hash_seed);
 	rk.dport = bpf_htons(conn_port(s, ep->addr, ep->snat_addr, ep->port));
 	/* A kn_flows entry on the record's port holds it only while
 	 * reclaim_port would not let that port go to a draw. Else a closed
@@ -293,16 +323,17 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 	rec->seen_ns = now;
 	/* The entries, then the claim: an atomic is a full barrier. */
 	__sync_fetch_and_xor(&rec->claim,
-			     KANARY_CONN_BUSY | KANARY_CONN_LIVE);
+			     KANARY_CONN_BUSY | KANARY_CONN_LIVE | second);
 	return 0;
 }
 
 /*
  * The records of the client at fk (hash: its flow hash, as the endpoint
- * choice's): its first, else its second (conn_alt_slot), the first then
- * marked KANARY_CONN_ALT before the second is claimed, so that the
- * client's next packet, which comes after the endpoint's answer, finds
- * it. As conn_claim_at answers, for whichever record answered.
+ * choice's): its first, else its second (conn_alt_slot). The first
+ * counts the client (KANARY_CONN_ALT_ONE) before the second is claimed,
+ * so that the client's next packet, which comes after the endpoint's
+ * answer, finds it; the count is taken back if the second is not
+ * claimed. As conn_claim_at answers, for whichever record answered.
  */
 __noinline int conn_claim(const struct kanary_flow_key *fk,
 			  const struct kanary_endpoint *ep,
@@ -319,9 +350,11 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 	rec = bpf_map_lookup_elem(&kn_conns, &s);
 	if (!rec)
 		return -1;
-	if (!(*(volatile __u64 *)&rec->claim & KANARY_CONN_ALT))
-		__sync_fetch_and_or(&rec->claim, KANARY_CONN_ALT);
-	return conn_claim_at(fk, ep, f, twin, conn_alt_slot(hash));
+	__sync_fetch_and_add(&rec->claim, KANARY_CONN_ALT_ONE);
+	rc = conn_claim_at(fk, ep, f, twin, conn_alt_slot(hash) | CLAIM_SECOND);
+	if (rc)
+		__sync_fetch_and_sub(&rec->claim, KANARY_CONN_ALT_ONE);
+	return rc;
 }
 
 /*

@@ -336,13 +336,20 @@ struct kanary_flow {
  */
 #define KANARY_CONN_KN_FLOWS 0x8
 /*
- * A client whose tuple hashes to this record may have its connection in
- * its second record (conn_alt_slot): a client's lookup that misses here
- * looks there too. Set by a claim that found this record taken, before
- * it tries the second; kept across claims, never cleared. Without it, a
- * lookup reads one record.
+ * This record's connection is its client's second choice
+ * (conn_alt_slot): the record its client's tuple hashes to counts it
+ * (KANARY_CONN_ALT_ONE) until this record is claimed again.
  */
-#define KANARY_CONN_ALT 0x10
+#define KANARY_CONN_SECOND 0x10
+/*
+ * How many connections whose client tuples hash to this record are in
+ * their second records, or were and those are not claimed again yet: a
+ * client's lookup that misses here looks there only while this is not 0.
+ * Kept across claims.
+ */
+#define KANARY_CONN_ALT_SHIFT 16
+#define KANARY_CONN_ALT_ONE (1ULL << KANARY_CONN_ALT_SHIFT)
+#define KANARY_CONN_ALT_MASK (0xffffULL << KANARY_CONN_ALT_SHIFT)
 #define KANARY_CONN_GEN_SHIFT 32
 
 struct kanary_conn {

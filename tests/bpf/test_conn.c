@@ -27,20 +27,24 @@ static struct kanary_flow_key client_key(uint16_t cport)
 					 .proto = IPPROTO_TCP };
 }
 
-/* A client port after `after` (in 1024-65535, round) whose record is
- * cport's. */
-static uint16_t colliding_port(uint16_t cport, uint16_t after)
+/* A client port after `after` (in 1024-65535, round), not cport,
+ * whose first record is s. */
+static uint16_t port_of_slot(uint32_t s, uint16_t cport, uint16_t after)
 {
-	uint32_t s = client_slot(cport);
-
 	for (uint32_t i = 1; i < 65536 - 1024; i++) {
 		uint32_t p = 1024 + (after - 1024 + i) % (65536 - 1024);
 
 		if (p != cport && client_slot(p) == s)
 			return p;
 	}
-	cr_assert_fail("no port collides with %u", cport);
+	cr_assert_fail("no client port's record is %u", s);
 	return 0;
+}
+
+/* A client port after `after` whose record is cport's. */
+static uint16_t colliding_port(uint16_t cport, uint16_t after)
+{
+	return port_of_slot(client_slot(cport), cport, after);
 }
 
 static struct l4_conn syn(uint16_t cport, uint32_t isn)
@@ -75,6 +79,16 @@ static struct kanary_conn *record(uint32_t s, struct kanary_conn **recs)
 	*recs = kn_conns_map(maps.fd[KN_MAP_CONNS]);
 	cr_assert_not_null(*recs, "kn_conns: %s", strerror(errno));
 	return &(*recs)[s];
+}
+
+/* How many clients the record at s counts in their second records. */
+static uint64_t alt_count(uint32_t s)
+{
+	struct kanary_conn *recs, *r = record(s, &recs);
+	uint64_t n = (r->claim & KANARY_CONN_ALT_MASK) >> KANARY_CONN_ALT_SHIFT;
+
+	kn_conns_unmap(recs);
+	return n;
 }
 
 /* The port a record's connection to the endpoint of t gets. */
@@ -138,6 +152,8 @@ static void held_records_overflow(void)
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(lru_count(), 2);
 	cr_assert_eq(record_count(), 4, "only the held records");
+	cr_assert_eq(alt_count(client_slot(46010)), 0,
+		     "the first record counts a second it did not get");
 	cr_assert(flow_has(&fk));
 	cr_assert_not(record_has(&fk));
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
@@ -149,8 +165,8 @@ static void held_records_overflow(void)
 
 /*
  * A held record: the SYN takes its client's second record, with the
- * port that names that one, and marks the first (KANARY_CONN_ALT). The
- * endpoint's SYN-ACK and the client's ACK find the connection there;
+ * port that names that one, and the first counts it (KANARY_CONN_ALT_ONE).
+ * The endpoint's SYN-ACK and the client's ACK find the connection there;
  * nothing is in kn_flows.
  */
 static void held_record_gives_the_second(void)
@@ -168,9 +184,10 @@ static void held_record_gives_the_second(void)
 	cr_assert_eq(lru_count(), 0);
 	cr_assert_eq(record_count(), 4);
 	cr_assert_eq(c.t.sport, record_port(alt, &c.t));
-	r = record(s, &recs);
-	cr_assert(r->claim & KANARY_CONN_ALT, "the first record was not marked");
-	cr_assert_eq(recs[alt].half[KANARY_DIR_TO_CLIENT].dport, fk.sport);
+	cr_assert_eq(alt_count(s), 1);
+	r = record(alt, &recs);
+	cr_assert(r->claim & KANARY_CONN_SECOND);
+	cr_assert_eq(r->half[KANARY_DIR_TO_CLIENT].dport, fk.sport);
 	kn_conns_unmap(recs);
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
 		     redirected());
@@ -205,6 +222,33 @@ static void second_record_outlives_the_first_claim(void)
 	kn_conns_unmap(recs);
 	cr_assert_eq(l4_client_seg(&c, 0x18, 1001, EP_ISN + 1, 10),
 		     redirected(), "the second record's connection was lost");
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+}
+
+/*
+ * The first record counts a connection in the second until the second is
+ * claimed again: then a lookup that misses the first reads it no more.
+ */
+static void second_record_claimed_again_is_uncounted(void)
+{
+	uint32_t s = client_slot(46110), alt = client_alt_slot(46110);
+	uint16_t c2 = port_of_slot(alt, 46110, 46110);
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	c = syn(46110, 1000);
+	handshake(&c);
+	cr_assert_eq(l4_client_seg(&c, 0x11, 1001, EP_ISN + 1, 0),
+		     redirected());
+	cr_assert_eq(l4_endpoint_seg(&c, 0x11, EP_ISN + 1, 1002, 0, NULL),
+		     redirected());
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1002, EP_ISN + 2, 0),
+		     redirected());
+	cr_assert_eq(record_count(), 2, "only the held record");
+	cr_assert_eq(alt_count(s), 1, "counted until claimed again");
+	syn(c2, 1000);
+	cr_assert_eq(alt_count(s), 0);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
@@ -429,6 +473,7 @@ BOTH(syn_takes_its_record)
 BOTH(held_records_overflow)
 BOTH(held_record_gives_the_second)
 BOTH(second_record_outlives_the_first_claim)
+BOTH(second_record_claimed_again_is_uncounted)
 BOTH(half_open_record_is_taken)
 BOTH(idle_record_is_taken)
 BOTH(close_frees_its_record)
