@@ -975,6 +975,10 @@ struct bench {
 	double raw[K_COUNT][MAX_ROUNDS];
 	double ns[K_COUNT][MAX_ROUNDS]; /* wrapper subtracted */
 	uint32_t repeat[K_COUNT];
+	/* syn-new-flow's clean windows: their SYNs, and how many of them
+	 * found their records taken (conn_overflow): what the case's cost
+	 * depends on most */
+	uint64_t syn_runs, syn_overflow;
 };
 
 static void expect(bool ok, const struct bench *b, const char *what,
@@ -2108,6 +2112,8 @@ static double measure(struct bench *b, enum kase k, uint32_t repeat)
 		 * docs/bench-packet.md): not a clean window. */
 		if (D(g[KANARY_G_SNAT_EXHAUSTED]))
 			return -1;
+		b->syn_runs += repeat;
+		b->syn_overflow += D(g[KANARY_G_CONN_OVERFLOW]);
 		break;
 	case K_EST_FWD:
 	case K_L7_EST_FWD:
@@ -2861,6 +2867,14 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	printf("syn-new-flow's SYNs that found their records taken and went "
+	       "to kn_flows (conn_overflow), all windows:");
+	for (int h = 0; h < 2 * n_inst; h++)
+		printf(" %s %.1f %%%s", benches[h].name,
+		       benches[h].syn_runs ? 100.0 * benches[h].syn_overflow /
+						     benches[h].syn_runs :
+					     0.0,
+		       h + 1 < 2 * n_inst ? "," : "\n");
 	katran_report(&benches[0], rounds);
 	parts_report(&benches[0], rounds);
 	printf("A final response (200) vs a 100 Continue, both while a "
