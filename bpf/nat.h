@@ -235,7 +235,9 @@ static __always_inline void conn_alt_put(const struct kanary_conn *rec,
 	twin_key(&rec->half[KANARY_DIR_TO_CLIENT], &ck);
 	s = flow_hash(&ck, seed) & KANARY_CONN_MASK;
 	first = bpf_map_lookup_elem(&kn_conns, &s);
-	if (first)
+	/* 0 only if something else wrote the word (an older kanary's
+	 * claim, after a downgrade): not below 0, into the generation. */
+	if (first && (*(volatile __u64 *)&first->claim & KANARY_CONN_ALT_MASK))
 		__sync_fetch_and_sub(&first->claim, KANARY_CONN_ALT_ONE);
 }
 
@@ -321,9 +323,16 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 	__builtin_memcpy(&rec->half[KANARY_DIR_TO_ENDPOINT], f, sizeof(*f));
 	__builtin_memcpy(&rec->half[KANARY_DIR_TO_CLIENT], twin, sizeof(*twin));
 	rec->seen_ns = now;
-	/* The entries, then the claim: an atomic is a full barrier. */
-	__sync_fetch_and_xor(&rec->claim,
-			     KANARY_CONN_BUSY | KANARY_CONN_LIVE | second);
+	/*
+	 * The entries, then the claim. The fetching form on purpose: clang
+	 * drops an unused result, and the kernel orders only the fetching
+	 * atomics (on x86 both are a locked instruction; on arm64 only
+	 * those are). The readers' side has no acquire (docs/
+	 * conntrack-record.md).
+	 */
+	claim = __sync_fetch_and_xor(
+		&rec->claim, KANARY_CONN_BUSY | KANARY_CONN_LIVE | second);
+	asm volatile("" ::"r"(claim));
 	return 0;
 }
 

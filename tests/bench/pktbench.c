@@ -1350,7 +1350,13 @@ static bool copy_record(const struct kinst *ki, const struct kinst *kl)
 	for (uint32_t s = 0; s < KANARY_CONN_SLOTS && !copied; s++)
 		if ((from[s].claim & KANARY_CONN_LIVE) &&
 		    record_kept(&from[s], ki->keep, ki->n_keep)) {
+			/* kl's lookups find a second record only through a
+			 * count in the first: the one connection is in its
+			 * first (the table was empty), and counts nothing. */
+			if (from[s].claim & KANARY_CONN_SECOND)
+				die("the kept connection is in its second record");
 			to[s] = from[s];
+			to[s].claim &= ~KANARY_CONN_ALT_MASK;
 			copied = true;
 		}
 	kn_conns_unmap(from);

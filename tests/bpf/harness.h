@@ -99,7 +99,7 @@ void hold_record(uint32_t s);
 /* Hold both records of CLIENT:cport: its SYN goes to kn_flows (four
  * live entries). */
 void hold_records(uint16_t cport);
-/* Whether kn_flows has an entry at k. */
+/* Whether a record or kn_flows has an entry at k. */
 bool flow_has(const struct kanary_flow_key *k);
 void http_stats(uint32_t row, struct kanary_http_stats *sum);
 uint64_t code_count(uint32_t row, uint32_t code);

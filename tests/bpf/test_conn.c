@@ -404,10 +404,15 @@ static void kn_flows_port_keeps_the_record_free(void)
 {
 	uint32_t s = client_slot(46050);
 	struct l4_conn c = syn_on_blocked_record(46050, 0);
+	struct kanary_conn *recs, *r;
 
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(record_count(), 2, "only the held second record");
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
+	r = record(s, &recs);
+	cr_assert_not(r->claim & KANARY_CONN_BUSY, "the record stayed busy");
+	kn_conns_unmap(recs);
+	cr_assert_eq(alt_count(s), 0, "counted a second it did not get");
 	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, NULL),
 		     redirected());
 }
@@ -469,6 +474,26 @@ static void new_isn_renews_the_record(void)
 	cr_assert_eq(flow_at(&fk).syn_seq, htonl(777000));
 }
 
+/* The same in a second record: the first still counts one client. */
+static void new_isn_renews_the_second_record(void)
+{
+	struct kanary_flow_key fk = client_key(46120);
+	uint32_t s = client_slot(46120);
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	syn(46120, 1000);
+	c = syn(46120, 777000);
+	cr_assert_eq(record_count(), 4);
+	cr_assert_eq(lru_count(), 0);
+	cr_assert_eq(c.t.sport, record_port(client_alt_slot(46120), &c.t));
+	cr_assert_eq(flow_at(&fk).syn_seq, htonl(777000));
+	cr_assert_eq(alt_count(s), 1);
+	cr_assert_eq(l4_client_seg(&c, 0x10, 777001, EP_ISN + 1, 0),
+		     redirected());
+}
+
 BOTH(syn_takes_its_record)
 BOTH(held_records_overflow)
 BOTH(held_record_gives_the_second)
@@ -480,4 +505,5 @@ BOTH(close_frees_its_record)
 BOTH(kn_flows_port_keeps_the_record_free)
 BOTH(closed_kn_flows_port_gives_the_record)
 BOTH(new_isn_renews_the_record)
+BOTH(new_isn_renews_the_second_record)
 BOTH(overflow_marks_the_record)
