@@ -163,6 +163,14 @@ static void held_records_overflow(void)
 		     redirected());
 }
 
+/* The SYN of client port cport, its first record held. */
+static struct l4_conn syn_first_held(uint16_t cport)
+{
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(client_slot(cport));
+	return syn(cport, 1000);
+}
+
 /*
  * A held record: the SYN takes its client's second record, with the
  * port that names that one, and the first counts it (KANARY_CONN_ALT_ONE).
@@ -177,9 +185,7 @@ static void held_record_gives_the_second(void)
 	struct pkt_tuple back;
 	struct l4_conn c;
 
-	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(s);
-	c = syn(46090, 1000);
+	c = syn_first_held(46090);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 	cr_assert_eq(lru_count(), 0);
 	cr_assert_eq(record_count(), 4);
@@ -208,9 +214,7 @@ static void second_record_outlives_the_first_claim(void)
 	struct kanary_conn *recs, *r;
 	struct l4_conn c;
 
-	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(s);
-	c = syn(46100, 1000);
+	c = syn_first_held(46100);
 	handshake(&c);
 	r = record(s, &recs);
 	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holder is gone */
@@ -235,9 +239,7 @@ static void second_record_claimed_again_is_uncounted(void)
 	uint16_t c2 = port_of_slot(alt, 46110, 46110);
 	struct l4_conn c;
 
-	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(s);
-	c = syn(46110, 1000);
+	c = syn_first_held(46110);
 	handshake(&c);
 	cr_assert_eq(l4_client_seg(&c, 0x11, 1001, EP_ISN + 1, 0),
 		     redirected());
@@ -481,9 +483,7 @@ static void new_isn_renews_the_second_record(void)
 	uint32_t s = client_slot(46120);
 	struct l4_conn c;
 
-	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(s);
-	syn(46120, 1000);
+	syn_first_held(46120);
 	c = syn(46120, 777000);
 	cr_assert_eq(record_count(), 4);
 	cr_assert_eq(lru_count(), 0);
