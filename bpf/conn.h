@@ -54,10 +54,23 @@ static __always_inline bool twin_of(const struct kanary_flow *t,
 static __always_inline __u32 conn_reply_slot(const struct kanary_flow_key *k,
 					     __u32 port)
 {
-	return (port - KANARY_CONN_PORT_MIN +
-		conn_offset(k->saddr, k->daddr, k->sport)) &
-	       KANARY_CONN_MASK;
+	return conn_port_slot(port, k->saddr, k->daddr, k->sport);
 }
+
+/* Is port (host order) a record's SNAT port? */
+static __always_inline bool conn_port_range(__u32 port)
+{
+	return port >= KANARY_CONN_PORT_MIN && port <= KANARY_SNAT_PORT_MAX;
+}
+
+/*
+ * A tuple to a record's port may be a reply or a client's (a VIP's port
+ * may be one too); both are tried, in the likelier order first, which
+ * saves reading a record that does not hold it. An endpoint replies from
+ * its service port; clients send from ephemeral ports, 32768 and up on
+ * Linux, Windows and macOS alike.
+ */
+#define CONN_CLIENT_PORT_MIN 32768
 
 /* A record's entry, found by key: where, and the claim it was found
  * live under (conn_drop compares it). */
@@ -95,9 +108,10 @@ static __always_inline bool conn_holds(struct kanary_conn *rec,
 /*
  * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
  * none. A reply tuple to a record's port names its record by the port;
- * any other tuple may be a client's, whose record is its hash's, or,
- * while that one counts clients in their second, its second
- * (conn_alt_slot, KANARY_CONN_ALT_ONE).
+ * any tuple may be a client's, whose record is its hash's, or, while
+ * that one counts clients in their second, its second (conn_alt_slot,
+ * KANARY_CONN_ALT_ONE). A tuple to a record's port is tried as a reply
+ * first unless it comes from a client's port (CONN_CLIENT_PORT_MIN).
  * seen: see conn_holds. Global, returning a number, not a pointer:
  * verified once, however many callers find entries.
  */
@@ -106,11 +120,14 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 	const struct kanary_cfg *cfg;
 	struct kanary_conn *rec;
 	__u32 zero = 0, s, port, hash;
+	bool reply, reply_first;
 
 	if (!k)
 		return -1;
 	port = bpf_ntohs(k->dport);
-	if (port >= KANARY_CONN_PORT_MIN) {
+	reply = conn_port_range(port);
+	reply_first = reply && bpf_ntohs(k->sport) < CONN_CLIENT_PORT_MIN;
+	if (reply_first) {
 		s = conn_reply_slot(k, port);
 		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
 			       KANARY_DIR_TO_CLIENT, seen))
@@ -120,17 +137,23 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 	if (!cfg)
 		return -1;
 	hash = flow_hash(k, cfg->hash_seed);
-	s = hash & KANARY_CONN_MASK;
+	s = conn_first_slot(hash);
 	rec = bpf_map_lookup_elem(&kn_conns, &s);
 	if (conn_holds(rec, k, KANARY_DIR_TO_ENDPOINT, seen))
 		return s << 1 | KANARY_DIR_TO_ENDPOINT;
-	if (!rec ||
-	    !(*(volatile const __u64 *)&rec->claim & KANARY_CONN_ALT_MASK))
-		return -1;
-	s = conn_alt_slot(hash);
-	if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-		       KANARY_DIR_TO_ENDPOINT, seen))
-		return s << 1 | KANARY_DIR_TO_ENDPOINT;
+	if (rec &&
+	    (*(volatile const __u64 *)&rec->claim & KANARY_CONN_ALT_MASK)) {
+		s = conn_alt_slot(hash);
+		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+			       KANARY_DIR_TO_ENDPOINT, seen))
+			return s << 1 | KANARY_DIR_TO_ENDPOINT;
+	}
+	if (reply && !reply_first) {
+		s = conn_reply_slot(k, port);
+		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+			       KANARY_DIR_TO_CLIENT, seen))
+			return s << 1 | KANARY_DIR_TO_CLIENT;
+	}
 	return -1;
 }
 
@@ -195,7 +218,7 @@ static __always_inline void conn_drop(const struct conn_ref *ref)
  * (KANARY_CONN_KN_FLOWS on its record)? */
 static __always_inline bool conn_hinted(__u32 hash)
 {
-	__u32 s = hash & KANARY_CONN_MASK;
+	__u32 s = conn_first_slot(hash);
 	const struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
 
 	return !rec ||
@@ -206,7 +229,7 @@ static __always_inline bool conn_hinted(__u32 hash)
  * now has a connection in kn_flows. */
 static __always_inline void conn_hint(__u32 hash)
 {
-	__u32 s = hash & KANARY_CONN_MASK;
+	__u32 s = conn_first_slot(hash);
 	struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
 
 	if (rec && !(rec->claim & KANARY_CONN_KN_FLOWS))
@@ -241,7 +264,7 @@ __noinline int port_in_record(const struct kanary_flow_key *rk)
 	if (!rk)
 		return 0;
 	port = bpf_ntohs(rk->dport);
-	if (port < KANARY_CONN_PORT_MIN)
+	if (!conn_port_range(port))
 		return 0;
 	s = conn_reply_slot(rk, port);
 	rec = bpf_map_lookup_elem(&kn_conns, &s);

@@ -233,7 +233,7 @@ static __always_inline void conn_alt_put(const struct kanary_conn *rec,
 	__u32 s;
 
 	twin_key(&rec->half[KANARY_DIR_TO_CLIENT], &ck);
-	s = flow_hash(&ck, seed) & KANARY_CONN_MASK;
+	s = conn_first_slot(flow_hash(&ck, seed));
 	first = bpf_map_lookup_elem(&kn_conns, &s);
 	/* 0 only if something else wrote the word (an older kanary's
 	 * claim, after a downgrade): not below 0, into the generation. */
@@ -268,7 +268,7 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 			     const struct kanary_flow *twin, __u32 at)
 {
 	__u64 second = at & CLAIM_SECOND ? KANARY_CONN_SECOND : 0;
-	__u32 s = at & KANARY_CONN_MASK;
+	__u32 s = at & ~CLAIM_SECOND;
 	struct kanary_flow_key rk = { .proto = IPPROTO_TCP };
 	const struct kanary_cfg *cfg;
 	struct kanary_conn *rec;
@@ -349,7 +349,7 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 			  struct kanary_flow *f, const struct kanary_flow *twin,
 			  __u32 hash)
 {
-	__u32 s = hash & KANARY_CONN_MASK;
+	__u32 s = conn_first_slot(hash);
 	struct kanary_conn *rec;
 	int rc;
 

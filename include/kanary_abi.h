@@ -298,19 +298,20 @@ struct kanary_flow {
 /*
  * One record per connection (bpf/conn.h): kn_conns holds
  * KANARY_CONN_SLOTS records, both of a connection's entries in one. A
- * new connection takes the record its client tuple hashes to, and the
- * SNAT port whose reply tuple names the same record:
+ * new connection takes the record its client tuple hashes to
+ * (conn_first_slot, kanary_hash.h), and the SNAT port whose reply tuple
+ * names the same record:
  *   port = KANARY_CONN_PORT_MIN + ((s - offset(endpoint)) mod SLOTS)
- * so that these ports, 16384-32767, are the top of the SNAT range. When
- * that record is taken, it tries a second one, conn_alt_slot
- * (kanary_hash.h), the same way; when both are, it takes two kn_flows
- * entries instead (the overflow), as every connection did before
- * kn_conns.
+ * so that these ports are 1024-32767, every port below Linux's ephemeral
+ * range but the privileged ones: one per record, to each endpoint. When
+ * that record is taken, it tries a second one, conn_alt_slot, the same
+ * way; when both are, it takes two kn_flows entries instead (the
+ * overflow), as every connection did before kn_conns. (16384 records,
+ * ports 16384-32767, until 2026-12-08: a window of 20000 new connections
+ * then overflowed for 31 %, now for 11 %; docs/conntrack-record.md.)
  */
-#define KANARY_CONN_BITS 14
-#define KANARY_CONN_SLOTS (1u << KANARY_CONN_BITS)
-#define KANARY_CONN_MASK (KANARY_CONN_SLOTS - 1)
-#define KANARY_CONN_PORT_MIN (KANARY_SNAT_PORT_MAX + 1 - KANARY_CONN_SLOTS)
+#define KANARY_CONN_PORT_MIN 1024
+#define KANARY_CONN_SLOTS (KANARY_SNAT_PORT_MAX + 1 - KANARY_CONN_PORT_MIN)
 /*
  * A record whose connection sent nothing for this long may go to a new
  * one (kn_flows entries are evicted by the LRU instead). Longer than
@@ -329,8 +330,9 @@ struct kanary_flow {
  * kn_flows may hold a connection whose client tuple hashes to this
  * record, or a port that names it: a claim looks there first. Set by the
  * data path on an overflow (its client's record) and on a kn_flows draw
- * of a port of 16384 and up (that port's record), and on every record
- * by a load that finds kn_flows entries of a kanary without kn_conns;
+ * (that port's record), and on every record by a load that finds
+ * kn_flows entries of a kanary without kn_conns, or carries an older
+ * kn_conns into kn_flows (user/dataplane/upgrade.c);
  * kept across claims, never cleared. Without it, a claim costs no hash
  * lookup at all.
  */

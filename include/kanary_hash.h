@@ -51,36 +51,64 @@ static __always_inline __u16 snat_draw_port(__u32 hash, __u32 i)
 	       h % (KANARY_SNAT_PORT_MAX - KANARY_SNAT_PORT_MIN + 1);
 }
 
+/* x (any 32 bits) scaled to a record, 0..KANARY_CONN_SLOTS - 1: a
+ * multiply, not a division (the count is not a power of two). */
+static __always_inline __u32 conn_scale(__u32 x)
+{
+	return (__u32)(((__u64)x * KANARY_CONN_SLOTS) >> 32);
+}
+
+/* A client's first record, from its flow hash (its high bits). */
+static __always_inline __u32 conn_first_slot(__u32 hash)
+{
+	return conn_scale(hash);
+}
+
 /*
- * A client's second record, from its flow hash (its first is hash &
- * KANARY_CONN_MASK): other bits of the same hash, never the first
- * record. Two choices instead of one: a window of 20000 new connections
- * finds both taken for 31 % of them, where 42 % found the first taken
- * (simulated; docs/conntrack-record.md).
+ * A client's second record, from its flow hash: the same hash turned by
+ * 16 bits (its low bits), never the first record. Two choices instead
+ * of one: a window of 20000 new connections finds both taken for 11 %
+ * of them, where 24 % found the first taken (simulated;
+ * docs/conntrack-record.md).
  */
 static __always_inline __u32 conn_alt_slot(__u32 hash)
 {
-	__u32 s = (hash >> KANARY_CONN_BITS) & KANARY_CONN_MASK;
+	__u32 first = conn_first_slot(hash);
+	__u32 s = conn_scale(hash << 16 | hash >> 16);
 
-	return s == (hash & KANARY_CONN_MASK) ? s ^ 1 : s;
+	/* KANARY_CONN_SLOTS is even: s ^ 1 is a record too. */
+	return s == first ? s ^ 1 : s;
 }
 
-/* What an endpoint's tuple (as its replies carry it) adds to a SNAT port
- * to name a record (bpf/conn.h). */
+/* What an endpoint's tuple (as its replies carry it) adds to a SNAT
+ * port's place in the records' ports to name a record (bpf/conn.h):
+ * 0..KANARY_CONN_SLOTS - 1. */
 static __always_inline __u32 conn_offset(__be32 ep_addr, __be32 snat_addr,
 					 __be16 ep_port)
 {
-	return mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16));
+	return conn_scale(mix32(ep_addr ^ snat_addr ^ ((__u32)ep_port << 16)));
 }
 
 /* The SNAT port (host order) of record s's connection to an endpoint:
- * the one whose reply tuple names s again (conn_reply_slot). */
+ * the one whose reply tuple names s again (conn_port_slot). */
 static __always_inline __u16 conn_port(__u32 s, __be32 ep_addr,
 				       __be32 snat_addr, __be16 ep_port)
 {
+	__u32 off = conn_offset(ep_addr, snat_addr, ep_port);
+
 	return KANARY_CONN_PORT_MIN +
-	       ((s - conn_offset(ep_addr, snat_addr, ep_port)) &
-		KANARY_CONN_MASK);
+	       (s >= off ? s - off : s + KANARY_CONN_SLOTS - off);
+}
+
+/* The record a SNAT port (host order, KANARY_CONN_PORT_MIN to
+ * KANARY_SNAT_PORT_MAX) names for the endpoint it goes to. */
+static __always_inline __u32 conn_port_slot(__u32 port, __be32 ep_addr,
+					    __be32 snat_addr, __be16 ep_port)
+{
+	__u32 s = port - KANARY_CONN_PORT_MIN +
+		  conn_offset(ep_addr, snat_addr, ep_port);
+
+	return s >= KANARY_CONN_SLOTS ? s - KANARY_CONN_SLOTS : s;
 }
 
 #endif /* KANARY_HASH_H */

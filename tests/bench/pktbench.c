@@ -442,19 +442,21 @@ static bool record_kept(const struct kanary_conn *r,
 static void flows_clear(const struct kinst *ki)
 {
 	struct kanary_conn *recs;
+	uint32_t n;
 
 	keys_clear(ki->maps.fd[KN_MAP_FLOWS], ki->keep, ki->n_keep);
 	if (ki->maps.fd[KN_MAP_CONNS] < 0)
 		return;
-	recs = kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
+	/* Any size: a --compare build's may differ. */
+	recs = kn_conns_map_any(ki->maps.fd[KN_MAP_CONNS], &n);
 	if (!recs)
 		die("kn_conns: %s", strerror(errno));
-	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++)
+	for (uint32_t s = 0; s < n; s++)
 		if ((recs[s].claim & KANARY_CONN_LIVE) &&
 		    !record_kept(&recs[s], ki->keep, ki->n_keep))
 			recs[s].claim &=
 				~(__u64)(KANARY_CONN_LIVE | KANARY_CONN_BUSY);
-	kn_conns_unmap(recs);
+	kn_conns_unmap_any(recs, n);
 }
 
 /* The L7 copy's half-open and held connections: all of them go. */
@@ -696,20 +698,21 @@ static void set_waiting(const struct kinst *ki, uint64_t req_ns)
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info);
 	struct kanary_conn *recs;
+	uint32_t n = 0;
 	struct kanary_flow f;
 
 	/* In a record (bpf/conn.h): its to-client half, in place. */
 	recs = ki->maps.fd[KN_MAP_CONNS] < 0 ?
 		       NULL :
-		       kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
-	for (uint32_t s = 0; recs && s < KANARY_CONN_SLOTS; s++)
+		       kn_conns_map_any(ki->maps.fd[KN_MAP_CONNS], &n);
+	for (uint32_t s = 0; recs && s < n; s++)
 		if ((recs[s].claim & KANARY_CONN_TO_CLIENT) &&
 		    record_kept(&recs[s], ki->keep, ki->n_keep)) {
 			recs[s].half[KANARY_DIR_TO_CLIENT].req_ns = req_ns;
-			kn_conns_unmap(recs);
+			kn_conns_unmap_any(recs, n);
 			return;
 		}
-	kn_conns_unmap(recs);
+	kn_conns_unmap_any(recs, n);
 	if (bpf_obj_get_info_by_fd(ki->maps.fd[KN_MAP_FLOWS], &info, &len) ||
 	    info.value_size != sizeof(f))
 		return;
@@ -1051,7 +1054,7 @@ static void check_cases(struct bench *b, uint32_t ep_addr, uint32_t snat_addr,
 		expect(ep_index(t.daddr) >= 1 && ep_index(t.daddr) <= 3 &&
 			       t.dport == 8501 && t.flags == 0x02 &&
 			       ntohl(t.saddr) == ntohl(t.daddr) - 1 &&
-			       t.sport >= KANARY_SNAT_PORT_MIN &&
+			       t.sport >= KANARY_CONN_PORT_MIN &&
 			       t.sport <= KANARY_SNAT_PORT_MAX,
 		       b, "syn", "not NATed to an endpoint");
 		expect(!i || t.daddr != prev.daddr || t.sport != prev.sport, b,
@@ -1339,15 +1342,17 @@ static void check_cases_l7(struct bench *b)
 static bool copy_record(const struct kinst *ki, const struct kinst *kl)
 {
 	struct kanary_conn *from, *to;
+	uint32_t n = 0, n_to = 0;
 	bool copied = false;
 
 	if (ki->maps.fd[KN_MAP_CONNS] < 0 || kl->maps.fd[KN_MAP_CONNS] < 0)
 		return false;
-	from = kn_conns_map(ki->maps.fd[KN_MAP_CONNS]);
-	to = kn_conns_map(kl->maps.fd[KN_MAP_CONNS]);
-	if (!from || !to)
-		die("kn_conns: %s", strerror(errno));
-	for (uint32_t s = 0; s < KANARY_CONN_SLOTS && !copied; s++)
+	from = kn_conns_map_any(ki->maps.fd[KN_MAP_CONNS], &n);
+	to = kn_conns_map_any(kl->maps.fd[KN_MAP_CONNS], &n_to);
+	if (!from || !to || n != n_to)
+		die("kn_conns: %s",
+		    from && to ? "not one size" : strerror(errno));
+	for (uint32_t s = 0; s < n && !copied; s++)
 		if ((from[s].claim & KANARY_CONN_LIVE) &&
 		    record_kept(&from[s], ki->keep, ki->n_keep)) {
 			/* kl's lookups find a second record only through a
@@ -1359,8 +1364,8 @@ static bool copy_record(const struct kinst *ki, const struct kinst *kl)
 			to[s].claim &= ~KANARY_CONN_ALT_MASK;
 			copied = true;
 		}
-	kn_conns_unmap(from);
-	kn_conns_unmap(to);
+	kn_conns_unmap_any(from, n);
+	kn_conns_unmap_any(to, n_to);
 	return copied;
 }
 

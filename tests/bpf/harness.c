@@ -462,7 +462,7 @@ uint32_t client_hash(uint16_t cport)
 
 uint32_t client_slot(uint16_t cport)
 {
-	return client_hash(cport) & KANARY_CONN_MASK;
+	return conn_first_slot(client_hash(cport));
 }
 
 uint32_t client_alt_slot(uint16_t cport)

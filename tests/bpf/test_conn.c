@@ -47,6 +47,35 @@ static uint16_t colliding_port(uint16_t cport, uint16_t after)
 	return port_of_slot(client_slot(cport), cport, after);
 }
 
+/* How many client ports (1024-65535) have each record as their first:
+ * counts[s]; slots[p]: port p's first record. */
+static void port_counts(uint32_t *counts, uint32_t *slots)
+{
+	memset(counts, 0, KANARY_CONN_SLOTS * sizeof(*counts));
+	for (uint32_t p = 1024; p < 65536; p++) {
+		slots[p] = client_slot(p);
+		counts[slots[p]]++;
+	}
+}
+
+/*
+ * A client port from `from` whose first record is at least n client
+ * ports' (itself included); with second, one whose second record is at
+ * least n ports' first. The records are about as many as the client
+ * ports of one address (kanary_abi.h), so not every record has company.
+ */
+static uint16_t crowded_port(uint32_t n, uint16_t from, bool second)
+{
+	static uint32_t counts[KANARY_CONN_SLOTS], slots[65536];
+
+	port_counts(counts, slots);
+	for (uint32_t p = from; p < 65536; p++)
+		if (counts[second ? client_alt_slot(p) : slots[p]] >= n)
+			return p;
+	cr_assert_fail("no client port from %u has %u on its record", from, n);
+	return 0;
+}
+
 static struct l4_conn syn(uint16_t cport, uint32_t isn)
 {
 	struct l4_conn c = { .cport = cport };
@@ -139,6 +168,66 @@ static void syn_takes_its_record(void)
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
 }
 
+/*
+ * The records' ports go down to 1024 (kanary_abi.h), below the kn_flows
+ * draws' 10000: SYNs from new client ports until one gets such a port
+ * (a quarter of the records' ports are below 10000), and that
+ * connection's SYN-ACK and ACK find it.
+ */
+static void record_port_below_the_draws(void)
+{
+	struct pkt_tuple back;
+	struct l4_conn c;
+	int i;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	for (i = 0; i < 64; i++) {
+		c = syn(46200 + i, 1000);
+		if (c.t.sport < KANARY_SNAT_PORT_MIN)
+			break;
+	}
+	cr_assert_lt(i, 64, "no record port below %d in 64 SYNs",
+		     KANARY_SNAT_PORT_MIN);
+	cr_assert_geq(c.t.sport, KANARY_CONN_PORT_MIN);
+	cr_assert_eq(c.t.sport, record_port(client_slot(c.cport), &c.t));
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
+		     redirected());
+	cr_assert_eq(back.dport, c.cport);
+	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
+		     redirected());
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+}
+
+/*
+ * A reply from an endpoint port of 32768 and up is tried as a client's
+ * first (conn_slot's order), and found as a reply after. The lab's
+ * endpoints serve on 8501: the connection's record is rewritten as one
+ * to port 40000, at the record that port names.
+ */
+static void reply_from_a_client_like_port(void)
+{
+	struct kanary_conn *recs, *r, moved;
+	struct pkt_tuple back;
+	struct l4_conn c;
+	uint32_t s, to;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	c = syn(46300, 1000);
+	s = client_slot(46300);
+	c.t.dport = 40000;
+	to = conn_port_slot(c.t.sport, c.t.daddr, c.t.saddr, htons(40000));
+	r = record(s, &recs);
+	moved = *r;
+	moved.half[KANARY_DIR_TO_ENDPOINT].dport = htons(40000);
+	r->claim &= ~(__u64)KANARY_CONN_LIVE;
+	recs[to] = moved;
+	kn_conns_unmap(recs);
+	cr_assert_eq(l4_endpoint_seg(&c, 0x12, EP_ISN, 1001, 0, &back),
+		     redirected(), "the reply from port 40000 was not found");
+	cr_assert_eq(back.daddr, pkt_addr(CLIENT));
+	cr_assert_eq(back.dport, 46300);
+}
+
 /* Both records held: the connection goes to kn_flows, and works. */
 static void held_records_overflow(void)
 {
@@ -209,12 +298,13 @@ static void held_record_gives_the_second(void)
  */
 static void second_record_outlives_the_first_claim(void)
 {
-	uint32_t s = client_slot(46100);
-	uint16_t c2 = colliding_port(46100, 46100);
+	uint16_t c1 = crowded_port(2, 46100, false);
+	uint32_t s = client_slot(c1);
+	uint16_t c2 = colliding_port(c1, c1);
 	struct kanary_conn *recs, *r;
 	struct l4_conn c;
 
-	c = syn_first_held(46100);
+	c = syn_first_held(c1);
 	handshake(&c);
 	r = record(s, &recs);
 	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holder is gone */
@@ -235,11 +325,12 @@ static void second_record_outlives_the_first_claim(void)
  */
 static void second_record_claimed_again_is_uncounted(void)
 {
-	uint32_t s = client_slot(46110), alt = client_alt_slot(46110);
-	uint16_t c2 = port_of_slot(alt, 46110, 46110);
+	uint16_t c1 = crowded_port(1, 46110, true);
+	uint32_t s = client_slot(c1), alt = client_alt_slot(c1);
+	uint16_t c2 = port_of_slot(alt, c1, c1);
 	struct l4_conn c;
 
-	c = syn_first_held(46110);
+	c = syn_first_held(c1);
 	handshake(&c);
 	cr_assert_eq(l4_client_seg(&c, 0x11, 1001, EP_ISN + 1, 0),
 		     redirected());
@@ -261,9 +352,10 @@ static void second_record_claimed_again_is_uncounted(void)
  */
 static void half_open_record_is_taken(void)
 {
-	uint16_t c2 = colliding_port(46020, 46020);
-	uint16_t c3 = colliding_port(46020, c2);
-	struct kanary_flow_key fk1 = client_key(46020), rk1, fk3;
+	uint16_t c = crowded_port(3, 46020, false);
+	uint16_t c2 = colliding_port(c, c);
+	uint16_t c3 = colliding_port(c, c2);
+	struct kanary_flow_key fk1 = client_key(c), rk1, fk3;
 	struct kanary_flow v;
 	struct l4_conn c1;
 
@@ -271,7 +363,7 @@ static void half_open_record_is_taken(void)
 	/* This is about the first record: the others' second ones held. */
 	hold_record(client_alt_slot(c2));
 	hold_record(client_alt_slot(c3));
-	c1 = syn(46020, 1000);
+	c1 = syn(c, 1000);
 	rk1 = reply_key(&c1);
 	syn(c2, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1,
@@ -306,8 +398,9 @@ static void age_record(uint32_t s)
  */
 static void idle_record_is_taken(void)
 {
-	uint16_t c2 = colliding_port(46030, 46030);
-	uint16_t c3 = colliding_port(46030, c2);
+	uint16_t c = crowded_port(3, 46030, false);
+	uint16_t c2 = colliding_port(c, c);
+	uint16_t c3 = colliding_port(c, c2);
 	struct kanary_flow_key fk3 = client_key(c3);
 	struct kanary_conn *recs, *r;
 	struct l4_conn c1;
@@ -315,18 +408,18 @@ static void idle_record_is_taken(void)
 	apply_vs("virtualservice-weight-70.yaml");
 	hold_record(client_alt_slot(c2));
 	hold_record(client_alt_slot(c3));
-	c1 = syn(46030, 1000);
+	c1 = syn(c, 1000);
 	handshake(&c1);
-	r = record(client_slot(46030), &recs);
+	r = record(client_slot(c), &recs);
 	cr_assert_eq(r->half[KANARY_DIR_TO_ENDPOINT].open_ns, 0);
 	kn_conns_unmap(recs);
-	age_record(client_slot(46030));
+	age_record(client_slot(c));
 	cr_assert_eq(l4_client_seg(&c1, 0x10, 1001, EP_ISN + 1, 0),
 		     redirected());
 	syn(c2, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1,
 		     "a record seen a moment ago was taken");
-	age_record(client_slot(46030));
+	age_record(client_slot(c));
 	syn(c3, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert(record_has(&fk3));
@@ -496,6 +589,8 @@ static void new_isn_renews_the_second_record(void)
 
 BOTH(syn_takes_its_record)
 BOTH(held_records_overflow)
+BOTH(record_port_below_the_draws)
+BOTH(reply_from_a_client_like_port)
 BOTH(held_record_gives_the_second)
 BOTH(second_record_outlives_the_first_claim)
 BOTH(second_record_claimed_again_is_uncounted)

@@ -140,7 +140,8 @@ static void hold_ports(__u64 fin, uint32_t tw_tsval, uint32_t fin_seq)
 {
 	__u64 now = mono_ns();
 
-	for (int port = KANARY_SNAT_PORT_MIN; port <= KANARY_SNAT_PORT_MAX;
+	/* Records' ports included (KANARY_CONN_PORT_MIN). */
+	for (int port = KANARY_CONN_PORT_MIN; port <= KANARY_SNAT_PORT_MAX;
 	     port++) {
 		struct kanary_flow_key k = port_key(port);
 		struct kanary_flow v = { .saddr = pkt_addr(VIP),

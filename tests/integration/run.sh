@@ -19,7 +19,7 @@ for t in test_cli.sh test_modes.sh "test_l4_split.sh auto" "test_l4_split.sh xdp
 	"test_health.sh auto" \
 	"test_health.sh xdp-generic" "test_outcome.sh xdp" "test_outcome.sh tc" \
 	"test_watch.sh tc" "test_promote.sh tc" "test_prometheus.sh tc" \
-	"test_upgrade.sh tc" "test_upgrade.sh tc 96" "test_flood_l4.sh auto" \
+	"test_upgrade.sh tc" "test_upgrade.sh tc 96" "test_upgrade.sh xdp records" "test_flood_l4.sh auto" \
 	"test_perms.sh tc" "test_schema.sh tc" "test_crash.sh tc" \
 	"test_blind_rst.sh xdp" "test_blind_rst.sh tc" "test_blind_rst.sh xdp l7" \
 	"test_blind_rst.sh tc l7" "test_time_wait.sh tc" \

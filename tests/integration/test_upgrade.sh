@@ -4,14 +4,21 @@
 # 72, the oldest carried: before req_ns; 96: before tw_tsval), from a
 # kanary without kn_conns, is carried into the new map, and a keep-alive connection busy across the load
 # keeps its endpoint with no error; a pin whose layout cannot be carried
-# is refused by name and left as it was.
-#   tests/integration/test_upgrade.sh [MODE [OLD_SIZE]]   (default tc 72)
+# is refused by name and left as it was. OLD_SIZE "records": the older
+# kanary had kn_conns with 16384 records (before 2026-12-08), whose
+# connections are carried into kn_flows.
+#   tests/integration/test_upgrade.sh [MODE [OLD_SIZE|records]]   (default tc 72)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 MODE=${1:-tc}
 OLD_FLOW_SIZE=${2:-72} # sizeof(struct kanary_flow) of the older kanary
+OLD_RECORDS=
+if [ "$OLD_FLOW_SIZE" = records ]; then
+	OLD_RECORDS=16384
+	OLD_FLOW_SIZE=
+fi
 
-echo "# upgrade ($MODE, from $OLD_FLOW_SIZE-byte entries)"
+echo "# upgrade ($MODE, from ${OLD_RECORDS:+$OLD_RECORDS records}${OLD_FLOW_SIZE:+$OLD_FLOW_SIZE-byte entries})"
 lab_up "$MODE" || { not_ok "$MODE: lab and load"; summary; exit 1; }
 T=$(mktemp -d)
 P2=/sys/fs/bpf/kanary-test-upgrade-$$
@@ -37,6 +44,45 @@ nsenter --net="/run/netns/$CLIENT_NS" python3 "$ROOT/tests/tools/hold_conn.py" \
 HOLD=$!
 check "$MODE: the held connection is up" wait_for 5 grep -q '^# endpoint' "$T/hold"
 
+value_size() { bpftool -j map show pinned "$1" | jq .bytes_value; }
+if [ -n "$OLD_RECORDS" ]; then
+# What the kanary before 2026-12-08 leaves pinned: kn_conns with 16384
+# records (this kanary's record layout), here holding copies of the live
+# records, and kn_flows as it is. The running programs keep the maps they
+# have; the load below finds the older kn_conns at the pin.
+python3 - "$PIN/kn_conns" "$OLD_RECORDS" >"$T/made" <<'PY'
+import json, os, subprocess, sys
+path, n = sys.argv[1], int(sys.argv[2])
+def bpftool(*a):
+    return subprocess.run(["bpftool", "-j", *a], check=True,
+                          capture_output=True, text=True).stdout
+recs = [bytes(int(b, 16) for b in e["value"])
+        for e in json.loads(bpftool("map", "dump", "pinned", path))]
+live = [v for v in recs if int.from_bytes(v[0:8], "little") & 0x3]
+os.unlink(path)
+bpftool("map", "create", path, "type", "array", "key", "4", "value",
+        str(len(recs[0])), "entries", str(n), "name", "kn_conns",
+        "flags", str(0x400))  # BPF_F_MMAPABLE, as kanary's
+for i, v in enumerate(live):
+    bpftool("map", "update", "pinned", path, "key", "hex",
+            *["%02x" % b for b in i.to_bytes(4, "little")], "value", "hex",
+            *["%02x" % b for b in v])
+print(len(live))
+PY
+records() { bpftool -j map show pinned "$1" | jq .max_entries; }
+made=$(cat "$T/made")
+check "$MODE: an older kn_conns is pinned ($made live records of $(records "$PIN/kn_conns"))" \
+	test "${made:-0}" -ge 1 -a "$(records "$PIN/kn_conns")" = "$OLD_RECORDS"
+
+out=$(kanary load --mode "$MODE" --vip "$VIP" --iface c0 --iface e1 \
+	--iface e2 --iface e3 2>&1)
+rc=$?
+check "$MODE: load over it succeeds and carries its connections ($out)" \
+	test "$rc" -eq 0 -a -n "$(grep 'carried [1-9][0-9]* conntrack entries' <<<"$out")"
+n=$(records "$PIN/kn_conns")
+check "$MODE: kn_conns has this kanary's records ($n)" \
+	test "$n" -gt "$OLD_RECORDS"
+else
 # What an older kanary leaves pinned: kn_flows with 72-byte entries and
 # no kn_conns, here the live entries (kn_flows' and the records' halves,
 # bpf/conn.h) cut to that size. The running programs keep the maps they
@@ -73,7 +119,6 @@ for k, v in elems:
             *["%02x" % b for b in v[:size]])
 print(len(elems))
 PY
-value_size() { bpftool -j map show pinned "$1" | jq .bytes_value; }
 made=$(cat "$T/made")
 check "$MODE: an older kn_flows is pinned ($made entries of $OLD_FLOW_SIZE bytes)" \
 	test "${made:-0}" -ge 2 -a "$(value_size "$PIN/kn_flows")" = "$OLD_FLOW_SIZE"
@@ -86,6 +131,7 @@ check "$MODE: load over it succeeds and carries its entries ($out)" \
 size=$(value_size "$PIN/kn_flows")
 check "$MODE: kn_flows has this kanary's layout ($size-byte entries)" \
 	test "$size" -gt "$OLD_FLOW_SIZE"
+fi
 # Its records did not see those connections made: every claim must look
 # in kn_flows (KANARY_CONN_KN_FLOWS, 0x8 in the claim word).
 unmarked=$(bpftool -j map dump pinned "$PIN/kn_conns" | python3 -c '

@@ -61,26 +61,55 @@ static int mark_one(int fd, const struct kanary_flow_key *k,
 	return 1;
 }
 
-static size_t conns_size(void)
+static size_t conns_size(uint32_t n)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 
-	return (KANARY_CONN_SLOTS * sizeof(struct kanary_conn) + page - 1) /
-	       page * page;
+	return (n * sizeof(struct kanary_conn) + page - 1) / page * page;
+}
+
+struct kanary_conn *kn_conns_map_any(int fd, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return NULL;
+	if (info.value_size != sizeof(struct kanary_conn)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, conns_size(info.max_entries), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*n = info.max_entries;
+	return p;
+}
+
+void kn_conns_unmap_any(struct kanary_conn *recs, uint32_t n)
+{
+	if (recs)
+		munmap(recs, conns_size(n));
 }
 
 struct kanary_conn *kn_conns_map(int fd)
 {
-	void *p = mmap(NULL, conns_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd, 0);
+	uint32_t n;
+	struct kanary_conn *recs = kn_conns_map_any(fd, &n);
 
-	return p == MAP_FAILED ? NULL : p;
+	if (recs && n != KANARY_CONN_SLOTS) {
+		kn_conns_unmap_any(recs, n);
+		errno = EINVAL;
+		return NULL;
+	}
+	return recs;
 }
 
 void kn_conns_unmap(struct kanary_conn *recs)
 {
-	if (recs)
-		munmap(recs, conns_size());
+	kn_conns_unmap_any(recs, KANARY_CONN_SLOTS);
 }
 
 long kn_conns_entries(int fd)

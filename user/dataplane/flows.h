@@ -18,6 +18,11 @@
 struct kanary_conn *kn_conns_map(int fd);
 void kn_conns_unmap(struct kanary_conn *recs);
 
+/* The same for a kn_conns of any number of records, *n (an older
+ * kanary's: user/dataplane/upgrade.c). */
+struct kanary_conn *kn_conns_map_any(int fd, uint32_t *n);
+void kn_conns_unmap_any(struct kanary_conn *recs, uint32_t n);
+
 /* Live entries in kn_conns' records (two per whole connection), or -1. */
 long kn_conns_entries(int fd);
 

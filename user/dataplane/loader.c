@@ -351,7 +351,7 @@ int kn_load(const struct kn_load_opts *o)
 	bool reload = !kn_state_read_load(o->pin_dir, &old);
 	int read_err = errno;
 	struct kanary_bpf *skel;
-	struct kn_upgrade up = { .old_fd = -1 };
+	struct kn_upgrade up = { .old_fd = -1, .old_conns_fd = -1 };
 	int tc_fd, xdp_fd, rc = -1;
 	bool partial_csums = false, pinned = false, new_conns;
 	__u32 flows = 0;
@@ -423,8 +423,9 @@ int kn_load(const struct kn_load_opts *o)
 	/* Connections of an older kanary: now, and again once its programs
 	 * are replaced (those it opened in between). */
 	kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
-	/* kn_flows of a kanary without records: see KANARY_CONN_KN_FLOWS. */
-	if (new_conns &&
+	/* kn_flows of a kanary without records, or with the records of
+	 * another size carried into it: see KANARY_CONN_KN_FLOWS. */
+	if ((new_conns || up.old_conns_fd >= 0) &&
 	    kn_conns_mark_kn_flows(bpf_map__fd(skel->maps.kn_conns))) {
 		fprintf(stderr, "kanary: cannot mark kn_conns: %s\n",
 			strerror(errno));
@@ -460,7 +461,7 @@ int kn_load(const struct kn_load_opts *o)
 			goto out;
 		}
 	}
-	if (up.old_fd >= 0) {
+	if (up.old_fd >= 0 || up.old_conns_fd >= 0) {
 		kn_upgrade_carry(&up, bpf_map__fd(skel->maps.kn_flows));
 		fprintf(stderr,
 			"kanary: carried %ld conntrack entries over from the "

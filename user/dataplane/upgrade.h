@@ -4,7 +4,10 @@
  * its definition is this kanary's; kn_flows may differ by fields appended
  * to struct kanary_flow (the ABI's rule): its entries are carried into the
  * new map, so that an upgrade (a DaemonSet's rolling update) keeps the
- * established connections. Any other difference is refused, by name.
+ * established connections. kn_conns may differ by its number of records
+ * (16384 before 2026-12-08): its connections are carried into kn_flows,
+ * where they live as overflow connections do. Any other difference is
+ * refused, by name.
  */
 #ifndef KANARY_UPGRADE_H
 #define KANARY_UPGRADE_H
@@ -18,6 +21,8 @@ struct kn_upgrade {
 	unsigned int old_size; /* its value size */
 	char path[512]; /* where it was pinned */
 	long carried; /* entries copied so far */
+	int old_conns_fd; /* an older kn_conns, unpinned; -1: none */
+	char conns_path[512];
 };
 
 /*
@@ -27,9 +32,10 @@ struct kn_upgrade {
  */
 int kn_upgrade_check(struct bpf_object *obj, struct kn_upgrade *u);
 
-/* Copy the older kn_flows' entries the new one lacks, zero-extended.
- * Called after the load, and again once the new programs are attached,
- * for the connections the old ones opened in between. */
+/* Copy the older kn_flows' entries the new one lacks, zero-extended, and
+ * the live entries of an older kn_conns' records. Called after the load,
+ * and again once the new programs are attached, for the connections the
+ * old ones opened in between. */
 int kn_upgrade_carry(struct kn_upgrade *u, int new_fd);
 
 /* Done: close the older map. !loaded: the load failed, pin it back. */
