@@ -194,7 +194,7 @@ static __always_inline int bind_existing(const struct kanary_flow_key *fk,
  * VIPs only, so that the gateway's own SYNs pay nothing;
  * KANARY_G_FIB_PASS: see bind_next_hop). The SYN is looked up in
  * kn_flows first when its record says kn_flows may hold its client
- * (KANARY_CONN_KN_FLOWS): a record, unlike kn_flows' BPF_NOEXIST
+ * (KANARY_CONN_KN_FLOWS_ANY): a record, unlike kn_flows' BPF_NOEXIST
  * insert, cannot tell that fk already has an entry there
  * (bind_existing handles another CPU's race).
  */

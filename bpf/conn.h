@@ -214,15 +214,25 @@ static __always_inline void conn_drop(const struct conn_ref *ref)
 	__sync_val_compare_and_swap(&ref->rec->claim, seen, seen & ~ref->bit);
 }
 
+/* The mark the data path sets now: the current epoch's
+ * (KANARY_CONN_KN_FLOWS_ANY). */
+static __always_inline __u64 conn_mark(void)
+{
+	__u32 zero = 0;
+	const __u32 *epoch = bpf_map_lookup_elem(&kn_mark_epoch, &zero);
+
+	return KANARY_CONN_MARK(epoch ? *(volatile const __u32 *)epoch : 0);
+}
+
 /* May kn_flows hold a connection of the client whose flow hash is hash
- * (KANARY_CONN_KN_FLOWS on its record)? */
+ * (KANARY_CONN_KN_FLOWS_ANY on its record)? */
 static __always_inline bool conn_hinted(__u32 hash)
 {
 	__u32 s = conn_first_slot(hash);
 	const struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
 
-	return !rec ||
-	       (*(volatile const __u64 *)&rec->claim & KANARY_CONN_KN_FLOWS);
+	return !rec || (*(volatile const __u64 *)&rec->claim &
+			KANARY_CONN_KN_FLOWS_ANY);
 }
 
 /* Mark the record of the client whose flow hash is hash: its client
@@ -231,9 +241,10 @@ static __always_inline void conn_hint(__u32 hash)
 {
 	__u32 s = conn_first_slot(hash);
 	struct kanary_conn *rec = bpf_map_lookup_elem(&kn_conns, &s);
+	__u64 mark = conn_mark();
 
-	if (rec && !(rec->claim & KANARY_CONN_KN_FLOWS))
-		__sync_fetch_and_or(&rec->claim, KANARY_CONN_KN_FLOWS);
+	if (rec && !(rec->claim & mark))
+		__sync_fetch_and_or(&rec->claim, mark);
 }
 
 /* Forget the entry at k, in a record or in kn_flows. */
@@ -251,7 +262,7 @@ static __always_inline void flow_delete(const struct kanary_flow_key *k)
  * Does a record hold the SNAT port of the reply tuple rk (a port a
  * kn_flows entry is about to take)? Live or being written: either way,
  * the port is the record's. If not, the record learns that kn_flows may
- * hold one of its ports (KANARY_CONN_KN_FLOWS), before its claim word is
+ * hold one of its ports (KANARY_CONN_KN_FLOWS_ANY), before its claim word is
  * read: a claim on another CPU then either sees the mark, or is seen
  * here. Global: create_flow asks once per draw.
  */
@@ -270,7 +281,7 @@ __noinline int port_in_record(const struct kanary_flow_key *rk)
 	rec = bpf_map_lookup_elem(&kn_conns, &s);
 	if (!rec)
 		return 0;
-	claim = __sync_fetch_and_or(&rec->claim, KANARY_CONN_KN_FLOWS);
+	claim = __sync_fetch_and_or(&rec->claim, conn_mark());
 	if (claim & KANARY_CONN_BUSY)
 		return 1;
 	/* Either entry live: the to-endpoint one sends from the port. */

@@ -69,6 +69,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_conns SEC(".maps");
 
+/* The epoch of the records' KANARY_CONN_KN_FLOWS marks (kanary_abi.h):
+ * which of the two bits the data path sets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_mark_epoch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KANARY_MAX_STATS);

@@ -255,7 +255,7 @@ static __always_inline void conn_alt_put(const struct kanary_conn *rec,
  * The claim is one compare-and-swap, to KANARY_CONN_BUSY, and the entries
  * are written before the record is published live. kn_flows may hold
  * the record's port (an overflow connection's draw, or one carried over
- * by an upgrade) only if the record is marked KANARY_CONN_KN_FLOWS: the
+ * by an upgrade) only if the record is marked KANARY_CONN_KN_FLOWS_ANY: the
  * mark is in the claim word, so a draw marking it after the claim was
  * read fails the compare-and-swap, and one after it sees the claim
  * (port_in_record). Then kn_flows is looked at, and an entry there that
@@ -296,7 +296,7 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 		return -1;
 	next = (((claim >> KANARY_CONN_GEN_SHIFT) + 1)
 		<< KANARY_CONN_GEN_SHIFT) |
-	       (claim & (KANARY_CONN_KN_FLOWS | KANARY_CONN_ALT_MASK));
+	       (claim & (KANARY_CONN_KN_FLOWS_ANY | KANARY_CONN_ALT_MASK));
 	if (__sync_val_compare_and_swap(&rec->claim, claim,
 					next | KANARY_CONN_BUSY) != claim)
 		return -1;
@@ -308,7 +308,7 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 	 * reclaim_port would not let that port go to a draw. Else a closed
 	 * one would hold the record until a draw landed on its port, which
 	 * an idle kn_flows never makes. */
-	if ((claim & KANARY_CONN_KN_FLOWS) &&
+	if ((claim & KANARY_CONN_KN_FLOWS_ANY) &&
 	    bpf_map_lookup_elem(&kn_flows, &rk)) {
 		if (!reclaim_port(&rk, cfg->reclaim_ns, now, false, f, twin)) {
 			__sync_fetch_and_and(&rec->claim,

@@ -332,11 +332,22 @@ struct kanary_flow {
  * data path on an overflow (its client's record) and on a kn_flows draw
  * (that port's record), and on every record by a load that finds
  * kn_flows entries of a kanary without kn_conns, or carries an older
- * kn_conns into kn_flows (user/dataplane/upgrade.c);
- * kept across claims, never cleared. Without it, a claim costs no hash
- * lookup at all.
+ * kn_conns into kn_flows (user/dataplane/upgrade.c). Without it, a claim
+ * costs no hash lookup at all.
+ *
+ * Two bits, one per mark epoch (kn_mark_epoch): the data path sets the
+ * current epoch's and reads both. A sweep (kn_conns_sweep_marks,
+ * user/dataplane/flows.c) turns the epoch, waits for the programs that
+ * read the old one, marks the records of every kn_flows entry with the
+ * new one and clears the old one everywhere: a mark outlives the entries
+ * it was for by one sweep, not for ever. KANARY_CONN_KN_FLOWS is epoch
+ * 0's (an older kanary's only mark).
  */
 #define KANARY_CONN_KN_FLOWS 0x8
+#define KANARY_CONN_KN_FLOWS_1 0x20
+#define KANARY_CONN_KN_FLOWS_ANY (KANARY_CONN_KN_FLOWS | KANARY_CONN_KN_FLOWS_1)
+#define KANARY_CONN_MARK(epoch) \
+	((epoch)&1 ? KANARY_CONN_KN_FLOWS_1 : KANARY_CONN_KN_FLOWS)
 /*
  * This record's connection is its client's second choice
  * (conn_alt_slot): the record its client's tuple hashes to counts it

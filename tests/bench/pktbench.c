@@ -254,8 +254,9 @@ static void kinst_load(struct kinst *ki, struct bpf_object *obj,
 	ki->obj = obj;
 	for (int i = 0; i < KN_MAP_COUNT; i++) {
 		map = bpf_object__find_map_by_name(obj, kn_map_names[i]);
-		/* An older object (--compare) may predate kn_conns. */
-		if (!map && i == KN_MAP_CONNS) {
+		/* An older object (--compare) may predate kn_conns and
+		 * kn_mark_epoch. */
+		if (!map && (i == KN_MAP_CONNS || i == KN_MAP_MARK_EPOCH)) {
 			ki->maps.fd[i] = -1;
 			continue;
 		}
@@ -457,6 +458,14 @@ static void flows_clear(const struct kinst *ki)
 			recs[s].claim &=
 				~(__u64)(KANARY_CONN_LIVE | KANARY_CONN_BUSY);
 	kn_conns_unmap_any(recs, n);
+	/* The marks of entries gone, as the agent's sweep takes them back
+	 * (kn_conns_sweep_marks): a build without mark epochs keeps them. */
+	if (ki->maps.fd[KN_MAP_MARK_EPOCH] >= 0) {
+		struct kn_sweep sw;
+
+		if (kn_conns_sweep_marks(&ki->maps, &sw))
+			die("sweeping kn_conns' marks: %s", strerror(errno));
+	}
 }
 
 /* The L7 copy's half-open and held connections: all of them go. */

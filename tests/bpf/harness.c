@@ -59,6 +59,7 @@ void load(void)
 	maps.fd[KN_MAP_ENDPOINTS] = bpf_map__fd(skel->maps.kn_endpoints);
 	maps.fd[KN_MAP_FLOWS] = bpf_map__fd(skel->maps.kn_flows);
 	maps.fd[KN_MAP_CONNS] = bpf_map__fd(skel->maps.kn_conns);
+	maps.fd[KN_MAP_MARK_EPOCH] = bpf_map__fd(skel->maps.kn_mark_epoch);
 	maps.fd[KN_MAP_STATS] = bpf_map__fd(skel->maps.kn_stats);
 	maps.fd[KN_MAP_STAT_NAMES] = bpf_map__fd(skel->maps.kn_stat_names);
 	maps.fd[KN_MAP_GLOBAL] = bpf_map__fd(skel->maps.kn_global);

@@ -545,7 +545,8 @@ static void overflow_marks_the_record(void)
 	hold_records(46070);
 	c = syn(46070, 1000);
 	r = record(s, &recs);
-	cr_assert(r->claim & KANARY_CONN_KN_FLOWS, "the record was not marked");
+	cr_assert(r->claim & KANARY_CONN_KN_FLOWS_ANY,
+		  "the record was not marked");
 	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holder is gone */
 	kn_conns_unmap(recs);
 	again = syn(46070, 1000);
@@ -587,7 +588,92 @@ static void new_isn_renews_the_second_record(void)
 		     redirected());
 }
 
+/* Is the record at s marked (KANARY_CONN_KN_FLOWS_ANY)? */
+static bool marked(uint32_t s)
+{
+	struct kanary_conn *recs, *r = record(s, &recs);
+	bool m = r->claim & KANARY_CONN_KN_FLOWS_ANY;
+
+	kn_conns_unmap(recs);
+	return m;
+}
+
+static struct kn_sweep sweep(void)
+{
+	struct kn_sweep sw;
+
+	cr_assert_eq(kn_conns_sweep_marks(&maps, &sw), 0, "sweep: %s",
+		     strerror(errno));
+	return sw;
+}
+
+/*
+ * A sweep takes back the marks of kn_flows entries that are gone (here
+ * deleted, as the LRU evicts them): the client's record and the one its
+ * port names no longer make claims look in kn_flows.
+ */
+static void sweep_clears_marks_of_entries_gone(void)
+{
+	struct kanary_flow_key fk = client_key(46400), rk;
+	uint32_t s = client_slot(46400), ps;
+	struct kn_sweep sw;
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_records(46400);
+	c = syn(46400, 1000);
+	rk = reply_key(&c);
+	ps = conn_port_slot(c.t.sport, c.t.daddr, c.t.saddr, htons(c.t.dport));
+	cr_assert(marked(s) && marked(ps), "the overflow marked nothing");
+	cr_assert_eq(bpf_map_delete_elem(maps.fd[KN_MAP_FLOWS], &fk), 0);
+	cr_assert_eq(bpf_map_delete_elem(maps.fd[KN_MAP_FLOWS], &rk), 0);
+	sw = sweep();
+	cr_assert_not(marked(s), "the client's record is still marked");
+	cr_assert_not(marked(ps), "the port's record is still marked");
+	cr_assert_geq(sw.cleared, 2);
+}
+
+/*
+ * Marks of entries still in kn_flows outlive any number of sweeps, those
+ * set before a sweep and those set after it (the other epoch's bit): the
+ * client's retransmitted SYN still finds its connection in kn_flows once
+ * its record is free, instead of taking the record for a second one.
+ */
+static void sweep_keeps_marks_of_live_entries(void)
+{
+	uint32_t s = client_slot(46410), s2 = client_slot(46420);
+	struct kanary_conn *recs, *r;
+	struct l4_conn c, c2, again;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_records(46410);
+	c = syn(46410, 1000);
+	sweep();
+	hold_records(46420); /* marked in the new epoch */
+	c2 = syn(46420, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 2);
+	/* The data path marks with the epoch a sweep may not clear yet. */
+	r = record(s2, &recs);
+	cr_assert_eq(r->claim & KANARY_CONN_KN_FLOWS_ANY,
+		     KANARY_CONN_KN_FLOWS_1, "not the new epoch's mark");
+	kn_conns_unmap(recs);
+	for (int i = 0; i < 3; i++) {
+		sweep();
+		cr_assert(marked(s) && marked(s2), "sweep %d took a mark", i);
+	}
+	r = record(s, &recs);
+	r->claim &= ~(__u64)KANARY_CONN_LIVE; /* the holders are gone */
+	recs[s2].claim &= ~(__u64)KANARY_CONN_LIVE;
+	kn_conns_unmap(recs);
+	again = syn(46410, 1000);
+	cr_assert_eq(again.t.sport, c.t.sport, "a second connection");
+	again = syn(46420, 1000);
+	cr_assert_eq(again.t.sport, c2.t.sport, "a second connection");
+}
+
 BOTH(syn_takes_its_record)
+BOTH(sweep_clears_marks_of_entries_gone)
+BOTH(sweep_keeps_marks_of_live_entries)
 BOTH(held_records_overflow)
 BOTH(record_port_below_the_draws)
 BOTH(reply_from_a_client_like_port)

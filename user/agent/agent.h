@@ -39,6 +39,10 @@ struct kn_agent_status {
 	char last_error[1024]; /* "file:line: problem", "" after a good one */
 	uint64_t applies_ok, applies_failed;
 	uint64_t health_changes; /* re-applies for endpoint health */
+	/* Sweeps of the records' kn_flows marks (kn_conns_sweep_marks),
+	 * and the records still marked after the last one. */
+	uint64_t mark_sweeps;
+	long records_marked;
 };
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -98,6 +98,17 @@ static void write_agent(FILE *f, struct kn_agent_status *st)
 			  "Pool rebuilds after an ejection or readmission.");
 	fprintf(f, "kanary_agent_health_reapplies_total %llu\n",
 		(unsigned long long)st->health_changes);
+	kn_metrics_family(f, "kanary_agent_conntrack_mark_sweeps_total",
+			  "counter",
+			  "Sweeps of the connection records' kn_flows marks.");
+	fprintf(f, "kanary_agent_conntrack_mark_sweeps_total %llu\n",
+		(unsigned long long)st->mark_sweeps);
+	kn_metrics_family(
+		f, "kanary_agent_conntrack_records_marked", "gauge",
+		"Connection records whose claims look in kn_flows, after the "
+		"last sweep.");
+	fprintf(f, "kanary_agent_conntrack_records_marked %ld\n",
+		st->records_marked);
 	pthread_mutex_unlock(&st->lock);
 }
 

@@ -25,6 +25,7 @@
 #include "agent_http.h"
 #include "apply.h"
 #include "config_dir.h"
+#include "flows.h"
 #include "health.h"
 #include "log.h"
 #include "pins.h"
@@ -37,7 +38,8 @@
  */
 #define DEBOUNCE_MS 200
 /* Read the directory again this often even without events (a lost event,
- * an overflowed inotify queue, a directory replaced under the watch). */
+ * an overflowed inotify queue, a directory replaced under the watch), and
+ * sweep the records' kn_flows marks (sweep_marks). */
 #define RESCAN_S 10
 
 struct agent {
@@ -239,6 +241,31 @@ static int on_signal(struct agent *a)
 	return 1;
 }
 
+/*
+ * Take back the records' marks of kn_flows entries that are gone
+ * (kn_conns_sweep_marks): without it, every overflow and every kn_flows
+ * draw leaves a mark for good, and in time every new connection pays two
+ * hash lookups more. The agent is the one sweeper.
+ */
+static void sweep_marks(struct agent *a)
+{
+	struct kn_maps m;
+	struct kn_sweep sw;
+
+	if (kn_maps_open(a->pin_dir, &m))
+		return;
+	if (kn_conns_sweep_marks(&m, &sw))
+		kn_log("conntrack: cannot sweep the records' marks: %s",
+		       strerror(errno));
+	else {
+		pthread_mutex_lock(&a->st.lock);
+		a->st.mark_sweeps++;
+		a->st.records_marked = sw.marked - sw.cleared;
+		pthread_mutex_unlock(&a->st.lock);
+	}
+	kn_maps_close(&m);
+}
+
 static void loop(struct agent *a)
 {
 	enum { SIG, INO, DEBOUNCE, RESCAN, HEALTH, N };
@@ -271,6 +298,7 @@ static void loop(struct agent *a)
 				kn_log("config: watching %s again",
 				       a->o->config_dir);
 			apply_dir(a, false, "periodic check");
+			sweep_marks(a);
 		}
 		if (p[HEALTH].revents)
 			apply_health(a);

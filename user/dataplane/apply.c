@@ -354,24 +354,6 @@ static int write_vips(const struct kn_maps *m, const struct kn_load_info *li,
 	return 0;
 }
 
-/*
- * Wait until every BPF program run that began before now has ended: an
- * update of a map-in-map does synchronize_rcu() in the kernel.
- */
-static int wait_for_readers(const struct kn_maps *m)
-{
-	uint32_t zero = 0;
-	int inner, rc;
-
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, sizeof(uint32_t),
-			       sizeof(uint32_t), 1, NULL);
-	if (inner < 0)
-		return -1;
-	rc = bpf_map_update_elem(m->fd[KN_MAP_SYNC], &zero, &inner, 0);
-	close(inner);
-	return rc;
-}
-
 int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 		      const struct kn_compiled *c, struct kn_err *err)
 {
@@ -383,7 +365,7 @@ int kn_apply_compiled(const struct kn_maps *m, const struct kn_load_info *li,
 				  strerror(errno));
 	slot = !cfg.active_slot;
 	/* Packets that read this slot before the last flip must be gone. */
-	if (wait_for_readers(m))
+	if (kn_wait_for_programs(m))
 		return kn_err_set(err, "cannot wait for the data path: %s",
 				  strerror(errno));
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include "flows.h"
 #include "kanary_abi.h"
+#include "kanary_hash.h"
 
 /* kn_flows entries read per syscall. */
 #define FLOW_BATCH 4096
@@ -195,29 +197,23 @@ static long mark_records(int fd, const struct kn_cendpoint *eps, int n_eps)
 	return n;
 }
 
-int kn_flows_mark_ejected(const struct kn_maps *m,
-			  const struct kn_cendpoint *eps, int n_eps)
+/*
+ * Call fn(key, value, arg) for every kn_flows entry (fd), read in
+ * batches; fn's negative answer stops the walk. 0, or -1 with errno.
+ */
+static int for_each_flow(int fd,
+			 int (*fn)(const struct kanary_flow_key *,
+				   const struct kanary_flow *, void *),
+			 void *arg)
 {
-	int fd = m->fd[KN_MAP_FLOWS], n = 0, rc = -1, saved;
-	struct kanary_flow_key *keys;
-	struct kanary_flow *vals;
+	struct kanary_flow_key *keys = calloc(FLOW_BATCH, sizeof(*keys));
+	struct kanary_flow *vals = calloc(FLOW_BATCH, sizeof(*vals));
 	__u8 in[64], out[64]; /* opaque batch tokens */
 	bool first = true, last = false;
+	int rc = -1, saved;
 
-	if (!n_eps)
-		return 0;
-	n = mark_records(m->fd[KN_MAP_CONNS], eps, n_eps);
-	if (n < 0)
-		return -1;
-	keys = calloc(FLOW_BATCH, sizeof(*keys));
-	vals = calloc(FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals)
 		goto out;
-	/*
-	 * Both entries of a connection are in the walk, and each is marked
-	 * from its own key: no lookup of the twin. The count is of
-	 * to-endpoint entries, one per connection.
-	 */
 	while (!last) {
 		__u32 count = FLOW_BATCH;
 
@@ -227,26 +223,131 @@ int kn_flows_mark_ejected(const struct kn_maps *m,
 				goto out;
 			last = true; /* count holds the last entries */
 		}
-		for (__u32 i = 0; i < count; i++) {
-			int r;
-
-			if (vals[i].ejected ||
-			    !to_endpoint(&keys[i], &vals[i], eps, n_eps))
-				continue;
-			r = mark_one(fd, &keys[i], eps, n_eps);
-			if (r < 0)
+		for (__u32 i = 0; i < count; i++)
+			if (fn(&keys[i], &vals[i], arg) < 0)
 				goto out;
-			if (r && vals[i].dir == KANARY_DIR_TO_ENDPOINT)
-				n++;
-		}
 		memcpy(in, out, sizeof(in));
 		first = false;
 	}
-	rc = n;
+	rc = 0;
 out:
 	saved = errno;
 	free(keys);
 	free(vals);
 	errno = saved;
+	return rc;
+}
+
+struct eject_walk {
+	int fd;
+	const struct kn_cendpoint *eps;
+	int n_eps;
+	long n;
+};
+
+/*
+ * Both entries of a connection are in the walk, and each is marked from
+ * its own key: no lookup of the twin. The count is of to-endpoint
+ * entries, one per connection.
+ */
+static int eject_one(const struct kanary_flow_key *k,
+		     const struct kanary_flow *v, void *arg)
+{
+	struct eject_walk *w = arg;
+	int r;
+
+	if (v->ejected || !to_endpoint(k, v, w->eps, w->n_eps))
+		return 0;
+	r = mark_one(w->fd, k, w->eps, w->n_eps);
+	if (r < 0)
+		return -1;
+	if (r && v->dir == KANARY_DIR_TO_ENDPOINT)
+		w->n++;
+	return 0;
+}
+
+int kn_flows_mark_ejected(const struct kn_maps *m,
+			  const struct kn_cendpoint *eps, int n_eps)
+{
+	struct eject_walk w = { m->fd[KN_MAP_FLOWS], eps, n_eps, 0 };
+
+	if (!n_eps)
+		return 0;
+	w.n = mark_records(m->fd[KN_MAP_CONNS], eps, n_eps);
+	if (w.n < 0)
+		return -1;
+	if (for_each_flow(w.fd, eject_one, &w))
+		return -1;
+	return w.n;
+}
+
+struct sweep_walk {
+	struct kanary_conn *recs;
+	uint32_t seed;
+	uint64_t mark;
+	long entries;
+};
+
+/* Mark the records a kn_flows entry at k may stand in the way of: the
+ * one its tuple hashes to, as a client's (conn_hint), and the one its
+ * port names, as a reply's (port_in_record). Either kind of entry gets
+ * both: one more lookup for a claim, never one too few. */
+static int sweep_one(const struct kanary_flow_key *k,
+		     const struct kanary_flow *v, void *arg)
+{
+	struct sweep_walk *w = arg;
+	uint32_t port = ntohs(k->dport);
+
+	(void)v;
+	w->entries++;
+	__atomic_fetch_or(
+		&w->recs[conn_first_slot(flow_hash(k, w->seed))].claim, w->mark,
+		__ATOMIC_SEQ_CST);
+	if (port >= KANARY_CONN_PORT_MIN && port <= KANARY_SNAT_PORT_MAX)
+		__atomic_fetch_or(&w->recs[conn_port_slot(port, k->saddr,
+							  k->daddr, k->sport)]
+					   .claim,
+				  w->mark, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int kn_conns_sweep_marks(const struct kn_maps *m, struct kn_sweep *res)
+{
+	uint32_t zero = 0, epoch, next;
+	struct sweep_walk w = {};
+	struct kanary_cfg cfg;
+	uint64_t old;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (bpf_map_lookup_elem(m->fd[KN_MAP_CFG], &zero, &cfg) ||
+	    bpf_map_lookup_elem(m->fd[KN_MAP_MARK_EPOCH], &zero, &epoch))
+		return -1;
+	w.recs = kn_conns_map(m->fd[KN_MAP_CONNS]);
+	if (!w.recs)
+		return -1;
+	next = (epoch + 1) & 1;
+	w.seed = cfg.hash_seed;
+	w.mark = KANARY_CONN_MARK(next);
+	old = KANARY_CONN_MARK(epoch);
+	/* Programs that read the old epoch may still set its mark: once
+	 * they are gone, every entry they marked for is in kn_flows. */
+	if (bpf_map_update_elem(m->fd[KN_MAP_MARK_EPOCH], &zero, &next, 0) ||
+	    kn_wait_for_programs(m) ||
+	    for_each_flow(m->fd[KN_MAP_FLOWS], sweep_one, &w))
+		goto out;
+	for (uint32_t s = 0; s < KANARY_CONN_SLOTS; s++) {
+		uint64_t was = __atomic_fetch_and(&w.recs[s].claim, ~old,
+						  __ATOMIC_SEQ_CST);
+
+		if (was & KANARY_CONN_KN_FLOWS_ANY)
+			res->marked++;
+		if ((was & old) && !(was & w.mark))
+			res->cleared++;
+	}
+	res->entries = w.entries;
+	rc = 0;
+out:
+	kn_conns_unmap(w.recs);
 	return rc;
 }

@@ -47,4 +47,20 @@ int kn_conns_mark_kn_flows(int fd);
 int kn_flows_mark_ejected(const struct kn_maps *m,
 			  const struct kn_cendpoint *eps, int n_eps);
 
+/* What a sweep of the records' marks found. */
+struct kn_sweep {
+	long entries; /* kn_flows entries walked */
+	long marked; /* records marked before the sweep */
+	long cleared; /* of them, records no entry needs any more */
+};
+
+/*
+ * Sweep the records' KANARY_CONN_KN_FLOWS marks (kanary_abi.h): turn the
+ * mark epoch, wait for the programs that read the old one, mark the
+ * records of every kn_flows entry with the new one, and clear the old
+ * one on every record. A record whose kn_flows entries are gone no longer
+ * makes its claims look in kn_flows. 0, or -1 with errno.
+ */
+int kn_conns_sweep_marks(const struct kn_maps *m, struct kn_sweep *res);
+
 #endif /* KANARY_FLOWS_H */

@@ -33,6 +33,7 @@ const char *const kn_map_names[KN_MAP_COUNT] = {
 	[KN_MAP_HTTP] = "kn_http",
 	[KN_MAP_CODES] = "kn_codes",
 	[KN_MAP_CONNS] = "kn_conns",
+	[KN_MAP_MARK_EPOCH] = "kn_mark_epoch",
 };
 
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len)
@@ -164,4 +165,18 @@ void kn_maps_close(struct kn_maps *m)
 			close(m->fd[i]);
 		m->fd[i] = -1;
 	}
+}
+
+int kn_wait_for_programs(const struct kn_maps *m)
+{
+	uint32_t zero = 0;
+	int inner, rc;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, sizeof(uint32_t),
+			       sizeof(uint32_t), 1, NULL);
+	if (inner < 0)
+		return -1;
+	rc = bpf_map_update_elem(m->fd[KN_MAP_SYNC], &zero, &inner, 0);
+	close(inner);
+	return rc;
 }

@@ -29,6 +29,7 @@ enum kn_map {
 	KN_MAP_HTTP,
 	KN_MAP_CODES,
 	KN_MAP_CONNS,
+	KN_MAP_MARK_EPOCH,
 	KN_MAP_COUNT,
 };
 
@@ -50,6 +51,13 @@ int kn_pins_prepare(const char *pin_dir);
  * not loaded or not permitted. */
 int kn_maps_open(const char *pin_dir, struct kn_maps *m);
 void kn_maps_close(struct kn_maps *m);
+
+/*
+ * Wait until every BPF program run that began before now has ended: an
+ * update of a map-in-map (kn_sync) does synchronize_rcu() in the kernel.
+ * 0, or -1 with errno.
+ */
+int kn_wait_for_programs(const struct kn_maps *m);
 int kn_pin_path(const char *pin_dir, const char *name, char *buf, int len);
 
 #define KN_DENIED \
