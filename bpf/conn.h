@@ -109,8 +109,8 @@ static __always_inline bool conn_holds(struct kanary_conn *rec,
  * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
  * none. A reply tuple to a record's port names its record by the port;
  * any tuple may be a client's, whose record is its hash's, or, while
- * that one counts clients in their second, its second (conn_alt_slot,
- * KANARY_CONN_ALT_ONE). A tuple to a record's port is tried as a reply
+ * that one counts clients in their others, its second or third
+ * (conn_alt_slot, KANARY_CONN_ALT_ONE). A tuple to a record's port is tried as a reply
  * first unless it comes from a client's port (CONN_CLIENT_PORT_MIN).
  * seen: see conn_holds. Global, returning a number, not a pointer:
  * verified once, however many callers find entries.
@@ -143,10 +143,12 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 		return s << 1 | KANARY_DIR_TO_ENDPOINT;
 	if (rec &&
 	    (*(volatile const __u64 *)&rec->claim & KANARY_CONN_ALT_MASK)) {
-		s = conn_alt_slot(hash);
-		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-			       KANARY_DIR_TO_ENDPOINT, seen))
-			return s << 1 | KANARY_DIR_TO_ENDPOINT;
+		for (__u32 n = 1; n <= 2; n++) {
+			s = conn_alt_slot(hash, n);
+			if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+				       KANARY_DIR_TO_ENDPOINT, seen))
+				return s << 1 | KANARY_DIR_TO_ENDPOINT;
+		}
 	}
 	if (reply && !reply_first) {
 		s = conn_reply_slot(k, port);

@@ -338,10 +338,10 @@ __noinline int conn_claim_at(const struct kanary_flow_key *fk,
 
 /*
  * The records of the client at fk (hash: its flow hash, as the endpoint
- * choice's): its first, else its second (conn_alt_slot). The first
- * counts the client (KANARY_CONN_ALT_ONE) before the second is claimed,
- * so that the client's next packet, which comes after the endpoint's
- * answer, finds it; the count is taken back if the second is not
+ * choice's): its first, else its second, else its third (conn_alt_slot).
+ * The first counts the client (KANARY_CONN_ALT_ONE) before the others
+ * are claimed, so that the client's next packet, which comes after the
+ * endpoint's answer, finds it; the count is taken back if neither is
  * claimed. As conn_claim_at answers, for whichever record answered.
  */
 __noinline int conn_claim(const struct kanary_flow_key *fk,
@@ -360,7 +360,11 @@ __noinline int conn_claim(const struct kanary_flow_key *fk,
 	if (!rec)
 		return -1;
 	__sync_fetch_and_add(&rec->claim, KANARY_CONN_ALT_ONE);
-	rc = conn_claim_at(fk, ep, f, twin, conn_alt_slot(hash) | CLAIM_SECOND);
+	rc = conn_claim_at(fk, ep, f, twin,
+			   conn_alt_slot(hash, 1) | CLAIM_SECOND);
+	if (rc == -1)
+		rc = conn_claim_at(fk, ep, f, twin,
+				   conn_alt_slot(hash, 2) | CLAIM_SECOND);
 	if (rc)
 		__sync_fetch_and_sub(&rec->claim, KANARY_CONN_ALT_ONE);
 	return rc;

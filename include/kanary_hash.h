@@ -65,19 +65,29 @@ static __always_inline __u32 conn_first_slot(__u32 hash)
 }
 
 /*
- * A client's second record, from its flow hash: the same hash turned by
- * 16 bits (its low bits), never the first record. Two choices instead
- * of one: a window of 20000 new connections finds both taken for 11 %
- * of them, where 24 % found the first taken (simulated;
- * docs/conntrack-record.md).
+ * A client's other records, from its flow hash, tried in turn when the
+ * first is taken: n 1, the same hash turned by 16 bits (its low bits);
+ * n 2, the hash mixed again. Neither is the first, and the third is not
+ * the second. Three choices instead of one: a window of 20000 new
+ * connections finds all taken for 6 % of them, where 24 % found the
+ * first taken (simulated; docs/conntrack-record.md).
  */
-static __always_inline __u32 conn_alt_slot(__u32 hash)
+static __always_inline __u32 conn_alt_slot(__u32 hash, __u32 n)
 {
 	__u32 first = conn_first_slot(hash);
-	__u32 s = conn_scale(hash << 16 | hash >> 16);
+	__u32 second = conn_scale(hash << 16 | hash >> 16), s;
 
-	/* KANARY_CONN_SLOTS is even: s ^ 1 is a record too. */
-	return s == first ? s ^ 1 : s;
+	/* KANARY_CONN_SLOTS is a multiple of 4: s ^ 1, s ^ 2 are records. */
+	if (second == first)
+		second ^= 1;
+	if (n == 1)
+		return second;
+	s = conn_scale(mix32(hash ^ 0x9e3779b9));
+	if (s == first || s == second)
+		s ^= 2;
+	if (s == first || s == second)
+		s ^= 1;
+	return s;
 }
 
 /* What an endpoint's tuple (as its replies carry it) adds to a SNAT

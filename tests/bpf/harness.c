@@ -468,7 +468,7 @@ uint32_t client_slot(uint16_t cport)
 
 uint32_t client_alt_slot(uint16_t cport)
 {
-	return conn_alt_slot(client_hash(cport));
+	return conn_alt_slot(client_hash(cport), 1);
 }
 
 void hold_record(uint32_t s)
@@ -481,10 +481,21 @@ void hold_record(uint32_t s)
 	kn_conns_unmap(recs);
 }
 
+uint32_t client_third_slot(uint16_t cport)
+{
+	return conn_alt_slot(client_hash(cport), 2);
+}
+
+void hold_other_records(uint16_t cport)
+{
+	hold_record(client_alt_slot(cport));
+	hold_record(client_third_slot(cport));
+}
+
 void hold_records(uint16_t cport)
 {
 	hold_record(client_slot(cport));
-	hold_record(client_alt_slot(cport));
+	hold_other_records(cport);
 }
 
 /* Whether a record holds an entry at k. */

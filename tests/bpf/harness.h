@@ -84,11 +84,12 @@ int l4_client_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 int l4_endpoint_seg(const struct l4_conn *c, uint8_t flags, uint32_t seq,
 		    uint32_t ack, size_t payload, struct pkt_tuple *t);
 /* The flow hash of CLIENT:cport -> VIP:80 (its SNAT draws, its
- * endpoint), the record it takes (bpf/conn.h), and the one it takes when
- * that one is taken (conn_alt_slot). */
+ * endpoint), the record it takes (bpf/conn.h), and the ones it takes in
+ * turn when that one is taken (conn_alt_slot: second, third). */
 uint32_t client_hash(uint16_t cport);
 uint32_t client_slot(uint16_t cport);
 uint32_t client_alt_slot(uint16_t cport);
+uint32_t client_third_slot(uint16_t cport);
 /*
  * Hold the record at slot s with a connection that is neither closed,
  * nor half-open, nor idle (seen in the future) and holds no port: a new
@@ -96,9 +97,10 @@ uint32_t client_alt_slot(uint16_t cport);
  * kn_flows. It counts as two live entries.
  */
 void hold_record(uint32_t s);
-/* Hold both records of CLIENT:cport: its SYN goes to kn_flows (four
- * live entries). */
+/* Hold the three records of CLIENT:cport: its SYN goes to kn_flows
+ * (six live entries). hold_other_records: its second and third only. */
 void hold_records(uint16_t cport);
+void hold_other_records(uint16_t cport);
 /* Whether a record or kn_flows has an entry at k. */
 bool flow_has(const struct kanary_flow_key *k);
 void http_stats(uint32_t row, struct kanary_http_stats *sum);

@@ -228,7 +228,7 @@ static void reply_from_a_client_like_port(void)
 	cr_assert_eq(back.dport, 46300);
 }
 
-/* Both records held: the connection goes to kn_flows, and works. */
+/* All three records held: the connection goes to kn_flows, and works. */
 static void held_records_overflow(void)
 {
 	struct kanary_flow_key fk = client_key(46010);
@@ -240,7 +240,7 @@ static void held_records_overflow(void)
 	c = syn(46010, 1000);
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
 	cr_assert_eq(lru_count(), 2);
-	cr_assert_eq(record_count(), 4, "only the held records");
+	cr_assert_eq(record_count(), 6, "only the held records");
 	cr_assert_eq(alt_count(client_slot(46010)), 0,
 		     "the first record counts a second it did not get");
 	cr_assert(flow_has(&fk));
@@ -289,6 +289,35 @@ static void held_record_gives_the_second(void)
 	cr_assert_eq(back.dport, 46090);
 	cr_assert_eq(l4_client_seg(&c, 0x10, 1001, EP_ISN + 1, 0),
 		     redirected());
+}
+
+/*
+ * The first and second records held: the SYN takes the third, with the
+ * port that names it, counted by the first as the second would be; the
+ * connection's packets find it there.
+ */
+static void held_records_give_the_third(void)
+{
+	uint32_t s = client_slot(46095), third = client_third_slot(46095);
+	struct kanary_conn *recs, *r;
+	struct pkt_tuple back;
+	struct l4_conn c;
+
+	apply_vs("virtualservice-weight-70.yaml");
+	hold_record(s);
+	hold_record(client_alt_slot(46095));
+	c = syn(46095, 1000);
+	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
+	cr_assert_eq(lru_count(), 0);
+	cr_assert_eq(c.t.sport, record_port(third, &c.t));
+	cr_assert_eq(alt_count(s), 1);
+	r = record(third, &recs);
+	cr_assert(r->claim & KANARY_CONN_SECOND);
+	kn_conns_unmap(recs);
+	handshake(&c);
+	cr_assert_eq(l4_endpoint_seg(&c, 0x18, EP_ISN + 1, 1001, 10, &back),
+		     redirected());
+	cr_assert_eq(back.dport, 46095);
 }
 
 /*
@@ -361,8 +390,8 @@ static void half_open_record_is_taken(void)
 
 	apply_vs("virtualservice-weight-70.yaml");
 	/* This is about the first record: the others' second ones held. */
-	hold_record(client_alt_slot(c2));
-	hold_record(client_alt_slot(c3));
+	hold_other_records(c2);
+	hold_other_records(c3);
 	c1 = syn(c, 1000);
 	rk1 = reply_key(&c1);
 	syn(c2, 1000);
@@ -406,8 +435,8 @@ static void idle_record_is_taken(void)
 	struct l4_conn c1;
 
 	apply_vs("virtualservice-weight-70.yaml");
-	hold_record(client_alt_slot(c2));
-	hold_record(client_alt_slot(c3));
+	hold_other_records(c2);
+	hold_other_records(c3);
 	c1 = syn(c, 1000);
 	handshake(&c1);
 	r = record(client_slot(c), &recs);
@@ -486,7 +515,7 @@ static struct l4_conn syn_on_blocked_record(uint16_t cport, uint64_t closed_ns)
 {
 	apply_vs("virtualservice-weight-70.yaml");
 	block_record_ports(client_slot(cport), closed_ns);
-	hold_record(client_alt_slot(cport)); /* the first record's case */
+	hold_other_records(cport); /* the first record's case */
 	return syn(cport, 1000);
 }
 
@@ -502,7 +531,7 @@ static void kn_flows_port_keeps_the_record_free(void)
 	struct kanary_conn *recs, *r;
 
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 1);
-	cr_assert_eq(record_count(), 2, "only the held second record");
+	cr_assert_eq(record_count(), 4, "only the held other records");
 	cr_assert_neq(c.t.sport, record_port(s, &c.t));
 	r = record(s, &recs);
 	cr_assert_not(r->claim & KANARY_CONN_BUSY, "the record stayed busy");
@@ -524,7 +553,7 @@ static void closed_kn_flows_port_gives_the_record(void)
 	struct l4_conn c = syn_on_blocked_record(46080, 1);
 
 	cr_assert_eq(global_counter(KANARY_G_CONN_OVERFLOW), 0);
-	cr_assert_eq(record_count(), 4);
+	cr_assert_eq(record_count(), 6, "its own and the two held");
 	cr_assert_eq(c.t.sport, record_port(s, &c.t));
 	cr_assert_eq(lru_count(), 2, "the other endpoints' entries stay");
 	handshake(&c);
@@ -552,7 +581,7 @@ static void overflow_marks_the_record(void)
 	again = syn(46070, 1000);
 	cr_assert_eq(again.t.sport, c.t.sport, "a second connection");
 	cr_assert_eq(again.t.daddr, c.t.daddr);
-	cr_assert_eq(record_count(), 2, "only the held second record");
+	cr_assert_eq(record_count(), 4, "only the held other records");
 	cr_assert_eq(lru_count(), 2);
 }
 
@@ -678,6 +707,7 @@ BOTH(held_records_overflow)
 BOTH(record_port_below_the_draws)
 BOTH(reply_from_a_client_like_port)
 BOTH(held_record_gives_the_second)
+BOTH(held_records_give_the_third)
 BOTH(second_record_outlives_the_first_claim)
 BOTH(second_record_claimed_again_is_uncounted)
 BOTH(half_open_record_is_taken)
