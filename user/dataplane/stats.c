@@ -553,7 +553,7 @@ const struct kn_global_name kn_global_names[KANARY_G_MAX] = {
 	[KANARY_G_L7_TLS_NO_ROUTE] = { "l7_tls_no_route",
 				       "L7: TLS reset (no tls route takes the server name, no * route)" },
 	[KANARY_G_CONN_OVERFLOW] = { "conn_overflow",
-				     "new connection whose two records were taken (kept in two kn_flows entries)" },
+				     "new connection whose three records were taken (kept in two kn_flows entries)" },
 	[KANARY_G_SYN_RACE] = { "syn_race",
 				"dropped (a copy of a SYN another CPU was binding)" },
 };
