@@ -110,8 +110,9 @@ static __always_inline bool conn_holds(struct kanary_conn *rec,
  * none. A reply tuple to a record's port names its record by the port;
  * any tuple may be a client's, whose record is its hash's, or, while
  * that one counts clients in their others, its second or third
- * (conn_alt_slot, KANARY_CONN_ALT_ONE). A tuple to a record's port is tried as a reply
- * first unless it comes from a client's port (CONN_CLIENT_PORT_MIN).
+ * (conn_alt_slot, KANARY_CONN_ALT_ONE). A tuple to a record's port is
+ * tried as a reply first unless it comes from a client's port
+ * (CONN_CLIENT_PORT_MIN).
  * seen: see conn_holds. Global, returning a number, not a pointer:
  * verified once, however many callers find entries.
  */
@@ -264,8 +265,8 @@ static __always_inline void flow_delete(const struct kanary_flow_key *k)
  * Does a record hold the SNAT port of the reply tuple rk (a port a
  * kn_flows entry is about to take)? Live or being written: either way,
  * the port is the record's. If not, the record learns that kn_flows may
- * hold one of its ports (KANARY_CONN_KN_FLOWS_ANY), before its claim word is
- * read: a claim on another CPU then either sees the mark, or is seen
+ * hold one of its ports (KANARY_CONN_KN_FLOWS_ANY), before its claim word
+ * is read: a claim on another CPU then either sees the mark, or is seen
  * here. Global: create_flow asks once per draw.
  */
 __noinline int port_in_record(const struct kanary_flow_key *rk)
