@@ -220,7 +220,7 @@ conn_takeable(const struct kanary_conn *rec, __u64 claim,
 }
 
 /*
- * The connection record rec held was its client's second choice
+ * The connection record rec held was its client's second or third choice
  * (KANARY_CONN_SECOND), and rec is claimed anew: the client's first
  * record counts it no more. Its to-client entry, kept until now, names
  * the client.
@@ -241,7 +241,7 @@ static __always_inline void conn_alt_put(const struct kanary_conn *rec,
 		__sync_fetch_and_sub(&first->claim, KANARY_CONN_ALT_ONE);
 }
 
-/* conn_claim_at's record is the client's second choice (BPF calls take
+/* conn_claim_at's record is not the client's first choice (BPF calls take
  * five arguments: this one rides with the slot). */
 #define CLAIM_SECOND (1u << 31)
 

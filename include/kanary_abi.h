@@ -304,11 +304,12 @@ struct kanary_flow {
  *   port = KANARY_CONN_PORT_MIN + ((s - offset(endpoint)) mod SLOTS)
  * so that these ports are 1024-32767, every port below Linux's ephemeral
  * range but the privileged ones: one per record, to each endpoint. When
- * that record is taken, it tries a second one, conn_alt_slot, the same
- * way; when both are, it takes two kn_flows entries instead (the
- * overflow), as every connection did before kn_conns. (16384 records,
- * ports 16384-32767, until 2026-12-08: a window of 20000 new connections
- * then overflowed for 31 %, now for 11 %; docs/conntrack-record.md.)
+ * that record is taken, it tries a second and a third one,
+ * conn_alt_slot, the same way; when all are, it takes two kn_flows
+ * entries instead (the overflow), as every connection did before
+ * kn_conns. (16384 records, ports 16384-32767, two choices, until
+ * 2026-12-08: a window of 20000 new connections then overflowed for
+ * 31 %, now for 6 %; docs/conntrack-record.md.)
  */
 #define KANARY_CONN_PORT_MIN 1024
 #define KANARY_CONN_SLOTS (KANARY_SNAT_PORT_MAX + 1 - KANARY_CONN_PORT_MIN)
@@ -349,15 +350,16 @@ struct kanary_flow {
 #define KANARY_CONN_MARK(epoch) \
 	((epoch)&1 ? KANARY_CONN_KN_FLOWS_1 : KANARY_CONN_KN_FLOWS)
 /*
- * This record's connection is its client's second choice
+ * This record's connection is its client's second or third choice
  * (conn_alt_slot): the record its client's tuple hashes to counts it
  * (KANARY_CONN_ALT_ONE) until this record is claimed again.
  */
 #define KANARY_CONN_SECOND 0x10
 /*
  * How many connections whose client tuples hash to this record are in
- * their second records, or were and those are not claimed again yet: a
- * client's lookup that misses here looks there only while this is not 0.
+ * their second or third records, or were and those are not claimed
+ * again yet: a client's lookup that misses here looks there only while
+ * this is not 0.
  * Kept across claims.
  */
 #define KANARY_CONN_ALT_SHIFT 16
