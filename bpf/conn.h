@@ -20,20 +20,8 @@
 #define KANARY_BPF_CONN_H
 
 #include "maps.h"
-#include "select.h" /* flow_hash, conn_offset */
+#include "select.h" /* flow_hash, conn_port_slot, twin_key */
 #include "clock.h"
-
-/* The key of a flow's other entry: its outgoing tuple, reversed (for a
- * to-client entry, the client's tuple: kn_head's and kn_synq's key). */
-static __always_inline void twin_key(const struct kanary_flow *f,
-				     struct kanary_flow_key *k)
-{
-	k->saddr = f->daddr;
-	k->daddr = f->saddr;
-	k->sport = f->dport;
-	k->dport = f->sport;
-	k->proto = IPPROTO_TCP;
-}
 
 /*
  * Is t, found at the twin key of the entry at fk, that connection's
@@ -55,12 +43,6 @@ static __always_inline __u32 conn_reply_slot(const struct kanary_flow_key *k,
 					     __u32 port)
 {
 	return conn_port_slot(port, k->saddr, k->daddr, k->sport);
-}
-
-/* Is port (host order) a record's SNAT port? */
-static __always_inline bool conn_port_range(__u32 port)
-{
-	return port >= KANARY_CONN_PORT_MIN && port <= KANARY_SNAT_PORT_MAX;
 }
 
 /*
@@ -105,6 +87,19 @@ static __always_inline bool conn_holds(struct kanary_conn *rec,
 	return true;
 }
 
+/* conn_slot's answer for k as a reply to a record's port: the record
+ * that port names, if its to-client entry is at k; else -1. */
+static __always_inline int conn_reply_at(const struct kanary_flow_key *k,
+					 __u32 port, int seen)
+{
+	__u32 s = conn_reply_slot(k, port);
+
+	if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
+		       KANARY_DIR_TO_CLIENT, seen))
+		return s << 1 | KANARY_DIR_TO_CLIENT;
+	return -1;
+}
+
 /*
  * Which record entry is at k: (slot << 1 | enum kanary_dir), or -1 for
  * none. A reply tuple to a record's port names its record by the port;
@@ -122,18 +117,15 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 	struct kanary_conn *rec;
 	__u32 zero = 0, s, port, hash;
 	bool reply, reply_first;
+	int at;
 
 	if (!k)
 		return -1;
 	port = bpf_ntohs(k->dport);
 	reply = conn_port_range(port);
 	reply_first = reply && bpf_ntohs(k->sport) < CONN_CLIENT_PORT_MIN;
-	if (reply_first) {
-		s = conn_reply_slot(k, port);
-		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-			       KANARY_DIR_TO_CLIENT, seen))
-			return s << 1 | KANARY_DIR_TO_CLIENT;
-	}
+	if (reply_first && (at = conn_reply_at(k, port, seen)) >= 0)
+		return at;
 	cfg = bpf_map_lookup_elem(&kn_cfg, &zero);
 	if (!cfg)
 		return -1;
@@ -151,13 +143,7 @@ __noinline int conn_slot(const struct kanary_flow_key *k, int seen)
 				return s << 1 | KANARY_DIR_TO_ENDPOINT;
 		}
 	}
-	if (reply && !reply_first) {
-		s = conn_reply_slot(k, port);
-		if (conn_holds(bpf_map_lookup_elem(&kn_conns, &s), k,
-			       KANARY_DIR_TO_CLIENT, seen))
-			return s << 1 | KANARY_DIR_TO_CLIENT;
-	}
-	return -1;
+	return reply && !reply_first ? conn_reply_at(k, port, seen) : -1;
 }
 
 /*

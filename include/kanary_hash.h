@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The data path's hashes (bpf/select.h, bpf/conn.h, bpf/nat.h), shared
- * with the tests, which must know where the data path puts a connection:
- * its endpoint, its SNAT port draws, its records and a record's port.
+ * with the tests and the loader, which must know where the data path
+ * puts a connection: its endpoint, its SNAT port draws, its records, a
+ * record's port and its halves' keys.
  */
 #ifndef KANARY_HASH_H
 #define KANARY_HASH_H
 
 #include "kanary_abi.h"
+#ifndef __bpf__
+#include <stdbool.h>
+#include <netinet/in.h> /* IPPROTO_TCP */
+#endif
 
 /* Inlined in BPF too, where a call would be a subprogram of its own. */
 #ifndef __always_inline
@@ -88,6 +93,25 @@ static __always_inline __u32 conn_alt_slot(__u32 hash, __u32 n)
 	if (s == first || s == second)
 		s ^= 1;
 	return s;
+}
+
+/* Is port (host order) a record's SNAT port? */
+static __always_inline bool conn_port_range(__u32 port)
+{
+	return port >= KANARY_CONN_PORT_MIN && port <= KANARY_SNAT_PORT_MAX;
+}
+
+/* The key of a flow's other entry: its outgoing tuple, reversed (for a
+ * to-client entry, the client's tuple: kn_head's and kn_synq's key; for
+ * a record's half, the key of the other half). */
+static __always_inline void twin_key(const struct kanary_flow *f,
+				     struct kanary_flow_key *k)
+{
+	k->saddr = f->daddr;
+	k->daddr = f->saddr;
+	k->sport = f->dport;
+	k->dport = f->sport;
+	k->proto = IPPROTO_TCP;
 }
 
 /* What an endpoint's tuple (as its replies carry it) adds to a SNAT

@@ -303,7 +303,7 @@ static int sweep_one(const struct kanary_flow_key *k,
 	__atomic_fetch_or(
 		&w->recs[conn_first_slot(flow_hash(k, w->seed))].claim, w->mark,
 		__ATOMIC_SEQ_CST);
-	if (port >= KANARY_CONN_PORT_MIN && port <= KANARY_SNAT_PORT_MAX)
+	if (conn_port_range(port))
 		__atomic_fetch_or(&w->recs[conn_port_slot(port, k->saddr,
 							  k->daddr, k->sport)]
 					   .claim,

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <netinet/in.h>
 
 #include <bpf/bpf.h>
 
 #include "kanary_abi.h"
+#include "kanary_hash.h" /* twin_key */
 #include "flows.h" /* kn_conns_map_any */
 #include "upgrade.h"
 
@@ -144,7 +144,7 @@ int kn_upgrade_check(struct bpf_object *obj, struct kn_upgrade *u)
 }
 
 /* A record's live entries, each at its key (the other entry's outgoing
- * tuple reversed, as bpf/conn.h's twin_key), into kn_flows. */
+ * tuple reversed: twin_key), into kn_flows. */
 static void carry_conns(struct kn_upgrade *u, int new_fd)
 {
 	uint32_t n;
@@ -174,15 +174,11 @@ static void carry_conns(struct kn_upgrade *u, int new_fd)
 			continue;
 		r.claim = claim;
 		for (int d = 0; d < 2; d++) {
-			const struct kanary_flow *o = &r.half[d ^ 1];
-			struct kanary_flow_key k = { .saddr = o->daddr,
-						     .daddr = o->saddr,
-						     .sport = o->dport,
-						     .dport = o->sport,
-						     .proto = IPPROTO_TCP };
+			struct kanary_flow_key k = {};
 
 			if (!(r.claim & (1ULL << d)))
 				continue;
+			twin_key(&r.half[d ^ 1], &k);
 			if (!bpf_map_update_elem(new_fd, &k, &r.half[d],
 						 BPF_NOEXIST))
 				u->carried++;
